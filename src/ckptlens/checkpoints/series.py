@@ -1,0 +1,77 @@
+"""A checkpoint series: checkpoint folders ordered by training step.
+
+>>> parse_step("checkpoint-1200"), parse_step("step1200"), parse_step("iter_0001200")
+(1200, 1200, 1200)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ckptlens.errors import CkptlensError
+
+# Checked in order; the first that matches the folder name gives the step.
+STEP_PATTERNS = (
+    re.compile(r"^(?:step|ckpt|checkpoint|global_step|iter)[-_]?0*(\d+)$", re.IGNORECASE),
+    re.compile(r"(?:^|[-_])step[-_]?0*(\d+)(?:$|[-_])", re.IGNORECASE),
+)
+SERIES_MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint of a series: a Hugging Face model folder and its training step."""
+
+    name: str
+    path: Path
+    step: int
+    tokens_seen: int | None = None
+
+
+def parse_step(name: str) -> int | None:
+    """The training step a checkpoint folder name encodes, or None."""
+    for pattern in STEP_PATTERNS:
+        match = pattern.search(name)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def discover_series(root: str | Path) -> list[Checkpoint]:
+    """The checkpoints under ``root``, sorted by step.
+
+    A checkpoint is a sub-folder whose name encodes a step and that holds a
+    ``config.json``. Tokens seen come from the series ``manifest.json`` when it
+    lists them (the embedded pretraining run writes one).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise CkptlensError(f"series folder not found: {root}")
+    tokens = _tokens_by_step(root)
+    found = []
+    for child in root.iterdir():
+        step = parse_step(child.name)
+        if step is None or not child.is_dir() or not (child / "config.json").is_file():
+            continue
+        found.append(Checkpoint(child.name, child, step, tokens.get(step)))
+    if not found:
+        raise CkptlensError(
+            f"no checkpoints in {root}: expected sub-folders named like step1200, "
+            "checkpoint-1200 or iter_0001200, each with a config.json"
+        )
+    steps = [c.step for c in found]
+    duplicated = sorted({s for s in steps if steps.count(s) > 1})
+    if duplicated:
+        raise CkptlensError(f"several checkpoints in {root} share a step: {duplicated[:5]}; keep one per step")
+    return sorted(found, key=lambda c: c.step)
+
+
+def _tokens_by_step(root: Path) -> dict[int, int]:
+    manifest = root / SERIES_MANIFEST
+    if not manifest.is_file():
+        return {}
+    rows = json.loads(manifest.read_text()).get("checkpoints", [])
+    return {int(r["step"]): int(r["tokens_seen"]) for r in rows if r.get("tokens_seen") is not None}

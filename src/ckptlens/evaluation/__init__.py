@@ -1,0 +1,1 @@
+"""Tasks, prompt building and the scoring engine."""

@@ -1,0 +1,43 @@
+"""A task is data plus a scoring rule: a frozen dataclass of examples.
+
+Two kinds exist. ``multiple_choice``: each example has a context (holding any
+few-shot demonstrations already) and choices scored as continuations by summed
+log-likelihood; correct when the best-scoring choice is ``gold``.
+``generation``: greedy decoding from the context until a stop sequence; the
+output is compared with ``target`` by exact match (after normalisation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TaskKind = Literal["multiple_choice", "generation"]
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    context: str
+    choices: tuple[str, ...] = ()
+    gold: int | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    kind: TaskKind
+    examples: tuple[Example, ...]
+    category: str = "other"
+    description: str = ""
+    stop: tuple[str, ...] = ("\n",)
+    max_new_tokens: int = 16
+    demonstrations: tuple[dict, ...] = field(default=())
+
+    @property
+    def chance(self) -> float:
+        """Expected score of a model that guesses uniformly (0 for generation)."""
+        if self.kind != "multiple_choice" or not self.examples:
+            return 0.0
+        return sum(1 / len(e.choices) for e in self.examples) / len(self.examples)
