@@ -1,0 +1,6 @@
+"""Per-example records in Parquet, one file per (run, checkpoint, task)."""
+
+from ckptlens.store.records import RECORD_SCHEMA, records_table
+from ckptlens.store.store import Store
+
+__all__ = ["RECORD_SCHEMA", "Store", "records_table"]

@@ -1,0 +1,41 @@
+"""The record schema: one typed row per (run, checkpoint, task, example).
+
+Long format with no composite keys; a value that does not apply is null
+(``pred``/``gold`` for generation tasks, ``logliks`` when only outputs are known).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pyarrow as pa
+
+RECORD_SCHEMA = pa.schema(
+    [
+        ("run", pa.string()),
+        ("checkpoint", pa.string()),
+        ("step", pa.int64()),
+        ("tokens_seen", pa.int64()),
+        ("task", pa.string()),
+        ("category", pa.string()),
+        ("kind", pa.string()),  # "multiple_choice" | "generation"
+        ("example_id", pa.string()),
+        ("logliks", pa.list_(pa.float64())),  # summed log-likelihood of each choice
+        ("choice_tokens", pa.list_(pa.int64())),  # tokens in each choice's continuation
+        ("pred", pa.int64()),  # chosen option (multiple choice)
+        ("gold", pa.int64()),  # gold option (multiple choice)
+        ("output", pa.string()),  # chosen option text, or the generated text
+        ("target", pa.string()),  # gold option text, or the reference text
+        ("correct", pa.bool_()),
+        ("score", pa.float64()),  # reference-based score in [0, 1]: correctness or exact match
+        ("prompt_hash", pa.string()),
+        ("dtype", pa.string()),  # precision the model ran in
+    ]
+)
+
+
+def records_table(rows: Iterable[Mapping]) -> pa.Table:
+    """Rows (dicts keyed by column; missing keys become null) as a table of RECORD_SCHEMA."""
+    rows = list(rows)
+    columns = {name: [row.get(name) for row in rows] for name in RECORD_SCHEMA.names}
+    return pa.table(columns, schema=RECORD_SCHEMA)

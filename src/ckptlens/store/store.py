@@ -1,0 +1,98 @@
+"""A store is a folder any worker can write into.
+
+Layout::
+
+    STORE/records/<run>/<task>/<checkpoint>.parquet   one unit of work each
+    STORE/runs/<run>.json                             what the run is (series, base run, method, losses)
+
+Every file is written under a temporary name in the same folder and renamed, so
+a reader or a resumed run never sees half a file; ``has_unit`` is how a resumed
+evaluation skips finished work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ckptlens.errors import CkptlensError
+from ckptlens.store.records import RECORD_SCHEMA
+
+TMP_PREFIX = ".tmp-"
+
+
+class Store:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def unit_path(self, run: str, checkpoint: str, task: str) -> Path:
+        return self.root / "records" / _safe(run) / _safe(task) / f"{_safe(checkpoint)}.parquet"
+
+    def has_unit(self, run: str, checkpoint: str, task: str) -> bool:
+        return self.unit_path(run, checkpoint, task).is_file()
+
+    def write_unit(self, run: str, checkpoint: str, task: str, table: pa.Table) -> Path:
+        """Write one (run, checkpoint, task) unit atomically."""
+        path = self.unit_path(run, checkpoint, task)
+        table = table.cast(RECORD_SCHEMA)
+        _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        return path
+
+    def write_run_info(self, run: str, info: dict) -> None:
+        path = self.root / "runs" / f"{_safe(run)}.json"
+        text = json.dumps({"run": run, **info}, indent=2, sort_keys=True)
+        _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+    def run_info(self, run: str) -> dict:
+        path = self.root / "runs" / f"{_safe(run)}.json"
+        return json.loads(path.read_text()) if path.is_file() else {"run": run}
+
+    def runs(self) -> list[str]:
+        folder = self.root / "records"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def read(self, runs: Iterable[str] | None = None, tasks: Iterable[str] | None = None) -> pa.Table:
+        """All records of the given runs and tasks (all when None), in one table."""
+        files = self._unit_files(runs, tasks)
+        if not files:
+            if not self.root.is_dir():
+                raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
+            return RECORD_SCHEMA.empty_table()
+        return pa.concat_tables(pq.read_table(f, schema=RECORD_SCHEMA) for f in files)
+
+    def _unit_files(self, runs: Iterable[str] | None, tasks: Iterable[str] | None) -> list[Path]:
+        wanted_runs = None if runs is None else {_safe(r) for r in runs}
+        wanted_tasks = None if tasks is None else {_safe(t) for t in tasks}
+        files = []
+        for run_dir in sorted((self.root / "records").glob("*")):
+            if wanted_runs is not None and run_dir.name not in wanted_runs:
+                continue
+            for task_dir in sorted(run_dir.glob("*")):
+                if wanted_tasks is None or task_dir.name in wanted_tasks:
+                    files.extend(sorted(task_dir.glob("*.parquet")))
+        return [f for f in files if not f.name.startswith(TMP_PREFIX)]
+
+
+def _safe(name: str) -> str:
+    """A name usable as one path component (runs, tasks and checkpoints are user-chosen)."""
+    if not name or name in {".", ".."} or "/" in name or "\\" in name or name.startswith(TMP_PREFIX):
+        raise CkptlensError(f"invalid name {name!r}: use letters, digits, '-', '_' or '.' without slashes")
+    return name
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
