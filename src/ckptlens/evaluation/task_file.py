@@ -1,0 +1,137 @@
+"""The task file format: ``NAME.jsonl`` examples plus an optional ``NAME.yaml`` spec.
+
+One JSON object a line. Multiple choice (pre-rendered: the context already holds
+any demonstrations; each choice is a continuation scored by summed log-likelihood)::
+
+    {"id": "cap-17", "context": "Q: ...\\nA:", "choices": [" Paris", " Rome"], "gold": 0}
+
+Generation (greedy decoding until a stop sequence, scored by exact match)::
+
+    {"id": "sum-3", "context": "12 + 5 =", "target": " 17"}
+
+The optional spec beside it (same stem, ``.yaml``) sets ``name``, ``category``,
+``description``, ``stop``, ``max_new_tokens`` and records the few-shot
+``demonstrations`` the contexts were built with. Without it the task is named
+after the file, its kind read from the examples, its category ``other``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.task import Example, Task
+
+SPEC_KEYS = {"name", "kind", "category", "description", "stop", "max_new_tokens", "demonstrations"}
+
+
+def load_task(path: str | Path) -> Task:
+    """Read and validate a task file; every problem is a one-line CkptlensError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CkptlensError(f"task file not found: {path}")
+    spec = _read_spec(path.with_suffix(".yaml"))
+    examples = tuple(_parse_line(path, n, line) for n, line in _lines(path))
+    if not examples:
+        raise CkptlensError(f"{path}: no examples; a task file holds one JSON example a line")
+    kinds = {"multiple_choice" if e.choices else "generation" for e in examples}
+    if len(kinds) > 1:
+        raise CkptlensError(f"{path}: mixes multiple-choice and generation examples; use one file per kind")
+    ids = [e.id for e in examples]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise CkptlensError(f"{path}: duplicate example id {dup!r}; ids must be unique within a task")
+    return Task(
+        name=str(spec.get("name", path.stem)),
+        kind=kinds.pop(),
+        examples=examples,
+        category=str(spec.get("category", "other")),
+        description=str(spec.get("description", "")),
+        stop=tuple(spec.get("stop", ("\n",))),
+        max_new_tokens=int(spec.get("max_new_tokens", 16)),
+        demonstrations=tuple(spec.get("demonstrations", ())),
+    )
+
+
+def save_task(task: Task, folder: str | Path) -> Path:
+    """Write ``task`` as ``folder/NAME.jsonl`` plus its spec ``folder/NAME.yaml``; returns the JSONL path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{task.name}.jsonl"
+    with path.open("w") as f:
+        for e in task.examples:
+            f.write(json.dumps(_example_dict(e)) + "\n")
+    spec = {
+        "name": task.name,
+        "kind": task.kind,
+        "category": task.category,
+        "description": task.description,
+        "stop": list(task.stop),
+        "max_new_tokens": task.max_new_tokens,
+        "demonstrations": list(task.demonstrations),
+    }
+    path.with_suffix(".yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def _example_dict(e: Example) -> dict:
+    if e.choices:
+        return {"id": e.id, "context": e.context, "choices": list(e.choices), "gold": e.gold}
+    return {"id": e.id, "context": e.context, "target": e.target}
+
+
+def _read_spec(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise CkptlensError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+    if not isinstance(spec, dict):
+        raise CkptlensError(f"{path}: the task spec must be a mapping of {sorted(SPEC_KEYS)}")
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        raise CkptlensError(f"{path}: unknown spec keys {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}")
+    return spec
+
+
+def _lines(path: Path):
+    with path.open() as f:
+        for n, line in enumerate(f, start=1):
+            if line.strip():
+                yield n, line
+
+
+def _parse_line(path: Path, n: int, line: str) -> Example:
+    where = f"{path}:{n}"
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise CkptlensError(f"{where}: not valid JSON ({err.msg}); each line must be one JSON object") from None
+    if not isinstance(obj, dict):
+        raise CkptlensError(f"{where}: expected a JSON object with id, context and choices/gold or target")
+    for key in ("id", "context"):
+        if key not in obj:
+            raise CkptlensError(f"{where}: missing {key!r}")
+    if not isinstance(obj["context"], str):
+        raise CkptlensError(f"{where}: 'context' must be a string")
+    if "choices" in obj:
+        return _multiple_choice(where, obj)
+    if "target" in obj:
+        if not isinstance(obj["target"], str):
+            raise CkptlensError(f"{where}: 'target' must be a string")
+        return Example(id=str(obj["id"]), context=obj["context"], target=obj["target"])
+    raise CkptlensError(f"{where}: needs 'choices' and 'gold' (multiple choice) or 'target' (generation)")
+
+
+def _multiple_choice(where: str, obj: dict) -> Example:
+    choices = obj["choices"]
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
+        raise CkptlensError(f"{where}: 'choices' must be a non-empty list of strings")
+    gold = obj.get("gold")
+    if not isinstance(gold, int) or isinstance(gold, bool) or not 0 <= gold < len(choices):
+        raise CkptlensError(f"{where}: 'gold' must be an index into choices (0..{len(choices) - 1}), got {gold!r}")
+    return Example(id=str(obj["id"]), context=obj["context"], choices=tuple(choices), gold=gold)
