@@ -1,0 +1,11 @@
+"""Checkpoint averaging: trailing-window means of a series' parameters, streamed from safetensors.
+
+``mean`` holds the averaging rule (pure tensor math), ``plan`` which checkpoints
+each output reads, ``weights``/``writer`` the safetensors IO, and ``window``
+the drivers below.
+"""
+
+from ckptlens.averaging.plan import RESUM_EVERY
+from ckptlens.averaging.window import average_checkpoints, average_series, iter_window_averages
+
+__all__ = ["RESUM_EVERY", "average_checkpoints", "average_series", "iter_window_averages"]

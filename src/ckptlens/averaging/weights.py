@@ -1,0 +1,167 @@
+"""Read a checkpoint folder's safetensors weights: the layout from the headers, tensors via memory maps.
+
+The layout (tensor name -> dtype, shape, file) comes from the safetensors
+headers alone, so a whole series can be checked for agreement before a single
+weight is read, and truncated files are caught up front.
+
+>>> import tempfile, torch, pathlib; from safetensors.torch import save_file
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> save_file({"w": torch.ones(2, 3)}, str(folder / "model.safetensors"))
+>>> read_layout(folder).tensors["w"]
+TensorInfo(dtype='F32', shape=(2, 3), file='model.safetensors')
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+
+from ckptlens.errors import CkptlensError
+
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+HEADER_LIMIT = 100 * 1024 * 1024  # safetensors itself refuses headers above 100 MB
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Where one tensor lives and what it is, as its safetensors header says."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    file: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every tensor of a checkpoint, in file order; ``sharded`` when an index file lists the shards."""
+
+    tensors: dict[str, TensorInfo]
+    sharded: bool
+
+    def files(self) -> list[str]:
+        """The weight files, in the order their first tensor appears."""
+        return list(dict.fromkeys(info.file for info in self.tensors.values()))
+
+
+def read_layout(folder: Path) -> Layout:
+    """The layout of the safetensors weights in ``folder`` (single file or sharded with an index)."""
+    folder = Path(folder)
+    if (folder / INDEX_FILE).is_file():
+        weight_map = json.loads((folder / INDEX_FILE).read_text())["weight_map"]
+        files = list(dict.fromkeys(weight_map.values()))
+        sharded = True
+    elif (folder / SINGLE_FILE).is_file():
+        files, sharded = [SINGLE_FILE], False
+    else:
+        raise CkptlensError(_no_weights_message(folder))
+    tensors: dict[str, TensorInfo] = {}
+    for file in files:
+        tensors.update(_read_header(folder, file))
+    return Layout(tensors, sharded)
+
+
+def compare_layouts(newest: Layout, newest_name: str, other: Layout, other_name: str) -> None:
+    """Raise a one-line error naming the first tensor whose name, shape or dtype differs."""
+    _require_names(newest, newest_name, other, other_name)
+    _require_names(other, other_name, newest, newest_name)
+    for name, info in newest.tensors.items():
+        theirs = other.tensors[name]
+        if (info.shape, info.dtype) != (theirs.shape, theirs.dtype):
+            raise CkptlensError(
+                f"tensor {name} is {info.dtype}{list(info.shape)} in {newest_name} "
+                f"but {theirs.dtype}{list(theirs.shape)} in {other_name}; they cannot be averaged"
+            )
+
+
+class WeightReader:
+    """Tensors of one open checkpoint, read from its memory-mapped files; floats are checked finite."""
+
+    def __init__(self, name: str, layout: Layout, handles: dict[str, object]):
+        self.name = name
+        self.layout = layout
+        self._handles = handles
+
+    def get(self, tensor: str) -> torch.Tensor:
+        """The tensor ``tensor``; a NaN or Inf in a floating-point tensor is an error."""
+        try:
+            value = self._handles[self.layout.tensors[tensor].file].get_tensor(tensor)
+        except SafetensorError as error:
+            raise CkptlensError(f"cannot read tensor {tensor} of {self.name}: {error}") from error
+        if value.dtype.is_floating_point and not bool(torch.isfinite(value).all()):
+            raise CkptlensError(f"tensor {tensor} of {self.name} holds NaN or Inf; "
+                                "drop that checkpoint from the series or repair it")
+        return value
+
+
+@contextmanager
+def open_weights(name: str, folder: Path, layout: Layout) -> Iterator[WeightReader]:
+    """Open every weight file of a checkpoint once (memory maps) for the duration of the block."""
+    with ExitStack() as stack:
+        handles = {}
+        for file in layout.files():
+            try:
+                handles[file] = stack.enter_context(safe_open(str(Path(folder) / file), framework="pt"))
+            except (SafetensorError, OSError) as error:
+                raise CkptlensError(f"cannot open {Path(folder) / file} of {name}: {error}") from error
+        yield WeightReader(name, layout, handles)
+
+
+def torch_dtype(safetensors_dtype: str) -> torch.dtype:
+    """The torch dtype of a safetensors header dtype string such as ``BF16``."""
+    return _DTYPES[safetensors_dtype]
+
+
+def _require_names(have: Layout, have_name: str, other: Layout, other_name: str) -> None:
+    missing = sorted(have.tensors.keys() - other.tensors.keys())
+    if missing:
+        raise CkptlensError(f"tensor {missing[0]} is in {have_name} but missing from {other_name}; "
+                            "a window can only average checkpoints of one architecture")
+
+
+def _read_header(folder: Path, file: str) -> dict[str, TensorInfo]:
+    path = folder / file
+    if not path.is_file():
+        raise CkptlensError(f"shard {file} listed in {folder / INDEX_FILE} is missing; "
+                            "copy the complete checkpoint again")
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+        length = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else None
+        if length is None or length > min(HEADER_LIMIT, size - 8):
+            raise CkptlensError(f"{path} is truncated or not a safetensors file; copy it again")
+        raw = handle.read(length)
+    try:
+        header = json.loads(raw)
+    except ValueError as error:
+        raise CkptlensError(f"{path} has a corrupt safetensors header ({error}); copy it again") from error
+    header.pop("__metadata__", None)
+    data_size = size - 8 - length
+    tensors = {}
+    for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
+        if entry["data_offsets"][1] > data_size or entry["dtype"] not in _DTYPES:
+            raise CkptlensError(f"{path} is truncated or corrupt at tensor {name}; copy it again")
+        tensors[name] = TensorInfo(entry["dtype"], tuple(entry["shape"]), file)
+    return tensors
+
+
+def _no_weights_message(folder: Path) -> str:
+    if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
+        return (f"{folder} has only PyTorch .bin/.pt weights; convert it to safetensors first "
+                "(load it and call save_pretrained(..., safe_serialization=True))")
+    return f"no weights in {folder}: expected {SINGLE_FILE} or {INDEX_FILE}"
+
+
+_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U8": torch.uint8, "BOOL": torch.bool,
+}

@@ -1,0 +1,214 @@
+"""Trailing-window checkpoint averaging over a series, streamed tensor by tensor.
+
+``avg_t = 1/n * sum(theta_{t-k} for k in 0..n-1)`` over the series ordered by
+step. The float32 window sums of one model are the only large state: each
+output adds the checkpoints entering the window and subtracts those leaving
+it (see ``plan``), so a checkpoint is read about twice, not n times, and peak
+memory is about one model in float32 plus the output being written.
+
+>>> from ckptlens.checkpoints import discover_series
+>>> series = discover_series("runs/demo")                     # doctest: +SKIP
+>>> averaged = average_series(series, window=3, out_dir=Path("runs/demo-avg3"))  # doctest: +SKIP
+>>> [c.step for c in averaged]                                # doctest: +SKIP
+[300, 400, 500]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import torch
+
+from ckptlens.averaging.mean import finish, fresh_sum, is_averaged, slide
+from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
+from ckptlens.averaging.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
+from ckptlens.averaging.writer import read_manifest, write_checkpoint, write_manifest
+from ckptlens.checkpoints.series import Checkpoint, parse_step
+from ckptlens.errors import CkptlensError
+
+Progress = Callable[[int, int], None]
+# (tensor name -> float32 window sum, tensor name -> integer tensor copied from the newest member)
+WindowState = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
+
+
+def average_checkpoints(checkpoints: list[Checkpoint | Path], out: Path, dtype: torch.dtype | str | None = None) -> Path:
+    """Average the listed checkpoints (oldest first) into the Hugging Face folder ``out``.
+
+    The last checkpoint is the newest: its config, tokenizer and integer
+    buffers are kept. ``dtype`` (e.g. ``"float32"``) overrides the stored dtype.
+
+    >>> average_checkpoints([Path("run/step100"), Path("run/step200")], Path("avg"))  # doctest: +SKIP
+    PosixPath('avg')
+    """
+    members = [c if isinstance(c, Checkpoint) else _as_checkpoint(Path(c), i) for i, c in enumerate(checkpoints)]
+    out, resolved = Path(out), _resolve_dtype(dtype)
+    if not members:
+        raise CkptlensError("average_checkpoints needs at least one checkpoint")
+    if out.exists():
+        raise CkptlensError(f"{out} already exists; remove it or choose another output folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    layouts = {i: read_layout(c.path) for i, c in enumerate(members)}
+    target = len(members) - 1
+    for _, state in _window_states(members, layouts, len(members), [target]):
+        _write(out, members[target], layouts[target], state, len(members), resolved)
+    return out
+
+
+def average_series(
+    series: list[Checkpoint],
+    window: int,
+    out_dir: Path,
+    stride: int = 1,
+    steps: Iterable[int] | None = None,
+    progress: Progress | None = None,
+    dtype: torch.dtype | str | None = None,
+) -> list[Checkpoint]:
+    """Write the trailing-window average ending at every ``stride``-th checkpoint to ``out_dir``.
+
+    Output ``out_dir/<name of theta_t>/`` carries theta_t's name, step and
+    tokens seen; ``steps`` keeps only those outputs. Finished outputs are
+    skipped, so an interrupted run resumes. ``out_dir/manifest.json`` lists
+    every output with its members and is rewritten after each one.
+
+    >>> average_series(discover_series("runs/demo"), 3, Path("runs/demo-avg3"))  # doctest: +SKIP
+    """
+    series = sorted(series, key=lambda c: c.step)
+    targets = _select_targets(series, window, stride, steps)
+    out_dir, resolved = Path(out_dir), _resolve_dtype(dtype)
+    _check_out_dir(out_dir, series)
+    entries = _resumed_entries(out_dir, series, window, targets)
+    todo = [t for t in targets if t not in entries]
+    layouts = {i: read_layout(series[i].path) for t in todo for i in range(t - window + 1, t + 1)}
+    _report(progress, len(entries), len(targets))
+    for target, state in _window_states(series, layouts, window, todo):
+        _write(out_dir / series[target].name, series[target], layouts[target], state, window, resolved)
+        entries[target] = _manifest_entry(series, target, window)
+        write_manifest(out_dir, _manifest(series, window, entries))
+        _report(progress, len(entries), len(targets))
+    return [Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen) for t in targets]
+
+
+def iter_window_averages(
+    series: list[Checkpoint], window: int, steps: Iterable[int] | None = None
+) -> Iterator[tuple[Checkpoint, dict[str, torch.Tensor]]]:
+    """Yield ``(newest member, averaged state_dict)`` for each full window, without writing anything.
+
+    For evaluating averaged models in memory: ``model.load_state_dict(state, strict=False)``
+    (tied weights may be stored once).
+
+    >>> for checkpoint, state in iter_window_averages(series, 3):  # doctest: +SKIP
+    ...     model.load_state_dict(state, strict=False)
+    """
+    series = sorted(series, key=lambda c: c.step)
+    targets = _select_targets(series, window, 1, steps)
+    layouts = {i: read_layout(series[i].path) for t in targets for i in range(t - window + 1, t + 1)}
+    for target, state in _window_states(series, layouts, window, targets):
+        shards = _output_shards(layouts[target], state, window, None)
+        yield series[target], {name: tensor for _, tensors in shards for name, tensor in tensors.items()}
+
+
+def _window_states(
+    series: list[Checkpoint], layouts: dict[int, Layout], window: int, targets: list[int],
+    resum_every: int = RESUM_EVERY,
+) -> Iterator[tuple[int, WindowState]]:
+    """The running-sum core: for each target index, the window sums after reading only what changed."""
+    sums: dict[str, torch.Tensor] = {}
+    for update in plan_updates(len(series), window, targets, resum_every):
+        newest = update.target
+        for i in range(newest - window + 1, newest):
+            compare_layouts(layouts[newest], series[newest].name, layouts[i], series[i].name)
+        copies: dict[str, torch.Tensor] = {}
+        with ExitStack() as stack:
+            readers = {i: stack.enter_context(open_weights(series[i].name, series[i].path, layouts[i]))
+                       for i in update.members}
+            for name, info in layouts[newest].tensors.items():
+                added = (readers[i].get(name) for i in update.added)
+                if not is_averaged(torch_dtype(info.dtype)):
+                    copies[name] = readers[newest].get(name)
+                elif update.fresh:
+                    sums[name] = fresh_sum(added)
+                else:
+                    sums[name] = slide(sums[name], added, (readers[i].get(name) for i in update.removed))
+        yield newest, (sums, copies)
+
+
+def _output_shards(
+    layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None
+) -> Iterator[tuple[str, dict[str, torch.Tensor]]]:
+    """The averaged tensors, one weight file at a time, in the input's file layout."""
+    sums, copies = state
+    for file in layout.files():
+        names = [name for name, info in layout.tensors.items() if info.file == file]
+        yield file, {
+            name: copies[name] if name in copies
+            else finish(sums[name], window, dtype or torch_dtype(layout.tensors[name].dtype))
+            for name in names
+        }
+
+
+def _write(out: Path, newest: Checkpoint, layout: Layout, state: WindowState, window: int,
+           dtype: torch.dtype | None) -> None:
+    config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
+    write_checkpoint(out, newest.path, _output_shards(layout, state, window, dtype), layout.sharded, config_dtype)
+
+
+def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    resolved = getattr(torch, str(dtype), None)
+    if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
+        raise CkptlensError(f"unknown output dtype {dtype!r}; use float32, bfloat16 or float16")
+    return resolved
+
+
+def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None) -> list[int]:
+    if window < 1 or stride < 1:
+        raise CkptlensError(f"window and stride must be at least 1 (got window={window}, stride={stride})")
+    if len(series) < window:
+        raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
+    targets = list(range(window - 1, len(series), stride))
+    if steps is None:
+        return targets
+    by_step = {series[t].step: t for t in targets}
+    wanted = sorted(set(steps))
+    unknown = [s for s in wanted if s not in by_step]
+    if unknown:
+        raise CkptlensError(f"no window of {window} (stride {stride}) ends at step {unknown[0]}; "
+                            f"possible steps: {sorted(by_step)[:10]}")
+    return [by_step[s] for s in wanted]
+
+
+def _check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
+    if any(out_dir.resolve() == c.path.parent.resolve() for c in series):
+        raise CkptlensError(f"{out_dir} holds the series itself; write averages to another folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _resumed_entries(out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]) -> dict[int, dict]:
+    manifest = read_manifest(out_dir)
+    if manifest is not None and (manifest.get("method"), manifest.get("window")) != ("average", window):
+        raise CkptlensError(f"{out_dir} holds {manifest.get('method')} outputs with window {manifest.get('window')}, "
+                            f"not averages with window {window}; choose another output folder")
+    return {t: _manifest_entry(series, t, window) for t in targets if (out_dir / series[t].name).is_dir()}
+
+
+def _manifest_entry(series: list[Checkpoint], target: int, window: int) -> dict:
+    members = [c.name for c in series[target - window + 1: target + 1]]
+    return {"step": series[target].step, "tokens_seen": series[target].tokens_seen, "members": members}
+
+
+def _manifest(series: list[Checkpoint], window: int, entries: dict[int, dict]) -> dict:
+    return {"method": "average", "window": window, "source": str(series[0].path.parent),
+            "checkpoints": [entries[t] for t in sorted(entries)]}
+
+
+def _as_checkpoint(path: Path, position: int) -> Checkpoint:
+    step = parse_step(path.name)
+    return Checkpoint(path.name, path, position if step is None else step)
+
+
+def _report(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)

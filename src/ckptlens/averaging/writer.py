@@ -1,0 +1,96 @@
+"""Write an averaged checkpoint as a normal Hugging Face folder, atomically, and the series manifest.
+
+Everything goes into a hidden ``.<name>.partial`` folder beside the target and
+is renamed into place at the end, so a crash never leaves a folder that looks
+finished (resuming relies on that). Files that are not weights (config,
+generation config, tokenizer) are copied from the newest member of the window.
+
+>>> import tempfile, torch, pathlib
+>>> src, out = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
+>>> _ = (src / "config.json").write_text("{}")
+>>> write_checkpoint(out / "avg", src, [("model.safetensors", {"w": torch.zeros(2)})], sharded=False).name
+'avg'
+>>> sorted(p.name for p in (out / "avg").iterdir())
+['config.json', 'model.safetensors']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from ckptlens.averaging.weights import INDEX_FILE
+
+# Weights, optimizer and RNG states are never copied: the average has its own
+# weights, and a trainer state of one member would be wrong for the average.
+NOT_COPIED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".h5")
+NOT_COPIED_NAMES = (INDEX_FILE, "pytorch_model.bin.index.json")
+MANIFEST = "manifest.json"
+
+
+def write_checkpoint(
+    out: Path,
+    source: Path,
+    shards: Iterable[tuple[str, dict[str, torch.Tensor]]],
+    sharded: bool,
+    config_dtype: str | None = None,
+) -> Path:
+    """Write ``shards`` (file name, tensors) and ``source``'s other files to the folder ``out``.
+
+    ``sharded`` also writes a ``model.safetensors.index.json``; ``config_dtype``
+    (e.g. ``"float32"``) rewrites the dtype recorded in ``config.json`` when the
+    output dtype differs from the stored one.
+    """
+    partial = out.parent / f".{out.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    _copy_non_weights(source, partial)
+    weight_map: dict[str, str] = {}
+    total_size = 0
+    for file, tensors in shards:
+        save_file(tensors, str(partial / file), metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(tensors, file))
+        total_size += sum(t.numel() * t.element_size() for t in tensors.values())
+    if sharded:
+        index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
+        (partial / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+    if config_dtype is not None:
+        _set_config_dtype(partial / "config.json", config_dtype)
+    os.replace(partial, out)
+    return out
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    """The manifest of an output folder, or None when there is none yet."""
+    path = out_dir / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_manifest(out_dir: Path, manifest: dict) -> None:
+    """Replace ``out_dir/manifest.json`` atomically (write a temporary file, then rename)."""
+    partial = out_dir / f".{MANIFEST}.partial"
+    partial.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(partial, out_dir / MANIFEST)
+
+
+def _copy_non_weights(source: Path, target: Path) -> None:
+    for path in sorted(source.iterdir()):
+        if path.is_file() and path.name not in NOT_COPIED_NAMES and not path.name.endswith(NOT_COPIED_SUFFIXES):
+            shutil.copy2(path, target / path.name)
+
+
+def _set_config_dtype(config_path: Path, dtype_name: str) -> None:
+    if not config_path.is_file():
+        return
+    config = json.loads(config_path.read_text())
+    for key in ("dtype", "torch_dtype"):
+        if key in config:
+            config[key] = dtype_name
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
