@@ -1,0 +1,10 @@
+"""The embedded demo pretraining run: a tiny Llama trained on the demo world, checkpointed often.
+
+>>> from ckptlens.pretrain import PretrainConfig, pretrain
+>>> series = pretrain(PretrainConfig.tiny(), "runs/tiny")  # doctest: +SKIP
+"""
+
+from ckptlens.pretrain.config import PretrainConfig
+from ckptlens.pretrain.run import pretrain
+
+__all__ = ["PretrainConfig", "pretrain"]

@@ -1,0 +1,42 @@
+"""Writing checkpoints and the series manifest so that a killed run leaves only complete files.
+
+Each checkpoint folder is written under a temporary name that no checkpoint
+pattern matches and then renamed; the manifest is written to a temporary file
+and renamed over the old one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from ckptlens.checkpoints.series import SERIES_MANIFEST
+
+
+def checkpoint_name(step: int) -> str:
+    """The folder name of the checkpoint at ``step``, e.g. ``step000120``."""
+    return f"step{step:06d}"
+
+
+def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, out_dir: Path, step: int) -> Path:
+    """Save model, generation config and tokenizer as ``out_dir/step{step:06d}/``, atomically."""
+    final = out_dir / checkpoint_name(step)
+    partial = out_dir / f".partial-{step:06d}"
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    os.replace(partial, final)
+    return final
+
+
+def write_manifest(out_dir: Path, manifest: dict) -> Path:
+    """Write ``out_dir/manifest.json`` atomically (temporary file, then rename)."""
+    path = out_dir / SERIES_MANIFEST
+    partial = path.with_name(f".{SERIES_MANIFEST}.partial")
+    partial.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(partial, path)
+    return path

@@ -1,0 +1,12 @@
+"""The embedded demo world: invented facts, sums and grammar, a corpus, and built-in tasks.
+
+>>> world = build_world(0)
+>>> docs = generate_documents(world, 10)
+>>> tasks = builtin_tasks(world)
+"""
+
+from ckptlens.world.corpus import generate_documents
+from ckptlens.world.tasks import BUILTIN_TASK_NAMES, builtin_tasks
+from ckptlens.world.world import Country, World, build_world
+
+__all__ = ["BUILTIN_TASK_NAMES", "Country", "World", "build_world", "builtin_tasks", "generate_documents"]
