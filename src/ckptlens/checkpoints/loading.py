@@ -72,7 +72,8 @@ def _weights_format(path: Path, allow_pickle: bool) -> bool:
         if not allow_pickle:
             raise CkptlensError(
                 f"{path} holds pickle weights (pytorch_model.bin), which can run code when loaded; "
-                "convert them to safetensors, or pass allow_pickle=True (--allow-pickle) if you trust the folder"
+                "convert them to safetensors, or pass allow_pickle=True (--allow-pickle) "
+                "if you trust the folder"
             )
         return False
     raise CkptlensError(f"no weights in {path}: expected model.safetensors or model.safetensors.index.json")
@@ -97,7 +98,9 @@ def _load_weights(path: Path, dtype: torch.dtype, use_safetensors: bool) -> PreT
 
 def _check_weights_match_config(path: Path, info: dict) -> None:
     """Refuse a model whose config and weights disagree (transformers would re-initialise the gaps)."""
-    mismatched = sorted(str(key[0] if isinstance(key, tuple) else key) for key in info.get("mismatched_keys", ()))
+    mismatched = sorted(
+        str(key[0] if isinstance(key, tuple) else key) for key in info.get("mismatched_keys", ())
+    )
     missing = sorted(info.get("missing_keys", ()))
     if mismatched:
         raise CkptlensError(

@@ -80,9 +80,11 @@ def score_multiple_choice(
     with torch.inference_mode():
         prefix = _run_prefix(model, contexts[0][:shared]) if shared else None
         for batch in _batches(rows, batch_size):
-            for row, value in zip(batch, _score_batch(model, batch, prefix, shared)):
+            for row, value in zip(batch, _score_batch(model, batch, prefix, shared), strict=True):
                 logliks[row.example][row.choice] = value
-    return [ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded)]
+    return [
+        ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded, strict=True)
+    ]
 
 
 def split_boundary(context: str, continuation: str) -> tuple[str, str]:
@@ -95,7 +97,9 @@ def split_boundary(context: str, continuation: str) -> tuple[str, str]:
     return stripped, context[len(stripped) :] + continuation
 
 
-def encode_pair(tokenizer: PreTrainedTokenizerBase, context: str, continuation: str) -> tuple[list[int], list[int]]:
+def encode_pair(
+    tokenizer: PreTrainedTokenizerBase, context: str, continuation: str
+) -> tuple[list[int], list[int]]:
     """Context and continuation token ids exactly as lm-evaluation-harness splits them.
 
     Encoding the whole string keeps the tokenizer's merges across the
@@ -112,7 +116,9 @@ def encode_pair(tokenizer: PreTrainedTokenizerBase, context: str, continuation: 
 def encode_example(tokenizer: PreTrainedTokenizerBase, example: Example) -> tuple[list[int], list[list[int]]]:
     """An example's context tokens and each choice's continuation tokens."""
     if not example.choices:
-        raise CkptlensError(f"example {example.id!r} has no choices; a multiple-choice example needs at least one")
+        raise CkptlensError(
+            f"example {example.id!r} has no choices; a multiple-choice example needs at least one"
+        )
     pairs = [encode_pair(tokenizer, example.context, choice) for choice in example.choices]
     for i, (_, cont) in enumerate(pairs):
         if not cont:
@@ -128,7 +134,9 @@ def boundary_token(tokenizer: PreTrainedTokenizerBase) -> int:
     for token in (tokenizer.eos_token_id, tokenizer.bos_token_id):
         if token is not None:
             return token
-    raise CkptlensError("an example has an empty context and the tokenizer has no eos or bos token; give it a context")
+    raise CkptlensError(
+        "an example has an empty context and the tokenizer has no eos or bos token; give it a context"
+    )
 
 
 def max_positions(model: PreTrainedModel) -> int | None:
@@ -161,7 +169,7 @@ def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
 def _check_lengths(examples: Sequence[Example], encoded, limit: int | None) -> None:
     if limit is None:
         return
-    for example, (ctx, conts) in zip(examples, encoded):
+    for example, (ctx, conts) in zip(examples, encoded, strict=True):
         longest = len(ctx) + max(len(c) for c in conts) - 1
         if longest > limit:
             raise CkptlensError(
@@ -217,7 +225,7 @@ def _score_batch(model: PreTrainedModel, batch: list[_Row], prefix, shared: int)
     }
     if prefix is not None:
         inputs["past_key_values"] = _expanded_cache(model, prefix, len(batch))
-    if _accepts_logits_to_keep(model):
+    if supports_logits_to_keep(model):
         inputs["logits_to_keep"] = length - kept_from
     else:
         kept_from = 0
@@ -233,6 +241,6 @@ def _row_loglik(logprobs: torch.Tensor, row: _Row, kept_from: int) -> float:
     return float(logprobs[positions, targets].sum())
 
 
-def _accepts_logits_to_keep(model: PreTrainedModel) -> bool:
+def supports_logits_to_keep(model: PreTrainedModel) -> bool:
     """Most causal LMs can skip the vocabulary projection for positions nobody scores."""
     return "logits_to_keep" in inspect.signature(model.forward).parameters

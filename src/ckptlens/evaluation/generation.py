@@ -1,0 +1,157 @@
+"""Generation tasks: batched greedy decoding and the reference-based scores.
+
+Decoding is a hand-rolled greedy loop over a KV cache: contexts are
+left-padded with an attention mask and explicit position ids, so a row's
+tokens and positions are the same whatever else shares its batch, and the
+output does not depend on ``batch_size``. A row stops at end-of-text or when
+its decoded text contains a stop sequence; the batch stops when every row has.
+
+Scores compare the output with the reference after one normalisation: leading
+and trailing whitespace is stripped (so ``" 17"`` matches ``"17\\n"``);
+case and inner whitespace count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import torch
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.scoring import PAD_ID, boundary_token, max_positions, supports_logits_to_keep
+from ckptlens.evaluation.task import Example
+
+
+def generate_greedy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    stop: Sequence[str] = ("\n",),
+    max_new_tokens: int = 16,
+    batch_size: int = 32,
+) -> list[str]:
+    """The greedy continuation of each example's context, cut before the first stop sequence.
+
+    >>> from ckptlens.checkpoints.loading import load_model  # doctest: +SKIP
+    >>> model, tok = load_model("runs/demo/step000100")  # doctest: +SKIP
+    >>> generate_greedy(model, tok, [Example("s1", "12 + 5 =", target=" 17")])  # doctest: +SKIP
+    [' 17']
+    """
+    if batch_size < 1:
+        raise CkptlensError(f"batch size must be at least 1, got {batch_size}")
+    contexts = [_context_tokens(tokenizer, e.context) for e in examples]
+    _check_lengths(examples, contexts, max_new_tokens, max_positions(model))
+    order = sorted(range(len(examples)), key=lambda i: -len(contexts[i]))
+    outputs = [""] * len(examples)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            texts = _generate_batch(model, tokenizer, [contexts[i] for i in chunk], stop, max_new_tokens)
+            for i, text in zip(chunk, texts, strict=True):
+                outputs[i] = text
+    return outputs
+
+
+def exact_match(output: str, target: str) -> float:
+    """1.0 when output and target agree after stripping surrounding whitespace, else 0.0.
+
+    >>> exact_match(" 17\\n", "17"), exact_match("17.", "17")
+    (1.0, 0.0)
+    """
+    return float(output.strip() == target.strip())
+
+
+def char_f1(output: str, target: str) -> float:
+    """F1 of the character multisets of output and target (surrounding whitespace stripped).
+
+    Partial credit for near misses, in [0, 1]; two empty strings agree fully.
+
+    >>> char_f1("abc", "abc"), char_f1("abcd", "ab"), char_f1("", "")
+    (1.0, 0.6666666666666666, 1.0)
+    """
+    out, ref = output.strip(), target.strip()
+    if not out or not ref:
+        return float(out == ref)
+    common = sum((Counter(out) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(out), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the earliest stop sequence (excluded), and whether one was found.
+
+    >>> cut_at_stop(" 17\\nQ: next", ("\\n",))
+    (' 17', True)
+    """
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+def _context_tokens(tokenizer: PreTrainedTokenizerBase, context: str) -> list[int]:
+    ids = list(tokenizer(context, add_special_tokens=False)["input_ids"])
+    return ids or [boundary_token(tokenizer)]
+
+
+def _check_lengths(examples: Sequence[Example], contexts, max_new_tokens: int, limit: int | None) -> None:
+    if limit is None:
+        return
+    for example, ctx in zip(examples, contexts, strict=True):
+        if len(ctx) + max_new_tokens > limit:
+            raise CkptlensError(
+                f"example {example.id!r} needs {len(ctx)} context + {max_new_tokens} new tokens, "
+                f"more than the model's {limit} positions; shorten its context or lower max_new_tokens"
+            )
+
+
+def _left_padded(contexts: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    length = max(len(c) for c in contexts)
+    ids = torch.full((len(contexts), length), PAD_ID, dtype=torch.long)
+    mask = torch.zeros((len(contexts), length), dtype=torch.long)
+    for i, ctx in enumerate(contexts):
+        ids[i, length - len(ctx) :] = torch.tensor(ctx)
+        mask[i, length - len(ctx) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _generate_batch(
+    model, tokenizer, contexts: list[list[int]], stop: Sequence[str], max_new_tokens: int
+) -> list[str]:
+    """Greedy decoding of one batch; rows that have stopped keep running but are ignored."""
+    ids, mask = _left_padded(contexts, model.device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache(config=model.config)
+    generated: list[list[int]] = [[] for _ in contexts]
+    texts = [""] * len(contexts)
+    done = [False] * len(contexts)
+    last_only = {"logits_to_keep": 1} if supports_logits_to_keep(model) else {}
+    for _ in range(max_new_tokens):
+        logits = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            **last_only,
+        ).logits
+        next_ids = logits[:, -1, :].argmax(-1)
+        for i, token in enumerate(next_ids.tolist()):
+            if not done[i]:
+                texts[i], done[i] = _extend(tokenizer, generated[i], token, stop)
+        if all(done):
+            break
+        ids = next_ids[:, None]
+        mask = torch.cat([mask, mask.new_ones((len(contexts), 1))], dim=-1)
+        positions = positions[:, -1:] + 1
+    return texts
+
+
+def _extend(tokenizer: PreTrainedTokenizerBase, generated: list[int], token: int, stop: Sequence[str]):
+    """Append ``token`` to a row; its text so far and whether the row is finished."""
+    if token == tokenizer.eos_token_id:
+        return tokenizer.decode(generated, skip_special_tokens=True), True
+    generated.append(token)
+    return cut_at_stop(tokenizer.decode(generated, skip_special_tokens=True), stop)
