@@ -12,8 +12,10 @@ from safetensors.torch import save_file
 from ckptlens.checkpoints import Checkpoint
 
 
-def write_checkpoint(folder: Path, tensors: dict[str, torch.Tensor], shards: dict[str, str] | None = None) -> Path:
-    """A checkpoint folder: ``config.json`` plus one safetensors file, or ``shards`` (tensor -> file) and an index."""
+def write_checkpoint(
+    folder: Path, tensors: dict[str, torch.Tensor], shards: dict[str, str] | None = None
+) -> Path:
+    """A folder with ``config.json`` and one safetensors file, or ``shards`` (tensor -> file) + index."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "toy", "dtype": "float32"}))
     if shards is None:

@@ -33,7 +33,9 @@ def test_fp16_sum_beyond_fp16_range_does_not_overflow():
 def test_fresh_mean_is_within_one_ulp_of_float64_mean():
     generator = torch.Generator().manual_seed(0)
     scales = torch.logspace(-6, 6, 1000, dtype=torch.float64)
-    tensors = [(torch.randn(1000, generator=generator, dtype=torch.float64) * scales).float() for _ in range(7)]
+    tensors = [
+        (torch.randn(1000, generator=generator, dtype=torch.float64) * scales).float() for _ in range(7)
+    ]
     exact = (torch.stack([t.double() for t in tensors]).sum(0) / 7).float()
     averaged = finish(fresh_sum(iter(tensors)), 7, torch.float32)
     assert ulps_apart(averaged.abs(), exact.abs()).max() <= 1

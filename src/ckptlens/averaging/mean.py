@@ -38,7 +38,9 @@ def fresh_sum(tensors: Iterable[torch.Tensor]) -> torch.Tensor:
     return total.to(torch.float32)
 
 
-def slide(total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[torch.Tensor]) -> torch.Tensor:
+def slide(
+    total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[torch.Tensor]
+) -> torch.Tensor:
     """Move a float32 window sum: add the tensors entering, subtract those leaving."""
     wide = total.to(torch.float64)
     for tensor in added:

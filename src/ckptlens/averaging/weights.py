@@ -96,8 +96,10 @@ class WeightReader:
         except SafetensorError as error:
             raise CkptlensError(f"cannot read tensor {tensor} of {self.name}: {error}") from error
         if value.dtype.is_floating_point and not bool(torch.isfinite(value).all()):
-            raise CkptlensError(f"tensor {tensor} of {self.name} holds NaN or Inf; "
-                                "drop that checkpoint from the series or repair it")
+            raise CkptlensError(
+                f"tensor {tensor} of {self.name} holds NaN or Inf; "
+                "drop that checkpoint from the series or repair it"
+            )
         return value
 
 
@@ -122,15 +124,18 @@ def torch_dtype(safetensors_dtype: str) -> torch.dtype:
 def _require_names(have: Layout, have_name: str, other: Layout, other_name: str) -> None:
     missing = sorted(have.tensors.keys() - other.tensors.keys())
     if missing:
-        raise CkptlensError(f"tensor {missing[0]} is in {have_name} but missing from {other_name}; "
-                            "a window can only average checkpoints of one architecture")
+        raise CkptlensError(
+            f"tensor {missing[0]} is in {have_name} but missing from {other_name}; "
+            "a window can only average checkpoints of one architecture"
+        )
 
 
 def _read_header(folder: Path, file: str) -> dict[str, TensorInfo]:
     path = folder / file
     if not path.is_file():
-        raise CkptlensError(f"shard {file} listed in {folder / INDEX_FILE} is missing; "
-                            "copy the complete checkpoint again")
+        raise CkptlensError(
+            f"shard {file} listed in {folder / INDEX_FILE} is missing; copy the complete checkpoint again"
+        )
     size = path.stat().st_size
     with path.open("rb") as handle:
         prefix = handle.read(8)
@@ -154,14 +159,24 @@ def _read_header(folder: Path, file: str) -> dict[str, TensorInfo]:
 
 def _no_weights_message(folder: Path) -> str:
     if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
-        return (f"{folder} has only PyTorch .bin/.pt weights; convert it to safetensors first "
-                "(load it and call save_pretrained(..., safe_serialization=True))")
+        return (
+            f"{folder} has only PyTorch .bin/.pt weights; convert it to safetensors first "
+            "(load it and call save_pretrained(..., safe_serialization=True))"
+        )
     return f"no weights in {folder}: expected {SINGLE_FILE} or {INDEX_FILE}"
 
 
 _DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-    "U8": torch.uint8, "BOOL": torch.bool,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "F8_E4M3": torch.float8_e4m3fn,
+    "F8_E5M2": torch.float8_e5m2,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
 }

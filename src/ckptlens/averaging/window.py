@@ -33,7 +33,9 @@ Progress = Callable[[int, int], None]
 WindowState = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
 
 
-def average_checkpoints(checkpoints: list[Checkpoint | Path], out: Path, dtype: torch.dtype | str | None = None) -> Path:
+def average_checkpoints(
+    checkpoints: list[Checkpoint | Path], out: Path, dtype: torch.dtype | str | None = None
+) -> Path:
     """Average the listed checkpoints (oldest first) into the Hugging Face folder ``out``.
 
     The last checkpoint is the newest: its config, tokenizer and integer
@@ -42,7 +44,9 @@ def average_checkpoints(checkpoints: list[Checkpoint | Path], out: Path, dtype: 
     >>> average_checkpoints([Path("run/step100"), Path("run/step200")], Path("avg"))  # doctest: +SKIP
     PosixPath('avg')
     """
-    members = [c if isinstance(c, Checkpoint) else _as_checkpoint(Path(c), i) for i, c in enumerate(checkpoints)]
+    members = [
+        c if isinstance(c, Checkpoint) else _as_checkpoint(Path(c), i) for i, c in enumerate(checkpoints)
+    ]
     out, resolved = Path(out), _resolve_dtype(dtype)
     if not members:
         raise CkptlensError("average_checkpoints needs at least one checkpoint")
@@ -87,7 +91,10 @@ def average_series(
         entries[target] = _manifest_entry(series, target, window)
         write_manifest(out_dir, _manifest(series, window, entries))
         _report(progress, len(entries), len(targets))
-    return [Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen) for t in targets]
+    return [
+        Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen)
+        for t in targets
+    ]
 
 
 def iter_window_averages(
@@ -110,7 +117,10 @@ def iter_window_averages(
 
 
 def _window_states(
-    series: list[Checkpoint], layouts: dict[int, Layout], window: int, targets: list[int],
+    series: list[Checkpoint],
+    layouts: dict[int, Layout],
+    window: int,
+    targets: list[int],
     resum_every: int = RESUM_EVERY,
 ) -> Iterator[tuple[int, WindowState]]:
     """The running-sum core: for each target index, the window sums after reading only what changed."""
@@ -121,8 +131,10 @@ def _window_states(
             compare_layouts(layouts[newest], series[newest].name, layouts[i], series[i].name)
         copies: dict[str, torch.Tensor] = {}
         with ExitStack() as stack:
-            readers = {i: stack.enter_context(open_weights(series[i].name, series[i].path, layouts[i]))
-                       for i in update.members}
+            readers = {
+                i: stack.enter_context(open_weights(series[i].name, series[i].path, layouts[i]))
+                for i in update.members
+            }
             for name, info in layouts[newest].tensors.items():
                 added = (readers[i].get(name) for i in update.added)
                 if not is_averaged(torch_dtype(info.dtype)):
@@ -141,17 +153,24 @@ def _output_shards(
     sums, copies = state
     for file in layout.files():
         names = [name for name, info in layout.tensors.items() if info.file == file]
-        yield file, {
-            name: copies[name] if name in copies
-            else finish(sums[name], window, dtype or torch_dtype(layout.tensors[name].dtype))
-            for name in names
-        }
+        yield (
+            file,
+            {
+                name: copies[name]
+                if name in copies
+                else finish(sums[name], window, dtype or torch_dtype(layout.tensors[name].dtype))
+                for name in names
+            },
+        )
 
 
-def _write(out: Path, newest: Checkpoint, layout: Layout, state: WindowState, window: int,
-           dtype: torch.dtype | None) -> None:
+def _write(
+    out: Path, newest: Checkpoint, layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None
+) -> None:
     config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
-    write_checkpoint(out, newest.path, _output_shards(layout, state, window, dtype), layout.sharded, config_dtype)
+    write_checkpoint(
+        out, newest.path, _output_shards(layout, state, window, dtype), layout.sharded, config_dtype
+    )
 
 
 def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -163,11 +182,15 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     return resolved
 
 
-def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None) -> list[int]:
+def _select_targets(
+    series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None
+) -> list[int]:
     if window < 1 or stride < 1:
         raise CkptlensError(f"window and stride must be at least 1 (got window={window}, stride={stride})")
     if len(series) < window:
-        raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
+        raise CkptlensError(
+            f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}"
+        )
     targets = list(range(window - 1, len(series), stride))
     if steps is None:
         return targets
@@ -175,8 +198,10 @@ def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: I
     wanted = sorted(set(steps))
     unknown = [s for s in wanted if s not in by_step]
     if unknown:
-        raise CkptlensError(f"no window of {window} (stride {stride}) ends at step {unknown[0]}; "
-                            f"possible steps: {sorted(by_step)[:10]}")
+        raise CkptlensError(
+            f"no window of {window} (stride {stride}) ends at step {unknown[0]}; "
+            f"possible steps: {sorted(by_step)[:10]}"
+        )
     return [by_step[s] for s in wanted]
 
 
@@ -186,22 +211,30 @@ def _check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _resumed_entries(out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]) -> dict[int, dict]:
+def _resumed_entries(
+    out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]
+) -> dict[int, dict]:
     manifest = read_manifest(out_dir)
     if manifest is not None and (manifest.get("method"), manifest.get("window")) != ("average", window):
-        raise CkptlensError(f"{out_dir} holds {manifest.get('method')} outputs with window {manifest.get('window')}, "
-                            f"not averages with window {window}; choose another output folder")
+        raise CkptlensError(
+            f"{out_dir} holds {manifest.get('method')} outputs with window {manifest.get('window')}, "
+            f"not averages with window {window}; choose another output folder"
+        )
     return {t: _manifest_entry(series, t, window) for t in targets if (out_dir / series[t].name).is_dir()}
 
 
 def _manifest_entry(series: list[Checkpoint], target: int, window: int) -> dict:
-    members = [c.name for c in series[target - window + 1: target + 1]]
+    members = [c.name for c in series[target - window + 1 : target + 1]]
     return {"step": series[target].step, "tokens_seen": series[target].tokens_seen, "members": members}
 
 
 def _manifest(series: list[Checkpoint], window: int, entries: dict[int, dict]) -> dict:
-    return {"method": "average", "window": window, "source": str(series[0].path.parent),
-            "checkpoints": [entries[t] for t in sorted(entries)]}
+    return {
+        "method": "average",
+        "window": window,
+        "source": str(series[0].path.parent),
+        "checkpoints": [entries[t] for t in sorted(entries)],
+    }
 
 
 def _as_checkpoint(path: Path, position: int) -> Checkpoint:
