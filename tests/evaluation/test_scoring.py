@@ -1,0 +1,163 @@
+"""The multiple-choice engine: lm-eval's boundary rule, parity with a naive reference, batch invariance."""
+
+import random
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.scoring import (
+    encode_pair,
+    score_multiple_choice,
+    shared_prefix_length,
+    split_boundary,
+)
+from ckptlens.evaluation.task import Example
+
+WORDS = "the capital of is what a an and or not yes no one two three red blue green cat dog bird".split()
+SHOTS = "Q : what is red ? A : blue . Q : what is one plus two ? A : three . "
+
+
+def _examples(n: int, shots: str = SHOTS, seed: int = 0) -> list[Example]:
+    """Few-shot examples with 1..4 multi-token choices; odd ones end their context with a space."""
+    rng = random.Random(seed)
+    examples = []
+    for i in range(n):
+        question = " ".join(rng.choices(WORDS, k=rng.randint(1, 8)))
+        context = f"{shots}Q : {question} ? A :" + (" " if i % 2 else "")
+        choices = tuple(
+            " " + " ".join(rng.choices(WORDS, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 4))
+        )
+        examples.append(Example(f"ex{i}", context, choices, gold=0))
+    return examples
+
+
+def _naive_logliks(model, tokenizer, example: Example) -> list[float]:
+    """Reference: one full forward of ctx + cont per choice, no cache, no batching."""
+    logliks = []
+    for choice in example.choices:
+        ctx, cont = encode_pair(tokenizer, example.context, choice)
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ctx + cont])).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        logliks.append(sum(float(logprobs[len(ctx) - 1 + i, tok]) for i, tok in enumerate(cont)))
+    return logliks
+
+
+def _max_difference(a, b) -> float:
+    return max(
+        abs(x - y) for sa, sb in zip(a, b, strict=True) for x, y in zip(sa.logliks, sb.logliks, strict=True)
+    )
+
+
+def test_split_boundary_moves_trailing_whitespace():
+    assert split_boundary("Q: 2+2?\nA: ", "4") == ("Q: 2+2?\nA:", " 4")
+    assert split_boundary("A:\n\n", "x") == ("A:", "\n\nx")
+    assert split_boundary("A:", " x") == ("A:", " x")
+
+
+def _byte_level_tokenizer() -> PreTrainedTokenizerFast:
+    """A tiny byte-level BPE, where ' Paris' and 'Paris' are different tokens (like GPT-2)."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<eos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(["Q: capital of France? A: Paris. Q: capital of Italy? A: Rome."] * 20, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>")
+
+
+def test_encode_pair_follows_lm_eval_boundary():
+    tok = _byte_level_tokenizer()
+
+    def encode(text):
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    ctx, cont = encode_pair(tok, "Q: capital of France? A: ", "Paris")
+    assert (ctx, cont) == encode_pair(tok, "Q: capital of France? A:", " Paris")
+    assert ctx == encode("Q: capital of France? A:")
+    whole = encode("Q: capital of France? A: Paris")
+    assert ctx + cont == whole and cont == whole[len(ctx) :]
+    assert tok.decode(cont) == " Paris"
+
+
+def test_empty_context_stands_on_eos(model_and_tokenizer):
+    _, tok = model_and_tokenizer
+    ctx, cont = encode_pair(tok, "", "red blue")
+    assert ctx == [tok.eos_token_id] and len(cont) == 2
+
+
+def test_shared_prefix_keeps_one_own_token():
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert shared_prefix_length([[1, 2], [1, 2]]) == 1
+    assert shared_prefix_length([[7], [7, 8]]) == 0
+    assert shared_prefix_length([[1, 2, 3]]) == 2
+
+
+def test_matches_naive_reference(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    examples = _examples(12)
+    scores = score_multiple_choice(model, tok, examples, batch_size=8)
+    reference = [_naive_logliks(model, tok, e) for e in examples]
+    for s, ref, e in zip(scores, reference, examples, strict=True):
+        assert s.logliks == pytest.approx(ref, abs=1e-4)
+        assert s.n_tokens == [len(encode_pair(tok, e.context, c)[1]) for c in e.choices]
+
+
+def test_batch_size_does_not_change_logliks(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    examples = _examples(40)
+    by_size = {size: score_multiple_choice(model, tok, examples, batch_size=size) for size in (1, 8, 64)}
+    assert _max_difference(by_size[1], by_size[8]) < 1e-4
+    assert _max_difference(by_size[1], by_size[64]) < 1e-4
+
+
+def test_shared_prefix_cache_gives_the_same_logliks(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    examples = _examples(20)
+    cached = score_multiple_choice(model, tok, examples, batch_size=16)
+    uncached = score_multiple_choice(model, tok, examples, batch_size=16, share_prefix=False)
+    assert _max_difference(cached, uncached) < 1e-4
+
+
+def test_shared_prefix_runs_once(model_and_tokenizer):
+    """The demonstrations are fed once; every batch after that only holds the examples' own tokens."""
+    model, tok = model_and_tokenizer
+    examples = _examples(16)
+    lengths = []
+    hook = model.register_forward_pre_hook(
+        lambda _, args, kw: lengths.append(kw["input_ids"].shape), with_kwargs=True
+    )
+    try:
+        score_multiple_choice(model, tok, examples, batch_size=4)
+    finally:
+        hook.remove()
+    prefix = len(tok(SHOTS + "Q :", add_special_tokens=False)["input_ids"])
+    assert lengths[0] == (1, prefix)
+    assert all(shape[1] < prefix for shape in lengths[1:])
+
+
+def test_examples_without_shared_prefix(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    examples = _examples(10, shots="")
+    scores = score_multiple_choice(model, tok, examples, batch_size=3)
+    for s, e in zip(scores, examples, strict=True):
+        assert s.logliks == pytest.approx(_naive_logliks(model, tok, e), abs=1e-4)
+
+
+def test_empty_choice_list_is_an_error(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    with pytest.raises(CkptlensError, match="example 'bad' has no choices"):
+        score_multiple_choice(model, tok, [Example("bad", "Q : red ? A :", ())])
+
+
+def test_context_longer_than_the_model_is_an_error(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    too_long = Example("long", "red " * 300, (" blue",), gold=0)
+    with pytest.raises(
+        CkptlensError, match="example 'long' needs 300 tokens, more than the model's 256 positions"
+    ):
+        score_multiple_choice(model, tok, [too_long])
