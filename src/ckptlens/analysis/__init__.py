@@ -1,0 +1,1 @@
+"""Stability metrics, ensembles from stored records, and the stability table."""

@@ -1,0 +1,99 @@
+"""Checkpoint ensembles from stored per-example outputs: no forward pass.
+
+A trailing window of n checkpoints ending at t combines their predictions for
+each example. Multiple choice takes per-choice log-likelihoods shaped
+(n, examples, choices), -inf where an example has fewer choices.
+
+>>> import numpy as np
+>>> ll = np.log(np.array([[[0.6, 0.4]], [[0.3, 0.7]]]))  # 2 checkpoints, 1 example, 2 choices
+>>> vote(ll), mean_logprob(ll), mean_prob(ll)
+(array([1]), array([1]), array([1]))
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from ckptlens.errors import CkptlensError
+
+
+def vote(logliks: np.ndarray) -> np.ndarray:
+    """Majority vote over the checkpoints' chosen options; ties go to the higher mean log-likelihood."""
+    n_choices = logliks.shape[2]
+    choices = np.argmax(logliks, axis=2)  # (n, E)
+    counts = np.stack([(choices == c).sum(axis=0) for c in range(n_choices)], axis=1)  # (E, C)
+    tied = counts == counts.max(axis=1, keepdims=True)
+    return np.argmax(np.where(tied, _mean_finite(logliks), -np.inf), axis=1)
+
+
+def mean_logprob(logliks: np.ndarray) -> np.ndarray:
+    """Argmax of the mean per-choice log-likelihood over the checkpoints."""
+    return np.argmax(_mean_finite(logliks), axis=1)
+
+
+def mean_prob(logliks: np.ndarray) -> np.ndarray:
+    """Argmax of the mean over checkpoints of the softmax over each example's choices."""
+    shifted = logliks - logliks.max(axis=2, keepdims=True)
+    probs = np.exp(shifted)
+    probs /= probs.sum(axis=2, keepdims=True)
+    return np.argmax(probs.mean(axis=0), axis=1)
+
+
+def vote_text(outputs: np.ndarray) -> np.ndarray:
+    """Majority vote over normalised generated texts, (examples, n) oldest first; ties to the newest."""
+    return np.array([_vote_row(row) for row in outputs], dtype=object)
+
+
+def normalise_text(text: str) -> str:
+    """Whitespace-collapsed text: the form generated answers are compared in."""
+    return " ".join(str(text).split())
+
+
+MULTIPLE_CHOICE_RULES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "vote": vote,
+    "mean-logprob": mean_logprob,
+    "mean-prob": mean_prob,
+}
+
+
+def trailing_windows(n_checkpoints: int, window: int) -> list[range]:
+    """Index ranges of the trailing windows ending at each checkpoint that has n-1 predecessors."""
+    if window < 1:
+        raise CkptlensError(f"window must be at least 1, got {window}")
+    return [range(t - window + 1, t + 1) for t in range(window - 1, n_checkpoints)]
+
+
+def ensemble_choices(logliks: np.ndarray, window: int, rule: str) -> np.ndarray:
+    """Ensembled choice per (example, window end): shape (E, m - window + 1)."""
+    combine = _rule(rule)
+    ends = [combine(logliks[list(w)]) for w in trailing_windows(len(logliks), window)]
+    return np.stack(ends, axis=1) if ends else np.zeros((logliks.shape[1], 0), dtype=int)
+
+
+def ensemble_texts(outputs: np.ndarray, window: int) -> np.ndarray:
+    """Voted text per (example, window end) from (E, m) generated outputs."""
+    ends = [vote_text(outputs[:, list(w)]) for w in trailing_windows(outputs.shape[1], window)]
+    return np.stack(ends, axis=1) if ends else np.zeros((outputs.shape[0], 0), dtype=object)
+
+
+def _rule(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    try:
+        return MULTIPLE_CHOICE_RULES[name]
+    except KeyError:
+        raise CkptlensError(f"unknown ensemble rule {name!r}; choose one of {sorted(MULTIPLE_CHOICE_RULES)}") from None
+
+
+def _mean_finite(logliks: np.ndarray) -> np.ndarray:
+    """Mean over checkpoints, keeping -inf for padded choices without warnings."""
+    with np.errstate(invalid="ignore"):
+        return np.mean(logliks, axis=0)
+
+
+def _vote_row(row: np.ndarray) -> str:
+    texts = [normalise_text(t) for t in row]
+    counts = Counter(texts)
+    best = max(counts.values())
+    return next(t for t in reversed(texts) if counts[t] == best)

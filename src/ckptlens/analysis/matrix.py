@@ -1,0 +1,141 @@
+"""Records of one (run, task) as example x checkpoint matrices, the shape every metric takes.
+
+Checkpoints are columns ordered by step; examples are rows ordered by id. Only
+examples present at every checkpoint are kept (a warning says how many were
+dropped): comparing a checkpoint with its neighbour on different examples would
+report sampling as instability.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass(frozen=True)
+class TaskMatrix:
+    run: str
+    task: str
+    kind: str
+    category: str
+    steps: np.ndarray  # (m,) int, increasing
+    checkpoints: tuple[str, ...]  # (m,)
+    example_ids: np.ndarray  # (E,) str
+    score: np.ndarray  # (E, m) float in [0, 1]
+    pred: np.ndarray  # (E, m) int, -1 where not multiple choice
+    gold: np.ndarray  # (E,) int, -1 where not multiple choice
+    logliks: np.ndarray  # (m, E, C) float, -inf where an example has fewer than C choices
+    outputs: np.ndarray  # (E, m) str: chosen option text or generated text
+    targets: np.ndarray  # (E,) str
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.example_ids)
+
+    def select_steps(self, steps) -> TaskMatrix:
+        """The same matrix restricted to the given steps (which must be present)."""
+        keep = np.isin(self.steps, np.asarray(list(steps)))
+        return TaskMatrix(
+            run=self.run,
+            task=self.task,
+            kind=self.kind,
+            category=self.category,
+            steps=self.steps[keep],
+            checkpoints=tuple(c for c, k in zip(self.checkpoints, keep) if k),
+            example_ids=self.example_ids,
+            score=self.score[:, keep],
+            pred=self.pred[:, keep],
+            gold=self.gold,
+            logliks=self.logliks[keep],
+            outputs=self.outputs[:, keep],
+            targets=self.targets,
+        )
+
+
+def task_matrices(records: pa.Table) -> list[TaskMatrix]:
+    """One matrix per (run, task) in ``records`` (a table of the store's record schema)."""
+    if records.num_rows == 0:
+        return []
+    keys = sorted(set(zip(records["run"].to_pylist(), records["task"].to_pylist())))
+    return [task_matrix(records, run, task) for run, task in keys]
+
+
+def task_matrix(records: pa.Table, run: str, task: str) -> TaskMatrix:
+    rows = records.filter(pc.and_(pc.equal(records["run"], run), pc.equal(records["task"], task)))
+    rows = _shared_examples(rows, run, task)
+    steps, col = np.unique(rows["step"].to_numpy(), return_inverse=True)
+    ids, row = np.unique(np.asarray(rows["example_id"].to_pylist(), dtype=str), return_inverse=True)
+    if len(steps) * len(ids) != rows.num_rows:
+        raise ValueError(f"{run}/{task}: more than one record per (checkpoint, example)")
+    shape = (len(ids), len(steps))
+    checkpoints = np.empty(len(steps), dtype=object)
+    checkpoints[col] = rows["checkpoint"].to_pylist()
+    return TaskMatrix(
+        run=run,
+        task=task,
+        kind=rows["kind"][0].as_py(),
+        category=rows["category"][0].as_py() or "other",
+        steps=steps,
+        checkpoints=tuple(checkpoints),
+        example_ids=ids,
+        score=_scatter(shape, row, col, rows["score"].to_numpy(zero_copy_only=False), np.nan),
+        pred=_scatter(shape, row, col, _ints(rows["pred"]), -1),
+        gold=_per_example(len(ids), row, _ints(rows["gold"]), -1),
+        logliks=_logliks(rows["logliks"], shape, row, col),
+        outputs=_scatter(shape, row, col, _strings(rows["output"]), ""),
+        targets=_per_example(len(ids), row, _strings(rows["target"]), ""),
+    )
+
+
+def _shared_examples(rows: pa.Table, run: str, task: str) -> pa.Table:
+    n_checkpoints = len(pc.unique(rows["step"]))
+    counts = pc.value_counts(rows["example_id"])
+    ids, n = counts.field("values"), counts.field("counts").to_numpy()
+    if (n == n_checkpoints).all():
+        return rows
+    shared = pc.filter(ids, pa.array(n == n_checkpoints))
+    warnings.warn(
+        f"{run}/{task}: {len(ids) - len(shared)} of {len(ids)} examples are missing at some checkpoints "
+        "and were dropped; metrics use the examples every checkpoint has",
+        stacklevel=3,
+    )
+    return rows.filter(pc.is_in(rows["example_id"], value_set=shared))
+
+
+def _scatter(shape, row, col, values, fill) -> np.ndarray:
+    values = np.asarray(values)
+    out = np.full(shape, fill, dtype=values.dtype if values.dtype != object else object)
+    out[row, col] = values
+    return out
+
+
+def _per_example(n: int, row, values, fill) -> np.ndarray:
+    values = np.asarray(values)
+    out = np.full(n, fill, dtype=values.dtype if values.dtype != object else object)
+    out[row] = values
+    return out
+
+
+def _ints(column: pa.ChunkedArray) -> np.ndarray:
+    return pc.fill_null(column, -1).to_numpy().astype(np.int64)
+
+
+def _strings(column: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(column, "").to_pylist(), dtype=object)
+
+
+def _logliks(column: pa.ChunkedArray, shape, row, col) -> np.ndarray:
+    """(m, E, C) array of per-choice log-likelihoods, -inf padded; C = 0 when none are stored."""
+    flat = pa.concat_arrays([c.cast(pa.list_(pa.float64())) for c in column.chunks]) if column.num_chunks else None
+    if flat is None or flat.null_count == len(flat):
+        return np.full((shape[1], shape[0], 0), -np.inf)
+    lengths = pc.fill_null(pc.list_value_length(flat), 0).to_numpy()
+    out = np.full((shape[1], shape[0], int(lengths.max())), -np.inf)
+    values = pc.list_flatten(flat).to_numpy(zero_copy_only=False)
+    position = np.arange(len(values)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    out[np.repeat(col, lengths), np.repeat(row, lengths), position] = values
+    return out

@@ -1,0 +1,104 @@
+"""The stability table on a store written by hand, checked against direct computations."""
+
+import numpy as np
+import pytest
+
+from ckptlens.analysis.matrix import task_matrix
+from ckptlens.analysis.stability import StabilityConfig, near_chance, stability_table, summarise
+from ckptlens.errors import CkptlensError
+from ckptlens.store import Store, records_table
+
+STEPS = [10, 20, 30, 40, 50]
+
+
+def mc_rows(run, task, step, preds, golds, n_choices=2, logliks=None):
+    rows = []
+    for i, (pred, gold) in enumerate(zip(preds, golds)):
+        ll = logliks[i] if logliks is not None else [-2.0 if c != pred else -1.0 for c in range(n_choices)]
+        rows.append(
+            dict(run=run, checkpoint=f"step{step}", step=step, task=task, category="knowledge",
+                 kind="multiple_choice", example_id=f"e{i}", logliks=ll, pred=pred, gold=gold,
+                 output=str(pred), target=str(gold), correct=pred == gold, score=float(pred == gold))
+        )
+    return rows
+
+
+def write(store, run, task, step, rows):
+    store.write_unit(run, f"step{step}", task, records_table(rows))
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "store")
+    golds = [i % 2 for i in range(100)]
+    rng = np.random.default_rng(1)
+    for step in STEPS:
+        preds = [g if rng.random() < 0.8 else 1 - g for g in golds]
+        write(store, "base", "facts", step, mc_rows("base", "facts", step, preds, golds))
+        # a task answered "0" at even steps and "1" at odd: flips everything, learns nothing
+        always = [step // 10 % 2] * len(golds)
+        write(store, "base", "yesno", step, mc_rows("base", "yesno", step, always, golds))
+        avg_preds = golds[:99] + [0]  # averaged checkpoints: stable, one example always wrong
+        write(store, "base-avg2", "facts", step, mc_rows("base-avg2", "facts", step, avg_preds, golds))
+    store.write_run_info("base", {"series": "/runs/base"})
+    store.write_run_info("base-avg2", {"series": "/runs/base-avg2", "averaged_from": "/runs/base", "window": 2})
+    return store
+
+
+def test_raw_row_matches_direct_computation(store):
+    rows = stability_table(store, StabilityConfig(last=0.5, windows=(2,)))
+    raw = next(r for r in rows if r.task == "facts" and r.method == "raw")
+    assert (raw.first_step, raw.last_step, raw.n_checkpoints) == (30, 50, 3)  # steps >= 0.5 * 50
+    m = task_matrix(store.read(), "base", "facts").select_steps([30, 40, 50])
+    s = m.score.mean(axis=0)
+    assert raw.mean_score == pytest.approx(s.mean())
+    assert raw.task_mtv == pytest.approx(np.abs(np.diff(s)).mean())
+    assert raw.example_mtv == pytest.approx(np.abs(np.diff(m.score, axis=1)).mean())
+    assert raw.instability_score == pytest.approx((m.pred[:, 1:] != m.pred[:, :-1]).mean())
+    assert raw.chance == 0.5 and not raw.near_chance
+
+
+def test_averaged_run_is_linked_and_not_listed_as_a_run(store):
+    rows = stability_table(store, StabilityConfig(last=0.5, windows=(2,)))
+    assert {r.run for r in rows} == {"base"}
+    avg = next(r for r in rows if r.task == "facts" and r.method == "average")
+    assert avg.window == 2 and avg.mean_score == pytest.approx(0.99)
+    assert avg.example_mtv == 0.0 and avg.instability_score == 0.0
+
+
+def test_ensemble_rows_use_the_trailing_window(store):
+    rows = stability_table(store, StabilityConfig(last=0.5, windows=(2, 8)))
+    ens = [r for r in rows if r.task == "facts" and r.method.startswith("ensemble")]
+    assert {(r.method, r.window) for r in ens} == {("ensemble-vote", 2), ("ensemble-mean-logprob", 2)}
+    assert all(r.n_checkpoints == 3 for r in ens)  # window 8 needs 8 checkpoints: left out
+
+
+def test_near_chance_task_is_flagged_and_left_out_of_the_summary(store):
+    rows = stability_table(store, StabilityConfig(last=0.5, windows=(2,)))
+    yesno = [r for r in rows if r.task == "yesno"]
+    assert yesno and all(r.near_chance for r in yesno)
+    assert next(r for r in yesno if r.method == "raw").instability_score == 1.0
+    raw_summary = next(s for s in summarise(rows) if s["method"] == "raw")
+    facts = next(r for r in rows if r.task == "facts" and r.method == "raw")
+    assert raw_summary["n_tasks"] == 1 and raw_summary["example_mtv"] == facts.example_mtv
+
+
+def test_near_chance_rule():
+    assert near_chance(0.27, 0.25, 1000)
+    assert not near_chance(0.40, 0.25, 1000)
+    assert near_chance(0.32, 0.25, 20)  # 3 standard errors of 20 examples is wider than 5 points
+
+
+def test_examples_missing_at_a_checkpoint_are_dropped_with_a_warning(tmp_path):
+    store = Store(tmp_path)
+    for step in STEPS:
+        n = 3 if step == 30 else 4
+        write(store, "r", "t", step, mc_rows("r", "t", step, [0] * n, [0] * n))
+    with pytest.warns(UserWarning, match="1 of 4 examples"):
+        m = task_matrix(store.read(), "r", "t")
+    assert m.n_examples == 3
+
+
+def test_too_few_checkpoints_in_window_is_a_clear_error(store):
+    with pytest.raises(CkptlensError, match="at least 2"):
+        stability_table(store, StabilityConfig(last=0.1))
