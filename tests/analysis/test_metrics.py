@@ -75,7 +75,9 @@ def test_against_direct_formulas_on_random_trajectories():
     assert metrics.task_mtv(s) == pytest.approx(direct_task)
 
 
-@pytest.mark.parametrize("call", [lambda: metrics.task_mtv(np.array([0.5])), lambda: metrics.example_mtv(np.ones((3, 1)))])
+@pytest.mark.parametrize(
+    "call", [lambda: metrics.task_mtv(np.array([0.5])), lambda: metrics.example_mtv(np.ones((3, 1)))]
+)
 def test_one_checkpoint_is_a_clear_error(call):
     with pytest.raises(CkptlensError, match="at least 2 checkpoints"):
         call()
