@@ -12,9 +12,7 @@ from safetensors.torch import save_file
 from ckptlens.checkpoints import Checkpoint
 
 
-def write_checkpoint(
-    folder: Path, tensors: dict[str, torch.Tensor], shards: dict[str, str] | None = None
-) -> Path:
+def write_checkpoint(folder: Path, tensors: dict[str, torch.Tensor], shards: dict[str, str] | None = None) -> Path:
     """A folder with ``config.json`` and one safetensors file, or ``shards`` (tensor -> file) + index."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "toy", "dtype": "float32"}))

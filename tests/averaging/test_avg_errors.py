@@ -24,9 +24,7 @@ def test_shape_mismatch_names_tensor_and_both_checkpoints(make_series, tmp_path)
 
 def test_dtype_mismatch_is_refused(make_series, tmp_path):
     series = make_series(tmp_path / "s", [{"w": torch.zeros(2)}, {"w": torch.zeros(2, dtype=torch.bfloat16)}])
-    one_line_error(
-        lambda: average_checkpoints(series, tmp_path / "avg"), r"tensor w is BF16\[2\] in step200 but F32"
-    )
+    one_line_error(lambda: average_checkpoints(series, tmp_path / "avg"), r"tensor w is BF16\[2\] in step200 but F32")
 
 
 def test_missing_tensor_is_refused(make_series, tmp_path):
@@ -50,9 +48,7 @@ def test_truncated_file_is_refused(make_series, tmp_path):
     path.write_bytes(path.read_bytes()[:-40])
     one_line_error(lambda: average_checkpoints(series, tmp_path / "avg"), "truncated or corrupt at tensor w")
     path.write_bytes(b"\x03")
-    one_line_error(
-        lambda: average_checkpoints(series, tmp_path / "avg"), "truncated or not a safetensors file"
-    )
+    one_line_error(lambda: average_checkpoints(series, tmp_path / "avg"), "truncated or not a safetensors file")
 
 
 def test_corrupt_header_is_refused(make_series, tmp_path):
@@ -67,9 +63,7 @@ def test_corrupt_header_is_refused(make_series, tmp_path):
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_nan_or_inf_names_tensor_and_checkpoint(make_series, tmp_path, bad):
     series = make_series(tmp_path / "s", [{"w": torch.zeros(2)}, {"w": torch.tensor([0.0, bad])}])
-    one_line_error(
-        lambda: average_series(series, 2, tmp_path / "avg"), "tensor w of step200 holds NaN or Inf"
-    )
+    one_line_error(lambda: average_series(series, 2, tmp_path / "avg"), "tensor w of step200 holds NaN or Inf")
     assert not (tmp_path / "avg" / "step200").exists() and not (tmp_path / "avg" / "manifest.json").exists()
 
 
@@ -86,12 +80,8 @@ def test_bin_only_checkpoint_asks_for_safetensors(make_series, tmp_path):
 
 def test_unknown_step_and_dtype_and_bad_output_folder(toy_series, tmp_path):
     one_line_error(lambda: average_series(toy_series, 3, tmp_path / "avg", steps=[200]), "ends at step 200")
-    one_line_error(
-        lambda: average_series(toy_series, 3, tmp_path / "avg", dtype="int8"), "unknown output dtype"
-    )
-    one_line_error(
-        lambda: average_series(toy_series, 3, toy_series[0].path.parent), "holds the series itself"
-    )
+    one_line_error(lambda: average_series(toy_series, 3, tmp_path / "avg", dtype="int8"), "unknown output dtype")
+    one_line_error(lambda: average_series(toy_series, 3, toy_series[0].path.parent), "holds the series itself")
     average_checkpoints(toy_series[:2], tmp_path / "one")
     one_line_error(lambda: average_checkpoints(toy_series[:2], tmp_path / "one"), "already exists")
 
@@ -99,6 +89,4 @@ def test_unknown_step_and_dtype_and_bad_output_folder(toy_series, tmp_path):
 def test_resuming_with_another_window_is_refused(toy_series, tmp_path):
     average_series(toy_series, 2, tmp_path / "avg", steps=[600])
     assert json.loads((tmp_path / "avg" / "manifest.json").read_text())["window"] == 2
-    one_line_error(
-        lambda: average_series(toy_series, 3, tmp_path / "avg"), "window 2, not averages with window 3"
-    )
+    one_line_error(lambda: average_series(toy_series, 3, tmp_path / "avg"), "window 2, not averages with window 3")

@@ -33,9 +33,7 @@ def test_average_loads_and_gives_the_manual_average_logits(tiny_series, tmp_path
     loaded = AutoModelForCausalLM.from_pretrained(outputs[-1].path).eval()
     expected = manual_average_model([c.path for c in series[1:]])
     assert torch.allclose(logits(loaded), logits(expected), atol=1e-5)
-    assert (outputs[-1].path / "tokenizer.json").is_file() and (
-        outputs[-1].path / "generation_config.json"
-    ).is_file()
+    assert (outputs[-1].path / "tokenizer.json").is_file() and (outputs[-1].path / "generation_config.json").is_file()
 
 
 def test_in_memory_averages_match_the_written_ones(tiny_series, tmp_path):

@@ -2,7 +2,7 @@
 
 import torch
 
-from ckptlens.averaging.mean import finish, fresh_sum, is_averaged, mean, slide
+from ckptlens.averaging.mean import all_finite, finish, fresh_sum, is_averaged, mean, slide
 
 
 def ulps_apart(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -33,9 +33,7 @@ def test_fp16_sum_beyond_fp16_range_does_not_overflow():
 def test_fresh_mean_is_within_one_ulp_of_float64_mean():
     generator = torch.Generator().manual_seed(0)
     scales = torch.logspace(-6, 6, 1000, dtype=torch.float64)
-    tensors = [
-        (torch.randn(1000, generator=generator, dtype=torch.float64) * scales).float() for _ in range(7)
-    ]
+    tensors = [(torch.randn(1000, generator=generator, dtype=torch.float64) * scales).float() for _ in range(7)]
     exact = (torch.stack([t.double() for t in tensors]).sum(0) / 7).float()
     averaged = finish(fresh_sum(iter(tensors)), 7, torch.float32)
     assert ulps_apart(averaged.abs(), exact.abs()).max() <= 1
@@ -50,3 +48,9 @@ def test_slide_moves_the_window_sum():
 def test_only_floating_point_tensors_are_averaged():
     assert is_averaged(torch.bfloat16) and is_averaged(torch.float32)
     assert not is_averaged(torch.int64) and not is_averaged(torch.bool)
+
+
+def test_all_finite_is_not_fooled_by_an_overflowing_sum():
+    assert all_finite(torch.full((10,), 3e38))  # the float32 sum is inf, the values are not
+    assert not all_finite(torch.tensor([1.0, float("nan")]))
+    assert not all_finite(torch.tensor([float("inf"), -float("inf")]))

@@ -41,9 +41,7 @@ def test_sliding_window_equals_direct_averages(toy_series, tmp_path):
 def test_sliding_rounding_stays_within_the_documented_bound(make_series, tmp_path):
     generator = torch.Generator().manual_seed(1)
     scales = torch.logspace(-4, 4, 64, dtype=torch.float64)
-    states = [
-        {"w": (torch.randn(64, generator=generator, dtype=torch.float64) * scales).float()} for _ in range(40)
-    ]
+    states = [{"w": (torch.randn(64, generator=generator, dtype=torch.float64) * scales).float()} for _ in range(40)]
     series = make_series(tmp_path / "series", states)
     window, eps = 4, torch.finfo(torch.float32).eps
     stacked = torch.stack([s["w"].double() for s in states])
@@ -69,9 +67,7 @@ def test_finished_outputs_are_skipped_on_resume(toy_series, tmp_path, read_count
     (out_dir / ".step300.partial").mkdir()  # left by a crash: no finished output
     read_counter.clear()
     progress = []
-    outputs = average_series(
-        toy_series, 2, out_dir, progress=lambda done, total: progress.append((done, total))
-    )
+    outputs = average_series(toy_series, 2, out_dir, progress=lambda done, total: progress.append((done, total)))
     assert (outputs[-1].path / "model.safetensors").stat().st_mtime_ns == stamp
     assert read_counter.get(("step600", "w"), 0) == 0  # only the skipped output used it
     assert progress[0] == (1, 5) and progress[-1] == (5, 5)
@@ -109,10 +105,7 @@ def test_sharded_input_gives_sharded_output(make_series, tmp_path):
     }
     series = make_series(
         tmp_path / "series",
-        [
-            {"w": torch.full((2,), float(i)), "b": torch.full((2,), 2.0 * i), "pos": torch.tensor([i])}
-            for i in range(3)
-        ],
+        [{"w": torch.full((2,), float(i)), "b": torch.full((2,), 2.0 * i), "pos": torch.tensor([i])} for i in range(3)],
         shards,
     )
     out = average_series(series, 3, tmp_path / "avg")[0].path

@@ -32,22 +32,25 @@ def fresh_sum(tensors: Iterable[torch.Tensor]) -> torch.Tensor:
     """
     total: torch.Tensor | None = None
     for tensor in tensors:
-        total = tensor.to(torch.float64) if total is None else total.add_(tensor.to(torch.float64))
+        total = tensor.to(torch.float64) if total is None else total.add_(tensor)
     if total is None:
         raise ValueError("fresh_sum needs at least one tensor")
     return total.to(torch.float32)
 
 
-def slide(
-    total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[torch.Tensor]
-) -> torch.Tensor:
+def slide(total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[torch.Tensor]) -> torch.Tensor:
     """Move a float32 window sum: add the tensors entering, subtract those leaving."""
     wide = total.to(torch.float64)
     for tensor in added:
-        wide.add_(tensor.to(torch.float64))
+        wide.add_(tensor)  # promoted to float64 element by element, no float64 copy
     for tensor in removed:
-        wide.sub_(tensor.to(torch.float64))
+        wide.sub_(tensor)
     return wide.to(torch.float32)
+
+
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether a tensor holds no NaN or Inf; a NaN or Inf makes the sum non-finite, and a sum is fast."""
+    return bool(torch.isfinite(tensor.sum())) or bool(torch.isfinite(tensor).all())
 
 
 def finish(total: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:

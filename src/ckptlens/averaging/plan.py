@@ -40,9 +40,7 @@ class Update:
         return tuple(sorted(self.added + self.removed))
 
 
-def plan_updates(
-    count: int, window: int, targets: Iterable[int], resum_every: int = RESUM_EVERY
-) -> list[Update]:
+def plan_updates(count: int, window: int, targets: Iterable[int], resum_every: int = RESUM_EVERY) -> list[Update]:
     """The cheapest sequence of updates producing the window sums for ``targets`` (ascending indices)."""
     updates: list[Update] = []
     previous: int | None = None

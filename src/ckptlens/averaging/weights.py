@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
+from ckptlens.averaging.mean import all_finite
 from ckptlens.errors import CkptlensError
 
 SINGLE_FILE = "model.safetensors"
@@ -95,10 +96,9 @@ class WeightReader:
             value = self._handles[self.layout.tensors[tensor].file].get_tensor(tensor)
         except SafetensorError as error:
             raise CkptlensError(f"cannot read tensor {tensor} of {self.name}: {error}") from error
-        if value.dtype.is_floating_point and not bool(torch.isfinite(value).all()):
+        if value.dtype.is_floating_point and not all_finite(value):
             raise CkptlensError(
-                f"tensor {tensor} of {self.name} holds NaN or Inf; "
-                "drop that checkpoint from the series or repair it"
+                f"tensor {tensor} of {self.name} holds NaN or Inf; drop that checkpoint from the series or repair it"
             )
         return value
 

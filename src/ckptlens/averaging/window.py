@@ -44,9 +44,7 @@ def average_checkpoints(
     >>> average_checkpoints([Path("run/step100"), Path("run/step200")], Path("avg"))  # doctest: +SKIP
     PosixPath('avg')
     """
-    members = [
-        c if isinstance(c, Checkpoint) else _as_checkpoint(Path(c), i) for i, c in enumerate(checkpoints)
-    ]
+    members = [c if isinstance(c, Checkpoint) else _as_checkpoint(Path(c), i) for i, c in enumerate(checkpoints)]
     out, resolved = Path(out), _resolve_dtype(dtype)
     if not members:
         raise CkptlensError("average_checkpoints needs at least one checkpoint")
@@ -92,8 +90,7 @@ def average_series(
         write_manifest(out_dir, _manifest(series, window, entries))
         _report(progress, len(entries), len(targets))
     return [
-        Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen)
-        for t in targets
+        Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen) for t in targets
     ]
 
 
@@ -132,8 +129,7 @@ def _window_states(
         copies: dict[str, torch.Tensor] = {}
         with ExitStack() as stack:
             readers = {
-                i: stack.enter_context(open_weights(series[i].name, series[i].path, layouts[i]))
-                for i in update.members
+                i: stack.enter_context(open_weights(series[i].name, series[i].path, layouts[i])) for i in update.members
             }
             for name, info in layouts[newest].tensors.items():
                 added = (readers[i].get(name) for i in update.added)
@@ -168,9 +164,7 @@ def _write(
     out: Path, newest: Checkpoint, layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None
 ) -> None:
     config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
-    write_checkpoint(
-        out, newest.path, _output_shards(layout, state, window, dtype), layout.sharded, config_dtype
-    )
+    write_checkpoint(out, newest.path, _output_shards(layout, state, window, dtype), layout.sharded, config_dtype)
 
 
 def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -182,15 +176,11 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     return resolved
 
 
-def _select_targets(
-    series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None
-) -> list[int]:
+def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None) -> list[int]:
     if window < 1 or stride < 1:
         raise CkptlensError(f"window and stride must be at least 1 (got window={window}, stride={stride})")
     if len(series) < window:
-        raise CkptlensError(
-            f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}"
-        )
+        raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
     targets = list(range(window - 1, len(series), stride))
     if steps is None:
         return targets
@@ -199,8 +189,7 @@ def _select_targets(
     unknown = [s for s in wanted if s not in by_step]
     if unknown:
         raise CkptlensError(
-            f"no window of {window} (stride {stride}) ends at step {unknown[0]}; "
-            f"possible steps: {sorted(by_step)[:10]}"
+            f"no window of {window} (stride {stride}) ends at step {unknown[0]}; possible steps: {sorted(by_step)[:10]}"
         )
     return [by_step[s] for s in wanted]
 
@@ -211,9 +200,7 @@ def _check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _resumed_entries(
-    out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]
-) -> dict[int, dict]:
+def _resumed_entries(out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]) -> dict[int, dict]:
     manifest = read_manifest(out_dir)
     if manifest is not None and (manifest.get("method"), manifest.get("window")) != ("average", window):
         raise CkptlensError(

@@ -82,11 +82,7 @@ def write_manifest(out_dir: Path, manifest: dict) -> None:
 
 def _copy_non_weights(source: Path, target: Path) -> None:
     for path in sorted(source.iterdir()):
-        if (
-            path.is_file()
-            and path.name not in NOT_COPIED_NAMES
-            and not path.name.endswith(NOT_COPIED_SUFFIXES)
-        ):
+        if path.is_file() and path.name not in NOT_COPIED_NAMES and not path.name.endswith(NOT_COPIED_SUFFIXES):
             shutil.copy2(path, target / path.name)
 
 
