@@ -1,0 +1,78 @@
+"""Resolve the ``--tasks`` a user names: a task file, or a built-in task of the demo world.
+
+A built-in name is looked up in the series' own ``tasks/`` folder first (the
+embedded pretraining run writes the tasks of its world there; an averaged
+series looks in the series it was averaged from), then generated from the demo
+world of the series' seed (0 when the series does not record one).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.task import Task
+from ckptlens.evaluation.task_file import load_task
+from ckptlens.world import BUILTIN_TASK_NAMES, build_world, builtin_tasks
+
+TASKS_FOLDER = "tasks"
+TASK_SUFFIXES = (".jsonl", ".json")
+
+
+def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
+    """Tasks for each spec (a path to a task file, a built-in name, or ``all`` for every built-in)."""
+    if not specs:
+        raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(BUILTIN_TASK_NAMES)}")
+    names = [n for spec in specs for n in (BUILTIN_TASK_NAMES if spec == "all" else (spec,))]
+    return [_resolve(spec, series_dir) for spec in dict.fromkeys(names)]
+
+
+def _resolve(spec: str, series_dir: str | Path | None) -> Task:
+    path = Path(spec)
+    if path.suffix in TASK_SUFFIXES or path.is_file():
+        return load_task(path)
+    for folder in _task_folders(series_dir):
+        if (folder / f"{spec}.jsonl").is_file():
+            return load_task(folder / f"{spec}.jsonl")
+    if spec in BUILTIN_TASK_NAMES:
+        world = build_world(_series_seed(series_dir))
+        return next(t for t in builtin_tasks(world) if t.name == spec)
+    hint = difflib.get_close_matches(spec, BUILTIN_TASK_NAMES, n=1)
+    did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
+    raise CkptlensError(
+        f"unknown task {spec!r}: {did_you_mean}give a task file (.jsonl) or one of {', '.join(BUILTIN_TASK_NAMES)}"
+    )
+
+
+def _task_folders(series_dir: str | Path | None) -> list[Path]:
+    if series_dir is None:
+        return []
+    series_dir = Path(series_dir)
+    folders = [series_dir / TASKS_FOLDER]
+    source = series_manifest(series_dir).get("source")
+    if source:
+        folders.append(Path(source) / TASKS_FOLDER)
+    return folders
+
+
+def _series_seed(series_dir: str | Path | None) -> int:
+    if series_dir is None:
+        return 0
+    manifest = series_manifest(Path(series_dir))
+    if "seed" not in manifest and manifest.get("source"):
+        manifest = series_manifest(Path(manifest["source"]))
+    return int(manifest.get("seed", 0))
+
+
+def series_manifest(series_dir: Path) -> dict:
+    """The series' ``manifest.json`` (written by ``pretrain`` and ``average``), or {}."""
+    path = Path(series_dir) / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise CkptlensError(f"{path} is not valid JSON; repair or delete it") from None
