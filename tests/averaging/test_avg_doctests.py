@@ -1,0 +1,13 @@
+"""The runnable examples in the averaging docstrings stay true."""
+
+import doctest
+
+import pytest
+
+from ckptlens.averaging import mean, plan, weights, writer
+
+
+@pytest.mark.parametrize("module", [mean, plan, weights, writer], ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
