@@ -27,9 +27,7 @@ def lively_model(tiny_series, one_thread):
 
 def _examples(n: int) -> list[Example]:
     rng = random.Random(1)
-    return [
-        Example(f"g{i}", " ".join(rng.choices(WORDS, k=rng.randint(1, 10))), target="x") for i in range(n)
-    ]
+    return [Example(f"g{i}", " ".join(rng.choices(WORDS, k=rng.randint(1, 10))), target="x") for i in range(n)]
 
 
 def _naive_greedy(model, tokenizer, context: str, max_new_tokens: int) -> str:

@@ -71,17 +71,11 @@ def test_records_fill_every_column(tiny_series, tmp_path, counting_loader):
     expected = score_multiple_choice(model, tok, CAPITALS.examples)
     mc = [r for r in rows if r["task"] == "capitals" and r["checkpoint"] == series[0].name]
     for row, example, scores in zip(mc, CAPITALS.examples, expected, strict=True):
-        assert (
-            row["step"] == series[0].step
-            and row["kind"] == "multiple_choice"
-            and row["category"] == "knowledge"
-        )
+        assert row["step"] == series[0].step and row["kind"] == "multiple_choice" and row["category"] == "knowledge"
         assert row["logliks"] == pytest.approx(scores.logliks, abs=1e-5)
         assert row["choice_tokens"] == scores.n_tokens
         assert row["pred"] == argmax_first(row["logliks"]) and row["gold"] == example.gold
-        assert (
-            row["output"] == example.choices[row["pred"]] and row["target"] == example.choices[example.gold]
-        )
+        assert row["output"] == example.choices[row["pred"]] and row["target"] == example.choices[example.gold]
         assert row["correct"] == (row["pred"] == row["gold"]) and row["score"] == float(row["correct"])
         assert row["prompt_hash"] == prompt_hash(example.context) and len(row["prompt_hash"]) == 16
         assert row["dtype"] == "float32"
@@ -133,9 +127,7 @@ def test_on_unit_reports_every_unit(tiny_series, tmp_path, counting_loader):
 
 def test_default_loader_reads_the_folder(tiny_series, tmp_path, one_thread):
     series = discover_series(tiny_series)[:1]
-    summary = evaluate_series(
-        series, [ECHO], Store(tmp_path), "tiny", EvalConfig(device="cpu", dtype="bfloat16")
-    )
+    summary = evaluate_series(series, [ECHO], Store(tmp_path), "tiny", EvalConfig(device="cpu", dtype="bfloat16"))
     assert summary.models_loaded == 1
     assert Store(tmp_path).read()["dtype"].to_pylist() == ["bfloat16", "bfloat16"]
 

@@ -27,9 +27,7 @@ def _examples(n: int, shots: str = SHOTS, seed: int = 0) -> list[Example]:
     for i in range(n):
         question = " ".join(rng.choices(WORDS, k=rng.randint(1, 8)))
         context = f"{shots}Q : {question} ? A :" + (" " if i % 2 else "")
-        choices = tuple(
-            " " + " ".join(rng.choices(WORDS, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 4))
-        )
+        choices = tuple(" " + " ".join(rng.choices(WORDS, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 4)))
         examples.append(Example(f"ex{i}", context, choices, gold=0))
     return examples
 
@@ -47,9 +45,7 @@ def _naive_logliks(model, tokenizer, example: Example) -> list[float]:
 
 
 def _max_difference(a, b) -> float:
-    return max(
-        abs(x - y) for sa, sb in zip(a, b, strict=True) for x, y in zip(sa.logliks, sb.logliks, strict=True)
-    )
+    return max(abs(x - y) for sa, sb in zip(a, b, strict=True) for x, y in zip(sa.logliks, sb.logliks, strict=True))
 
 
 def test_split_boundary_moves_trailing_whitespace():
@@ -128,9 +124,7 @@ def test_shared_prefix_runs_once(model_and_tokenizer):
     model, tok = model_and_tokenizer
     examples = _examples(16)
     lengths = []
-    hook = model.register_forward_pre_hook(
-        lambda _, args, kw: lengths.append(kw["input_ids"].shape), with_kwargs=True
-    )
+    hook = model.register_forward_pre_hook(lambda _, args, kw: lengths.append(kw["input_ids"].shape), with_kwargs=True)
     try:
         score_multiple_choice(model, tok, examples, batch_size=4)
     finally:
@@ -157,7 +151,5 @@ def test_empty_choice_list_is_an_error(model_and_tokenizer):
 def test_context_longer_than_the_model_is_an_error(model_and_tokenizer):
     model, tok = model_and_tokenizer
     too_long = Example("long", "red " * 300, (" blue",), gold=0)
-    with pytest.raises(
-        CkptlensError, match="example 'long' needs 300 tokens, more than the model's 256 positions"
-    ):
+    with pytest.raises(CkptlensError, match="example 'long' needs 300 tokens, more than the model's 256 positions"):
         score_multiple_choice(model, tok, [too_long])

@@ -36,7 +36,7 @@ def load_model(
     ``float32``, ``float16`` or ``bfloat16``.
 
     >>> model, tokenizer = load_model("runs/demo/step000100", dtype="bfloat16")  # doctest: +SKIP
-    >>> model.training
+    >>> model.training  # doctest: +SKIP
     False
     """
     path = Path(path)
@@ -98,9 +98,7 @@ def _load_weights(path: Path, dtype: torch.dtype, use_safetensors: bool) -> PreT
 
 def _check_weights_match_config(path: Path, info: dict) -> None:
     """Refuse a model whose config and weights disagree (transformers would re-initialise the gaps)."""
-    mismatched = sorted(
-        str(key[0] if isinstance(key, tuple) else key) for key in info.get("mismatched_keys", ())
-    )
+    mismatched = sorted(str(key[0] if isinstance(key, tuple) else key) for key in info.get("mismatched_keys", ()))
     missing = sorted(info.get("missing_keys", ()))
     if mismatched:
         raise CkptlensError(
