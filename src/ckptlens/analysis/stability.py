@@ -70,12 +70,10 @@ class StabilityConfig:
 def stability_table(store: Store, config: StabilityConfig = StabilityConfig()) -> list[StabilityRow]:
     """Rows for every base run and task in the store (see the module docstring)."""
     matrices = {(m.run, m.task): m for m in task_matrices(store.read())}
-    infos = [store.run_info(run) for run in store.runs()]
-    averaged = _averaged_runs(infos)
-    derived = {i["run"] for i in infos if i.get("averaged_from")}
+    base_runs, averaged = averaged_runs(store)
     rows = []
     for (run, task), matrix in sorted(matrices.items()):
-        if run in derived:
+        if run not in base_runs:
             continue
         window = last_fraction(matrix.steps, config.last)
         task_rows = [_row(matrix.select_steps(window), "raw", 1, matrix)]
@@ -182,15 +180,17 @@ def _with_flag(row: StabilityRow, flag: bool) -> StabilityRow:
     return row if row.near_chance == flag else StabilityRow(**{**asdict(row), "near_chance": flag})
 
 
-def _averaged_runs(infos: list[dict]) -> dict[tuple[str, int], str]:
-    """(base run, window) -> averaged run, linked through the series the averages were made from."""
+def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
+    """The base runs, and (base run, window) -> averaged run, linked through the series averaged from."""
+    infos = [store.run_info(run) for run in store.runs()]
+    base_runs = {i["run"] for i in infos if not i.get("averaged_from")}
     series_to_run = {i["series"]: i["run"] for i in infos if i.get("series") and not i.get("averaged_from")}
     linked = {}
     for info in infos:
         base = series_to_run.get(info.get("averaged_from"))
         if base is not None:
             linked[(base, int(info["window"]))] = info["run"]
-    return linked
+    return base_runs, linked
 
 
 def _averages_of(averaged: dict[tuple[str, int], str], run: str, windows) -> list[tuple[str, int]]:

@@ -1,0 +1,66 @@
+"""The stability table as rich terminal output and as CSV/JSON files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.table import Table
+
+from ckptlens.analysis.stability import StabilityRow
+
+TABLE_COLUMNS = ("mean_score", "task_mtv", "example_mtv", "instability_score", "std")
+
+
+def summary_table(summary: list[dict], title: str = "Final-window stability, mean over tasks") -> Table:
+    """Raw vs averaged vs ensembled, one line per (run, method, window)."""
+    table = Table(title=title, title_justify="left")
+    for name in ("run", "method", "window", "tasks", *TABLE_COLUMNS):
+        table.add_column(name, justify="left" if name in ("run", "method") else "right")
+    for row in sorted(summary, key=summary_order):
+        table.add_row(
+            row["run"], row["method"], str(row["window"]), str(row["n_tasks"]),
+            *(_fmt(row[c]) for c in TABLE_COLUMNS),
+        )
+    return table
+
+
+def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
+    """Every row of the stability table; near-chance tasks marked."""
+    table = Table(title="Stability over the final window", title_justify="left")
+    for name in ("run", "task", "method", "n", "ckpts", *TABLE_COLUMNS):
+        table.add_column(name, justify="left" if name in ("run", "task", "method") else "right")
+    for r in rows:
+        task = f"{r.task} (near chance)" if r.near_chance else r.task
+        table.add_row(
+            r.run, task, r.method, str(r.window), str(r.n_checkpoints),
+            *(_fmt(getattr(r, c)) for c in TABLE_COLUMNS),
+        )
+    return table
+
+
+def write_csv(rows: Sequence[dict], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+    return path
+
+
+def write_json(obj, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+    return path
+
+
+def summary_order(row: dict):
+    """Raw first, then methods by name and window."""
+    return (row["run"], row["method"] != "raw", row["method"], row["window"])
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
