@@ -28,7 +28,7 @@ from ckptlens.pretrain.data import (
 )
 from ckptlens.pretrain.model import build_model, build_optimizer, learning_rate_at
 from ckptlens.pretrain.tokenizer import train_word_tokenizer
-from ckptlens.world import build_world, builtin_tasks, generate_documents
+from ckptlens.world import answer_words, build_world, builtin_tasks, generate_documents
 
 Progress = Callable[[int, int, float], None]
 TASKS_FOLDER = "tasks"
@@ -48,7 +48,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, progress: Progress | N
     for task in builtin_tasks(world):
         save_task(task, out_dir / TASKS_FOLDER)
     documents = generate_documents(world, config.n_documents, seed=config.seed)
-    tokenizer = train_word_tokenizer(documents)
+    tokenizer = train_word_tokenizer([*documents, answer_words(world)])
     streams = tokenize_corpus(documents, tokenizer, config.val_fraction)
     check_long_enough(streams, config.context_length)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

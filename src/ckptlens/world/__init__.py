@@ -5,8 +5,16 @@
 >>> tasks = builtin_tasks(world)
 """
 
-from ckptlens.world.corpus import generate_documents
+from ckptlens.world.corpus import answer_words, generate_documents
 from ckptlens.world.tasks import BUILTIN_TASK_NAMES, builtin_tasks
 from ckptlens.world.world import Country, World, build_world
 
-__all__ = ["BUILTIN_TASK_NAMES", "Country", "World", "build_world", "builtin_tasks", "generate_documents"]
+__all__ = [
+    "BUILTIN_TASK_NAMES",
+    "Country",
+    "World",
+    "answer_words",
+    "build_world",
+    "builtin_tasks",
+    "generate_documents",
+]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from ckptlens.world.world import NOUNS, PLACES, PREPOSITIONS, VERBS, Country, World
+from ckptlens.world.world import MAX_ADDEND, NOUNS, PLACES, PREPOSITIONS, VERBS, Country, World
 
 CAPITAL_TEMPLATES = (
     "The capital of {country} is {capital}.",
@@ -45,7 +45,7 @@ FILLER_SUBJECTS = ("we", "they", "the people", "my friend", "the old man", "a wo
 FILLER_VERBS = ("saw", "found", "liked", "made", "wanted", "heard", "knew")
 FILLER_OBJECTS = ("a letter", "the road", "some bread", "a song", "the answer", "a small box", "the news")
 FILLER_TIMES = ("in the morning", "after dinner", "last year", "at night", "on the way home", "every day")
-FILLER_CLAUSES = ("it was cold", "it was late", "the day was long", "nothing had changed", "the sun was out")
+FILLER_CLAUSES = ("it was cold", "it was late", "nothing had changed", "it was over", "someone was there")
 
 # Share of each kind of document in the corpus.
 DOCUMENT_MIX = {"facts": 0.40, "questions": 0.08, "sums": 0.27, "agreement": 0.15, "filler": 0.10}
@@ -57,6 +57,18 @@ def generate_documents(world: World, n_documents: int, seed: int = 0) -> list[st
     kinds = list(DOCUMENT_MIX)
     shares = [DOCUMENT_MIX[k] for k in kinds]
     return [WRITERS[rng.choices(kinds, shares)[0]](world, rng) for _ in range(n_documents)]
+
+
+def answer_words(world: World) -> str:
+    """Every answer word of the world (names, numbers, verb forms), each after a space.
+
+    Added to the tokenizer's training text so that every answer is one known
+    token even when a rare fact never made it into a small corpus.
+    """
+    names = [w for c in world.countries for w in (c.name, c.capital)] + list(world.languages)
+    numbers = [str(n) for n in range(2 * MAX_ADDEND - 1)]
+    verbs = [form for pair in VERBS for form in pair]
+    return "".join(f" {w}" for w in names + numbers + verbs)
 
 
 def _sample_countries(world: World, rng: random.Random, k: int) -> list[Country]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from ckptlens.evaluation.task import Example, Task
 from ckptlens.world.corpus import agreement_sentence
-from ckptlens.world.world import Country, World
+from ckptlens.world.world import MAX_ADDEND, Country, World
 
 N_DEMONSTRATIONS = 4
 N_EXAMPLES = 240  # per task: enough to see flips, cheap to evaluate for dozens of checkpoints
@@ -98,7 +98,7 @@ def capital_recall(world: World, rng: random.Random) -> Task:
 def _sum_options(rng: random.Random, a: int, b: int) -> tuple[tuple[str, ...], int]:
     """Four sums near the right one, so a model must add rather than guess the magnitude."""
     right = a + b
-    near = [right + d for d in (-3, -2, -1, 1, 2, 3, 10, -10) if right + d >= 0]
+    near = [right + d for d in (-3, -2, -1, 1, 2, 3, 10, -10) if 0 <= right + d <= 2 * (MAX_ADDEND - 1)]
     return _options(rng, str(right), [str(n) for n in near])
 
 
