@@ -54,8 +54,12 @@ def all_finite(tensor: torch.Tensor) -> bool:
 
 
 def finish(total: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:
-    """The mean ``total / count`` in ``dtype``: divided in float64, rounded once to the output dtype."""
-    return (total.to(torch.float64) / count).to(dtype)
+    """The mean ``total / count`` in ``dtype``.
+
+    A float32 division is already correctly rounded, so no float64 copy is needed;
+    a float16/bfloat16 output is then rounded once more.
+    """
+    return (total / count).to(dtype)
 
 
 def mean(tensors: list[torch.Tensor], dtype: torch.dtype | None = None) -> torch.Tensor:
