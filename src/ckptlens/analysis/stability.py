@@ -25,7 +25,7 @@ import numpy as np
 from ckptlens.analysis import metrics
 from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, normalise_text
 from ckptlens.analysis.matrix import TaskMatrix, task_matrices
-from ckptlens.analysis.window import last_fraction
+from ckptlens.checkpoints import last_fraction
 from ckptlens.store import Store
 
 DEFAULT_WINDOWS = (2, 4, 8)

@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ckptlens.checkpoints import Checkpoint, discover_series
 from ckptlens.evaluation.builtin import resolve_tasks, series_manifest
-from ckptlens.evaluation.runner import EvalConfig, EvalSummary, OnUnit, evaluate_series
+from ckptlens.evaluation.runner import EvalConfig, EvalSummary, evaluate_series
 from ckptlens.evaluation.task import Task
 from ckptlens.store import Store
 
@@ -21,9 +21,11 @@ def evaluate(
     store: Store,
     run: str | None = None,
     config: EvalConfig = EvalConfig(),
-    on_unit: OnUnit | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvalSummary:
     """Evaluate every checkpoint in ``series_dir`` on ``tasks``; the run is named after the folder by default.
+
+    ``progress(done, total)`` counts (checkpoint, task) units, finished or skipped.
 
     The store records what the run is: its series folder, and for an averaged
     series (written by ``ckptlens average``) the series it was averaged from
@@ -34,6 +36,8 @@ def evaluate(
     task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], series_dir))]
     run = run or series_dir.resolve().name
     store.write_run_info(run, run_info(series_dir, checkpoints))
+    total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
+    on_unit = None if progress is None else (lambda checkpoint, task: progress(next(done), total))
     return evaluate_series(checkpoints, task_list, store, run, config, on_unit=on_unit)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 
 
@@ -29,3 +30,12 @@ def last_fraction(steps: Sequence[int], fraction: float) -> list[int]:
             "stability needs at least 2: widen --last or evaluate more checkpoints"
         )
     return kept
+
+
+def window_ends_in_last(checkpoints: Sequence[Checkpoint], window: int, fraction: float, stride: int = 1) -> list[int]:
+    """Steps in the final ``fraction`` of training that end a full trailing window of ``window`` checkpoints.
+
+    What to average when only the stability window will be analysed.
+    """
+    in_window = set(last_fraction([c.step for c in checkpoints], fraction))
+    return [c.step for c in list(checkpoints)[window - 1 :: stride] if c.step in in_window]

@@ -1,0 +1,1 @@
+"""The ``ckptlens`` command: argument parsing over the Python API, nothing more."""

@@ -1,0 +1,215 @@
+"""``ckptlens`` subcommands. Each parses its arguments and calls one API function."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
+from ckptlens.averaging import average_series
+from ckptlens.checkpoints import discover_series, window_ends_in_last
+from ckptlens.cli.progress import stage_bars
+from ckptlens.demo import DemoConfig, run_demo
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.evaluate import evaluate
+from ckptlens.evaluation.runner import EvalConfig
+from ckptlens.pretrain import PretrainConfig, pretrain
+from ckptlens.report import ReportConfig, write_report
+from ckptlens.report.tables import stability_rich_table, summary_table, write_csv
+from ckptlens.store import Store, export_records
+
+app = typer.Typer(
+    help="Measure and remove the instability of downstream scores across LLM pretraining checkpoints.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
+LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
+WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class RecordFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Dtype(str, Enum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output: series/, averaged/, store/, report/.")] = Path("demo-out"),
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: the tuned demo run).")] = None,
+    save_every: Annotated[int | None, typer.Option(help="Steps between checkpoints.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the world, corpus and training.")] = 0,
+    tiny: Annotated[bool, typer.Option("--tiny", help="Seconds-long smoke-test run; scores stay near chance.")] = False,
+) -> None:
+    """Pretrain a tiny model on a synthetic world, evaluate, average, ensemble and report, in one go."""
+    config = DemoConfig(pretrain=_pretrain_config(steps, save_every, seed, tiny))
+    with stage_bars(console) as progress:
+        report = run_demo(out, config, progress)
+    console.print(summary_table(report.summary))
+    console.print(f"report: {report.html}")
+
+
+@app.command("pretrain")
+def pretrain_command(
+    out: Annotated[Path, typer.Option("--out", help="New folder for the checkpoint series.")],
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: the tuned demo run).")] = None,
+    save_every: Annotated[int | None, typer.Option(help="Steps between checkpoints.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the world, corpus and training.")] = 0,
+    tiny: Annotated[bool, typer.Option("--tiny", help="A seconds-long run for smoke tests.")] = False,
+) -> None:
+    """Pretrain the embedded demo model, saving a Hugging Face checkpoint every K steps."""
+    config = _pretrain_config(steps, save_every, seed, tiny)
+    with stage_bars(console) as progress:
+        pretrain(config, out, progress=lambda step, total, loss: progress("pretrain", step, total))
+    console.print(f"series: {out}")
+
+
+@app.command("eval")
+def eval_command(
+    series: Annotated[Path, typer.Argument(help="Folder of checkpoint folders (step1200/, checkpoint-1200/, ...).")],
+    more_tasks: Annotated[list[str] | None, typer.Argument(help="More tasks after --tasks.")] = None,
+    tasks: Annotated[
+        list[str] | None,
+        typer.Option("--tasks", help="Built-in task names, 'all', or task files (.jsonl); space- or comma-separated."),
+    ] = None,
+    store: StoreOpt = Path("store"),
+    run: Annotated[str | None, typer.Option(help="Run name in the store (default: the series folder name).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
+    dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,
+) -> None:
+    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
+    names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
+    config = EvalConfig(batch_size=batch_size, device=device, dtype=dtype.value)
+    with stage_bars(console) as bars:
+        summary = evaluate(
+            series, names or ["all"], Store(store), run, config,
+            progress=lambda done, total: bars("evaluate", done, total),
+        )
+    console.print(f"evaluated {summary.units_done} (checkpoint, task) units, {summary.units_skipped} already stored")
+
+
+@app.command()
+def average(
+    series: Annotated[Path, typer.Argument(help="Folder of checkpoint folders.")],
+    window: Annotated[int, typer.Option("--window", help="Checkpoints per trailing-window average.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the averaged series.")],
+    stride: Annotated[int, typer.Option(help="Write every k-th window.")] = 1,
+    last: Annotated[float | None, typer.Option(help="Only windows ending in the final fraction of training.")] = None,
+) -> None:
+    """Write trailing-window averages of a series as loadable Hugging Face folders (streamed, float32 sums)."""
+    checkpoints = discover_series(series)
+    steps = None if last is None else window_ends_in_last(checkpoints, window, last, stride)
+    with stage_bars(console) as progress:
+        written = average_series(
+            checkpoints, window, out, stride=stride, steps=steps,
+            progress=lambda done, total: progress(f"average n={window}", done, total),
+        )
+    console.print(f"{len(written)} averaged checkpoints in {out}")
+
+
+@app.command()
+def records(
+    store: StoreOpt,
+    fmt: Annotated[RecordFormat, typer.Option("--format", help="Output format.")] = RecordFormat.jsonl,
+    out: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout).")] = None,
+    run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs.")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="Only these tasks.")] = None,
+) -> None:
+    """Export per-example records (run, checkpoint, step, task, example_id, logliks, pred, gold, correct, ...)."""
+    if out is None:
+        export_records(Store(store), sys.stdout, fmt.value, run, task)
+        return
+    with out.open("w", newline="") as f:
+        n = export_records(Store(store), f, fmt.value, run, task)
+    console.print(f"{n} records written to {out}")
+
+
+@app.command()
+def stability(
+    store: StoreOpt,
+    last: LastOpt = 0.2,
+    windows: WindowsOpt = "2,4,8",
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
+) -> None:
+    """Task MTV, example MTV, instability score and std of raw, averaged and ensembled checkpoints."""
+    rows = stability_table(Store(store), StabilityConfig(last=last, windows=_windows(windows)))
+    if fmt is TableFormat.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
+    elif fmt is TableFormat.csv:
+        write_csv([r.to_dict() for r in rows], Path("/dev/stdout"))
+    else:
+        Console().print(stability_rich_table(rows))
+        Console().print(summary_table(summarise(rows)))
+
+
+@app.command()
+def report(
+    store: StoreOpt,
+    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
+    last: LastOpt = 0.2,
+    windows: WindowsOpt = "2,4,8",
+) -> None:
+    """Write report.html (self-contained), PNG figures and CSV/JSON tables."""
+    config = ReportConfig(stability=StabilityConfig(last=last, windows=_windows(windows)))
+    result = write_report(Store(store), out, config)
+    console.print(f"report: {result.html}")
+
+
+def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny: bool) -> PretrainConfig:
+    base = PretrainConfig.tiny() if tiny else PretrainConfig()
+    overrides = {"seed": seed}
+    if steps is not None:
+        overrides["max_steps"] = steps
+    if save_every is not None:
+        overrides["save_every"] = save_every
+    return type(base)(**{**base.to_dict(), **overrides})
+
+
+def _windows(text: str) -> tuple[int, ...]:
+    try:
+        windows = tuple(int(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise CkptlensError(f"--windows takes comma-separated integers like 2,4,8, got {text!r}") from None
+    if not windows or min(windows) < 1:
+        raise CkptlensError(f"--windows needs positive integers, got {text!r}")
+    return windows
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2, never a traceback."""
+    warnings.showwarning = _one_line_warning
+    try:
+        app()
+    except CkptlensError as err:
+        console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted; finished work is kept and a rerun resumes")
+        sys.exit(130)

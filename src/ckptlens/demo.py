@@ -1,0 +1,89 @@
+"""The demo run: the whole idea of ckptlens on a series it makes itself, in one call.
+
+pretrain a tiny model on the demo world → evaluate every checkpoint on the
+built-in tasks → average trailing windows of 2, 4 and 8 checkpoints (only where
+the stability window needs them) and evaluate those → stability table and
+report. Every stage resumes: run it again and only missing work is done.
+
+Output layout: ``OUT/series`` (checkpoints), ``OUT/averaged/avgN`` (averaged
+checkpoints), ``OUT/store`` (records), ``OUT/report`` (HTML, figures, tables).
+
+>>> report = run_demo("demo-out")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ckptlens.analysis.stability import StabilityConfig
+from ckptlens.averaging import average_series
+from ckptlens.checkpoints import discover_series, window_ends_in_last
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.evaluate import evaluate
+from ckptlens.evaluation.runner import EvalConfig
+from ckptlens.pretrain import PretrainConfig, pretrain
+from ckptlens.report import ReportConfig, write_report
+from ckptlens.report.build import Report
+from ckptlens.store import Store
+
+# stage name, done, total
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    windows: tuple[int, ...] = (2, 4, 8)  # averaging and ensembling windows compared with raw
+    last: float = 0.2  # stability window: final fraction of training
+    eval: EvalConfig = EvalConfig()
+    tasks: tuple[str, ...] = ("all",)  # built-in tasks of the demo world
+
+
+def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: Progress | None = None) -> Report:
+    """Run (or resume) the demo into ``out``; returns the report with its stability rows."""
+    out = Path(out)
+    notify = progress or (lambda stage, done, total: None)
+    series_dir = _pretrained_series(out / "series", config.pretrain, notify)
+    store = Store(out / "store")
+    run = config.pretrain.run_name
+    _evaluate(series_dir, store, run, config, notify, "evaluate checkpoints")
+    series = discover_series(series_dir)
+    for n in config.windows:
+        steps = window_ends_in_last(series, n, config.last)
+        if len(steps) < 2:
+            continue
+        avg_dir = out / "averaged" / f"avg{n}"
+        average_series(series, n, avg_dir, steps=steps, progress=lambda d, t, n=n: notify(f"average n={n}", d, t))
+        _evaluate(avg_dir, store, f"{run}-avg{n}", config, notify, f"evaluate averages n={n}")
+    report_config = ReportConfig(StabilityConfig(last=config.last, windows=config.windows))
+    return write_report(store, out / "report", report_config)
+
+
+def _pretrained_series(series_dir: Path, config: PretrainConfig, notify: Progress) -> Path:
+    """Pretrain, unless a finished run of the same configuration is already there.
+
+    An unfinished run of the same configuration (killed while pretraining, so
+    nothing was evaluated yet) is started again; a different configuration is
+    an error rather than a silent mix of two runs in one output folder.
+    """
+    manifest_path = series_dir / "manifest.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("config") != config.to_dict():
+            raise CkptlensError(
+                f"{series_dir} holds a pretraining run with another configuration; use a new --out or delete it"
+            )
+        steps = [c["step"] for c in manifest.get("checkpoints", [])]
+        if steps and steps[-1] == config.max_steps:
+            return series_dir
+    if series_dir.exists():
+        shutil.rmtree(series_dir)
+    return pretrain(config, series_dir, progress=lambda step, total, loss: notify("pretrain", step, total))
+
+
+def _evaluate(series_dir: Path, store: Store, run: str, config: DemoConfig, notify: Progress, stage: str) -> None:
+    evaluate(series_dir, config.tasks, store, run, config.eval, progress=lambda done, total: notify(stage, done, total))
