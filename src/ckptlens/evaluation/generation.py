@@ -117,9 +117,7 @@ def _left_padded(contexts: list[list[int]], device: torch.device) -> tuple[torch
     return ids.to(device), mask.to(device)
 
 
-def _generate_batch(
-    model, tokenizer, contexts: list[list[int]], stop: Sequence[str], max_new_tokens: int
-) -> list[str]:
+def _generate_batch(model, tokenizer, contexts: list[list[int]], stop: Sequence[str], max_new_tokens: int) -> list[str]:
     """Greedy decoding of one batch; rows that have stopped keep running but are ignored."""
     ids, mask = _left_padded(contexts, model.device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)

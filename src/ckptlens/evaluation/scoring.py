@@ -71,6 +71,8 @@ def score_multiple_choice(
     >>> score_multiple_choice(model, tok, [ex])[0].logliks  # doctest: +SKIP
     [-3.2, -7.9]
     """
+    if batch_size < 1:
+        raise CkptlensError(f"batch size must be at least 1, got {batch_size}")
     encoded = [encode_example(tokenizer, e) for e in examples]
     _check_lengths(examples, encoded, max_positions(model))
     contexts = [ctx for ctx, _ in encoded]
@@ -82,9 +84,7 @@ def score_multiple_choice(
         for batch in _batches(rows, batch_size):
             for row, value in zip(batch, _score_batch(model, batch, prefix, shared), strict=True):
                 logliks[row.example][row.choice] = value
-    return [
-        ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded, strict=True)
-    ]
+    return [ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded, strict=True)]
 
 
 def split_boundary(context: str, continuation: str) -> tuple[str, str]:
@@ -97,9 +97,7 @@ def split_boundary(context: str, continuation: str) -> tuple[str, str]:
     return stripped, context[len(stripped) :] + continuation
 
 
-def encode_pair(
-    tokenizer: PreTrainedTokenizerBase, context: str, continuation: str
-) -> tuple[list[int], list[int]]:
+def encode_pair(tokenizer: PreTrainedTokenizerBase, context: str, continuation: str) -> tuple[list[int], list[int]]:
     """Context and continuation token ids exactly as lm-evaluation-harness splits them.
 
     Encoding the whole string keeps the tokenizer's merges across the
@@ -116,9 +114,7 @@ def encode_pair(
 def encode_example(tokenizer: PreTrainedTokenizerBase, example: Example) -> tuple[list[int], list[list[int]]]:
     """An example's context tokens and each choice's continuation tokens."""
     if not example.choices:
-        raise CkptlensError(
-            f"example {example.id!r} has no choices; a multiple-choice example needs at least one"
-        )
+        raise CkptlensError(f"example {example.id!r} has no choices; a multiple-choice example needs at least one")
     pairs = [encode_pair(tokenizer, example.context, choice) for choice in example.choices]
     for i, (_, cont) in enumerate(pairs):
         if not cont:
@@ -134,9 +130,7 @@ def boundary_token(tokenizer: PreTrainedTokenizerBase) -> int:
     for token in (tokenizer.eos_token_id, tokenizer.bos_token_id):
         if token is not None:
             return token
-    raise CkptlensError(
-        "an example has an empty context and the tokenizer has no eos or bos token; give it a context"
-    )
+    raise CkptlensError("an example has an empty context and the tokenizer has no eos or bos token; give it a context")
 
 
 def max_positions(model: PreTrainedModel) -> int | None:
@@ -189,8 +183,6 @@ def _rows(encoded, shared: int) -> list[_Row]:
 
 
 def _batches(rows: list[_Row], batch_size: int):
-    if batch_size < 1:
-        raise CkptlensError(f"batch size must be at least 1, got {batch_size}")
     for start in range(0, len(rows), batch_size):
         yield rows[start : start + batch_size]
 
@@ -230,15 +222,24 @@ def _score_batch(model: PreTrainedModel, batch: list[_Row], prefix, shared: int)
     else:
         kept_from = 0
     logits = model(**inputs, use_cache=prefix is not None).logits
-    logprobs = torch.log_softmax(logits.float(), dim=-1)
-    return [_row_loglik(logprobs[i], row, kept_from) for i, row in enumerate(batch)]
+    return _summed_target_logprobs(logits, batch, kept_from)
 
 
-def _row_loglik(logprobs: torch.Tensor, row: _Row, kept_from: int) -> float:
-    start = row.first - kept_from
-    positions = torch.arange(start, start + len(row.targets), device=logprobs.device)
-    targets = torch.tensor(row.targets, device=logprobs.device)
-    return float(logprobs[positions, targets].sum())
+def _summed_target_logprobs(logits: torch.Tensor, batch: list[_Row], kept_from: int) -> list[float]:
+    """Per row, the float32 sum of log p(target) over its continuation, read off in one device sync.
+
+    ``logits[:, j]`` holds the logits of sequence position ``kept_from + j``.
+    """
+    targets = torch.zeros(logits.shape[:2], dtype=torch.long)
+    scored = torch.zeros(logits.shape[:2], dtype=torch.bool)
+    for i, row in enumerate(batch):
+        start = row.first - kept_from
+        targets[i, start : start + len(row.targets)] = torch.tensor(row.targets)
+        scored[i, start : start + len(row.targets)] = True
+    logits = logits.float()
+    targets, scored = targets.to(logits.device), scored.to(logits.device)
+    logprobs = logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return torch.where(scored, logprobs, 0.0).sum(-1).tolist()
 
 
 def supports_logits_to_keep(model: PreTrainedModel) -> bool:
