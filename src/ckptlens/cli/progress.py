@@ -13,7 +13,10 @@ StageProgress = Callable[[str, int, int], None]
 
 @contextlib.contextmanager
 def stage_bars(console: Console) -> Iterator[StageProgress]:
-    """One bar per stage name, created the first time the stage reports."""
+    """One bar per stage name, created the first time the stage reports; cleared if the work fails.
+
+    Clearing keeps an error message the only line a failed command leaves.
+    """
     columns = (
         TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
@@ -26,4 +29,9 @@ def stage_bars(console: Console) -> Iterator[StageProgress]:
                 bars[stage] = progress.add_task(stage, total=total)
             progress.update(bars[stage], completed=done, total=total)
 
-        yield update
+        try:
+            yield update
+        except BaseException:
+            for task_id in progress.task_ids:
+                progress.remove_task(task_id)
+            raise
