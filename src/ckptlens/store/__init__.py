@@ -1,7 +1,7 @@
 """Per-example records in Parquet, one file per (run, checkpoint, task)."""
 
 from ckptlens.store.export import export_records
-from ckptlens.store.records import RECORD_SCHEMA, records_table
+from ckptlens.store.records import AGGREGATE_SCHEMA, RECORD_SCHEMA, aggregates_table, records_table
 from ckptlens.store.store import Store
 
-__all__ = ["RECORD_SCHEMA", "Store", "export_records", "records_table"]
+__all__ = ["AGGREGATE_SCHEMA", "RECORD_SCHEMA", "Store", "aggregates_table", "export_records", "records_table"]

@@ -1,7 +1,11 @@
-"""The record schema: one typed row per (run, checkpoint, task, example).
+"""The store's schemas: per-example records, and task-level aggregates for imports without samples.
+
+Records: one typed row per (run, checkpoint, task, example).
 
 Long format with no composite keys; a value that does not apply is null
 (``pred``/``gold`` for generation tasks, ``logliks`` when only outputs are known).
+Aggregates: one row per (run, checkpoint, task, metric, filter), e.g. from a
+published lm-eval results JSON that has no per-example samples.
 """
 
 from __future__ import annotations
@@ -36,6 +40,31 @@ RECORD_SCHEMA = pa.schema(
 
 def records_table(rows: Iterable[Mapping]) -> pa.Table:
     """Rows (dicts keyed by column; missing keys become null) as a table of RECORD_SCHEMA."""
+    return _table(rows, RECORD_SCHEMA)
+
+
+AGGREGATE_SCHEMA = pa.schema(
+    [
+        ("run", pa.string()),
+        ("checkpoint", pa.string()),
+        ("step", pa.int64()),
+        ("tokens_seen", pa.int64()),
+        ("task", pa.string()),
+        ("metric", pa.string()),  # e.g. "acc", "acc_norm", "ppl", "exact_match"
+        ("filter", pa.string()),  # lm-eval's filter name ("none" when unfiltered), null when the format has none
+        ("value", pa.float64()),
+        ("stderr", pa.float64()),
+        ("num_fewshot", pa.int64()),
+        ("source", pa.string()),  # the file the value was read from
+    ]
+)
+
+
+def aggregates_table(rows: Iterable[Mapping]) -> pa.Table:
+    """Rows of task-level results (one per task, metric, filter) as a table of AGGREGATE_SCHEMA."""
+    return _table(rows, AGGREGATE_SCHEMA)
+
+
+def _table(rows: Iterable[Mapping], schema: pa.Schema) -> pa.Table:
     rows = list(rows)
-    columns = {name: [row.get(name) for row in rows] for name in RECORD_SCHEMA.names}
-    return pa.table(columns, schema=RECORD_SCHEMA)
+    return pa.table({name: [row.get(name) for row in rows] for name in schema.names}, schema=schema)

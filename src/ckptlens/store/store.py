@@ -3,6 +3,7 @@
 Layout::
 
     STORE/records/<run>/<task>/<checkpoint>.parquet   one unit of work each
+    STORE/aggregates/<run>/<checkpoint>.parquet       task-level results imported without samples
     STORE/runs/<run>.json                             what the run is (series, base run, method, losses)
 
 Every file is written under a temporary name in the same folder and renamed, so
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
-from ckptlens.store.records import RECORD_SCHEMA
+from ckptlens.store.records import AGGREGATE_SCHEMA, RECORD_SCHEMA
 
 TMP_PREFIX = ".tmp-"
 
@@ -44,6 +45,30 @@ class Store:
         _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
         return path
 
+    def aggregates_path(self, run: str, checkpoint: str) -> Path:
+        return self.root / "aggregates" / _safe(run) / f"{_safe(checkpoint)}.parquet"
+
+    def write_aggregates(self, run: str, checkpoint: str, table: pa.Table) -> Path:
+        """Write one checkpoint's task-level results atomically (replacing any earlier import)."""
+        path = self.aggregates_path(run, checkpoint)
+        table = table.cast(AGGREGATE_SCHEMA)
+        _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        return path
+
+    def read_aggregates(self, runs: Iterable[str] | None = None) -> pa.Table:
+        """All imported task-level results of the given runs (all when None)."""
+        wanted = None if runs is None else {_safe(r) for r in runs}
+        files = [
+            f
+            for run_dir in sorted((self.root / "aggregates").glob("*"))
+            if wanted is None or run_dir.name in wanted
+            for f in sorted(run_dir.glob("*.parquet"))
+            if not f.name.startswith(TMP_PREFIX)
+        ]
+        if not files:
+            return AGGREGATE_SCHEMA.empty_table()
+        return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in files)
+
     def write_run_info(self, run: str, info: dict) -> None:
         path = self.root / "runs" / f"{_safe(run)}.json"
         text = json.dumps({"run": run, **info}, indent=2, sort_keys=True)
@@ -54,8 +79,9 @@ class Store:
         return json.loads(path.read_text()) if path.is_file() else {"run": run}
 
     def runs(self) -> list[str]:
-        folder = self.root / "records"
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        """Runs with per-example records or imported aggregates."""
+        folders = [self.root / "records", self.root / "aggregates"]
+        return sorted({p.name for f in folders if f.is_dir() for p in f.iterdir() if p.is_dir()})
 
     def read(self, runs: Iterable[str] | None = None, tasks: Iterable[str] | None = None) -> pa.Table:
         """All records of the given runs and tasks (all when None), in one table."""
