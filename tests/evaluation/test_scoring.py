@@ -153,3 +153,55 @@ def test_context_longer_than_the_model_is_an_error(model_and_tokenizer):
     too_long = Example("long", "red " * 300, (" blue",), gold=0)
     with pytest.raises(CkptlensError, match="example 'long' needs 300 tokens, more than the model's 256 positions"):
         score_multiple_choice(model, tok, [too_long])
+
+
+def _input_shapes(model, run):
+    shapes = []
+    hook = model.register_forward_pre_hook(lambda _, args, kw: shapes.append(kw["input_ids"].shape), with_kwargs=True)
+    try:
+        run()
+    finally:
+        hook.remove()
+    return shapes
+
+
+def test_each_context_runs_once_whatever_its_choices(model_and_tokenizer):
+    """Tokens fed = shared prefix + each own context once + each choice's tokens but its first."""
+    model, tok = model_and_tokenizer
+    examples = _examples(9)
+    shapes = _input_shapes(model, lambda: score_multiple_choice(model, tok, examples, batch_size=64))
+    contexts = [encode_pair(tok, e.context, e.choices[0])[0] for e in examples]
+    shared = shared_prefix_length(contexts)
+    conts = [encode_pair(tok, e.context, c)[1] for e in examples for c in e.choices]
+    assert len(shapes) == (3 if any(len(c) > 1 for c in conts) else 2)
+    assert shapes[1] == (len(examples), max(len(c) for c in contexts) - shared)
+    assert shapes[2] == (sum(len(c) > 1 for c in conts), max(len(c) for c in conts) - 1)
+
+
+def test_single_token_choices_need_no_forward_of_their_own(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    examples = [
+        Example(f"s{i}", f"{SHOTS}Q : what is {w} ? A :", (" red", " blue", " cat"), gold=0)
+        for i, w in enumerate(["one", "two", "three", "dog"])
+    ]
+    shapes = _input_shapes(model, lambda: score_multiple_choice(model, tok, examples, batch_size=8))
+    assert len(shapes) == 2
+    for e, s in zip(examples, score_multiple_choice(model, tok, examples), strict=True):
+        assert s.logliks == pytest.approx(_naive_logliks(model, tok, e), abs=1e-4)
+
+
+def test_batches_hold_at_most_batch_size_rows(model_and_tokenizer):
+    """Memory follows batch_size: no forward pass (hence no cache) spans more rows than that."""
+    model, tok = model_and_tokenizer
+    shapes = _input_shapes(model, lambda: score_multiple_choice(model, tok, _examples(50), batch_size=4))
+    assert max(shape[0] for shape in shapes) <= 4
+    assert len(shapes) > 50 / 4
+
+
+def test_tokenizer_without_pad_token(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    no_pad = type(tok)(tokenizer_object=tok.backend_tokenizer, eos_token="<eos>", unk_token="<unk>")
+    assert no_pad.pad_token is None
+    examples = _examples(6)
+    with_pad = score_multiple_choice(model, tok, examples, batch_size=4)
+    assert _max_difference(score_multiple_choice(model, no_pad, examples, batch_size=4), with_pad) < 1e-6

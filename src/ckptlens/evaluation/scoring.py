@@ -7,12 +7,19 @@ front of the continuation; the continuation tokens are the tail of
 ``encode(context + continuation)`` after ``len(encode(context))`` tokens), so
 numbers are comparable with lm-eval's.
 
-Two things make it fast without changing the numbers:
+Three things make it fast without changing the numbers:
 
 - the longest token prefix shared by every context of the call (the few-shot
   demonstrations) runs once; its KV cache is reused by every batch;
-- (example, choice) rows are sorted by length and batched, right-padded with an
-  attention mask, so padding is small and memory grows with ``batch_size`` only.
+- each example's own context runs once, whatever its number of choices
+  (lm-eval re-runs it for every multi-token choice): a choice's first token is
+  read off the context's last logits, so single-token choices need no forward
+  pass of their own, and longer choices feed only their remaining tokens on top
+  of the context's cache;
+- examples are sorted by context length and batched (``batch_size`` contexts,
+  then ``batch_size`` choice rows per forward pass) with attention masks and
+  explicit positions, so padding is small and peak memory grows with
+  ``batch_size``, never with the number of examples.
 
 Results do not depend on ``batch_size`` beyond float noise (tests pin 1e-4 in
 float32): a spurious flip would be reported as instability.
@@ -43,14 +50,22 @@ class ChoiceScores:
 
 
 @dataclass(frozen=True)
-class _Row:
-    """One (example, choice) request: model input after the shared prefix, and the tokens to score."""
+class _Pending:
+    """One example to score: its index, its own context tokens after the shared prefix, its choices' tokens."""
 
     example: int
-    choice: int
-    input_ids: list[int]  # own context tokens + continuation minus its last token
-    targets: list[int]  # continuation tokens
-    first: int  # position in input_ids whose logits predict targets[0]
+    context: list[int]
+    continuations: list[list[int]]
+
+
+@dataclass(frozen=True)
+class _ContextState:
+    """What running a group's contexts leaves behind for scoring their choices."""
+
+    cache: list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), one row per example
+    mask: torch.Tensor  # (examples, cached positions): 1 where a cached position is real
+    next_logprobs: torch.Tensor  # (examples, vocab): log p(next token | whole context)
+    lengths: list[int]  # each example's own context length
 
 
 def score_multiple_choice(
@@ -77,13 +92,14 @@ def score_multiple_choice(
     _check_lengths(examples, encoded, max_positions(model))
     contexts = [ctx for ctx, _ in encoded]
     shared = shared_prefix_length(contexts) if share_prefix else 0
-    rows = _rows(encoded, shared)
     logliks = [[0.0] * len(conts) for _, conts in encoded]
+    order = sorted(range(len(encoded)), key=lambda i: -len(contexts[i]))
     with torch.inference_mode():
         prefix = _run_prefix(model, contexts[0][:shared]) if shared else None
-        for batch in _batches(rows, batch_size):
-            for row, value in zip(batch, _score_batch(model, batch, prefix, shared), strict=True):
-                logliks[row.example][row.choice] = value
+        for chunk in _batches(order, batch_size):
+            group = [_Pending(i, contexts[i][shared:], encoded[i][1]) for i in chunk]
+            for (i, j), value in _score_group(model, group, prefix, shared, batch_size).items():
+                logliks[i][j] = value
     return [ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded, strict=True)]
 
 
@@ -172,19 +188,9 @@ def _check_lengths(examples: Sequence[Example], encoded, limit: int | None) -> N
             )
 
 
-def _rows(encoded, shared: int) -> list[_Row]:
-    """Every (example, choice) request, longest first so batches hold similar lengths."""
-    rows = [
-        _Row(i, j, ctx[shared:] + cont[:-1], cont, len(ctx) - shared - 1)
-        for i, (ctx, conts) in enumerate(encoded)
-        for j, cont in enumerate(conts)
-    ]
-    return sorted(rows, key=lambda r: -len(r.input_ids))
-
-
-def _batches(rows: list[_Row], batch_size: int):
-    for start in range(0, len(rows), batch_size):
-        yield rows[start : start + batch_size]
+def _batches(items: list, batch_size: int):
+    for start in range(0, len(items), batch_size):
+        yield items[start : start + batch_size]
 
 
 def _run_prefix(model: PreTrainedModel, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -194,50 +200,84 @@ def _run_prefix(model: PreTrainedModel, prefix: list[int]) -> list[tuple[torch.T
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
-def _expanded_cache(model: PreTrainedModel, prefix, batch: int) -> DynamicCache:
-    """A fresh cache holding the prefix for ``batch`` rows (forward calls extend a cache in place)."""
-    layers = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix]
+def _cache(model: PreTrainedModel, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> DynamicCache:
+    """A fresh cache holding ``layers`` (forward calls extend a cache in place, so never reuse one)."""
     return DynamicCache(ddp_cache_data=layers, config=model.config)
 
 
-def _score_batch(model: PreTrainedModel, batch: list[_Row], prefix, shared: int) -> list[float]:
-    """Summed target log-probs of each row of one right-padded batch."""
-    length = max(len(r.input_ids) for r in batch)
-    ids = torch.full((len(batch), length), PAD_ID, dtype=torch.long)
-    mask = torch.zeros((len(batch), shared + length), dtype=torch.long)
-    mask[:, :shared] = 1
-    for i, row in enumerate(batch):
-        ids[i, : len(row.input_ids)] = torch.tensor(row.input_ids)
-        mask[i, shared : shared + len(row.input_ids)] = 1
-    kept_from = min(r.first for r in batch)
-    inputs = {
-        "input_ids": ids.to(model.device),
-        "attention_mask": mask.to(model.device),
-        "position_ids": torch.arange(shared, shared + length, device=model.device).expand(len(batch), -1),
-    }
-    if prefix is not None:
-        inputs["past_key_values"] = _expanded_cache(model, prefix, len(batch))
-    if supports_logits_to_keep(model):
-        inputs["logits_to_keep"] = length - kept_from
-    else:
-        kept_from = 0
-    logits = model(**inputs, use_cache=prefix is not None).logits
-    return _summed_target_logprobs(logits, batch, kept_from)
+def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: int, batch_size: int) -> dict:
+    """{(example, choice): loglik} for a group of examples: contexts run once, then every choice from their cache.
 
-
-def _summed_target_logprobs(logits: torch.Tensor, batch: list[_Row], kept_from: int) -> list[float]:
-    """Per row, the float32 sum of log p(target) over its continuation, read off in one device sync.
-
-    ``logits[:, j]`` holds the logits of sequence position ``kept_from + j``.
+    A choice's first token is read off the context's last logits, so single-token
+    choices cost no forward pass of their own; longer choices feed their other
+    tokens on top of their example's cached context, ``batch_size`` rows at a time.
     """
-    targets = torch.zeros(logits.shape[:2], dtype=torch.long)
-    scored = torch.zeros(logits.shape[:2], dtype=torch.bool)
-    for i, row in enumerate(batch):
-        start = row.first - kept_from
-        targets[i, start : start + len(row.targets)] = torch.tensor(row.targets)
-        scored[i, start : start + len(row.targets)] = True
-    logits = logits.float()
-    targets, scored = targets.to(logits.device), scored.to(logits.device)
+    state = _run_contexts(model, group, prefix, shared)
+    scores = {}
+    rows = []
+    for e, pending in enumerate(group):
+        for j, cont in enumerate(pending.continuations):
+            scores[pending.example, j] = float(state.next_logprobs[e, cont[0]])
+            if len(cont) > 1:
+                rows.append((e, j, cont))
+    rows.sort(key=lambda row: -len(row[2]))
+    for chunk in _batches(rows, batch_size):
+        for (e, j, _), value in zip(chunk, _score_continuations(model, state, chunk, shared), strict=True):
+            scores[group[e].example, j] += value
+    return scores
+
+
+def _run_contexts(model: PreTrainedModel, group: list[_Pending], prefix, shared: int) -> _ContextState:
+    """Run each example's own context (left-padded) on top of the shared prefix, keeping the cache."""
+    lengths = [len(p.context) for p in group]
+    width = max(lengths)
+    ids = torch.full((len(group), width), PAD_ID, dtype=torch.long)
+    mask = torch.zeros((len(group), shared + width), dtype=torch.long)
+    positions = torch.full((len(group), width), shared, dtype=torch.long)
+    mask[:, :shared] = 1
+    for i, pending in enumerate(group):
+        pad = width - lengths[i]
+        ids[i, pad:] = torch.tensor(pending.context)
+        mask[i, shared + pad :] = 1
+        positions[i, pad:] = torch.arange(shared, shared + lengths[i])
+    device = model.device
+    inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "position_ids": positions.to(device)}
+    if prefix is not None:
+        inputs["past_key_values"] = _cache(
+            model, [(k.expand(len(group), -1, -1, -1), v.expand(len(group), -1, -1, -1)) for k, v in prefix]
+        )
+    if supports_logits_to_keep(model):
+        inputs["logits_to_keep"] = 1
+    out = model(**inputs, use_cache=True)
+    cache = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+    return _ContextState(cache, inputs["attention_mask"], torch.log_softmax(out.logits[:, -1].float(), dim=-1), lengths)
+
+
+def _score_continuations(model: PreTrainedModel, state: _ContextState, rows: list, shared: int) -> list[float]:
+    """Summed log p of each row's continuation tokens after the first, fed on top of its example's cache."""
+    length = max(len(cont) - 1 for _, _, cont in rows)
+    device = model.device
+    examples = torch.tensor([e for e, _, _ in rows], device=device)
+    ids = torch.full((len(rows), length), PAD_ID, dtype=torch.long)
+    own = torch.zeros((len(rows), length), dtype=torch.long)
+    positions = torch.zeros((len(rows), length), dtype=torch.long)
+    targets = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, (e, _, cont) in enumerate(rows):
+        n = len(cont) - 1
+        ids[i, :n], targets[i, :n], own[i, :n] = torch.tensor(cont[:-1]), torch.tensor(cont[1:]), 1
+        positions[i] = torch.arange(shared + state.lengths[e], shared + state.lengths[e] + length)
+    inputs = {
+        "input_ids": ids.to(device),
+        "attention_mask": torch.cat([state.mask.index_select(0, examples), own.to(device)], dim=-1),
+        "position_ids": positions.to(device),
+        "past_key_values": _cache(
+            model, [(k.index_select(0, examples), v.index_select(0, examples)) for k, v in state.cache]
+        ),
+    }
+    if supports_logits_to_keep(model):
+        inputs["logits_to_keep"] = length
+    logits = model(**inputs, use_cache=True).logits[:, -length:].float()
+    targets, scored = targets.to(device), own.to(device).bool()
     logprobs = logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     return torch.where(scored, logprobs, 0.0).sum(-1).tolist()
 
