@@ -23,8 +23,17 @@ import torch
 
 from ckptlens.averaging.mean import finish, fresh_sum, is_averaged, slide
 from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
-from ckptlens.averaging.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
-from ckptlens.averaging.writer import read_manifest, write_checkpoint, write_manifest
+from ckptlens.averaging.safetensors_stream import TensorSpec
+from ckptlens.averaging.weights import (
+    Layout,
+    TensorInfo,
+    WeightReader,
+    compare_layouts,
+    open_weights,
+    read_layout,
+    torch_dtype,
+)
+from ckptlens.averaging.writer import OutputFile, read_manifest, write_checkpoint, write_manifest
 from ckptlens.checkpoints.series import Checkpoint, parse_step
 from ckptlens.errors import CkptlensError
 
@@ -45,16 +54,25 @@ def average_checkpoints(
     PosixPath('avg')
     """
     members = [c if isinstance(c, Checkpoint) else _as_checkpoint(Path(c), i) for i, c in enumerate(checkpoints)]
-    out, resolved = Path(out), _resolve_dtype(dtype)
+    out, resolved = Path(out), resolve_output_dtype(dtype)
     if not members:
         raise CkptlensError("average_checkpoints needs at least one checkpoint")
     if out.exists():
         raise CkptlensError(f"{out} already exists; remove it or choose another output folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    layouts = {i: read_layout(c.path) for i, c in enumerate(members)}
-    target = len(members) - 1
-    for _, state in _window_states(members, layouts, len(members), [target]):
-        _write(out, members[target], layouts[target], state, len(members), resolved)
+    layouts = [read_layout(c.path) for c in members]
+    newest = members[-1]
+    for member, layout in zip(members[:-1], layouts[:-1], strict=True):
+        compare_layouts(layouts[-1], newest.name, layout, member.name)
+    with ExitStack() as stack:
+        readers = [stack.enter_context(open_weights(c.name, c.path, lay)) for c, lay in zip(members, layouts)]
+        files = [
+            OutputFile(
+                file, _output_specs(layouts[-1], file, resolved), _streamed_means(layouts[-1], file, readers, resolved)
+            )
+            for file in layouts[-1].files()
+        ]
+        write_output(out, newest, layouts[-1], files, resolved)
     return out
 
 
@@ -78,17 +96,18 @@ def average_series(
     """
     series = sorted(series, key=lambda c: c.step)
     targets = _select_targets(series, window, stride, steps)
-    out_dir, resolved = Path(out_dir), _resolve_dtype(dtype)
-    _check_out_dir(out_dir, series)
+    out_dir, resolved = Path(out_dir), resolve_output_dtype(dtype)
+    check_out_dir(out_dir, series)
     entries = _resumed_entries(out_dir, series, window, targets)
     todo = [t for t in targets if t not in entries]
     layouts = {i: read_layout(series[i].path) for t in todo for i in range(t - window + 1, t + 1)}
-    _report(progress, len(entries), len(targets))
+    report_progress(progress, len(entries), len(targets))
     for target, state in _window_states(series, layouts, window, todo):
-        _write(out_dir / series[target].name, series[target], layouts[target], state, window, resolved)
+        files = _output_files(layouts[target], state, window, resolved)
+        write_output(out_dir / series[target].name, series[target], layouts[target], files, resolved)
         entries[target] = _manifest_entry(series, target, window)
         write_manifest(out_dir, _manifest(series, window, entries))
-        _report(progress, len(entries), len(targets))
+        report_progress(progress, len(entries), len(targets))
     return [
         Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen) for t in targets
     ]
@@ -109,8 +128,8 @@ def iter_window_averages(
     targets = _select_targets(series, window, 1, steps)
     layouts = {i: read_layout(series[i].path) for t in targets for i in range(t - window + 1, t + 1)}
     for target, state in _window_states(series, layouts, window, targets):
-        shards = _output_shards(layouts[target], state, window, None)
-        yield series[target], {name: tensor for _, tensors in shards for name, tensor in tensors.items()}
+        files = _output_files(layouts[target], state, window, None)
+        yield series[target], {name: tensor for file in files for name, tensor in file.tensors}
 
 
 def _window_states(
@@ -142,32 +161,55 @@ def _window_states(
         yield newest, (sums, copies)
 
 
-def _output_shards(
-    layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None
-) -> Iterator[tuple[str, dict[str, torch.Tensor]]]:
-    """The averaged tensors, one weight file at a time, in the input's file layout."""
+def _output_files(layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None) -> list[OutputFile]:
+    """The averaged weight files in the input's layout; each tensor is computed only when the writer asks."""
     sums, copies = state
-    for file in layout.files():
-        names = [name for name, info in layout.tensors.items() if info.file == file]
-        yield (
-            file,
-            {
-                name: copies[name]
-                if name in copies
-                else finish(sums[name], window, dtype or torch_dtype(layout.tensors[name].dtype))
-                for name in names
-            },
-        )
+
+    def tensors(file: str) -> Iterator[tuple[str, torch.Tensor]]:
+        for name, info in layout.tensors.items():
+            if info.file == file:
+                yield name, copies[name] if name in copies else finish(sums[name], window, _out_dtype(info, dtype))
+
+    return [OutputFile(file, _output_specs(layout, file, dtype), tensors(file)) for file in layout.files()]
 
 
-def _write(
-    out: Path, newest: Checkpoint, layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None
+def _streamed_means(
+    layout: Layout, file: str, readers: list[WeightReader], dtype: torch.dtype | None
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """One file's tensors averaged over ``readers`` one tensor at a time (no window sums kept)."""
+    for name, info in layout.tensors.items():
+        if info.file != file:
+            continue
+        if not is_averaged(torch_dtype(info.dtype)):
+            yield name, readers[-1].get(name)
+        else:
+            yield name, finish(fresh_sum(r.get(name) for r in readers), len(readers), _out_dtype(info, dtype))
+
+
+def _output_specs(layout: Layout, file: str, dtype: torch.dtype | None) -> dict[str, TensorSpec]:
+    return {
+        name: TensorSpec(_out_dtype(info, dtype), info.shape)
+        for name, info in layout.tensors.items()
+        if info.file == file
+    }
+
+
+def _out_dtype(info: TensorInfo, dtype: torch.dtype | None) -> torch.dtype:
+    """Averaged tensors take ``dtype`` when given; integer tensors always keep theirs."""
+    stored = torch_dtype(info.dtype)
+    return dtype if dtype is not None and is_averaged(stored) else stored
+
+
+def write_output(
+    out: Path, newest: Checkpoint, layout: Layout, files: list[OutputFile], dtype: torch.dtype | None
 ) -> None:
+    """Write one averaged checkpoint folder; config, tokenizer and other small files come from ``newest``."""
     config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
-    write_checkpoint(out, newest.path, _output_shards(layout, state, window, dtype), layout.sharded, config_dtype)
+    write_checkpoint(out, newest.path, files, layout.sharded, config_dtype)
 
 
-def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+def resolve_output_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    """``"bfloat16"`` or a torch dtype as a floating torch dtype; None keeps each tensor's stored dtype."""
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
     resolved = getattr(torch, str(dtype), None)
@@ -194,7 +236,7 @@ def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: I
     return [by_step[s] for s in wanted]
 
 
-def _check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
+def check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
     if any(out_dir.resolve() == c.path.parent.resolve() for c in series):
         raise CkptlensError(f"{out_dir} holds the series itself; write averages to another folder")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -229,6 +271,6 @@ def _as_checkpoint(path: Path, position: int) -> Checkpoint:
     return Checkpoint(path.name, path, position if step is None else step)
 
 
-def _report(progress: Progress | None, done: int, total: int) -> None:
+def report_progress(progress: Progress | None, done: int, total: int) -> None:
     if progress is not None:
         progress(done, total)

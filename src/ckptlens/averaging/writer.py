@@ -4,11 +4,13 @@ Everything goes into a hidden ``.<name>.partial`` folder beside the target and
 is renamed into place at the end, so a crash never leaves a folder that looks
 finished (resuming relies on that). Files that are not weights (config,
 generation config, tokenizer) are copied from the newest member of the window.
+Weights are streamed: each tensor is written as soon as it is computed.
 
 >>> import tempfile, torch, pathlib
 >>> src, out = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
 >>> _ = (src / "config.json").write_text("{}")
->>> write_checkpoint(out / "avg", src, [("model.safetensors", {"w": torch.zeros(2)})], sharded=False).name
+>>> weights = OutputFile("model.safetensors", {"w": TensorSpec(torch.float32, (2,))}, [("w", torch.zeros(2))])
+>>> write_checkpoint(out / "avg", src, [weights], sharded=False).name
 'avg'
 >>> sorted(p.name for p in (out / "avg").iterdir())
 ['config.json', 'model.safetensors']
@@ -20,11 +22,12 @@ import json
 import os
 import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
+from ckptlens.averaging.safetensors_stream import TensorSpec, write_streamed
 from ckptlens.averaging.weights import INDEX_FILE
 
 # Weights, optimizer and RNG states are never copied: the average has its own
@@ -34,14 +37,23 @@ NOT_COPIED_NAMES = (INDEX_FILE, "pytorch_model.bin.index.json")
 MANIFEST = "manifest.json"
 
 
+@dataclass(frozen=True)
+class OutputFile:
+    """One weight file to write: its tensors' specs (file order) and the tensors, usually a lazy generator."""
+
+    name: str
+    specs: dict[str, TensorSpec]
+    tensors: Iterable[tuple[str, torch.Tensor]]
+
+
 def write_checkpoint(
     out: Path,
     source: Path,
-    shards: Iterable[tuple[str, dict[str, torch.Tensor]]],
+    files: Iterable[OutputFile],
     sharded: bool,
     config_dtype: str | None = None,
 ) -> Path:
-    """Write ``shards`` (file name, tensors) and ``source``'s other files to the folder ``out``.
+    """Write the weight ``files`` and ``source``'s other files to the folder ``out``.
 
     ``sharded`` also writes a ``model.safetensors.index.json``; ``config_dtype``
     (e.g. ``"float32"``) rewrites the dtype recorded in ``config.json`` when the
@@ -54,10 +66,10 @@ def write_checkpoint(
     _copy_non_weights(source, partial)
     weight_map: dict[str, str] = {}
     total_size = 0
-    for file, tensors in shards:
-        save_file(tensors, str(partial / file), metadata={"format": "pt"})
-        weight_map.update(dict.fromkeys(tensors, file))
-        total_size += sum(t.numel() * t.element_size() for t in tensors.values())
+    for file in files:
+        write_streamed(partial / file.name, file.specs, file.tensors)
+        weight_map.update(dict.fromkeys(file.specs, file.name))
+        total_size += sum(spec.nbytes for spec in file.specs.values())
     if sharded:
         index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
         (partial / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
