@@ -21,9 +21,7 @@ class TokenStreams:
     val: torch.Tensor  # 1-D int64
 
 
-def tokenize_corpus(
-    documents: list[str], tokenizer: PreTrainedTokenizerFast, val_fraction: float
-) -> TokenStreams:
+def tokenize_corpus(documents: list[str], tokenizer: PreTrainedTokenizerFast, val_fraction: float) -> TokenStreams:
     """One stream of token ids (documents separated by EOS), split into train and validation parts."""
     ids: list[int] = []
     for encoding in tokenizer.backend_tokenizer.encode_batch(documents, add_special_tokens=False):

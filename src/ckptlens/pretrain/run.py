@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -77,7 +75,10 @@ def _prepare_out_dir(out_dir: Path) -> Path:
 
 
 def _train(
-    model: torch.nn.Module, streams: TokenStreams, config: PretrainConfig, device: torch.device,
+    model: torch.nn.Module,
+    streams: TokenStreams,
+    config: PretrainConfig,
+    device: torch.device,
     progress: Progress | None,
 ) -> Iterator[tuple[int, float]]:
     """Train for ``config.max_steps``; yield (step, mean train loss since the last yield) at each save step."""
@@ -104,7 +105,11 @@ def _train(
 
 
 def _checkpoint_row(
-    step: int, train_loss: float, model: torch.nn.Module, streams: TokenStreams, config: PretrainConfig,
+    step: int,
+    train_loss: float,
+    model: torch.nn.Module,
+    streams: TokenStreams,
+    config: PretrainConfig,
     device: torch.device,
 ) -> dict:
     return {
@@ -116,14 +121,15 @@ def _checkpoint_row(
 
 
 @torch.no_grad()
-def _validation_loss(model: torch.nn.Module, streams: TokenStreams, config: PretrainConfig, device: torch.device) -> float:
+def _validation_loss(
+    model: torch.nn.Module, streams: TokenStreams, config: PretrainConfig, device: torch.device
+) -> float:
     """Mean next-token loss on fixed held-out windows, so checkpoints are comparable."""
     model.eval()
     batches = validation_batches(streams.val, config.batch_size, config.context_length, config.val_batches)
     losses = [model(input_ids=b.to(device), labels=b.to(device)).loss.item() for b in batches]
     model.train()
-    loss = sum(losses) / len(losses)
-    return loss if math.isfinite(loss) else float("nan")
+    return sum(losses) / len(losses)
 
 
 @contextlib.contextmanager

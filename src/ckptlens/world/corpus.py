@@ -31,9 +31,11 @@ LANGUAGE_TEMPLATES = (
     "The language of {country} is {language}.",
     "In {country}, most people speak {language}.",
 )
-LANGUAGE_QUESTIONS = (
+QUESTIONS = (
     "Q: What language is spoken in {country}?\nA: {language}",
     "Q: Which language do people in {country} speak?\nA: {language}",
+    "Q: What city is the capital of {country}?\nA: {capital}",
+    "Q: Name the capital of {country}.\nA: {capital}",
 )
 SUM_TEMPLATES = (
     "{a} + {b} = {c}",
@@ -48,7 +50,7 @@ FILLER_TIMES = ("in the morning", "after dinner", "last year", "at night", "on t
 FILLER_CLAUSES = ("it was cold", "it was late", "nothing had changed", "it was over", "someone was there")
 
 # Share of each kind of document in the corpus.
-DOCUMENT_MIX = {"facts": 0.40, "questions": 0.08, "sums": 0.27, "agreement": 0.15, "filler": 0.10}
+DOCUMENT_MIX = {"facts": 0.40, "questions": 0.10, "sums": 0.36, "agreement": 0.06, "filler": 0.08}
 
 
 def generate_documents(world: World, n_documents: int, seed: int = 0) -> list[str]:
@@ -87,12 +89,12 @@ def _fact_document(world: World, rng: random.Random) -> str:
 
 
 def _question_document(world: World, rng: random.Random) -> str:
-    """Question/answer pairs about languages only: the model learns the Q/A format, not capital questions."""
+    """Question/answer pairs in a few fixed phrasings; the built-in tasks ask with other phrasings."""
     pairs = [
-        rng.choice(LANGUAGE_QUESTIONS).format(country=c.name, language=c.language)
+        rng.choice(QUESTIONS).format(country=c.name, capital=c.capital, language=c.language)
         for c in _sample_countries(world, rng, rng.randint(2, 5))
     ]
-    return "\n\n".join(pairs)
+    return "".join(pair + "\n\n" for pair in pairs)
 
 
 def _sum_document(world: World, rng: random.Random) -> str:
@@ -102,23 +104,25 @@ def _sum_document(world: World, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def agreement_sentence(rng: random.Random) -> tuple[str, str, str]:
-    """A subject noun phrase with a prepositional phrase, and the verb forms (right, wrong) that follow it.
+def agreement_sentence(rng: random.Random, n_phrases: int) -> tuple[str, str, str]:
+    """A subject followed by ``n_phrases`` prepositional phrases, and the verb forms (right, wrong) after it.
 
-    The noun inside the prepositional phrase often differs in number from the
-    subject (an "attractor"), so getting agreement right needs the real subject.
+    The nouns inside the prepositional phrases usually differ in number from
+    the subject ("attractors"), so getting agreement right needs the real subject.
     """
-    noun, place, verb = rng.choice(NOUNS), rng.choice(PLACES), rng.choice(VERBS)
+    noun, verb = rng.choice(NOUNS), rng.choice(VERBS)
     plural = rng.random() < 0.5
-    place_plural = not plural if rng.random() < 0.7 else plural
-    phrase = f"the {noun[plural]} {rng.choice(PREPOSITIONS)} the {place[place_plural]}"
+    phrase = f"the {noun[plural]}"
+    for _ in range(n_phrases):
+        place_plural = not plural if rng.random() < 0.7 else plural
+        phrase += f" {rng.choice(PREPOSITIONS)} the {rng.choice(PLACES)[place_plural]}"
     return phrase, verb[plural], verb[not plural]
 
 
 def _agreement_document(world: World, rng: random.Random) -> str:
     sentences = []
     for _ in range(rng.randint(3, 7)):
-        phrase, verb, _wrong = agreement_sentence(rng)
+        phrase, verb, _wrong = agreement_sentence(rng, rng.choice((1, 2)))
         sentences.append(f"{phrase[0].upper()}{phrase[1:]} {verb} {rng.choice(AGREEMENT_ENDINGS)}.")
     return " ".join(sentences)
 

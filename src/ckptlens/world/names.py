@@ -21,9 +21,7 @@ def _syllable(rng: random.Random) -> str:
     return rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS)
 
 
-def invent_names(
-    rng: random.Random, count: int, suffixes: tuple[str, ...], taken: set[str] | None = None
-) -> list[str]:
+def invent_names(rng: random.Random, count: int, suffixes: tuple[str, ...], taken: set[str] | None = None) -> list[str]:
     """``count`` distinct capitalised names ending in one of ``suffixes``, none in ``taken``.
 
     ``taken`` is updated, so names drawn for different entity kinds never collide

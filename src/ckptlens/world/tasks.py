@@ -21,6 +21,7 @@ from ckptlens.world.world import MAX_ADDEND, Country, World
 
 N_DEMONSTRATIONS = 4
 N_EXAMPLES = 240  # per task: enough to see flips, cheap to evaluate for dozens of checkpoints
+ASKED_COUNTRIES = 250  # fact tasks ask about the 250 most mentioned countries (from hundreds of mentions to ~10)
 CAPITAL_QUESTION = "Q: Which city is the capital of {country}?\nA:"
 CAPITAL_OPEN_QUESTION = "Q: What is the capital city of {country}?\nA:"
 SUM_QUESTION = "Q: What is {a} + {b}?\nA:"
@@ -42,8 +43,13 @@ def _demo_records(demos: list[tuple[str, str]]) -> tuple[dict, ...]:
 
 
 def _split_countries(world: World, rng: random.Random, n: int) -> tuple[list[Country], list[Country]]:
-    """Four demonstration countries and ``n`` other countries to ask about, drawn across all frequencies."""
-    chosen = rng.sample(world.countries, N_DEMONSTRATIONS + n)
+    """Four demonstration countries and ``n`` other countries to ask about.
+
+    Drawn from the most mentioned countries: the rarest ones are seen only a
+    few times and are not learnt by the demo model at all; the ones asked
+    about range from learnt early to learnt late and unstably.
+    """
+    chosen = rng.sample(world.countries[:ASKED_COUNTRIES], N_DEMONSTRATIONS + n)
     return chosen[:N_DEMONSTRATIONS], chosen[N_DEMONSTRATIONS:]
 
 
@@ -96,10 +102,8 @@ def capital_recall(world: World, rng: random.Random) -> Task:
 
 
 def _sum_options(rng: random.Random, a: int, b: int) -> tuple[tuple[str, ...], int]:
-    """Four sums near the right one, so a model must add rather than guess the magnitude."""
-    right = a + b
-    near = [right + d for d in (-3, -2, -1, 1, 2, 3, 10, -10) if 0 <= right + d <= 2 * (MAX_ADDEND - 1)]
-    return _options(rng, str(right), [str(n) for n in near])
+    """The right sum and three other possible sums; a model that knows roughly how big a + b is gains."""
+    return _options(rng, str(a + b), [str(n) for n in range(2 * MAX_ADDEND - 1)])
 
 
 def sum_choice(world: World, rng: random.Random) -> Task:
@@ -122,12 +126,12 @@ def sum_choice(world: World, rng: random.Random) -> Task:
 
 def agreement(world: World, rng: random.Random) -> Task:
     demos = []
-    for _ in range(N_DEMONSTRATIONS):
-        phrase, verb, _wrong = agreement_sentence(rng)
+    for n in range(N_DEMONSTRATIONS):
+        phrase, verb, _wrong = agreement_sentence(rng, 1 + n % 2)
         demos.append((AGREEMENT_FRAME.format(phrase=phrase), f" {verb}."))
     examples = []
     for i in range(N_EXAMPLES):
-        phrase, verb, wrong = agreement_sentence(rng)
+        phrase, verb, wrong = agreement_sentence(rng, 1 + i % 2)
         choices, gold = _options(rng, verb, [wrong], k=2)
         context = _few_shot(demos, AGREEMENT_FRAME.format(phrase=phrase), separator=" ")
         examples.append(Example(id=f"agreement-{i}", context=context, choices=choices, gold=gold))
@@ -136,7 +140,7 @@ def agreement(world: World, rng: random.Random) -> Task:
         kind="multiple_choice",
         examples=tuple(examples),
         category="syntax",
-        description="Choose the verb form that agrees with a subject across a prepositional phrase (4-shot).",
+        description="Choose the verb form that agrees with a subject across one or two prepositional phrases (4-shot).",
         demonstrations=_demo_records(demos),
     )
 

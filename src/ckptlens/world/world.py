@@ -26,17 +26,38 @@ HELD_OUT_SUM_FRACTION = 0.2  # pairs (a, b) never seen in training; the arithmet
 
 # (singular, plural) forms; the agreement task needs both of every word.
 NOUNS = (
-    ("dog", "dogs"), ("key", "keys"), ("teacher", "teachers"), ("farmer", "farmers"), ("bird", "birds"),
-    ("child", "children"), ("horse", "horses"), ("singer", "singers"), ("boat", "boats"), ("cat", "cats"),
-    ("doctor", "doctors"), ("painting", "paintings"),
+    ("dog", "dogs"),
+    ("key", "keys"),
+    ("teacher", "teachers"),
+    ("farmer", "farmers"),
+    ("bird", "birds"),
+    ("child", "children"),
+    ("horse", "horses"),
+    ("singer", "singers"),
+    ("boat", "boats"),
+    ("cat", "cats"),
+    ("doctor", "doctors"),
+    ("painting", "paintings"),
 )
 PLACES = (
-    ("tree", "trees"), ("house", "houses"), ("river", "rivers"), ("table", "tables"), ("door", "doors"),
-    ("garden", "gardens"), ("window", "windows"), ("bridge", "bridges"),
+    ("tree", "trees"),
+    ("house", "houses"),
+    ("river", "rivers"),
+    ("table", "tables"),
+    ("door", "doors"),
+    ("garden", "gardens"),
+    ("window", "windows"),
+    ("bridge", "bridges"),
 )
 VERBS = (
-    ("is", "are"), ("was", "were"), ("has", "have"), ("runs", "run"), ("sleeps", "sleep"),
-    ("seems", "seem"), ("looks", "look"), ("stays", "stay"),
+    ("is", "are"),
+    ("was", "were"),
+    ("has", "have"),
+    ("runs", "run"),
+    ("sleeps", "sleep"),
+    ("seems", "seem"),
+    ("looks", "look"),
+    ("stays", "stay"),
 )
 PREPOSITIONS = ("near", "behind", "beside", "under", "above", "by")
 
@@ -71,9 +92,7 @@ def build_world(seed: int) -> World:
     names = invent_names(rng, N_COUNTRIES, ("ia", "land", "stan", "ora", "ica", "esh"), taken)
     capitals = invent_names(rng, N_COUNTRIES, ("burg", "ton", "ville", "grad", "mar", "os", "ay"), taken)
     languages = invent_names(rng, N_LANGUAGES, ("ish", "ese", "ic", "i"), taken)
-    countries = tuple(
-        Country(name, capital, rng.choice(languages)) for name, capital in zip(names, capitals)
-    )
+    countries = tuple(Country(name, capital, rng.choice(languages)) for name, capital in zip(names, capitals))
     train, held_out = _split_sums(rng)
     return World(
         seed=seed,
