@@ -4,10 +4,10 @@ import doctest
 
 import pytest
 
-from ckptlens.averaging import mean, plan, weights, writer
+from ckptlens.averaging import mean, plan, safetensors_stream, weights, writer
 
 
-@pytest.mark.parametrize("module", [mean, plan, weights, writer], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [mean, plan, safetensors_stream, weights, writer], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

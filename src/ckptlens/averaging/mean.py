@@ -11,6 +11,8 @@ the exact one and a sliding sum drifts by at most about half an ulp per update
 tensor([2., 3.], dtype=torch.bfloat16)
 >>> finish(slide(total, [torch.tensor([5.0, 6.0])], [torch.tensor([1.0, 2.0])]), 2, torch.float32)
 tensor([4., 5.])
+>>> ema_update(torch.tensor([0.0, 4.0]), torch.tensor([2.0, 0.0]), decay=0.75)
+tensor([0.5000, 3.0000])
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ def slide(total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[
     for tensor in removed:
         wide.sub_(tensor)
     return wide.to(torch.float32)
+
+
+def ema_update(average: torch.Tensor, newest: torch.Tensor, decay: float) -> torch.Tensor:
+    """One exponential-moving-average step ``decay * average + (1 - decay) * newest``, in float32.
+
+    Computed in float64 and rounded once, like the window sums.
+    """
+    wide = average.to(torch.float64).mul_(decay)
+    return wide.add_(newest.to(torch.float64), alpha=1 - decay).to(torch.float32)
 
 
 def all_finite(tensor: torch.Tensor) -> bool:

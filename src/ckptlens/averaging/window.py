@@ -68,7 +68,7 @@ def average_checkpoints(
         readers = [stack.enter_context(open_weights(c.name, c.path, lay)) for c, lay in zip(members, layouts)]
         files = [
             OutputFile(
-                file, _output_specs(layouts[-1], file, resolved), _streamed_means(layouts[-1], file, readers, resolved)
+                file, output_specs(layouts[-1], file, resolved), _streamed_means(layouts[-1], file, readers, resolved)
             )
             for file in layouts[-1].files()
         ]
@@ -168,9 +168,9 @@ def _output_files(layout: Layout, state: WindowState, window: int, dtype: torch.
     def tensors(file: str) -> Iterator[tuple[str, torch.Tensor]]:
         for name, info in layout.tensors.items():
             if info.file == file:
-                yield name, copies[name] if name in copies else finish(sums[name], window, _out_dtype(info, dtype))
+                yield name, copies[name] if name in copies else finish(sums[name], window, output_dtype(info, dtype))
 
-    return [OutputFile(file, _output_specs(layout, file, dtype), tensors(file)) for file in layout.files()]
+    return [OutputFile(file, output_specs(layout, file, dtype), tensors(file)) for file in layout.files()]
 
 
 def _streamed_means(
@@ -183,18 +183,18 @@ def _streamed_means(
         if not is_averaged(torch_dtype(info.dtype)):
             yield name, readers[-1].get(name)
         else:
-            yield name, finish(fresh_sum(r.get(name) for r in readers), len(readers), _out_dtype(info, dtype))
+            yield name, finish(fresh_sum(r.get(name) for r in readers), len(readers), output_dtype(info, dtype))
 
 
-def _output_specs(layout: Layout, file: str, dtype: torch.dtype | None) -> dict[str, TensorSpec]:
+def output_specs(layout: Layout, file: str, dtype: torch.dtype | None) -> dict[str, TensorSpec]:
     return {
-        name: TensorSpec(_out_dtype(info, dtype), info.shape)
+        name: TensorSpec(output_dtype(info, dtype), info.shape)
         for name, info in layout.tensors.items()
         if info.file == file
     }
 
 
-def _out_dtype(info: TensorInfo, dtype: torch.dtype | None) -> torch.dtype:
+def output_dtype(info: TensorInfo, dtype: torch.dtype | None) -> torch.dtype:
     """Averaged tensors take ``dtype`` when given; integer tensors always keep theirs."""
     stored = torch_dtype(info.dtype)
     return dtype if dtype is not None and is_averaged(stored) else stored

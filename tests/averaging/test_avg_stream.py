@@ -1,0 +1,52 @@
+"""The streamed safetensors writer: byte-compatible with safetensors, refuses tensors that break its header."""
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from ckptlens.averaging import average_checkpoints
+from ckptlens.averaging.safetensors_stream import TensorSpec, write_streamed
+
+TENSORS = {
+    "a.weight": torch.randn(3, 5),
+    "b.half": torch.randn(7, dtype=torch.float16),
+    "c.bf16": torch.randn(2, 2).to(torch.bfloat16),
+    "d.ids": torch.arange(5, dtype=torch.int64),
+    "e.scalar": torch.tensor(2.5),
+    "f.empty": torch.zeros(0, 4),
+}
+
+
+def specs(tensors):
+    return {name: TensorSpec(t.dtype, tuple(t.shape)) for name, t in tensors.items()}
+
+
+def test_streamed_file_reads_back_exactly_with_metadata(tmp_path):
+    path = tmp_path / "model.safetensors"
+    write_streamed(path, specs(TENSORS), iter(TENSORS.items()))
+    loaded = load_file(path)
+    assert loaded.keys() == TENSORS.keys()
+    for name, tensor in TENSORS.items():
+        assert loaded[name].dtype == tensor.dtype and torch.equal(loaded[name], tensor)
+    with safe_open(str(path), framework="pt") as handle:
+        assert handle.metadata() == {"format": "pt"}
+    assert (int.from_bytes(path.read_bytes()[:8], "little") + 8) % 8 == 0
+
+
+def test_tensor_that_disagrees_with_the_header_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="does not match the header"):
+        write_streamed(tmp_path / "x.safetensors", specs(TENSORS), iter([("a.weight", torch.zeros(5, 3))]))
+    with pytest.raises(ValueError, match="fewer tensors"):
+        write_streamed(tmp_path / "y.safetensors", specs(TENSORS), iter(list(TENSORS.items())[:2]))
+
+
+def test_single_average_of_listed_checkpoints_is_the_float64_mean_within_one_ulp(make_checkpoint, tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    states = [{"w": torch.randn(64, 64, generator=generator) * 10 ** (i - 2)} for i in range(4)]
+    folders = [make_checkpoint(tmp_path / f"ckpt{i}", s) for i, s in enumerate(states)]
+    out = average_checkpoints(folders, tmp_path / "avg")
+    got = load_file(out / "model.safetensors")["w"]
+    exact = torch.stack([s["w"].double() for s in states]).mean(0)
+    ulp = torch.nextafter(exact.float().abs(), torch.tensor(float("inf"))) - exact.float().abs()
+    assert bool(((got.double() - exact).abs() <= ulp.double()).all())
