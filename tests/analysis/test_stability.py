@@ -102,3 +102,39 @@ def test_examples_missing_at_a_checkpoint_are_dropped_with_a_warning(tmp_path):
 def test_too_few_checkpoints_in_window_is_a_clear_error(store):
     with pytest.raises(CkptlensError, match="at least 2"):
         stability_table(store, StabilityConfig(last=0.1))
+
+
+def test_rows_carry_bootstrap_intervals(store):
+    raw = next(r for r in stability_table(store, StabilityConfig(last=0.5)) if r.method == "raw")
+    assert raw.example_mtv_lo <= raw.example_mtv <= raw.example_mtv_hi
+    assert raw.task_mtv_lo <= raw.task_mtv <= raw.task_mtv_hi
+    unbootstrapped = next(r for r in stability_table(store, StabilityConfig(last=0.5, bootstrap=0)))
+    assert unbootstrapped.example_mtv_lo is None
+
+
+def test_aggregate_only_runs_get_task_level_rows(tmp_path):
+    from ckptlens.store import aggregates_table
+
+    store = Store(tmp_path)
+    acc = {0: 0.25, 1000: 0.40, 8000: 0.50, 9000: 0.55, 10000: 0.52}
+    for step, value in acc.items():
+        rows = [{"run": "p", "checkpoint": f"step{step}", "step": step, "task": "piqa", "metric": "acc",
+                 "filter": None, "value": value},
+                {"run": "p", "checkpoint": f"step{step}", "step": step, "task": "piqa", "metric": "acc_norm",
+                 "value": 0.9}]
+        store.write_aggregates("p", f"step{step}", aggregates_table(rows))
+    (row,) = stability_table(store, StabilityConfig(last=0.2))
+    assert (row.run, row.task, row.category, row.method, row.n_checkpoints) == ("p", "piqa", "commonsense", "raw", 3)
+    assert row.task_mtv == pytest.approx((0.05 + 0.03) / 2)
+    assert row.mean_score == pytest.approx((0.50 + 0.55 + 0.52) / 3)
+    assert row.example_mtv is None and row.instability_score is None and row.chance == 0.5
+    assert row.to_dict()["example_mtv"] is None
+    (norm,) = stability_table(store, StabilityConfig(last=0.2, metric="acc_norm"))
+    assert norm.task_mtv == 0.0
+
+
+def test_summary_by_category(store):
+    rows = stability_table(store, StabilityConfig(last=0.5, windows=(2,), bootstrap=0))
+    by_category = summarise(rows, by=("run", "category", "method", "window"))
+    raw = next(s for s in by_category if s["method"] == "raw")
+    assert raw["category"] == "knowledge" and raw["n_tasks"] == 1

@@ -66,17 +66,25 @@ def trailing_windows(n_checkpoints: int, window: int) -> list[range]:
     return [range(t - window + 1, t + 1) for t in range(window - 1, n_checkpoints)]
 
 
-def ensemble_choices(logliks: np.ndarray, window: int, rule: str) -> np.ndarray:
-    """Ensembled choice per (example, window end): shape (E, m - window + 1)."""
+def ensemble_choices(logliks: np.ndarray, window: int, rule: str, ends: list[int] | None = None) -> np.ndarray:
+    """Ensembled choice per (example, window end): shape (E, len(ends)).
+
+    ``ends`` are checkpoint indices ending a full window (default: all, m - window + 1 of them).
+    """
     combine = _rule(rule)
-    ends = [combine(logliks[list(w)]) for w in trailing_windows(len(logliks), window)]
-    return np.stack(ends, axis=1) if ends else np.zeros((logliks.shape[1], 0), dtype=int)
+    columns = [combine(logliks[list(w)]) for w in _windows(len(logliks), window, ends)]
+    return np.stack(columns, axis=1) if columns else np.zeros((logliks.shape[1], 0), dtype=int)
 
 
-def ensemble_texts(outputs: np.ndarray, window: int) -> np.ndarray:
+def ensemble_texts(outputs: np.ndarray, window: int, ends: list[int] | None = None) -> np.ndarray:
     """Voted text per (example, window end) from (E, m) generated outputs."""
-    ends = [vote_text(outputs[:, list(w)]) for w in trailing_windows(outputs.shape[1], window)]
-    return np.stack(ends, axis=1) if ends else np.zeros((outputs.shape[0], 0), dtype=object)
+    columns = [vote_text(outputs[:, list(w)]) for w in _windows(outputs.shape[1], window, ends)]
+    return np.stack(columns, axis=1) if columns else np.zeros((outputs.shape[0], 0), dtype=object)
+
+
+def _windows(n_checkpoints: int, window: int, ends: list[int] | None) -> list[range]:
+    windows = trailing_windows(n_checkpoints, window)
+    return windows if ends is None else [windows[t - window + 1] for t in ends]
 
 
 def _rule(name: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -9,6 +9,9 @@ For every run and task, over the final ``last`` fraction of training:
   trailing window's stored predictions combined, no forward pass (generation
   tasks only vote).
 
+Runs imported without per-example samples get task-level rows only (raw,
+``metric`` of the results file), with example-level fields null.
+
 A task whose raw score stays near chance is flagged ``near_chance`` and left out
 of averages over tasks: a model flipping between "always yes" and "always no"
 is maximally unstable without having learned anything.
@@ -17,12 +20,15 @@ is maximally unstable without having learned anything.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from statistics import fmean
 
 import numpy as np
+import pyarrow.compute as pc
 
 from ckptlens.analysis import metrics
+from ckptlens.analysis.benchmarks import benchmark_chance, task_category
+from ckptlens.analysis.bootstrap import bootstrap_cis
 from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, normalise_text
 from ckptlens.analysis.matrix import TaskMatrix, task_matrices
 from ckptlens.checkpoints import last_fraction
@@ -31,6 +37,7 @@ from ckptlens.store import Store
 DEFAULT_WINDOWS = (2, 4, 8)
 ENSEMBLE_RULES = ("vote", "mean-logprob")
 SUMMARY_FIELDS = ("mean_score", "task_mtv", "example_mtv", "instability_score", "std")
+CI_FIELDS = ("mean_score", "task_mtv", "example_mtv", "instability_score")
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class StabilityRow:
     n_checkpoints: int
     first_step: int
     last_step: int
-    n_examples: int
+    n_examples: int | None  # None for task-level imports
     mean_score: float
     task_mtv: float
     example_mtv: float | None
@@ -53,8 +60,17 @@ class StabilityRow:
     monotonicity: float
     flip_fraction: float | None
     forgetting_events: int | None
-    chance: float
+    chance: float | None
     near_chance: bool
+    # 95% bootstrap interval over examples (None without examples or with --bootstrap 0)
+    mean_score_lo: float | None = None
+    mean_score_hi: float | None = None
+    task_mtv_lo: float | None = None
+    task_mtv_hi: float | None = None
+    example_mtv_lo: float | None = None
+    example_mtv_hi: float | None = None
+    instability_score_lo: float | None = None
+    instability_score_hi: float | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -63,8 +79,11 @@ class StabilityRow:
 @dataclass(frozen=True)
 class StabilityConfig:
     last: float = 0.2  # fraction of training (by step) the window covers
-    windows: tuple[int, ...] = DEFAULT_WINDOWS  # averaging / ensembling window sizes
+    windows: tuple[int, ...] = DEFAULT_WINDOWS  # averaging / ensembling window sizes (1 is raw)
     rules: tuple[str, ...] = ENSEMBLE_RULES  # multiple-choice ensemble rules
+    metric: str = "acc"  # task-level metric of imported results without samples
+    bootstrap: int = 1000  # resamples of examples for confidence intervals; 0 disables them
+    categories: dict[str, str] | None = None  # user overrides {task regex: category}
 
 
 def stability_table(store: Store, config: StabilityConfig = StabilityConfig()) -> list[StabilityRow]:
@@ -72,32 +91,22 @@ def stability_table(store: Store, config: StabilityConfig = StabilityConfig()) -
     matrices = {(m.run, m.task): m for m in task_matrices(store.read())}
     base_runs, averaged = averaged_runs(store)
     rows = []
-    for (run, task), matrix in sorted(matrices.items()):
-        if run not in base_runs:
-            continue
-        window = last_fraction(matrix.steps, config.last)
-        task_rows = [_row(matrix.select_steps(window), "raw", 1, matrix)]
-        task_rows += _ensemble_rows(matrix, window, config)
-        for avg_run, n in _averages_of(averaged, run, config.windows):
-            if (avg_run, task) in matrices:
-                avg = matrices[(avg_run, task)]
-                steps = [s for s in avg.steps if s >= window[0]]
-                if len(steps) >= 2:
-                    task_rows.append(_row(avg.select_steps(steps), "average", n, matrix))
-        near = task_rows[0].near_chance
-        rows += [_with_flag(r, near) for r in task_rows]
+    for (run, _), matrix in sorted(matrices.items()):
+        if run in base_runs:
+            rows += _task_rows(matrix, matrices, averaged, config)
+    rows += _aggregate_rows(store, base_runs - {run for run, _ in matrices}, config)
     return rows
 
 
-def summarise(rows: list[StabilityRow]) -> list[dict]:
-    """Mean over tasks (near-chance tasks left out) per run, method and window."""
+def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", "window")) -> list[dict]:
+    """Unweighted mean over tasks (near-chance tasks left out) per group, e.g. by category too."""
     groups: dict[tuple, list[StabilityRow]] = {}
     for row in rows:
         if not row.near_chance:
-            groups.setdefault((row.run, row.method, row.window), []).append(row)
+            groups.setdefault(tuple(getattr(row, key) for key in by), []).append(row)
     summary = []
-    for (run, method, window), group in groups.items():
-        entry = {"run": run, "method": method, "window": window, "n_tasks": len(group)}
+    for key, group in groups.items():
+        entry = {**dict(zip(by, key)), "n_tasks": len(group)}
         for field in SUMMARY_FIELDS:
             values = [getattr(r, field) for r in group if getattr(r, field) is not None]
             entry[field] = fmean(values) if values else None
@@ -105,46 +114,74 @@ def summarise(rows: list[StabilityRow]) -> list[dict]:
     return summary
 
 
-def near_chance(mean_score: float, chance: float, n_examples: int) -> bool:
-    """Within 5 points or 3 binomial standard errors of chance, whichever is wider."""
-    se = math.sqrt(max(chance * (1 - chance), 1e-12) / max(n_examples, 1))
+def near_chance(mean_score: float, chance: float | None, n_examples: int | None) -> bool:
+    """Within 5 points or 3 binomial standard errors of chance, whichever is wider (False if chance unknown)."""
+    if chance is None:
+        return False
+    se = math.sqrt(max(chance * (1 - chance), 1e-12) / max(n_examples or 1, 1))
     return mean_score < chance + max(0.05, 3 * se)
 
 
-def _row(matrix: TaskMatrix, method: str, window: int, base: TaskMatrix) -> StabilityRow:
+def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
+    """The base runs, and (base run, window) -> averaged run, linked through the series averaged from."""
+    infos = [store.run_info(run) for run in store.runs()]
+    base_runs = {i["run"] for i in infos if not i.get("averaged_from")}
+    series_to_run = {i["series"]: i["run"] for i in infos if i.get("series") and not i.get("averaged_from")}
+    linked = {}
+    for info in infos:
+        base = series_to_run.get(info.get("averaged_from"))
+        if base is not None:
+            linked[(base, int(info["window"]))] = info["run"]
+    return base_runs, linked
+
+
+def _task_rows(matrix: TaskMatrix, matrices: dict, averaged: dict, config: StabilityConfig) -> list[StabilityRow]:
+    window = last_fraction(matrix.steps, config.last)
+    rows = [_row(matrix.select_steps(window), "raw", 1, matrix, config)]
+    rows += _ensemble_rows(matrix, window, config)
+    for n in config.windows:
+        avg = matrices.get((averaged.get((matrix.run, n)), matrix.task))
+        steps = [] if avg is None else [s for s in avg.steps if s >= window[0]]
+        if len(steps) >= 2:
+            rows.append(_row(avg.select_steps(steps), "average", n, matrix, config))
+    return [replace(r, near_chance=rows[0].near_chance) for r in rows]
+
+
+def _row(matrix: TaskMatrix, method: str, window: int, base: TaskMatrix, config: StabilityConfig) -> StabilityRow:
     outputs = matrix.pred if matrix.kind == "multiple_choice" else _normalised(matrix.outputs)
-    return _metrics_row(matrix.score, outputs, matrix.steps, method, window, base)
+    return _metrics_row(matrix.score, outputs, matrix.steps, method, window, base, config)
 
 
 def _ensemble_rows(matrix: TaskMatrix, window: list[int], config: StabilityConfig) -> list[StabilityRow]:
-    rules = config.rules if matrix.kind == "multiple_choice" and matrix.logliks.shape[2] else ()
     if matrix.kind == "generation":
         rules = ("vote",)
+    else:
+        rules = config.rules if matrix.logliks.shape[2] else ()
     rows = []
-    for n in config.windows:
-        ends = matrix.steps[n - 1 :]
-        keep = np.isin(ends, window)
-        if keep.sum() < 2:
+    for n in (n for n in config.windows if n > 1):
+        ends = [t for t in range(n - 1, len(matrix.steps)) if matrix.steps[t] in window]
+        if len(ends) < 2:
             continue
         for rule in rules:
             if matrix.kind == "multiple_choice":
-                outputs = ensemble_choices(matrix.logliks, n, rule)[:, keep]
+                outputs = ensemble_choices(matrix.logliks, n, rule, ends)
                 score = (outputs == matrix.gold[:, None]).astype(float)
             else:
-                outputs = ensemble_texts(matrix.outputs, n)[:, keep]
+                outputs = ensemble_texts(matrix.outputs, n, ends)
                 score = (outputs == _normalised(matrix.targets)[:, None]).astype(float)
-            rows.append(_metrics_row(score, outputs, ends[keep], f"ensemble-{rule}", n, matrix))
+            rows.append(_metrics_row(score, outputs, matrix.steps[ends], f"ensemble-{rule}", n, matrix, config))
     return rows
 
 
-def _metrics_row(score, outputs, steps, method: str, window: int, base: TaskMatrix) -> StabilityRow:
+def _metrics_row(score, outputs, steps, method: str, window: int, base: TaskMatrix, config) -> StabilityRow:
     trajectory = score.mean(axis=0)
     chance = _chance(base)
     mean_score = float(trajectory.mean())
+    cis = bootstrap_cis(score, outputs, config.bootstrap) if config.bootstrap else {}
     return StabilityRow(
         run=base.run,
         task=base.task,
-        category=base.category,
+        category=task_category(base.task, base.category, config.categories),
         method=method,
         window=window,
         n_checkpoints=len(steps),
@@ -162,6 +199,37 @@ def _metrics_row(score, outputs, steps, method: str, window: int, base: TaskMatr
         forgetting_events=metrics.forgetting_events(score),
         chance=chance,
         near_chance=near_chance(mean_score, chance, score.shape[0]),
+        **{f"{name}_{end}": cis[name][i] for name in cis for i, end in enumerate(("lo", "hi"))},
+    )
+
+
+def _aggregate_rows(store: Store, runs: set[str], config: StabilityConfig) -> list[StabilityRow]:
+    """Task-level rows for runs imported without per-example samples."""
+    table = store.read_aggregates(sorted(runs)) if runs else None
+    if table is None or table.num_rows == 0:
+        return []
+    table = table.filter(pc.equal(table["metric"], config.metric))
+    table = table.filter(pc.invert(pc.fill_null(pc.not_equal(table["filter"], "none"), False)))
+    by_key: dict[tuple[str, str], dict[int, float]] = {}
+    for run, task, step, value in zip(*(table[c].to_pylist() for c in ("run", "task", "step", "value"))):
+        by_key.setdefault((run, task), {})[step] = value
+    rows = []
+    for (run, task), values in sorted(by_key.items()):
+        window = last_fraction(values, config.last)
+        rows.append(_trajectory_row(run, task, window, np.array([values[s] for s in window]), config))
+    return rows
+
+
+def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarray, config) -> StabilityRow:
+    chance = benchmark_chance(task)
+    mean_score = float(trajectory.mean())
+    return StabilityRow(
+        run=run, task=task, category=task_category(task, None, config.categories), method="raw", window=1,
+        n_checkpoints=len(steps), first_step=steps[0], last_step=steps[-1], n_examples=None,
+        mean_score=mean_score, task_mtv=metrics.task_mtv(trajectory), example_mtv=None, instability_score=None,
+        std=metrics.score_std(trajectory), relative_std=metrics.relative_std(trajectory),
+        monotonicity=metrics.monotonicity(trajectory), flip_fraction=None, forgetting_events=None,
+        chance=chance, near_chance=near_chance(mean_score, chance, None),
     )
 
 
@@ -174,24 +242,3 @@ def _chance(matrix: TaskMatrix) -> float:
 
 def _normalised(texts: np.ndarray) -> np.ndarray:
     return np.vectorize(normalise_text, otypes=[object])(texts) if texts.size else texts
-
-
-def _with_flag(row: StabilityRow, flag: bool) -> StabilityRow:
-    return row if row.near_chance == flag else StabilityRow(**{**asdict(row), "near_chance": flag})
-
-
-def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
-    """The base runs, and (base run, window) -> averaged run, linked through the series averaged from."""
-    infos = [store.run_info(run) for run in store.runs()]
-    base_runs = {i["run"] for i in infos if not i.get("averaged_from")}
-    series_to_run = {i["series"]: i["run"] for i in infos if i.get("series") and not i.get("averaged_from")}
-    linked = {}
-    for info in infos:
-        base = series_to_run.get(info.get("averaged_from"))
-        if base is not None:
-            linked[(base, int(info["window"]))] = info["run"]
-    return base_runs, linked
-
-
-def _averages_of(averaged: dict[tuple[str, int], str], run: str, windows) -> list[tuple[str, int]]:
-    return [(averaged[(run, n)], n) for n in windows if (run, n) in averaged]
