@@ -1,6 +1,30 @@
-"""Discover and open a checkpoint series (a folder of checkpoint folders)."""
+"""Discover and open a checkpoint series (a folder of checkpoint folders, or a Hub repository's step revisions)."""
 
-from ckptlens.checkpoints.select import last_fraction, window_ends_in_last
-from ckptlens.checkpoints.series import Checkpoint, discover_series, parse_step
+from ckptlens.checkpoints.hub import is_hub_spec, list_hub_series, parse_revision
+from ckptlens.checkpoints.select import (
+    last_fraction,
+    parse_fraction,
+    parse_step_range,
+    select_checkpoints,
+    window_ends_in_last,
+)
+from ckptlens.checkpoints.series import Checkpoint, discover_series, parse_step, parse_tokens
+from ckptlens.checkpoints.source import open_series, series_id, series_name
 
-__all__ = ["Checkpoint", "discover_series", "last_fraction", "parse_step", "window_ends_in_last"]
+__all__ = [
+    "Checkpoint",
+    "discover_series",
+    "is_hub_spec",
+    "last_fraction",
+    "list_hub_series",
+    "open_series",
+    "parse_fraction",
+    "parse_revision",
+    "parse_step",
+    "parse_step_range",
+    "parse_tokens",
+    "select_checkpoints",
+    "series_id",
+    "series_name",
+    "window_ends_in_last",
+]

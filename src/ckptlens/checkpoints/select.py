@@ -9,7 +9,7 @@ log-spaced early checkpoints do not shift the window.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
@@ -39,3 +39,71 @@ def window_ends_in_last(checkpoints: Sequence[Checkpoint], window: int, fraction
     """
     in_window = set(last_fraction([c.step for c in checkpoints], fraction))
     return [c.step for c in list(checkpoints)[window - 1 :: stride] if c.step in in_window]
+
+
+def parse_fraction(text: str | float) -> float:
+    """A ``--last`` value: ``0.2``, ``20%`` or ``20 %``.
+
+    >>> parse_fraction("20%"), parse_fraction("0.2"), parse_fraction(0.5)
+    (0.2, 0.2, 0.5)
+    """
+    raw = str(text).strip()
+    try:
+        value = float(raw.removesuffix("%").strip()) / (100 if raw.endswith("%") else 1)
+    except ValueError:
+        raise CkptlensError(f"--last takes a fraction like 0.2 or a percentage like 20%, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise CkptlensError(f"--last must be in (0, 1] or (0%, 100%], got {text!r}")
+    return value
+
+
+def parse_step_range(text: str) -> Callable[[int], bool]:
+    """A ``--steps`` filter: ``start:stop[:every]`` (stop included, either end may be empty) or ``100,200,300``.
+
+    >>> keep = parse_step_range("1000:5000:500")
+    >>> [s for s in (0, 1000, 1200, 1500, 5000, 5500) if keep(s)]
+    [1000, 1500, 5000]
+    >>> [s for s in (100, 150, 200) if parse_step_range("100,200")(s)]
+    [100, 200]
+    """
+    try:
+        if ":" not in text:
+            wanted = {int(part) for part in text.split(",") if part.strip()}
+            return wanted.__contains__
+        parts = [part.strip() for part in text.split(":")]
+        if len(parts) > 3:
+            raise ValueError(text)
+        start = int(parts[0]) if parts[0] else 0
+        stop = int(parts[1]) if parts[1] else None
+        every = int(parts[2]) if len(parts) == 3 and parts[2] else 1
+    except ValueError:
+        raise CkptlensError(
+            f"--steps takes start:stop:every (e.g. 1000:5000:500) or a list like 100,200, got {text!r}"
+        ) from None
+    if every < 1:
+        raise CkptlensError(f"the step interval in --steps must be at least 1, got {text!r}")
+    return lambda step: step >= start and (stop is None or step <= stop) and (step - start) % every == 0
+
+
+def select_checkpoints(
+    checkpoints: Sequence[Checkpoint], steps: str | None = None, last: float | None = None
+) -> list[Checkpoint]:
+    """The checkpoints kept by a ``--steps`` filter, then by ``--last`` (the final fraction of training).
+
+    An empty selection is an error that lists the steps there are.
+    """
+    kept = list(checkpoints)
+    if steps is not None:
+        keep = parse_step_range(steps)
+        kept = [c for c in kept if keep(c.step)]
+    if last is not None and kept:
+        in_last = set(last_fraction([c.step for c in kept], last))
+        kept = [c for c in kept if c.step in in_last]
+    if not kept:
+        available = [c.step for c in checkpoints]
+        raise CkptlensError(f"--steps {steps} keeps no checkpoint; the series has steps {_short(available)}")
+    return kept
+
+
+def _short(steps: list[int]) -> str:
+    return ", ".join(map(str, steps)) if len(steps) <= 8 else f"{', '.join(map(str, steps[:8]))}, ... ({len(steps)})"

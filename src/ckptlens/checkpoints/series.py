@@ -18,6 +18,8 @@ STEP_PATTERNS = (
     re.compile(r"^(?:step|ckpt|checkpoint|global_step|iter)[-_]?0*(\d+)$", re.IGNORECASE),
     re.compile(r"(?:^|[-_])step[-_]?0*(\d+)(?:$|[-_])", re.IGNORECASE),
 )
+TOKENS_PATTERN = re.compile(r"(?:^|[-_])tokens?[-_]?(\d+(?:\.\d+)?)([KMBT]?)(?:$|[-_])", re.IGNORECASE)
+TOKEN_UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 SERIES_MANIFEST = "manifest.json"
 
 
@@ -40,12 +42,27 @@ def parse_step(name: str) -> int | None:
     return None
 
 
+def parse_tokens(name: str) -> int | None:
+    """Tokens seen from a name part like ``tokens4B`` (OLMo) or ``tokens2100M``, or None.
+
+    >>> parse_tokens("stage1-step1000-tokens4B"), parse_tokens("step1000")
+    (4000000000, None)
+    """
+    match = TOKENS_PATTERN.search(name)
+    if match is None:
+        return None
+    return round(float(match.group(1)) * TOKEN_UNITS[match.group(2).upper()])
+
+
 def discover_series(root: str | Path) -> list[Checkpoint]:
     """The checkpoints under ``root``, sorted by step.
 
-    A checkpoint is a sub-folder whose name encodes a step and that holds a
-    ``config.json``. Tokens seen come from the series ``manifest.json`` when it
-    lists them (the embedded pretraining run writes one).
+    A checkpoint is a sub-folder whose name encodes a step (``step1200``,
+    HF Trainer ``checkpoint-1200``, Megatron/NeMo ``iter_0001200`` or
+    ``global_step1200``, OLMo ``stage1-step1200-tokens5B``) and that holds a
+    ``config.json``, with ``model.safetensors`` or a sharded index beside it.
+    Tokens seen come from the series ``manifest.json`` when it lists them (the
+    embedded pretraining run writes one), else from the folder name.
     """
     root = Path(root)
     if not root.is_dir():
@@ -56,7 +73,7 @@ def discover_series(root: str | Path) -> list[Checkpoint]:
         step = parse_step(child.name)
         if step is None or not child.is_dir() or not (child / "config.json").is_file():
             continue
-        found.append(Checkpoint(child.name, child, step, tokens.get(step)))
+        found.append(Checkpoint(child.name, child, step, tokens.get(step, parse_tokens(child.name))))
     if not found:
         raise CkptlensError(
             f"no checkpoints in {root}: expected sub-folders named like step1200, "

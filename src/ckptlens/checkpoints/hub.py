@@ -1,0 +1,145 @@
+"""Checkpoint series kept as revisions (branches) of one Hugging Face Hub repository.
+
+Pythia names its branches ``step1000``, LLM360 Amber ``ckpt_100`` and OLMo
+``stage1-step1000-tokens4B``; each such branch is one checkpoint. Online, the
+branches come from ``list_repo_refs``; offline (``HF_HUB_OFFLINE=1``) they come
+from the local HF cache (``models--org--name/refs/<branch>`` holds the commit,
+``snapshots/<commit>/`` the files), so a cached series works on a machine with
+no network. A checkpoint's path is always its snapshot folder in that cache.
+
+>>> parse_revision("stage1-step1000-tokens4B")
+(1000, 4000000000)
+>>> parse_revision("ckpt_100"), parse_revision("main")
+((100, None), None)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from huggingface_hub import constants, list_repo_refs, snapshot_download
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
+
+from ckptlens.checkpoints.series import Checkpoint, parse_step, parse_tokens
+from ckptlens.errors import CkptlensError
+
+HUB_PREFIX = "hf://"
+# What a checkpoint needs to be evaluated or averaged; optimizer states and pickles are never fetched.
+DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken")
+
+
+def is_hub_spec(spec: str | Path) -> bool:
+    """Whether ``spec`` names a Hub repository (``hf://org/name``) rather than a local folder."""
+    return isinstance(spec, str) and spec.startswith(HUB_PREFIX)
+
+
+def repo_id_of(spec: str) -> str:
+    """``org/name`` from ``hf://org/name``; anything else is a one-line error."""
+    repo_id = spec.removeprefix(HUB_PREFIX).strip("/")
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise CkptlensError(f"{spec!r} is not a Hub series; write it as hf://org/name, e.g. hf://EleutherAI/pythia-70m")
+    return repo_id
+
+
+def parse_revision(name: str) -> tuple[int, int | None] | None:
+    """``(step, tokens_seen)`` a branch name encodes, or None for a branch that is no checkpoint."""
+    step = parse_step(name)
+    if step is None:
+        return None
+    return step, parse_tokens(name)
+
+
+def list_hub_series(spec: str) -> list[Checkpoint]:
+    """Every step branch of the repository, sorted by step; from the cache when offline.
+
+    The paths are snapshot folders of the local HF cache; online they may not
+    exist yet: ``download_checkpoints`` fetches the ones a command keeps.
+
+    >>> list_hub_series("hf://EleutherAI/pythia-70m")[:2]  # doctest: +SKIP
+    [Checkpoint(name='step0', ...), Checkpoint(name='step1', ...)]
+    """
+    repo_id = repo_id_of(spec)
+    branches = _cached_branches(repo_id) if _offline() else _online_branches(repo_id)
+    found = []
+    for name, commit in branches.items():
+        parsed = parse_revision(name)
+        if parsed is not None:
+            found.append(Checkpoint(name, _repo_cache(repo_id) / "snapshots" / commit, *parsed))
+    if not found:
+        raise CkptlensError(
+            f"no step revisions in {repo_id}{' (local cache)' if _offline() else ''}: expected branches named like "
+            "step1000, ckpt_100 or stage1-step1000-tokens4B"
+        )
+    return _unique_steps(found, repo_id)
+
+
+def download_checkpoints(spec: str, checkpoints: list[Checkpoint]) -> None:
+    """Fetch the snapshot of each checkpoint not complete in the cache (config and safetensors weights only)."""
+    repo_id = repo_id_of(spec)
+    for checkpoint in checkpoints:
+        if (checkpoint.path / "config.json").is_file():
+            continue
+        if _offline():
+            raise CkptlensError(
+                f"revision {checkpoint.name} of {repo_id} is not in the local HF cache; "
+                "download it while online or unset HF_HUB_OFFLINE"
+            )
+        snapshot_download(
+            repo_id, revision=checkpoint.path.name, cache_dir=_cache_dir(), allow_patterns=list(DOWNLOAD_PATTERNS)
+        )
+
+
+def _online_branches(repo_id: str) -> dict[str, str]:
+    try:
+        refs = list_repo_refs(repo_id)
+    except RepositoryNotFoundError:
+        raise CkptlensError(f"no repository {repo_id} on the Hugging Face Hub; check the name") from None
+    except (OfflineModeIsEnabled, HfHubHTTPError, OSError) as error:
+        if _repo_cache(repo_id).is_dir():
+            return _cached_branches(repo_id)
+        raise CkptlensError(
+            f"cannot list the revisions of {repo_id} ({type(error).__name__}) and it is not in the local HF cache"
+        ) from None
+    return {branch.name: branch.target_commit for branch in refs.branches}
+
+
+def _cached_branches(repo_id: str) -> dict[str, str]:
+    """Branch -> commit from ``refs/``, keeping only those whose snapshot holds a config.json."""
+    refs = _repo_cache(repo_id) / "refs"
+    if not refs.is_dir():
+        raise CkptlensError(
+            f"{repo_id} is not in the local HF cache ({_cache_dir()}); download it while online or unset HF_HUB_OFFLINE"
+        )
+    branches = {}
+    for ref in sorted(p for p in refs.iterdir() if p.is_file()):
+        commit = ref.read_text().strip()
+        if (_repo_cache(repo_id) / "snapshots" / commit / "config.json").is_file():
+            branches[ref.name] = commit
+    return branches
+
+
+def _unique_steps(found: list[Checkpoint], repo_id: str) -> list[Checkpoint]:
+    """The checkpoints by step; two branches for one step (OLMo re-publishes steps per stage) are an error."""
+    by_step: dict[int, Checkpoint] = {}
+    for checkpoint in sorted(found, key=lambda c: c.name):
+        if checkpoint.step in by_step:
+            raise CkptlensError(
+                f"revisions {by_step[checkpoint.step].name} and {checkpoint.name} of {repo_id} share step "
+                f"{checkpoint.step}; keep one per step, e.g. copy one stage into a local series folder"
+            )
+        by_step[checkpoint.step] = checkpoint
+    return sorted(by_step.values(), key=lambda c: c.step)
+
+
+def _repo_cache(repo_id: str) -> Path:
+    return _cache_dir() / f"models--{repo_id.replace('/', '--')}"
+
+
+def _cache_dir() -> Path:
+    """HF_HUB_CACHE read now (not at import), so tests and users can point it elsewhere."""
+    return Path(os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE).expanduser()
+
+
+def _offline() -> bool:
+    return constants._is_true(os.environ.get("HF_HUB_OFFLINE")) or constants.HF_HUB_OFFLINE
