@@ -1,0 +1,109 @@
+"""Importing the samples of one (run, task) across its checkpoints: read, check, then write.
+
+A group is checked whole before anything is written: examples whose prompt
+changed between checkpoints of one run cannot be joined (a different prompt is
+not instability), and a samples file must hold the task its name says. Groups
+are independent, so ``import_lm_eval`` runs them in parallel processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from ckptlens.errors import CkptlensError
+from ckptlens.importers.samples import SampleColumns, read_samples
+from ckptlens.store import RECORD_SCHEMA, Store
+
+SHOWN_IDS = 5  # doc_ids an error message names
+
+
+@dataclass(frozen=True)
+class SampleUnit:
+    """One samples file and the checkpoint its results file names."""
+
+    path: Path
+    run: str
+    checkpoint: str
+    step: int
+    tokens_seen: int | None
+    task: str
+    dtype: str | None
+    task_hashes: dict[str, str]  # from the paired results file: which task each hash belongs to
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    run: str
+    task: str
+    records: int
+    checkpoints: int
+    warnings: tuple[str, ...]
+
+
+def import_group(store_root: str, units: list[SampleUnit]) -> GroupResult:
+    """Read every checkpoint's samples of one (run, task), check them, then write one store unit each."""
+    units = sorted(units, key=lambda u: u.step)
+    reference: dict[str, str | None] = {}
+    tables, warnings = [], []
+    for unit in units:
+        columns = read_samples(unit.path)
+        warnings += _task_hash_warnings(unit, columns)
+        _check_prompts(unit, columns, reference, units[0].checkpoint)
+        if columns.disagreements:
+            warnings.append(f"{unit.path}: {columns.disagreements} examples' correctness differs from lm-eval's acc "
+                            "(ties or an unusual target); records follow the log-likelihoods")
+        tables.append(records_of(unit, columns))
+    store = Store(store_root)
+    for unit, table in zip(units, tables, strict=True):
+        store.write_unit(unit.run, unit.checkpoint, unit.task, table)
+    return GroupResult(units[0].run, units[0].task, sum(t.num_rows for t in tables), len(units), tuple(warnings))
+
+
+def records_of(unit: SampleUnit, columns: SampleColumns) -> pa.Table:
+    """The store's record table of one samples file: constant columns repeated, per-example ones as read."""
+    n = len(columns.example_id)
+    constant = {
+        "run": unit.run, "checkpoint": unit.checkpoint, "step": unit.step, "tokens_seen": unit.tokens_seen,
+        "task": unit.task, "category": None, "kind": columns.kind, "dtype": unit.dtype,
+    }
+    per_example = {
+        "example_id": columns.example_id, "logliks": columns.logliks, "choice_tokens": None, "pred": columns.pred,
+        "gold": columns.gold, "output": columns.output, "target": columns.target, "correct": columns.correct,
+        "score": columns.score, "prompt_hash": columns.prompt_hash,
+    }
+    arrays = []
+    for name in RECORD_SCHEMA.names:
+        values = per_example[name] if name in per_example else [constant[name]] * n
+        arrays.append(pa.nulls(n, RECORD_SCHEMA.field(name).type) if values is None else
+                      pa.array(values, RECORD_SCHEMA.field(name).type))
+    return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
+
+
+def _task_hash_warnings(unit: SampleUnit, columns: SampleColumns) -> list[str]:
+    """lm-eval's results record a hash of each task's samples; a file holding another task's samples is an error."""
+    expected = unit.task_hashes.get(unit.task)
+    if not expected or expected == columns.task_hash:
+        return []
+    owner = next((task for task, digest in unit.task_hashes.items() if digest == columns.task_hash), None)
+    if owner is not None:
+        raise CkptlensError(f"{unit.path} holds the samples of task {owner!r}, not {unit.task!r} as its name says "
+                            "(task hashes in the results file); rename or remove it")
+    return [f"{unit.path}: its samples do not match the hash the results file records for {unit.task!r}; "
+            "it may come from another lm-eval run"]
+
+
+def _check_prompts(unit: SampleUnit, columns: SampleColumns, reference: dict, first: str) -> None:
+    """Join only examples whose prompt is the same at every checkpoint; ``reference`` fills from the first."""
+    if not reference:
+        reference.update(zip(columns.example_id, columns.prompt_hash))
+        return
+    changed = [i for i, h in zip(columns.example_id, columns.prompt_hash) if reference.setdefault(i, h) != h]
+    if changed:
+        raise CkptlensError(
+            f"run {unit.run!r}, task {unit.task!r}: the prompt of doc_ids {', '.join(changed[:SHOWN_IDS])}"
+            f"{' ...' if len(changed) > SHOWN_IDS else ''} ({len(changed)} in all) differs between {first} and "
+            f"{unit.checkpoint} (prompt_hash); different prompts are not instability: import them as separate runs"
+        )
