@@ -20,6 +20,7 @@ from ckptlens.demo import DemoConfig, run_demo
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.evaluate import evaluate
 from ckptlens.evaluation.runner import EvalConfig
+from ckptlens.importers import import_lm_eval
 from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.tables import stability_rich_table, summary_table, write_csv
@@ -176,6 +177,29 @@ def report(
     config = ReportConfig(stability=StabilityConfig(last=last, windows=_windows(windows)))
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
+
+
+import_app = typer.Typer(help="Import other tools' evaluation outputs into a store.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("lm-eval")
+def import_lm_eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="lm-eval output folders (searched recursively) or files.")],
+    store: StoreOpt,
+    run: Annotated[str | None, typer.Option(help="Run name (default: the model name, e.g. pythia-410m).")] = None,
+    step_from: Annotated[
+        str | None, typer.Option("--step-from", help="Regex whose first group is the step in a file path.")
+    ] = None,
+    n_params: Annotated[int | None, typer.Option("--n-params", help="Model size in parameters.")] = None,
+) -> None:
+    """Import lm-eval results (0.4.x or Pythia's older format) and --log_samples records, format auto-detected."""
+    with stage_bars(console) as bars:
+        summary = import_lm_eval(paths, Store(store), run, step_from, n_params, progress=bars)
+    console.print(
+        f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
+        f"{summary.aggregate_rows} task-level results, {summary.records} per-example records"
+    )
 
 
 def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny: bool) -> PretrainConfig:
