@@ -25,8 +25,9 @@ from ckptlens.checkpoints.series import Checkpoint, parse_step, parse_tokens
 from ckptlens.errors import CkptlensError
 
 HUB_PREFIX = "hf://"
-# What a checkpoint needs to be evaluated or averaged; optimizer states and pickles are never fetched.
+# What a checkpoint needs to be evaluated or averaged; optimizer states are never fetched, pickles only when allowed.
 DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken")
+PICKLE_PATTERNS = ("pytorch_model*.bin",)
 
 
 def is_hub_spec(spec: str | Path) -> bool:
@@ -74,8 +75,11 @@ def list_hub_series(spec: str) -> list[Checkpoint]:
     return _unique_steps(found, repo_id)
 
 
-def download_checkpoints(spec: str, checkpoints: list[Checkpoint]) -> None:
-    """Fetch the snapshot of each checkpoint not complete in the cache (config and safetensors weights only)."""
+def download_checkpoints(spec: str, checkpoints: list[Checkpoint], allow_pickle: bool = False) -> None:
+    """Fetch the snapshot of each checkpoint not in the cache: config, tokenizer, safetensors weights.
+
+    ``allow_pickle`` also fetches ``pytorch_model*.bin`` (older revisions have no safetensors).
+    """
     repo_id = repo_id_of(spec)
     for checkpoint in checkpoints:
         if (checkpoint.path / "config.json").is_file():
@@ -86,7 +90,10 @@ def download_checkpoints(spec: str, checkpoints: list[Checkpoint]) -> None:
                 "download it while online or unset HF_HUB_OFFLINE"
             )
         snapshot_download(
-            repo_id, revision=checkpoint.path.name, cache_dir=_cache_dir(), allow_patterns=list(DOWNLOAD_PATTERNS)
+            repo_id,
+            revision=checkpoint.path.name,
+            cache_dir=_cache_dir(),
+            allow_patterns=list(DOWNLOAD_PATTERNS + (PICKLE_PATTERNS if allow_pickle else ())),
         )
 
 

@@ -17,16 +17,19 @@ from ckptlens.checkpoints.select import select_checkpoints
 from ckptlens.checkpoints.series import Checkpoint, discover_series
 
 
-def open_series(spec: str | Path, steps: str | None = None, last: float | None = None) -> list[Checkpoint]:
+def open_series(
+    spec: str | Path, steps: str | None = None, last: float | None = None, allow_pickle: bool = False
+) -> list[Checkpoint]:
     """The series' checkpoints kept by ``steps``/``last``, sorted by step, each on local disk.
 
     ``steps`` is a ``--steps`` filter (``1000:5000:500`` or ``100,200``); ``last`` keeps the
-    final fraction of training. Hub revisions not in the local cache are downloaded.
+    final fraction of training. Hub revisions not in the local cache are downloaded
+    (``.bin`` pickles only with ``allow_pickle``; loading still uses ``weights_only``).
     """
     if not is_hub_spec(spec):
         return select_checkpoints(discover_series(spec), steps, last)
     kept = select_checkpoints(list_hub_series(str(spec)), steps, last)
-    download_checkpoints(str(spec), kept)
+    download_checkpoints(str(spec), kept, allow_pickle)
     return kept
 
 

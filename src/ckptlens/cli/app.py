@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
-from ckptlens.averaging import average_series
-from ckptlens.checkpoints import discover_series, window_ends_in_last
+from ckptlens.averaging import AverageRequest, run_average
+from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.progress import stage_bars
 from ckptlens.demo import DemoConfig, run_demo
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.evaluate import evaluate
+from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
 from ckptlens.evaluation.runner import EvalConfig
 from ckptlens.importers import import_lm_eval
 from ckptlens.pretrain import PretrainConfig, pretrain
@@ -37,6 +37,7 @@ console = Console(stderr=True)
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
 LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
+StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
 
 
 class TableFormat(str, Enum):
@@ -89,7 +90,7 @@ def pretrain_command(
 
 @app.command("eval")
 def eval_command(
-    series: Annotated[Path, typer.Argument(help="Folder of checkpoint folders (step1200/, checkpoint-1200/, ...).")],
+    series: Annotated[str, typer.Argument(help="Series: folder of checkpoint folders, or hf://org/name (Hub steps).")],
     more_tasks: Annotated[list[str] | None, typer.Argument(help="More tasks after --tasks.")] = None,
     tasks: Annotated[
         list[str] | None,
@@ -100,35 +101,44 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
     dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,
+    steps: StepsOpt = None,
+    last: Annotated[str | None, typer.Option(help="Only the final fraction of training: 0.2 or 20%.")] = None,
+    average_window: Annotated[
+        int | None, typer.Option(help="Evaluate trailing-window averages of n checkpoints, held in memory.")
+    ] = None,
+    allow_pickle: Annotated[bool, typer.Option(help="Load pytorch_model.bin (trusted folders only).")] = False,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
-    config = EvalConfig(batch_size=batch_size, device=device, dtype=dtype.value)
+    config = EvalConfig(batch_size=batch_size, device=device, dtype=dtype.value, allow_pickle=allow_pickle)
+    options = SeriesOptions(steps, None if last is None else parse_fraction(last), average_window)
     with stage_bars(console) as bars:
         summary = evaluate(
             series, names or ["all"], Store(store), run, config,
-            progress=lambda done, total: bars("evaluate", done, total),
+            progress=lambda done, total: bars("evaluate", done, total), series=options,
         )
     console.print(f"evaluated {summary.units_done} (checkpoint, task) units, {summary.units_skipped} already stored")
 
 
 @app.command()
 def average(
-    series: Annotated[Path, typer.Argument(help="Folder of checkpoint folders.")],
-    window: Annotated[int, typer.Option("--window", help="Checkpoints per trailing-window average.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the averaged series.")],
-    stride: Annotated[int, typer.Option(help="Write every k-th window.")] = 1,
-    last: Annotated[float | None, typer.Option(help="Only windows ending in the final fraction of training.")] = None,
+    sources: Annotated[
+        list[str], typer.Argument(help="One series (folder or hf://org/name), or several checkpoint folders.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the averaged series (or the one average).")],
+    window: Annotated[int | None, typer.Option("--window", help="Checkpoints per trailing-window average.")] = None,
+    ema: Annotated[float | None, typer.Option("--ema", help="Exponential moving average with this decay.")] = None,
+    stride: Annotated[int, typer.Option(help="Write every k-th output.")] = 1,
+    steps: StepsOpt = None,
+    last: Annotated[str | None, typer.Option(help="Only outputs ending in the final fraction: 0.2 or 20%.")] = None,
+    dtype: Annotated[Dtype | None, typer.Option(help="Output dtype (default: as stored).")] = None,
 ) -> None:
-    """Write trailing-window averages of a series as loadable Hugging Face folders (streamed, float32 sums)."""
-    checkpoints = discover_series(series)
-    steps = None if last is None else window_ends_in_last(checkpoints, window, last, stride)
+    """Average checkpoints into loadable Hugging Face folders: a trailing window, an EMA, or the listed folders once."""
+    request = AverageRequest(tuple(sources), out, window, ema, stride, steps, last, dtype and dtype.value)
+    label = f"average n={window}" if window else f"ema {ema}" if ema is not None else "average"
     with stage_bars(console) as progress:
-        written = average_series(
-            checkpoints, window, out, stride=stride, steps=steps,
-            progress=lambda done, total: progress(f"average n={window}", done, total),
-        )
-    console.print(f"{len(written)} averaged checkpoints in {out}")
+        written = run_average(request, progress=lambda done, total: progress(label, done, total))
+    console.print(f"{len(written)} averaged checkpoint(s) in {out}")
 
 
 @app.command()

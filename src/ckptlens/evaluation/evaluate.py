@@ -1,18 +1,29 @@
 """Evaluate a series folder on tasks into a store: what ``ckptlens eval`` does.
 
 >>> evaluate("runs/demo", ["facts", "sums"], Store("out/store"))  # doctest: +SKIP
+>>> evaluate("hf://EleutherAI/pythia-70m", ["facts"], Store("out/store"),
+...          series=SeriesOptions(steps="1000:143000:1000", last=0.2, average_window=4))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from ckptlens.checkpoints import Checkpoint, discover_series
+from ckptlens.checkpoints import Checkpoint, is_hub_spec, open_series, series_id, series_name, window_ends_in_last
 from ckptlens.evaluation.builtin import resolve_tasks, series_manifest
-from ckptlens.evaluation.runner import EvalConfig, EvalSummary, evaluate_series
+from ckptlens.evaluation.in_memory import averaged_checkpoints, window_average_loader
+from ckptlens.evaluation.runner import EvalConfig, EvalSummary, Loader, evaluate_series
 from ckptlens.evaluation.task import Task
 from ckptlens.store import Store
+
+
+@dataclass(frozen=True)
+class SeriesOptions:
+    steps: str | None = None  # --steps filter: start:stop:every (stop included) or a list 100,200
+    last: float | None = None  # only the final fraction of training (averages: windows ending there)
+    average_window: int | None = None  # evaluate trailing-window averages of n checkpoints, held in memory
 
 
 def evaluate(
@@ -22,8 +33,14 @@ def evaluate(
     run: str | None = None,
     config: EvalConfig = EvalConfig(),
     progress: Callable[[int, int], None] | None = None,
+    series: SeriesOptions = SeriesOptions(),
 ) -> EvalSummary:
     """Evaluate every checkpoint in ``series_dir`` on ``tasks``; the run is named after the folder by default.
+
+    ``series_dir`` may also be a Hub series ``hf://org/name``. With
+    ``series.average_window`` n, the run (default name ``<series>-avg<n>``)
+    holds the trailing-window averages, computed in memory and linked to the
+    base run like an averaged folder written by ``ckptlens average``.
 
     ``progress(done, total)`` counts (checkpoint, task) units, finished or skipped.
 
@@ -31,14 +48,35 @@ def evaluate(
     series (written by ``ckptlens average``) the series it was averaged from
     and the window, so the stability table can put averages beside raw rows.
     """
-    series_dir = Path(series_dir)
-    checkpoints = discover_series(series_dir)
-    task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], series_dir))]
-    run = run or series_dir.resolve().name
-    store.write_run_info(run, run_info(series_dir, checkpoints))
+    window = series.average_window
+    local_dir = None if is_hub_spec(series_dir) else Path(series_dir)
+    source = open_series(series_dir, series.steps, None if window else series.last, config.allow_pickle)
+    checkpoints, load = _averaged(source, window, series.last, config) if window else (source, None)
+    task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
+    run = run or series_name(series_dir) + (f"-avg{window}" if window else "")
+    store.write_run_info(run, _source_info(series_dir, checkpoints, window))
     total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
     on_unit = None if progress is None else (lambda checkpoint, task: progress(next(done), total))
-    return evaluate_series(checkpoints, task_list, store, run, config, on_unit=on_unit)
+    return evaluate_series(checkpoints, task_list, store, run, config, on_unit=on_unit, load=load)
+
+
+def _source_info(series_dir: str | Path, checkpoints: list[Checkpoint], window: int | None) -> dict:
+    """``run_info`` for a folder, the bare series id for a Hub repo; in-memory averages link to their base."""
+    info = {"series": series_id(series_dir), "checkpoints": [c.name for c in checkpoints]}
+    if not is_hub_spec(series_dir):
+        info = run_info(Path(series_dir), checkpoints)
+    if window:
+        base = series_id(series_dir)
+        info = {**info, "series": f"{base}#average-window={window}", "averaged_from": base, "window": window}
+    return info
+
+
+def _averaged(
+    source: list[Checkpoint], window: int, last: float | None, config: EvalConfig
+) -> tuple[list[Checkpoint], Loader]:
+    """The checkpoints that end a window (in the final ``last`` of training when given) and their loader."""
+    steps = None if last is None else window_ends_in_last(source, window, last)
+    return averaged_checkpoints(source, window, steps), window_average_loader(source, window, config, steps)
 
 
 def run_info(series_dir: Path, checkpoints: list[Checkpoint]) -> dict:

@@ -1,0 +1,62 @@
+"""What ``ckptlens average`` does, as one API call: a window series, an EMA series, or one average of listed folders.
+
+>>> run_average(AverageRequest(("runs/demo",), Path("avg4"), window=4, last="20%"))      # doctest: +SKIP
+>>> run_average(AverageRequest(("hf://EleutherAI/pythia-70m",), Path("ema"), ema=0.9))  # doctest: +SKIP
+>>> run_average(AverageRequest(("run/step100", "run/step200"), Path("avg")))           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ckptlens.averaging.ema import ema_series
+from ckptlens.averaging.window import Progress, average_checkpoints, average_series
+from ckptlens.checkpoints import open_series, parse_fraction, window_ends_in_last
+from ckptlens.errors import CkptlensError
+
+
+@dataclass(frozen=True)
+class AverageRequest:
+    sources: tuple[str, ...]  # one series (folder or hf://org/name), or several checkpoint folders to average once
+    out: Path  # output folder: the averaged series, or the one averaged checkpoint
+    window: int | None = None  # trailing-window size over the series
+    ema: float | None = None  # exponential moving average decay over the series
+    stride: int = 1  # write every k-th output
+    steps: str | None = None  # --steps filter applied to the series first, e.g. 1000:5000:500
+    last: str | float | None = None  # only outputs ending in the final fraction of training (0.2 or 20%)
+    dtype: str | None = None  # output dtype of averaged tensors; None keeps the stored dtype
+
+
+def run_average(request: AverageRequest, progress: Progress | None = None) -> list[Path]:
+    """Write what ``request`` asks for and return the output checkpoint folders."""
+    if request.window is not None and request.ema is not None:
+        raise CkptlensError("give either --window or --ema, not both")
+    if request.window is None and request.ema is None:
+        return [_single_average(request)]
+    if len(request.sources) != 1:
+        raise CkptlensError(
+            f"--window and --ema take one series (a folder or hf://org/name), got {len(request.sources)}"
+        )
+    series = open_series(request.sources[0], request.steps)
+    size = request.window or 1
+    ends = (
+        None
+        if request.last is None
+        else window_ends_in_last(series, size, parse_fraction(request.last), request.stride)
+    )
+    if request.ema is not None:
+        written = ema_series(series, request.ema, request.out, request.stride, ends, progress, request.dtype)
+    else:
+        written = average_series(series, size, request.out, request.stride, ends, progress, request.dtype)
+    return [c.path for c in written]
+
+
+def _single_average(request: AverageRequest) -> Path:
+    if len(request.sources) < 2:
+        raise CkptlensError(
+            "give several checkpoint folders to average once, or one series with --window n or --ema decay"
+        )
+    if request.steps is not None or request.last is not None:
+        raise CkptlensError("--steps and --last select from a series; with listed checkpoints, list only those")
+    return average_checkpoints([Path(s) for s in request.sources], request.out, request.dtype)

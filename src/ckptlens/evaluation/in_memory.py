@@ -1,0 +1,59 @@
+"""Evaluate trailing-window averages without writing them: a ``load`` hook for ``evaluate_series``.
+
+``iter_window_averages`` slides a float32 window sum along the series (each
+checkpoint read about twice); the hook loads the newest member's model and
+tokenizer and overwrites its parameters with the average, so nothing is written
+to disk. Checkpoints are asked for in step order, which is the order the
+averages come in; an average the store already has is computed and passed over.
+
+>>> load = window_average_loader(discover_series("runs/demo"), 4, EvalConfig())  # doctest: +SKIP
+>>> evaluate_series(averaged_checkpoints(series, 4), tasks, store, "demo-avg4", load=load)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ckptlens.averaging import iter_window_averages
+from ckptlens.checkpoints.loading import load_model
+from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.runner import EvalConfig, Loader
+
+
+def averaged_checkpoints(series: Sequence[Checkpoint], window: int, steps: Sequence[int] | None = None):
+    """The checkpoints that end a full window (named like their newest member), optionally only at ``steps``."""
+    if window < 1:
+        raise CkptlensError(f"--average-window must be at least 1, got {window}")
+    if len(series) < window:
+        raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
+    ends = list(series)[window - 1 :]
+    return ends if steps is None else [c for c in ends if c.step in set(steps)]
+
+
+def window_average_loader(
+    series: Sequence[Checkpoint], window: int, config: EvalConfig, steps: Sequence[int] | None = None
+) -> Loader:
+    """A ``load(checkpoint)`` that returns the model averaged over the window ending at ``checkpoint``."""
+    averages = iter_window_averages(list(series), window, steps)
+
+    def load(checkpoint: Checkpoint) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        for newest, state in averages:
+            if newest.name == checkpoint.name:
+                return _model_with_state(newest, state, config)
+        raise CkptlensError(f"no window of {window} ends at {checkpoint.name}; ask for averages in step order")
+
+    return load
+
+
+def _model_with_state(newest: Checkpoint, state: dict, config: EvalConfig):
+    model, tokenizer = load_model(newest.path, config.device, config.dtype, config.allow_pickle)
+    result = model.load_state_dict(state, strict=False)
+    if result.unexpected_keys:
+        raise CkptlensError(
+            f"averaged tensor {result.unexpected_keys[0]} is not a parameter of the model in {newest.path}; "
+            "its config.json does not match its weights"
+        )
+    return model, tokenizer
