@@ -4,6 +4,8 @@ import csv
 import io
 import json
 
+from ckptlens.store import Store
+from tests.analysis.test_select import write_task
 from tests.cli.conftest import write_mc_task
 
 RECORD_KEYS = {"run", "checkpoint", "step", "task", "example_id", "logliks", "pred", "gold", "correct"}
@@ -58,3 +60,42 @@ def test_report_writes_html_figures_and_tables(cli, tiny_series, tmp_path):
     page = (tmp_path / "r" / "report.html").read_text()
     assert "data:image/png;base64," in page and "colors" in page
     assert (tmp_path / "r" / "stability.csv").is_file() and (tmp_path / "r" / "trajectories.csv").is_file()
+
+
+def test_compare_select_and_category_summary(cli, tiny_series, tmp_path):
+    task = write_mc_task(tmp_path / "colors.jsonl", n=12)
+    store = tmp_path / "store"
+    cli("eval", tiny_series, "--tasks", task, "--store", store, "--run", "tiny")
+
+    code, out, err = cli("compare", 10, 40, "--store", store, "--run", "tiny", "--task", "colors", "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["n_examples"] == 12 and result["lost"] + result["gained"] <= 12 and 0 < result["p_value"] <= 1
+
+    code, out, err = cli("select", "--store", store, "--last", "0.7", "--window", "2", "--splits", "10",
+                         "--format", "json")
+    assert code == 0, err  # random weights stay near chance: nothing learned, nothing to select
+    assert json.loads(out) == []
+
+
+def test_select_and_category_summary_on_a_learned_task(cli, tmp_path):
+    store = Store(tmp_path / "store")
+    write_task(store, "rising", lambda step: 0.6 + step / 1000)
+    store.write_run_info("r", {"series": "/r"})
+
+    code, out, err = cli("select", "--store", store.root, "--last", "0.5", "--window", "2", "--splits", "10",
+                         "--format", "json")
+    assert code == 0, err
+    assert {r["rule"] for r in json.loads(out)} == {"raw", "trailing-mean", "ensemble-vote"}
+
+    code, out, err = cli("stability", "--store", store.root, "--last", "0.5", "--by", "category", "--format", "csv")
+    assert code == 0, err
+    header, first = out.splitlines()[:2]
+    assert header.startswith("run,category,method,window,n_tasks") and first.startswith("r,k,raw,1,1")
+
+
+def test_compare_unknown_step_is_one_line(cli, tiny_series, tmp_path):
+    task = write_mc_task(tmp_path / "colors.jsonl", n=4)
+    cli("eval", tiny_series, "--tasks", task, "--store", tmp_path / "s", "--run", "tiny")
+    code, _, err = cli("compare", 10, 15, "--store", tmp_path / "s", "--run", "tiny", "--task", "colors")
+    assert code == 2 and "no checkpoint at step 15" in err

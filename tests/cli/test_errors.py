@@ -43,7 +43,8 @@ def test_malformed_task_file(cli, tiny_series, tmp_path, line, fragment):
 
 def test_empty_series(cli, tmp_path):
     (tmp_path / "empty").mkdir()
-    assert_one_line_error(cli("eval", tmp_path / "empty", "--tasks", "x.jsonl", "--store", tmp_path / "s"), "no checkpoints")
+    result = cli("eval", tmp_path / "empty", "--tasks", "x.jsonl", "--store", tmp_path / "s")
+    assert_one_line_error(result, "no checkpoints")
 
 
 def test_window_larger_than_series(cli, tiny_series, tmp_path):

@@ -12,6 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ckptlens.analysis.benchmarks import load_categories
+from ckptlens.analysis.compare import compare_checkpoints
+from ckptlens.analysis.select import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.averaging import AverageRequest, run_average
 from ckptlens.checkpoints import parse_fraction
@@ -23,7 +26,7 @@ from ckptlens.evaluation.runner import EvalConfig
 from ckptlens.importers import import_lm_eval
 from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.report import ReportConfig, write_report
-from ckptlens.report.tables import stability_rich_table, summary_table, write_csv
+from ckptlens.report.tables import selection_table, stability_rich_table, summary_table, write_csv
 from ckptlens.store import Store, export_records
 
 app = typer.Typer(
@@ -49,6 +52,11 @@ class TableFormat(str, Enum):
 class RecordFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
+
+
+class Grouping(str, Enum):
+    task = "task"
+    category = "category"
 
 
 class Dtype(str, Enum):
@@ -164,16 +172,70 @@ def stability(
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
+    by: Annotated[Grouping, typer.Option("--by", help="Rows per task, or means per category.")] = Grouping.task,
+    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
+    categories: Annotated[Path | None, typer.Option(help="YAML {category: [task or regex, ...]}.")] = None,
 ) -> None:
-    """Task MTV, example MTV, instability score and std of raw, averaged and ensembled checkpoints."""
-    rows = stability_table(Store(store), StabilityConfig(last=last, windows=_windows(windows)))
+    """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged and ensembled checkpoints."""
+    config = StabilityConfig(
+        last=last, windows=_windows(windows), metric=metric, bootstrap=bootstrap,
+        categories=load_categories(categories) if categories else None,
+    )
+    rows = stability_table(Store(store), config)
+    table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
     if fmt is TableFormat.json:
-        print(json.dumps([r.to_dict() for r in rows], indent=2))
+        print(json.dumps(table, indent=2))
     elif fmt is TableFormat.csv:
-        write_csv([r.to_dict() for r in rows], Path("/dev/stdout"))
-    else:
+        write_csv(table, sys.stdout)
+    elif by == "task":
         Console().print(stability_rich_table(rows))
         Console().print(summary_table(summarise(rows)))
+    else:
+        Console().print(summary_table(table, title="Final-window stability, mean over tasks per category"))
+
+
+@app.command()
+def compare(
+    step_a: Annotated[int, typer.Argument(help="Earlier step.")],
+    step_b: Annotated[int, typer.Argument(help="Later step.")],
+    store: StoreOpt,
+    run: Annotated[str, typer.Option(help="Run name in the store.")],
+    task: Annotated[str, typer.Option(help="Task name.")],
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+) -> None:
+    """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
+    result = compare_checkpoints(Store(store), run, task, step_a, step_b)
+    if fmt is TableFormat.table:
+        verdict = "a real change" if result.significant else "within noise"
+        Console().print(
+            f"{task} {step_a} -> {step_b}: {result.score_a:.3f} -> {result.score_b:.3f} "
+            f"({result.difference:+.3f}; lost {result.lost}, gained {result.gained} of {result.n_examples}); "
+            f"exact McNemar p = {result.p_value:.3g}: {verdict}; "
+            f"smallest difference this task detects (80% power): {result.min_detectable_difference:.3f}"
+        )
+    else:
+        print(json.dumps(result.to_dict(), indent=2))
+
+
+@app.command("select")
+def select_command(
+    store: StoreOpt,
+    run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
+    last: LastOpt = 0.2,
+    window: Annotated[int, typer.Option(help="Checkpoints per trailing mean, ensemble or average.")] = 4,
+    splits: Annotated[int, typer.Option(help="Random halves for the held-out check.")] = 200,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv.")] = TableFormat.table,
+) -> None:
+    """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
+    rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits), run)
+    table = [r.to_dict() for r in rows]
+    if fmt is TableFormat.json:
+        print(json.dumps(table, indent=2))
+    elif fmt is TableFormat.csv:
+        write_csv(table, sys.stdout)
+    else:
+        Console().print(selection_table(rows))
 
 
 @app.command()

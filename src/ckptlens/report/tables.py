@@ -6,23 +6,39 @@ import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from rich.table import Table
 
+from ckptlens.analysis.select import Selection
 from ckptlens.analysis.stability import StabilityRow
 
 TABLE_COLUMNS = ("mean_score", "task_mtv", "example_mtv", "instability_score", "std")
 
 
 def summary_table(summary: list[dict], title: str = "Final-window stability, mean over tasks") -> Table:
-    """Raw vs averaged vs ensembled, one line per (run, method, window)."""
+    """Raw vs averaged vs ensembled, one line per (run, [category,] method, window)."""
+    keys = ("run", "category", "method") if summary and "category" in summary[0] else ("run", "method")
     table = Table(title=title, title_justify="left")
-    for name in ("run", "method", "window", "tasks", *TABLE_COLUMNS):
-        table.add_column(name, justify="left" if name in ("run", "method") else "right")
+    for name in (*keys, "window", "tasks", *TABLE_COLUMNS):
+        table.add_column(name, justify="left" if name in keys else "right")
     for row in sorted(summary, key=summary_order):
         table.add_row(
-            row["run"], row["method"], str(row["window"]), str(row["n_tasks"]),
+            *(row[k] for k in keys), str(row["window"]), str(row["n_tasks"]),
             *(_fmt(row[c]) for c in TABLE_COLUMNS),
+        )
+    return table
+
+
+def selection_table(rows: Sequence[Selection]) -> Table:
+    """Which checkpoint each rule picks, and how its pick does on held-out halves against raw's pick."""
+    table = Table(title="Checkpoint selection (held-out: other half of the examples)", title_justify="left")
+    for name in ("run", "task", "rule", "n", "step", "score", "held-out", "wins", "losses", "mean gain"):
+        table.add_column(name, justify="left" if name in ("run", "task", "rule") else "right")
+    for r in rows:
+        table.add_row(
+            r.run, r.task, r.rule, str(r.window), str(r.selected_step), _fmt(r.selected_score),
+            _fmt(r.held_out_score), f"{r.win_rate:.0%}", f"{r.loss_rate:.0%}", f"{r.mean_gain:+.4f}",
         )
     return table
 
@@ -41,14 +57,17 @@ def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
     return table
 
 
-def write_csv(rows: Sequence[dict], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        if rows:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
-    return path
+def write_csv(rows: Sequence[dict], target: Path | TextIO) -> None:
+    """Rows as CSV (null as an empty field) to a file path or an open text stream."""
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", newline="") as f:
+            write_csv(rows, f)
+        return
+    if rows:
+        writer = csv.DictWriter(target, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
 
 
 def write_json(obj, path: Path) -> Path:
@@ -59,7 +78,7 @@ def write_json(obj, path: Path) -> Path:
 
 def summary_order(row: dict):
     """Raw first, then methods by name and window."""
-    return (row["run"], row["method"] != "raw", row["method"], row["window"])
+    return (row["run"], row.get("category", ""), row["method"] != "raw", row["method"], row["window"])
 
 
 def _fmt(value) -> str:
