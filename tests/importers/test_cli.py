@@ -12,7 +12,7 @@ def write_series(out, steps=range(100, 1100, 100)):
         samples = [ChoiceSample(i, f"q {i}", ["a", "b", "c"], gold=i % 3,
                                 logliks=[-1.0 - ((i * c + step // 100) % 3) for c in range(3)]) for i in range(8)]
         write_new_format(out, Checkpoint(f"step{step}", {"arc_easy": samples}, stamp=f"2024-01-01T00-00-{k:02d}.0"),
-                         folder=f"c{step}")
+                         folder="EleutherAI__pythia-160m")  # lm-eval puts every revision in one folder
 
 
 def test_import_then_stability_gives_rows_for_the_run(cli, tmp_path):

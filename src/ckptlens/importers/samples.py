@@ -5,9 +5,11 @@ per choice in ``filtered_resps`` (strings since lm-eval 0.4.3, numbers before);
 generation tasks hold the generated text. ``target`` is the gold index, the gold
 choice's text, or the reference text; lm-eval writes it as a string.
 
-Lines are parsed with orjson: a 100-checkpoint x 10-task x 5,000-example import
-is about 8 GB of JSON, and the standard library alone would miss the one-minute
-budget (bench/import_speed.py).
+Multiple-choice records keep log-likelihoods, prediction and gold as indices;
+the option texts stay in lm-eval's files (reading them would cost a third of
+the import time). Lines are parsed with orjson, skipping documents and prompts
+when they are not needed (``lines.py``): a 100-checkpoint x 10-task x
+5,000-example import is about 8 GB of JSON (bench/import_speed.py).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from ckptlens.errors import CkptlensError
+from ckptlens.importers.lines import parse_sample
+
+# What each parsed sample contributes, in this order (one tuple per sample, turned into columns at the end).
+FIELDS = ("example_id", "prompt_hash", "logliks", "pred", "gold", "output", "target", "correct", "score", "lm_eval_acc")
 
 
 @dataclass
@@ -27,17 +31,17 @@ class SampleColumns:
 
     kind: str  # "multiple_choice" | "generation"
     filter: str | None
-    example_id: list[str] = field(default_factory=list)
-    logliks: list[list[float] | None] = field(default_factory=list)
-    pred: list[int | None] = field(default_factory=list)
-    gold: list[int | None] = field(default_factory=list)
-    output: list[str | None] = field(default_factory=list)
-    target: list[str | None] = field(default_factory=list)
-    correct: list[bool | None] = field(default_factory=list)
-    score: list[float | None] = field(default_factory=list)
-    prompt_hash: list[str | None] = field(default_factory=list)
-    disagreements: int = 0  # examples whose correctness differs from lm-eval's own per-sample acc
+    columns: dict[str, list] = field(default_factory=dict, repr=False)  # FIELDS -> one value per example
     task_hash: str = ""  # lm-eval's task hash recomputed from the file (results' ``task_hashes``)
+
+    def __len__(self) -> int:
+        return len(self.columns["example_id"])
+
+    @property
+    def disagreements(self) -> int:
+        """Examples whose correctness differs from lm-eval's own per-sample ``acc``."""
+        pairs = zip(self.columns["correct"], self.columns["lm_eval_acc"], strict=True)
+        return sum(acc is not None and correct is not None and bool(acc) != correct for correct, acc in pairs)
 
 
 def read_samples(path: Path) -> SampleColumns:
@@ -45,29 +49,35 @@ def read_samples(path: Path) -> SampleColumns:
 
     Only the first filter in the file is kept (lm-eval writes one line per
     document and filter; "none" for log-likelihood tasks, the task's first
-    filter, e.g. "strict-match", for generation).
+    filter, e.g. "strict-match", for generation). Lines are parsed one at a
+    time: keeping every parsed line alive costs more than parsing it.
     """
-    with path.open("rb") as f:
-        lines = [orjson.loads(line) for line in f if line.strip()]
-    if not lines:
-        raise CkptlensError(f"{path} has no samples; rerun lm-eval with --log_samples or remove the file")
-    first = lines[0]
-    columns = SampleColumns(kind=_kind(first, path), filter=first.get("filter"))
-    add = _add_choice if columns.kind == "multiple_choice" else _add_generation
+    result: SampleColumns | None = None
     seen: set = set()
-    hashes = []
-    for sample in lines:
-        hashes.append(f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}")
-        if sample.get("filter") != columns.filter:
+    hashes, rows = [], []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
             continue
-        doc_id = sample["doc_id"]
-        if doc_id in seen:
-            raise CkptlensError(f"{path}: doc_id {doc_id} appears twice for filter {columns.filter!r}; "
-                                "the file was appended to by two runs: keep one run's samples")
-        seen.add(doc_id)
-        add(columns, sample)
-    columns.task_hash = hashlib.sha256("".join(hashes).encode("utf-8")).hexdigest()
-    return columns
+        sample = parse_sample(line)
+        hashes.append(f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}")
+        if result is None:
+            result = SampleColumns(kind=_kind(sample, path), filter=sample.get("filter"))
+            row_of = ROW_OF[result.kind]
+        if sample.get("filter") == result.filter:
+            _check_new(sample["doc_id"], seen, path, result.filter)
+            rows.append(row_of(sample))
+    if result is None:
+        raise CkptlensError(f"{path} has no samples; rerun lm-eval with --log_samples or remove the file")
+    result.columns = dict(zip(FIELDS, map(list, zip(*rows, strict=True)), strict=True))
+    result.task_hash = hashlib.sha256("".join(hashes).encode("utf-8")).hexdigest()
+    return result
+
+
+def _check_new(doc_id, seen: set, path: Path, filter_name: str | None) -> None:
+    if doc_id in seen:
+        raise CkptlensError(f"{path}: doc_id {doc_id} appears twice for filter {filter_name!r}; "
+                            "the file was appended to by two runs: keep one run's samples")
+    seen.add(doc_id)
 
 
 def _kind(sample: dict, path: Path) -> str:
@@ -77,43 +87,36 @@ def _kind(sample: dict, path: Path) -> str:
     return "multiple_choice" if isinstance(responses[0], list) else "generation"
 
 
-def _add_common(columns: SampleColumns, sample: dict) -> None:
-    columns.example_id.append(str(sample["doc_id"]))
+def _short_hash(sample: dict) -> str | None:
+    """lm-eval hashes the first request's context with SHA-256; ckptlens keeps 16 hex digits like its own runner."""
     prompt = sample.get("prompt_hash")
-    # lm-eval hashes the first request's context with SHA-256; ckptlens keeps 16 hex digits like its own runner.
-    columns.prompt_hash.append(prompt[:16] if prompt else None)
+    return prompt[:16] if prompt else None
 
 
-def _add_choice(columns: SampleColumns, sample: dict) -> None:
-    _add_common(columns, sample)
+def _choice_row(sample: dict) -> tuple:
+    """Multiple choice: log-likelihoods, prediction, gold; the option texts stay in lm-eval's files."""
     logliks = [float(response[0]) for response in sample["filtered_resps"]]
-    pred = max(range(len(logliks)), key=lambda i: (logliks[i], -i))
-    choices = continuations(sample.get("arguments"))
-    gold = gold_index(str(sample.get("target")), choices, pred, sample.get("acc"))
-    correct = None if gold is None else pred == gold
-    columns.logliks.append(logliks)
-    columns.pred.append(pred)
-    columns.gold.append(gold)
-    columns.output.append(choices[pred] if pred < len(choices) else None)
-    columns.target.append(choices[gold] if gold is not None and gold < len(choices) else None)
-    columns.correct.append(correct)
-    columns.score.append(None if correct is None else float(correct))
+    pred = logliks.index(max(logliks))  # ties go to the first option, as in lm-eval and ckptlens's runner
     acc = sample.get("acc")
-    columns.disagreements += acc is not None and correct is not None and bool(acc) != correct
+    gold = gold_index(str(sample.get("target")), continuations(sample.get("arguments")), pred, acc)
+    correct = None if gold is None else pred == gold
+    return (str(sample["doc_id"]), _short_hash(sample), logliks, pred, gold, None, None,
+            correct, None if correct is None else float(correct), acc)
 
 
-def _add_generation(columns: SampleColumns, sample: dict) -> None:
-    _add_common(columns, sample)
+def _generation_row(sample: dict) -> tuple:
     responses = sample["filtered_resps"]
     output = responses[0] if isinstance(responses, list) else responses
+    target = sample.get("target")
     score = sample.get("exact_match")
-    columns.logliks.append(None)
-    columns.pred.append(None)
-    columns.gold.append(None)
-    columns.output.append(None if output is None else str(output))
-    columns.target.append(None if sample.get("target") is None else str(sample["target"]))
-    columns.score.append(None if score is None else float(score))
-    columns.correct.append(None if score is None else float(score) == 1.0)
+    return (
+        str(sample["doc_id"]), _short_hash(sample), None, None, None,
+        None if output is None else str(output), None if target is None else str(target),
+        None if score is None else float(score) == 1.0, None if score is None else float(score), None,
+    )
+
+
+ROW_OF = {"multiple_choice": _choice_row, "generation": _generation_row}
 
 
 def continuations(arguments) -> list[str]:
@@ -122,9 +125,8 @@ def continuations(arguments) -> list[str]:
     >>> continuations({"gen_args_0": {"arg_0": "Q?", "arg_1": " yes"}, "gen_args_1": {"arg_0": "Q?", "arg_1": " no"}})
     ['yes', 'no']
     """
-    if isinstance(arguments, dict):
-        pairs = [arguments[key] for key in sorted(arguments, key=lambda k: int(k.rsplit("_", 1)[-1]))]
-        return [str(pair.get("arg_1", "")).strip() for pair in pairs]
+    if isinstance(arguments, dict):  # lm-eval writes gen_args_0, gen_args_1, ... in order
+        return [pair["arg_1"].strip() if isinstance(pair.get("arg_1"), str) else "" for pair in arguments.values()]
     if isinstance(arguments, list):
         return [str(pair[1]).strip() if len(pair) > 1 else "" for pair in arguments]
     return []
