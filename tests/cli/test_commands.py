@@ -5,7 +5,7 @@ import io
 import json
 
 from ckptlens.store import Store
-from tests.analysis.test_select import write_task
+from tests.analysis.test_selection import write_task
 from tests.cli.conftest import write_mc_task
 
 RECORD_KEYS = {"run", "checkpoint", "step", "task", "example_id", "logliks", "pred", "gold", "correct"}
@@ -59,6 +59,9 @@ def test_report_writes_html_figures_and_tables(cli, tiny_series, tmp_path):
     assert code == 0, err
     page = (tmp_path / "r" / "report.html").read_text()
     assert "data:image/png;base64," in page and "colors" in page
+    for section in ("Mean over tasks", "Neighbour changes beyond noise", "Checkpoint selection", "Examples that flip"):
+        assert section in page
+    assert (tmp_path / "r" / "figures" / "s__colors__examples.png").is_file()
     assert (tmp_path / "r" / "stability.csv").is_file() and (tmp_path / "r" / "trajectories.csv").is_file()
 
 

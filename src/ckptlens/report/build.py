@@ -5,14 +5,18 @@
 
 from __future__ import annotations
 
-import base64
-import html
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ckptlens.analysis.stability import StabilityConfig, StabilityRow, stability_table, summarise
+from ckptlens.analysis.compare import neighbour_comparisons
+from ckptlens.analysis.examples import CLASSES, example_view
+from ckptlens.analysis.matrix import TaskMatrix, task_matrices
+from ckptlens.analysis.selection import SelectConfig, Selection, select_checkpoints
+from ckptlens.analysis.stability import StabilityConfig, StabilityRow, averaged_runs, stability_table, summarise
 from ckptlens.analysis.trajectories import trajectories
-from ckptlens.report.figures import loss_figure, trajectory_figure
+from ckptlens.checkpoints import last_fraction
+from ckptlens.report.figures import example_heatmap, loss_figure, trajectory_figure
+from ckptlens.report.html import Page
 from ckptlens.report.tables import TABLE_COLUMNS, summary_order, write_csv, write_json
 from ckptlens.store import Store
 
@@ -21,6 +25,7 @@ from ckptlens.store import Store
 class ReportConfig:
     stability: StabilityConfig = StabilityConfig()
     plot_windows: tuple[int, ...] = (4, 8)  # averaged/ensembled windows drawn next to raw
+    select_window: int = 4  # window of the smoothed selection rules
 
 
 @dataclass(frozen=True)
@@ -28,34 +33,74 @@ class Report:
     html: Path
     rows: list[StabilityRow]
     summary: list[dict]
+    selections: list[Selection]
 
 
 def write_report(store: Store, out: str | Path, config: ReportConfig = ReportConfig()) -> Report:
-    """Compute the stability table and trajectories from ``store`` and write them all under ``out``."""
+    """Compute the stability table, trajectories, example views and selections; write them all under ``out``."""
     out = Path(out)
     rows = stability_table(store, config.stability)
     summary = summarise(rows)
+    by_category = summarise(rows, ("run", "category", "method", "window"))
+    base_runs, _ = averaged_runs(store)
+    matrices = [m for m in task_matrices(store.read()) if m.run in base_runs]
+    selections = select_checkpoints(store, _select_config(config)) if matrices else []
+    noise = _neighbour_noise(matrices, config.stability.last)
     points = trajectories(store, config.plot_windows)
     write_json([r.to_dict() for r in rows], out / "stability.json")
     write_csv([r.to_dict() for r in rows], out / "stability.csv")
     write_csv(summary, out / "summary.csv")
+    write_csv(by_category, out / "summary_by_category.csv")
+    write_csv([s.to_dict() for s in selections], out / "selection.csv")
+    write_csv(noise, out / "neighbour_changes.csv")
     write_csv([asdict(p) for p in points], out / "trajectories.csv")
-    figures = _trajectory_figures(rows, points, out / "figures")
-    figures += _loss_figures(store, out / "figures")
-    page = out / "report.html"
-    page.write_text(_html_page(rows, summary, figures, config))
-    return Report(page, rows, summary)
+
+    page = Page("ckptlens report")
+    page.text(
+        f"Stability over the final {config.stability.last:.0%} of training (by step). Scores and MTVs are "
+        "fractions; [lo, hi] columns are 95% bootstrap intervals over examples. Tasks near chance are marked "
+        "and left out of the means over tasks."
+    )
+    page.heading("Mean over tasks")
+    page.table(["run", "method", "window", "n_tasks", *TABLE_COLUMNS], sorted(summary, key=summary_order))
+    page.heading("Mean over tasks, per capability category")
+    page.table(["run", "category", "method", "window", "n_tasks", *TABLE_COLUMNS],
+               sorted(by_category, key=summary_order))
+    page.heading("Score trajectories")
+    for title, path in _trajectory_figures(rows, points, out / "figures") + _loss_figures(store, out / "figures"):
+        page.figure(path, title)
+    page.heading("Neighbour changes beyond noise")
+    page.text("Exact McNemar test between neighbouring checkpoints in the window (5% level): most moves of the "
+              "score between neighbours are within what the task's size can tell apart.")
+    page.table(["run", "task", "transitions", "significant", "median_abs_change", "min_detectable_difference"], noise)
+    page.heading("Checkpoint selection")
+    page.text("Each rule picks on a random half of the examples; the picked checkpoint is scored on the other half. "
+              "wins/losses: how often its held-out score beats / trails the raw rule's pick.")
+    page.table(["run", "task", "rule", "window", "selected_step", "selected_score", "held_out_score", "win_rate",
+                "loss_rate", "mean_gain"], [s.to_dict() for s in selections])
+    page.heading("Examples that flip")
+    for view, path in _example_figures(matrices, config.stability.last, out / "figures"):
+        page.figure(path, f"{view.run} / {view.task}")
+        page.table(list(CLASSES), [{c: f"{v:.1%}" for c, v in view.class_fractions().items()}])
+    page.heading("Stability table")
+    page.table(
+        ["run", "task", "category", "method", "window", "n_checkpoints", "first_step", "last_step", *TABLE_COLUMNS,
+         "example_mtv_lo", "example_mtv_hi", "relative_std", "monotonicity", "flip_fraction", "forgetting_events",
+         "near_chance"],
+        [r.to_dict() for r in rows],
+    )
+    html = page.write(out / "report.html")
+    return Report(html, rows, summary, selections)
 
 
 def _trajectory_figures(rows: list[StabilityRow], points, folder: Path) -> list[tuple[str, Path]]:
     figures = []
     for row in rows:
-        if row.method != "raw":
-            continue
         pts = [p for p in points if p.run == row.run and p.task == row.task]
+        if row.method != "raw" or not pts:
+            continue
         title = f"{row.run} / {row.task}" + (" (near chance)" if row.near_chance else "")
-        path = trajectory_figure(pts, row.first_step, folder / f"{row.run}__{row.task}.png", title)
-        figures.append((title, path))
+        figures.append((title, trajectory_figure(pts, row.first_step, folder / f"{row.run}__{row.task}.png", title)))
     return figures
 
 
@@ -69,48 +114,24 @@ def _loss_figures(store: Store, folder: Path) -> list[tuple[str, Path]]:
     return figures
 
 
-def _html_page(rows: list[StabilityRow], summary: list[dict], figures, config: ReportConfig) -> str:
-    window = config.stability.last
-    parts = [
-        "<!doctype html><meta charset='utf-8'><title>ckptlens report</title>",
-        f"<style>{_CSS}</style><h1>ckptlens report</h1>",
-        f"<p>Stability over the final {window:.0%} of training (by step). Scores and MTVs are fractions. "
-        "Tasks near chance are marked and left out of the means over tasks.</p>",
-        "<h2>Mean over tasks</h2>",
-        _html_table(["run", "method", "window", "n_tasks", *TABLE_COLUMNS], sorted(summary, key=summary_order)),
-        "<h2>Score trajectories</h2>",
-        *(f"<figure><img src='data:image/png;base64,{_b64(p)}' alt='{html.escape(t)}'></figure>" for t, p in figures),
-        "<h2>Stability table</h2>",
-        _html_table(
-            ["run", "task", "category", "method", "window", "n_checkpoints", "first_step", "last_step",
-             *TABLE_COLUMNS, "relative_std", "monotonicity", "flip_fraction", "forgetting_events", "near_chance"],
-            [r.to_dict() for r in rows],
-        ),
-    ]
-    return "\n".join(parts)
+def _example_figures(matrices: list[TaskMatrix], last: float, folder: Path):
+    views = [example_view(m, last) for m in matrices]
+    return [(v, example_heatmap(v, folder / f"{v.run}__{v.task}__examples.png")) for v in views]
 
 
-def _html_table(columns: list[str], rows: list[dict]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _neighbour_noise(matrices: list[TaskMatrix], last: float) -> list[dict]:
+    """Per task: how many neighbour-to-neighbour changes in the window a paired test calls real."""
+    rows = []
+    for matrix in matrices:
+        tests = neighbour_comparisons(matrix.select_steps(last_fraction(matrix.steps, last)))
+        changes = sorted(abs(t.difference) for t in tests)
+        rows.append({
+            "run": matrix.run, "task": matrix.task, "transitions": len(tests),
+            "significant": sum(t.significant for t in tests), "median_abs_change": changes[len(changes) // 2],
+            "min_detectable_difference": tests[0].min_detectable_difference,
+        })
+    return rows
 
 
-def _cell(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return html.escape(str(value))
-
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
-    "table{border-collapse:collapse;font-size:12px;margin:1em 0}"
-    "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f3f3f3}"
-    "td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}"
-)
+def _select_config(config: ReportConfig) -> SelectConfig:
+    return SelectConfig(last=config.stability.last, window=config.select_window)

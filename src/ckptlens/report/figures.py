@@ -6,10 +6,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ckptlens.analysis.examples import ExampleView  # noqa: E402
 from ckptlens.analysis.trajectories import TrajectoryPoint  # noqa: E402
 
 METHOD_STYLE = {"raw": ("black", "-"), "average": ("tab:blue", "-"), "ensemble-vote": ("tab:orange", "--")}
@@ -52,3 +54,19 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def example_heatmap(view: ExampleView, path: Path, max_rows: int = 300) -> Path:
+    """Examples x checkpoints, right (dark) or wrong (light), most-flipping examples on top."""
+    rows = np.linspace(0, len(view.example_ids) - 1, min(max_rows, len(view.example_ids))).astype(int)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.imshow(view.correct[rows], aspect="auto", interpolation="nearest", cmap="Greys",
+              extent=(0, len(view.steps), len(rows), 0))
+    start = int(np.searchsorted(view.steps, view.window_start))
+    ax.axvline(start, color="gold", lw=1.5, label="stability window")
+    ticks = np.linspace(0, len(view.steps) - 1, min(8, len(view.steps))).astype(int)
+    ax.set_xticks(ticks + 0.5, [str(view.steps[t]) for t in ticks], fontsize=7)
+    shown = "" if len(rows) == len(view.example_ids) else f", {len(rows)} of {len(view.example_ids)} shown"
+    ax.set(xlabel="step", ylabel=f"examples (most flips first{shown})", title=f"{view.run} / {view.task}: right (dark)")
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)

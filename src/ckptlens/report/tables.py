@@ -10,7 +10,7 @@ from typing import TextIO
 
 from rich.table import Table
 
-from ckptlens.analysis.select import Selection
+from ckptlens.analysis.selection import Selection
 from ckptlens.analysis.stability import StabilityRow
 
 TABLE_COLUMNS = ("mean_score", "task_mtv", "example_mtv", "instability_score", "std")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ckptlens.analysis.select import ALL_TASKS, SelectConfig, select_checkpoints
+from ckptlens.analysis.selection import ALL_TASKS, SelectConfig, select_checkpoints
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store, records_table
 
