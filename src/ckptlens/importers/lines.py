@@ -25,11 +25,24 @@ FILTERED = b', "filtered_resps": '
 
 def parse_sample(line: bytes) -> dict:
     """The sample on ``line``: without ``doc``/``arguments``/``resps`` when they are not needed, else whole."""
-    lean = _lean(line)
-    return orjson.loads(line) if lean is None else lean
+    lean = lean_bytes(line)
+    if lean is not None:
+        try:
+            sample = orjson.loads(lean)
+        except orjson.JSONDecodeError:
+            sample = None
+        if sample is not None and _needs_no_choices(sample):
+            return sample
+    return orjson.loads(line)
 
 
-def _lean(line: bytes) -> dict | None:
+def lean_bytes(line: bytes) -> bytes | None:
+    """``line`` cut to ``doc_id``, ``target`` and everything from ``filtered_resps`` on; None if it is not
+    laid out the way lm-eval writes it.
+
+    >>> lean_bytes(b'{"doc_id": 1, "doc": {}, "target": "0", "arguments": {}, "resps": [], "filtered_resps": []}')
+    b'{"doc_id": 1, "target": "0", "filtered_resps": []}'
+    """
     if not line.startswith(DOC_ID):
         return None
     filtered = line.rfind(FILTERED)
@@ -38,11 +51,7 @@ def _lean(line: bytes) -> dict | None:
     comma = line.find(b",", len(DOC_ID))
     if min(filtered, arguments, target) < 0 or not 0 < comma < target:
         return None
-    try:
-        sample = orjson.loads(b"{" + line[1:comma] + line[target:arguments] + line[filtered:])
-    except orjson.JSONDecodeError:
-        return None
-    return sample if _needs_no_choices(sample) else None
+    return b"{" + line[1:comma] + line[target:arguments] + line[filtered:]
 
 
 def _needs_no_choices(sample: dict) -> bool:

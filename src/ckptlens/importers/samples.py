@@ -14,34 +14,14 @@ when they are not needed (``lines.py``): a 100-checkpoint x 10-task x
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from ckptlens.errors import CkptlensError
+from ckptlens.importers.columnar import read_columnar
+from ckptlens.importers.columns import FIELD_TYPES, PROMPT_HASH_CHARS, SampleColumns, check_new, task_hash
 from ckptlens.importers.lines import parse_sample
-
-# What each parsed sample contributes, in this order (one tuple per sample, turned into columns at the end).
-FIELDS = ("example_id", "prompt_hash", "logliks", "pred", "gold", "output", "target", "correct", "score", "lm_eval_acc")
-
-
-@dataclass
-class SampleColumns:
-    """The per-example columns of one samples file (one filter), ready for the store's records."""
-
-    kind: str  # "multiple_choice" | "generation"
-    filter: str | None
-    columns: dict[str, list] = field(default_factory=dict, repr=False)  # FIELDS -> one value per example
-    task_hash: str = ""  # lm-eval's task hash recomputed from the file (results' ``task_hashes``)
-
-    def __len__(self) -> int:
-        return len(self.columns["example_id"])
-
-    @property
-    def disagreements(self) -> int:
-        """Examples whose correctness differs from lm-eval's own per-sample ``acc``."""
-        pairs = zip(self.columns["correct"], self.columns["lm_eval_acc"], strict=True)
-        return sum(acc is not None and correct is not None and bool(acc) != correct for correct, acc in pairs)
 
 
 def read_samples(path: Path) -> SampleColumns:
@@ -49,35 +29,31 @@ def read_samples(path: Path) -> SampleColumns:
 
     Only the first filter in the file is kept (lm-eval writes one line per
     document and filter; "none" for log-likelihood tasks, the task's first
-    filter, e.g. "strict-match", for generation). Lines are parsed one at a
-    time: keeping every parsed line alive costs more than parsing it.
+    filter, e.g. "strict-match", for generation).
     """
-    result: SampleColumns | None = None
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    if not lines:
+        raise CkptlensError(f"{path} has no samples; rerun lm-eval with --log_samples or remove the file")
+    return read_columnar(lines, path) or _read_line_by_line(lines, path)
+
+
+def _read_line_by_line(lines: list[bytes], path: Path) -> SampleColumns:
+    """The general path: each line parsed on its own (one at a time: keeping them all alive costs more)."""
+    first = parse_sample(lines[0])
+    result = SampleColumns(kind=_kind(first, path), filter=first.get("filter"))
+    row_of = ROW_OF[result.kind]
     seen: set = set()
     hashes, rows = [], []
-    for line in path.read_bytes().splitlines():
-        if not line.strip():
-            continue
+    for line in lines:
         sample = parse_sample(line)
         hashes.append(f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}")
-        if result is None:
-            result = SampleColumns(kind=_kind(sample, path), filter=sample.get("filter"))
-            row_of = ROW_OF[result.kind]
         if sample.get("filter") == result.filter:
-            _check_new(sample["doc_id"], seen, path, result.filter)
+            check_new(sample["doc_id"], seen, path, result.filter)
             rows.append(row_of(sample))
-    if result is None:
-        raise CkptlensError(f"{path} has no samples; rerun lm-eval with --log_samples or remove the file")
-    result.columns = dict(zip(FIELDS, map(list, zip(*rows, strict=True)), strict=True))
-    result.task_hash = hashlib.sha256("".join(hashes).encode("utf-8")).hexdigest()
+    values = zip(*rows, strict=True)
+    result.columns = {name: pa.array(list(v), type_) for (name, type_), v in zip(FIELD_TYPES.items(), values)}
+    result.task_hash = task_hash(hashes)
     return result
-
-
-def _check_new(doc_id, seen: set, path: Path, filter_name: str | None) -> None:
-    if doc_id in seen:
-        raise CkptlensError(f"{path}: doc_id {doc_id} appears twice for filter {filter_name!r}; "
-                            "the file was appended to by two runs: keep one run's samples")
-    seen.add(doc_id)
 
 
 def _kind(sample: dict, path: Path) -> str:
@@ -90,7 +66,7 @@ def _kind(sample: dict, path: Path) -> str:
 def _short_hash(sample: dict) -> str | None:
     """lm-eval hashes the first request's context with SHA-256; ckptlens keeps 16 hex digits like its own runner."""
     prompt = sample.get("prompt_hash")
-    return prompt[:16] if prompt else None
+    return prompt[:PROMPT_HASH_CHARS] if prompt else None
 
 
 def _choice_row(sample: dict) -> tuple:

@@ -51,7 +51,7 @@ def import_group(store_root: str, units: list[SampleUnit]) -> GroupResult:
     for unit in units:
         columns = read_samples(unit.path)
         warnings += _task_hash_warnings(unit, columns)
-        _check_prompts(unit, columns.columns, reference, units[0].checkpoint)
+        _check_prompts(unit, columns.prompts(), reference, units[0].checkpoint)
         if columns.disagreements:
             warnings.append(f"{unit.path}: {columns.disagreements} examples' correctness differs from lm-eval's acc "
                             "(ties or an unusual target); records follow the log-likelihoods")
@@ -73,8 +73,8 @@ def records_of(unit: SampleUnit, columns: SampleColumns) -> pa.Table:
     arrays = []
     for column in RECORD_SCHEMA:  # columns lm-eval has no value for (e.g. perplexity counts) stay null
         values = per_example[column.name] if column.name in per_example else constant.get(column.name)
-        if isinstance(values, list):
-            arrays.append(pa.array(values, column.type))
+        if isinstance(values, pa.Array):
+            arrays.append(values.cast(column.type))
         else:
             arrays.append(pa.nulls(n, column.type) if values is None else pa.array([values] * n, column.type))
     return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
@@ -93,13 +93,12 @@ def _task_hash_warnings(unit: SampleUnit, columns: SampleColumns) -> list[str]:
             "it may come from another lm-eval run"]
 
 
-def _check_prompts(unit: SampleUnit, columns: dict[str, list], reference: dict, first: str) -> None:
+def _check_prompts(unit: SampleUnit, prompts: dict[str, str | None], reference: dict, first: str) -> None:
     """Join only examples whose prompt is the same at every checkpoint; ``reference`` fills from the first."""
-    pairs = zip(columns["example_id"], columns["prompt_hash"], strict=True)
     if not reference:
-        reference.update(pairs)
+        reference.update(prompts)
         return
-    changed = [i for i, h in pairs if reference.setdefault(i, h) != h]
+    changed = [i for i, h in prompts.items() if reference.setdefault(i, h) != h]
     if changed:
         raise CkptlensError(
             f"run {unit.run!r}, task {unit.task!r}: the prompt of doc_ids {', '.join(changed[:SHOWN_IDS])}"
