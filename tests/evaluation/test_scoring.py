@@ -166,26 +166,24 @@ def _input_shapes(model, run):
 
 
 def test_each_context_runs_once_whatever_its_choices(model_and_tokenizer):
-    """Tokens fed = shared prefix + each own context once + each choice's tokens but its first."""
+    """One pass for the shared prefix, then one row per example: own context + each choice but its last token."""
     model, tok = model_and_tokenizer
     examples = _examples(9)
     shapes = _input_shapes(model, lambda: score_multiple_choice(model, tok, examples, batch_size=64))
     contexts = [encode_pair(tok, e.context, e.choices[0])[0] for e in examples]
     shared = shared_prefix_length(contexts)
-    conts = [encode_pair(tok, e.context, c)[1] for e in examples for c in e.choices]
-    assert len(shapes) == (3 if any(len(c) > 1 for c in conts) else 2)
-    assert shapes[1] == (len(examples), max(len(c) for c in contexts) - shared)
-    assert shapes[2] == (sum(len(c) > 1 for c in conts), max(len(c) for c in conts) - 1)
+    tails = [sum(len(encode_pair(tok, e.context, c)[1]) - 1 for c in e.choices) for e in examples]
+    assert shapes == [(1, shared), (len(examples), max(len(c) for c in contexts) - shared + max(tails))]
 
 
-def test_single_token_choices_need_no_forward_of_their_own(model_and_tokenizer):
+def test_single_token_choices_add_no_tokens(model_and_tokenizer):
     model, tok = model_and_tokenizer
     examples = [
         Example(f"s{i}", f"{SHOTS}Q : what is {w} ? A :", (" red", " blue", " cat"), gold=0)
         for i, w in enumerate(["one", "two", "three", "dog"])
     ]
     shapes = _input_shapes(model, lambda: score_multiple_choice(model, tok, examples, batch_size=8))
-    assert len(shapes) == 2
+    assert len(shapes) == 2 and shapes[1][1] == 4  # own context "W ? A :", nothing for the choices
     for e, s in zip(examples, score_multiple_choice(model, tok, examples), strict=True):
         assert s.logliks == pytest.approx(_naive_logliks(model, tok, e), abs=1e-4)
 

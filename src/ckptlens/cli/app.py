@@ -102,7 +102,11 @@ def eval_command(
     more_tasks: Annotated[list[str] | None, typer.Argument(help="More tasks after --tasks.")] = None,
     tasks: Annotated[
         list[str] | None,
-        typer.Option("--tasks", help="Built-in task names, 'all', or task files (.jsonl); space- or comma-separated."),
+        typer.Option(
+            "--tasks",
+            help="Built-in task names, 'all', or task files (.jsonl, .yaml template or lm-eval task, "
+            ".txt perplexity); space- or comma-separated.",
+        ),
     ] = None,
     store: StoreOpt = Path("store"),
     run: Annotated[str | None, typer.Option(help="Run name in the store (default: the series folder name).")] = None,

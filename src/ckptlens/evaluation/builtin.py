@@ -19,7 +19,7 @@ from ckptlens.evaluation.task_file import load_task
 from ckptlens.world import BUILTIN_TASK_NAMES, build_world, builtin_tasks
 
 TASKS_FOLDER = "tasks"
-TASK_SUFFIXES = (".jsonl", ".json")
+TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 
 def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
@@ -43,7 +43,8 @@ def _resolve(spec: str, series_dir: str | Path | None) -> Task:
     hint = difflib.get_close_matches(spec, BUILTIN_TASK_NAMES, n=1)
     did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
     raise CkptlensError(
-        f"unknown task {spec!r}: {did_you_mean}give a task file (.jsonl) or one of {', '.join(BUILTIN_TASK_NAMES)}"
+        f"unknown task {spec!r}: {did_you_mean}give a task file (.jsonl, .yaml, .txt) "
+        f"or one of {', '.join(BUILTIN_TASK_NAMES)}"
     )
 
 

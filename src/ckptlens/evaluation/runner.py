@@ -27,6 +27,7 @@ from ckptlens.checkpoints.loading import load_model
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import exact_match, generate_greedy
+from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
 from ckptlens.evaluation.task import Example, Task
 from ckptlens.store import Store, records_table
@@ -97,6 +98,9 @@ def evaluate_task(
     if task.kind == "multiple_choice":
         scores = score_multiple_choice(model, tokenizer, task.examples, batch_size)
         rows = [_choice_row(e, s) for e, s in zip(task.examples, scores, strict=True)]
+    elif task.kind == "perplexity":
+        losses = text_loss(model, tokenizer, [e.context for e in task.examples], batch_size)
+        rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
         rows = [_generation_row(e, out) for e, out in zip(task.examples, outputs, strict=True)]
@@ -149,6 +153,10 @@ def _generation_row(example: Example, output: str) -> dict:
         "correct": None if score is None else score == 1.0,
         "score": score,
     }
+
+
+def _perplexity_row(example: Example, loss: TextLoss) -> dict:
+    return {"example_id": example.id, "nll": loss.nll, "n_tokens": loss.tokens, "n_bytes": loss.bytes}
 
 
 def _with_unit_keys(rows: list[dict], run: str, ckpt: Checkpoint, task: Task) -> list[dict]:

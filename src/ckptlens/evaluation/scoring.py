@@ -12,14 +12,15 @@ Three things make it fast without changing the numbers:
 - the longest token prefix shared by every context of the call (the few-shot
   demonstrations) runs once; its KV cache is reused by every batch;
 - each example's own context runs once, whatever its number of choices
-  (lm-eval re-runs it for every multi-token choice): a choice's first token is
-  read off the context's last logits, so single-token choices need no forward
-  pass of their own, and longer choices feed only their remaining tokens on top
-  of the context's cache;
-- examples are sorted by context length and batched (``batch_size`` contexts,
-  then ``batch_size`` choice rows per forward pass) with attention masks and
-  explicit positions, so padding is small and peak memory grows with
-  ``batch_size``, never with the number of examples.
+  (lm-eval re-runs it for every multi-token choice): an example is one row,
+  ``[context | choice 0 | choice 1 | ...]``, with a tree-shaped attention mask
+  (a choice sees the context and itself, not the other choices) and each
+  choice's positions restarting where the context ends, so one forward pass
+  scores every choice; a choice's first token is read off the context's last
+  logits, so single-token choices add no tokens at all;
+- examples are sorted by length and batched, ``batch_size`` examples per
+  forward pass, so padding is small and peak memory grows with ``batch_size``
+  (times the choices' total length), never with the number of examples.
 
 Results do not depend on ``batch_size`` beyond float noise (tests pin 1e-4 in
 float32): a spurious flip would be reported as instability.
@@ -58,16 +59,6 @@ class _Pending:
     continuations: list[list[int]]
 
 
-@dataclass(frozen=True)
-class _ContextState:
-    """What running a group's contexts leaves behind for scoring their choices."""
-
-    cache: list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), one row per example
-    mask: torch.Tensor  # (examples, cached positions): 1 where a cached position is real
-    next_logprobs: torch.Tensor  # (examples, vocab): log p(next token | whole context)
-    lengths: list[int]  # each example's own context length
-
-
 def score_multiple_choice(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -98,7 +89,7 @@ def score_multiple_choice(
         prefix = _run_prefix(model, contexts[0][:shared]) if shared else None
         for chunk in _batches(order, batch_size):
             group = [_Pending(i, contexts[i][shared:], encoded[i][1]) for i in chunk]
-            for (i, j), value in _score_group(model, group, prefix, shared, batch_size).items():
+            for (i, j), value in _score_group(model, group, prefix, shared).items():
                 logliks[i][j] = value
     return [ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded, strict=True)]
 
@@ -200,86 +191,95 @@ def _run_prefix(model: PreTrainedModel, prefix: list[int]) -> list[tuple[torch.T
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
-def _cache(model: PreTrainedModel, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> DynamicCache:
-    """A fresh cache holding ``layers`` (forward calls extend a cache in place, so never reuse one)."""
+def _expanded_cache(model: PreTrainedModel, prefix, rows: int) -> DynamicCache:
+    """A fresh cache holding the prefix for ``rows`` rows (a forward call extends its cache in place)."""
+    layers = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in prefix]
     return DynamicCache(ddp_cache_data=layers, config=model.config)
 
 
-def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: int, batch_size: int) -> dict:
-    """{(example, choice): loglik} for a group of examples: contexts run once, then every choice from their cache.
+@dataclass(frozen=True)
+class _Packed:
+    """A group of examples laid out one example a row: [left pad | context | choice 0 | choice 1 | ... | pad].
 
-    A choice's first token is read off the context's last logits, so single-token
-    choices cost no forward pass of their own; longer choices feed their other
-    tokens on top of their example's cached context, ``batch_size`` rows at a time.
+    Each choice segment holds the choice's tokens but its last; a segment sees
+    the context and itself only (a tree-shaped mask), so one forward pass scores
+    every choice, and the context runs once.
     """
-    state = _run_contexts(model, group, prefix, shared)
-    scores = {}
-    rows = []
-    for e, pending in enumerate(group):
+
+    ids: torch.Tensor  # (rows, length)
+    positions: torch.Tensor  # (rows, length) absolute positions, counting the shared prefix
+    segments: torch.Tensor  # (rows, length): CONTEXT, PAD, or the choice index
+    width: int  # context columns (left-padded); column width - 1 predicts every choice's first token
+    scored: list[tuple[int, int, int, int, int]]  # (row, kept column, target token, example, choice)
+
+
+CONTEXT, PAD = -1, -2
+
+
+def _pack(group: list[_Pending], shared: int) -> _Packed:
+    width = max(len(p.context) for p in group)
+    tails = [sum(len(c) - 1 for c in p.continuations) for p in group]
+    length = width + max(tails)
+    ids = torch.full((len(group), length), PAD_ID, dtype=torch.long)
+    positions = torch.full((len(group), length), shared, dtype=torch.long)
+    segments = torch.full((len(group), length), PAD, dtype=torch.long)
+    scored = []
+    for row, pending in enumerate(group):
+        n_ctx = len(pending.context)
+        ids[row, width - n_ctx : width] = torch.tensor(pending.context)
+        positions[row, width - n_ctx : width] = torch.arange(shared, shared + n_ctx)
+        segments[row, width - n_ctx : width] = CONTEXT
+        start = width
         for j, cont in enumerate(pending.continuations):
-            scores[pending.example, j] = float(state.next_logprobs[e, cont[0]])
-            if len(cont) > 1:
-                rows.append((e, j, cont))
-    rows.sort(key=lambda row: -len(row[2]))
-    for chunk in _batches(rows, batch_size):
-        for (e, j, _), value in zip(chunk, _score_continuations(model, state, chunk, shared), strict=True):
-            scores[group[e].example, j] += value
-    return scores
+            n = len(cont) - 1
+            ids[row, start : start + n] = torch.tensor(cont[:-1], dtype=torch.long)
+            positions[row, start : start + n] = torch.arange(shared + n_ctx, shared + n_ctx + n)
+            segments[row, start : start + n] = j
+            kept = [0] + list(range(start - width + 1, start - width + 1 + n))  # columns predicting each token
+            scored += [(row, column, token, pending.example, j) for column, token in zip(kept, cont, strict=True)]
+            start += n
+    return _Packed(ids, positions, segments, width, scored)
 
 
-def _run_contexts(model: PreTrainedModel, group: list[_Pending], prefix, shared: int) -> _ContextState:
-    """Run each example's own context (left-padded) on top of the shared prefix, keeping the cache."""
-    lengths = [len(p.context) for p in group]
-    width = max(lengths)
-    ids = torch.full((len(group), width), PAD_ID, dtype=torch.long)
-    mask = torch.zeros((len(group), shared + width), dtype=torch.long)
-    positions = torch.full((len(group), width), shared, dtype=torch.long)
-    mask[:, :shared] = 1
-    for i, pending in enumerate(group):
-        pad = width - lengths[i]
-        ids[i, pad:] = torch.tensor(pending.context)
-        mask[i, shared + pad :] = 1
-        positions[i, pad:] = torch.arange(shared, shared + lengths[i])
+def _tree_mask(packed: _Packed, shared: int, dtype: torch.dtype) -> torch.Tensor:
+    """Additive (rows, 1, length, shared + length) mask: causal, a choice sees the context and itself, pads nothing.
+
+    Every query keeps its own position (and the prefix), so no row is fully masked.
+    """
+    seg = packed.segments
+    query, key = seg[:, :, None], seg[:, None, :]
+    length = seg.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    allowed = causal & (key != PAD) & ((key == CONTEXT) | (key == query))
+    allowed |= torch.eye(length, dtype=torch.bool)
+    prefix = torch.ones((seg.shape[0], length, shared), dtype=torch.bool)
+    allowed = torch.cat([prefix, allowed], dim=-1)[:, None]
+    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: int) -> dict:
+    """{(example, choice): summed loglik} for a group of examples, in one forward pass."""
+    packed = _pack(group, shared)
     device = model.device
-    inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "position_ids": positions.to(device)}
-    if prefix is not None:
-        inputs["past_key_values"] = _cache(
-            model, [(k.expand(len(group), -1, -1, -1), v.expand(len(group), -1, -1, -1)) for k, v in prefix]
-        )
-    if supports_logits_to_keep(model):
-        inputs["logits_to_keep"] = 1
-    out = model(**inputs, use_cache=True)
-    cache = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
-    return _ContextState(cache, inputs["attention_mask"], torch.log_softmax(out.logits[:, -1].float(), dim=-1), lengths)
-
-
-def _score_continuations(model: PreTrainedModel, state: _ContextState, rows: list, shared: int) -> list[float]:
-    """Summed log p of each row's continuation tokens after the first, fed on top of its example's cache."""
-    length = max(len(cont) - 1 for _, _, cont in rows)
-    device = model.device
-    examples = torch.tensor([e for e, _, _ in rows], device=device)
-    ids = torch.full((len(rows), length), PAD_ID, dtype=torch.long)
-    own = torch.zeros((len(rows), length), dtype=torch.long)
-    positions = torch.zeros((len(rows), length), dtype=torch.long)
-    targets = torch.zeros((len(rows), length), dtype=torch.long)
-    for i, (e, _, cont) in enumerate(rows):
-        n = len(cont) - 1
-        ids[i, :n], targets[i, :n], own[i, :n] = torch.tensor(cont[:-1]), torch.tensor(cont[1:]), 1
-        positions[i] = torch.arange(shared + state.lengths[e], shared + state.lengths[e] + length)
+    kept = packed.ids.shape[1] - packed.width + 1
     inputs = {
-        "input_ids": ids.to(device),
-        "attention_mask": torch.cat([state.mask.index_select(0, examples), own.to(device)], dim=-1),
-        "position_ids": positions.to(device),
-        "past_key_values": _cache(
-            model, [(k.index_select(0, examples), v.index_select(0, examples)) for k, v in state.cache]
-        ),
+        "input_ids": packed.ids.to(device),
+        "position_ids": packed.positions.to(device),
+        "attention_mask": _tree_mask(packed, shared, model.dtype).to(device),
     }
+    if prefix is not None:
+        inputs["past_key_values"] = _expanded_cache(model, prefix, len(group))
     if supports_logits_to_keep(model):
-        inputs["logits_to_keep"] = length
-    logits = model(**inputs, use_cache=True).logits[:, -length:].float()
-    targets, scored = targets.to(device), own.to(device).bool()
-    logprobs = logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    return torch.where(scored, logprobs, 0.0).sum(-1).tolist()
+        inputs["logits_to_keep"] = kept
+    logits = model(**inputs, use_cache=prefix is not None).logits[:, -kept:]
+    rows, columns, tokens, examples, choices = (list(v) for v in zip(*packed.scored, strict=True))
+    picked = logits[torch.tensor(rows, device=device), torch.tensor(columns, device=device)].float()
+    logprobs = picked.gather(-1, torch.tensor(tokens, device=device)[:, None]).squeeze(-1)
+    logprobs = (logprobs - torch.logsumexp(picked, dim=-1)).tolist()
+    scores: dict = {}
+    for example, choice, value in zip(examples, choices, logprobs, strict=True):
+        scores[example, choice] = scores.get((example, choice), 0.0) + value
+    return scores
 
 
 def supports_logits_to_keep(model: PreTrainedModel) -> bool:

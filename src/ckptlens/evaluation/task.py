@@ -5,6 +5,8 @@ few-shot demonstrations already) and choices scored as continuations by summed
 log-likelihood; correct when the best-scoring choice is ``gold``.
 ``generation``: greedy decoding from the context until a stop sequence; the
 output is compared with ``target`` by exact match (after normalisation).
+``perplexity``: each example's context is a document whose loss is measured
+(summed negative log-likelihood, tokens and bytes: bits per byte).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-TaskKind = Literal["multiple_choice", "generation"]
+TaskKind = Literal["multiple_choice", "generation", "perplexity"]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,14 @@ Generation (greedy decoding until a stop sequence, scored by exact match)::
 
     {"id": "sum-3", "context": "12 + 5 =", "target": " 17"}
 
+A ``.yaml`` file given directly is a templated task (your own fields rendered
+by Jinja2 templates, see :mod:`ckptlens.evaluation.template`) or an
+lm-evaluation-harness task YAML with local data (see
+:mod:`ckptlens.evaluation.lm_eval_yaml`); a spec without templates stands for
+the JSONL file of the same stem. A ``.txt`` file is a perplexity task: the
+whole file is one document whose loss (bits per byte) is recorded; see
+:mod:`ckptlens.evaluation.perplexity`.
+
 The optional spec beside it (same stem, ``.yaml``) sets ``name``, ``category``,
 ``description``, ``stop``, ``max_new_tokens`` and records the few-shot
 ``demonstrations`` the contexts were built with. Without it the task is named
@@ -23,16 +31,28 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.lm_eval_yaml import is_lm_eval_yaml, load_lm_eval_task, read_yaml
+from ckptlens.evaluation.perplexity import perplexity_task
 from ckptlens.evaluation.task import Example, Task
+from ckptlens.evaluation.template import load_template_task
 
+YAML_SUFFIXES = (".yaml", ".yml")
 SPEC_KEYS = {"name", "kind", "category", "description", "stop", "max_new_tokens", "demonstrations"}
 
 
 def load_task(path: str | Path) -> Task:
-    """Read and validate a task file; every problem is a one-line CkptlensError."""
+    """Read and validate a task file (JSONL, template spec or lm-eval YAML); every problem is a one-line CkptlensError.
+
+    >>> load_task("tasks/capitals.jsonl").kind  # doctest: +SKIP
+    'multiple_choice'
+    """
     path = Path(path)
     if not path.is_file():
         raise CkptlensError(f"task file not found: {path}")
+    if path.suffix in YAML_SUFFIXES:
+        return _load_yaml_task(path)
+    if path.suffix == ".txt":
+        return perplexity_task(path)
     spec = _read_spec(path.with_suffix(".yaml"))
     examples = tuple(_parse_line(path, n, line) for n, line in _lines(path))
     if not examples:
@@ -53,6 +73,20 @@ def load_task(path: str | Path) -> Task:
         stop=tuple(spec.get("stop", ("\n",))),
         max_new_tokens=int(spec.get("max_new_tokens", 16)),
         demonstrations=tuple(spec.get("demonstrations", ())),
+    )
+
+
+def _load_yaml_task(path: Path) -> Task:
+    raw = read_yaml(path)
+    if is_lm_eval_yaml(raw):
+        return load_lm_eval_task(path, raw)
+    if "prompt" in raw or "data" in raw:
+        return load_template_task(path, raw)
+    if path.with_suffix(".jsonl").is_file():
+        return load_task(path.with_suffix(".jsonl"))
+    raise CkptlensError(
+        f"{path}: neither a template task (data + prompt), an lm-eval task (dataset_path) "
+        "nor the spec of a JSONL file beside it"
     )
 
 

@@ -34,6 +34,9 @@ RECORD_SCHEMA = pa.schema(
         ("score", pa.float64()),  # reference-based score in [0, 1]: correctness or exact match
         ("prompt_hash", pa.string()),
         ("dtype", pa.string()),  # precision the model ran in
+        ("nll", pa.float64()),  # perplexity tasks: summed negative log-likelihood of the document (nats)
+        ("n_tokens", pa.int64()),  # perplexity tasks: tokens scored
+        ("n_bytes", pa.int64()),  # perplexity tasks: UTF-8 bytes of the document (bits/byte = nll/n_bytes/ln 2)
     ]
 )
 
