@@ -1,7 +1,7 @@
 """ckptlens vs lm-evaluation-harness 0.4.13: same checkpoint, same task YAML, same batch size.
 
     python bench/lmeval_parity.py --install        # first time: builds bench/.envs/lmeval-0.4.13
-    python bench/lmeval_parity.py [--examples 200] [--batch-size 32] [--threads 2]
+    python bench/lmeval_parity.py [--examples 40] [--batch-size 32] [--threads 2]   # ~10 min on 2 CPU cores
 
 Builds a Pythia-70m-shaped GPT-NeoX checkpoint (random weights, fixed seed) with a
 byte-level BPE tokenizer trained here, writes two 4-shot multiple-choice tasks as
@@ -72,7 +72,7 @@ print(json.dumps({"model_seconds": timed["seconds"], "total_seconds": total, "sa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--install", action="store_true", help=f"create {ENV} and pip install {LM_EVAL} there")
-    parser.add_argument("--examples", type=int, default=200)
+    parser.add_argument("--examples", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
