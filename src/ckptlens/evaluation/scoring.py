@@ -38,7 +38,7 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.task import Example
 
-# Right padding is masked and never scored, so any valid token id will do.
+# Padding is masked and never scored, so any valid token id will do.
 PAD_ID = 0
 
 
