@@ -15,7 +15,7 @@ that must be looked up among the choices) is parsed whole.
 
 from __future__ import annotations
 
-import orjson
+import json
 
 DOC_ID = b'{"doc_id": '
 TARGET = b', "target": '
@@ -28,12 +28,12 @@ def parse_sample(line: bytes) -> dict:
     lean = lean_bytes(line)
     if lean is not None:
         try:
-            sample = orjson.loads(lean)
-        except orjson.JSONDecodeError:
+            sample = json.loads(lean)
+        except ValueError:
             sample = None
         if sample is not None and _needs_no_choices(sample):
             return sample
-    return orjson.loads(line)
+    return json.loads(line)
 
 
 def lean_bytes(line: bytes) -> bytes | None:

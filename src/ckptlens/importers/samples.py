@@ -7,9 +7,9 @@ choice's text, or the reference text; lm-eval writes it as a string.
 
 Multiple-choice records keep log-likelihoods, prediction and gold as indices;
 the option texts stay in lm-eval's files (reading them would cost a third of
-the import time). Lines are parsed with orjson, skipping documents and prompts
-when they are not needed (``lines.py``): a 100-checkpoint x 10-task x
-5,000-example import is about 8 GB of JSON (bench/import_speed.py).
+the import time). A 100-checkpoint x 10-task x 5,000-example import is about
+8 GB of JSON, so files lm-eval laid out as usual go through the columnar path
+(``columnar.py``); anything else is parsed line by line with the standard library.
 """
 
 from __future__ import annotations
