@@ -1,8 +1,10 @@
 """The averaging rule on known tensors: exact means, float32 accumulation, ulp bounds."""
 
+import pytest
 import torch
 
-from ckptlens.averaging.mean import all_finite, finish, fresh_sum, is_averaged, mean, slide
+from ckptlens.averaging import mean as mean_module
+from ckptlens.averaging.mean import all_finite, blockwise_mean, finish, fresh_sum, is_averaged, mean, slide
 
 
 def ulps_apart(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -54,3 +56,21 @@ def test_all_finite_is_not_fooled_by_an_overflowing_sum():
     assert all_finite(torch.full((10,), 3e38))  # the float32 sum is inf, the values are not
     assert not all_finite(torch.tensor([1.0, float("nan")]))
     assert not all_finite(torch.tensor([float("inf"), -float("inf")]))
+
+
+def test_blockwise_mean_is_the_correctly_rounded_float64_mean_across_blocks(monkeypatch):
+    monkeypatch.setattr(mean_module, "BLOCK", 7)  # many blocks, and a ragged last one
+    generator = torch.Generator().manual_seed(3)
+    tensors = [torch.randn(5, 9, generator=generator) * 10.0**k for k in range(-3, 3)]
+    got, finite = mean_module.blockwise_mean(tensors, torch.float32)
+    exact = torch.stack([t.double() for t in tensors]).mean(0)
+    assert finite and got.shape == (5, 9) and torch.equal(got, exact.float())
+    half, _ = mean_module.blockwise_mean([t.to(torch.bfloat16) for t in tensors], torch.bfloat16)
+    assert half.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_blockwise_mean_reports_a_non_finite_input(bad):
+    tensor = torch.zeros(10)
+    tensor[7] = bad
+    assert blockwise_mean([torch.ones(10), tensor], torch.float32)[1] is False

@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 from ckptlens.averaging import average_checkpoints
 from ckptlens.averaging.safetensors_stream import TensorSpec, write_streamed
+from ckptlens.errors import CkptlensError
 
 TENSORS = {
     "a.weight": torch.randn(3, 5),
@@ -50,3 +51,11 @@ def test_single_average_of_listed_checkpoints_is_the_float64_mean_within_one_ulp
     exact = torch.stack([s["w"].double() for s in states]).mean(0)
     ulp = torch.nextafter(exact.float().abs(), torch.tensor(float("inf"))) - exact.float().abs()
     assert bool(((got.double() - exact).abs() <= ulp.double()).all())
+
+
+def test_single_average_names_the_checkpoint_holding_nan(make_checkpoint, tmp_path):
+    good = make_checkpoint(tmp_path / "step100", {"w": torch.zeros(3)})
+    bad = make_checkpoint(tmp_path / "step200", {"w": torch.tensor([0.0, float("nan"), 1.0])})
+    with pytest.raises(CkptlensError, match="tensor w of step200 holds NaN or Inf"):
+        average_checkpoints([good, bad], tmp_path / "avg")
+    assert not (tmp_path / "avg").exists()

@@ -22,6 +22,7 @@ import json
 import math
 import struct
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,20 +64,30 @@ def header_bytes(specs: dict[str, TensorSpec], metadata: dict[str, str] | None =
 def write_streamed(
     path: Path, specs: dict[str, TensorSpec], tensors: Iterable[tuple[str, torch.Tensor]], metadata=None
 ) -> None:
-    """Write ``tensors`` (name, tensor), which must arrive in ``specs`` order with those shapes and dtypes."""
+    """Write ``tensors`` (name, tensor), which must arrive in ``specs`` order with those shapes and dtypes.
+
+    One tensor is written on a background thread while the next is computed
+    (both release the GIL), so the write buffer is at most one tensor.
+    """
     expected = iter(specs.items())
-    with Path(path).open("wb") as handle:
+    with Path(path).open("wb") as handle, ThreadPoolExecutor(max_workers=1) as writer:
         handle.write(header_bytes(specs, metadata or {"format": "pt"}))
+        pending: Future | None = None
         for name, tensor in tensors:
-            want_name, want = next(expected, (None, None))
-            if (name, tensor.dtype, tuple(tensor.shape)) != (
-                want_name,
-                getattr(want, "dtype", None),
-                getattr(want, "shape", None),
-            ):
-                raise ValueError(
-                    f"tensor {name} {tensor.dtype}{list(tensor.shape)} does not match the header ({want_name} {want})"
-                )
-            handle.write(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().data)
+            _check_matches(name, tensor, next(expected, (None, None)))
+            data = tensor.contiguous().reshape(-1).view(torch.uint8).numpy()
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(handle.write, data)
+        if pending is not None:
+            pending.result()
     if next(expected, None) is not None:
         raise ValueError(f"{path}: fewer tensors written than the header lists")
+
+
+def _check_matches(name: str, tensor: torch.Tensor, expected: tuple[str | None, TensorSpec | None]) -> None:
+    want_name, want = expected
+    if want is None or (name, tensor.dtype, tuple(tensor.shape)) != (want_name, want.dtype, want.shape):
+        raise ValueError(
+            f"tensor {name} {tensor.dtype}{list(tensor.shape)} does not match the header ({want_name} {want})"
+        )

@@ -90,13 +90,17 @@ class WeightReader:
         self.layout = layout
         self._handles = handles
 
-    def get(self, tensor: str) -> torch.Tensor:
-        """The tensor ``tensor``; a NaN or Inf in a floating-point tensor is an error."""
+    def get(self, tensor: str, check_finite: bool = True) -> torch.Tensor:
+        """The tensor ``tensor``; a NaN or Inf in a floating-point tensor is an error.
+
+        ``check_finite=False`` skips that check, for callers that check the result of their sum instead
+        (and call ``get`` again to name the checkpoint when it is not finite).
+        """
         try:
             value = self._handles[self.layout.tensors[tensor].file].get_tensor(tensor)
         except SafetensorError as error:
             raise CkptlensError(f"cannot read tensor {tensor} of {self.name}: {error}") from error
-        if value.dtype.is_floating_point and not all_finite(value):
+        if check_finite and value.dtype.is_floating_point and not all_finite(value):
             raise CkptlensError(
                 f"tensor {tensor} of {self.name} holds NaN or Inf; drop that checkpoint from the series or repair it"
             )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ckptlens.averaging.mean import finish, fresh_sum, is_averaged, slide
+from ckptlens.averaging.mean import blockwise_mean, finish, fresh_sum, is_averaged, slide
 from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
 from ckptlens.averaging.safetensors_stream import TensorSpec
 from ckptlens.averaging.weights import (
@@ -182,8 +182,12 @@ def _streamed_means(
             continue
         if not is_averaged(torch_dtype(info.dtype)):
             yield name, readers[-1].get(name)
-        else:
-            yield name, finish(fresh_sum(r.get(name) for r in readers), len(readers), output_dtype(info, dtype))
+            continue
+        value, finite = blockwise_mean([r.get(name, check_finite=False) for r in readers], output_dtype(info, dtype))
+        if not finite:
+            for reader in readers:
+                reader.get(name)  # raises the one-line error naming the checkpoint
+        yield name, value
 
 
 def output_specs(layout: Layout, file: str, dtype: torch.dtype | None) -> dict[str, TensorSpec]:
