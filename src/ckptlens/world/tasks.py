@@ -20,7 +20,7 @@ from ckptlens.world.corpus import agreement_sentence
 from ckptlens.world.world import MAX_ADDEND, Country, World
 
 N_DEMONSTRATIONS = 4
-N_EXAMPLES = 240  # per task: enough to see flips, cheap to evaluate for dozens of checkpoints
+N_EXAMPLES = 200  # per task: enough to see flips, cheap to evaluate for dozens of checkpoints
 ASKED_COUNTRIES = 250  # fact tasks ask about the 250 most mentioned countries (from hundreds of mentions to ~10)
 CAPITAL_QUESTION = "Q: Which city is the capital of {country}?\nA:"
 CAPITAL_OPEN_QUESTION = "Q: What is the capital city of {country}?\nA:"
