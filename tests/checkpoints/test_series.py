@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ckptlens.checkpoints import discover_series, open_series, parse_fraction, parse_step_range, select_checkpoints
+from ckptlens.checkpoints import discover_series, filter_series, open_series, parse_fraction, parse_step_range
 from ckptlens.errors import CkptlensError
 
 
@@ -63,4 +63,4 @@ def test_bad_fractions_are_refused(text):
 def test_empty_selection_lists_the_steps_there_are(tmp_path):
     series = discover_series(make_folders(tmp_path / "s", ["step100", "step200"]))
     with pytest.raises(CkptlensError, match="keeps no checkpoint; the series has steps 100, 200"):
-        select_checkpoints(series, steps="300:400")
+        filter_series(series, steps="300:400")

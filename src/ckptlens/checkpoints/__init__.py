@@ -2,10 +2,10 @@
 
 from ckptlens.checkpoints.hub import is_hub_spec, list_hub_series, parse_revision
 from ckptlens.checkpoints.select import (
+    filter_series,
     last_fraction,
     parse_fraction,
     parse_step_range,
-    select_checkpoints,
     window_ends_in_last,
 )
 from ckptlens.checkpoints.series import Checkpoint, discover_series, parse_step, parse_tokens
@@ -23,7 +23,7 @@ __all__ = [
     "parse_step",
     "parse_step_range",
     "parse_tokens",
-    "select_checkpoints",
+    "filter_series",
     "series_id",
     "series_name",
     "window_ends_in_last",

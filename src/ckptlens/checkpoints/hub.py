@@ -149,4 +149,5 @@ def _cache_dir() -> Path:
 
 
 def _offline() -> bool:
-    return constants._is_true(os.environ.get("HF_HUB_OFFLINE")) or constants.HF_HUB_OFFLINE
+    """HF_HUB_OFFLINE read now, like huggingface_hub reads it at import."""
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"} or constants.HF_HUB_OFFLINE

@@ -85,7 +85,7 @@ def parse_step_range(text: str) -> Callable[[int], bool]:
     return lambda step: step >= start and (stop is None or step <= stop) and (step - start) % every == 0
 
 
-def select_checkpoints(
+def filter_series(
     checkpoints: Sequence[Checkpoint], steps: str | None = None, last: float | None = None
 ) -> list[Checkpoint]:
     """The checkpoints kept by a ``--steps`` filter, then by ``--last`` (the final fraction of training).

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ckptlens.checkpoints.hub import download_checkpoints, is_hub_spec, list_hub_series, repo_id_of
-from ckptlens.checkpoints.select import select_checkpoints
+from ckptlens.checkpoints.select import filter_series
 from ckptlens.checkpoints.series import Checkpoint, discover_series
 
 
@@ -27,8 +27,8 @@ def open_series(
     (``.bin`` pickles only with ``allow_pickle``; loading still uses ``weights_only``).
     """
     if not is_hub_spec(spec):
-        return select_checkpoints(discover_series(spec), steps, last)
-    kept = select_checkpoints(list_hub_series(str(spec)), steps, last)
+        return filter_series(discover_series(spec), steps, last)
+    kept = filter_series(list_hub_series(str(spec)), steps, last)
     download_checkpoints(str(spec), kept, allow_pickle)
     return kept
 
