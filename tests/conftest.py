@@ -7,12 +7,15 @@ Llama with hidden size 32 and a word-level tokenizer trained here with
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from ckptlens.cli.app import main
 
 WORDS = (
     "the capital of is what a an and or not yes no one two three four five six seven eight nine ten "
@@ -60,3 +63,20 @@ def write_series(root: Path, steps=(10, 20, 30, 40)) -> Path:
 def tiny_series(tmp_path_factory) -> Path:
     """A series folder of four tiny random checkpoints; treat it as read-only."""
     return write_series(tmp_path_factory.mktemp("tiny_series"))
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run ``ckptlens ARGS`` in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["ckptlens", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exit:
+            code = exit.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

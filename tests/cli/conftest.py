@@ -1,26 +1,4 @@
 import json
-import sys
-
-import pytest
-
-from ckptlens.cli.app import main
-
-
-@pytest.fixture
-def cli(monkeypatch, capsys):
-    """Run ``ckptlens ARGS`` in-process; returns (exit code, stdout, stderr)."""
-
-    def run(*args):
-        monkeypatch.setattr(sys, "argv", ["ckptlens", *map(str, args)])
-        code = 0
-        try:
-            main()
-        except SystemExit as exit:
-            code = exit.code or 0
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def write_mc_task(path, n=12, n_choices=4):

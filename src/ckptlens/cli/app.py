@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 
 from ckptlens.analysis.benchmarks import load_categories
+from ckptlens.analysis.capabilities import CapabilityConfig
 from ckptlens.analysis.compare import compare_checkpoints
-from ckptlens.analysis.select import SelectConfig, select_checkpoints
+from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.averaging import AverageRequest, run_average
 from ckptlens.checkpoints import parse_fraction
@@ -26,6 +27,7 @@ from ckptlens.evaluation.runner import EvalConfig
 from ckptlens.importers import import_lm_eval
 from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.report import ReportConfig, write_report
+from ckptlens.report.capability_report import write_capability_report
 from ckptlens.report.tables import selection_table, stability_rich_table, summary_table, write_csv
 from ckptlens.store import Store, export_records
 
@@ -39,6 +41,7 @@ console = Console(stderr=True)
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
 LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
+CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
 
@@ -52,6 +55,12 @@ class TableFormat(str, Enum):
 class RecordFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
+
+
+class Alignment(str, Enum):
+    step = "step"
+    tokens = "tokens"
+    fraction = "fraction"
 
 
 class Grouping(str, Enum):
@@ -179,7 +188,7 @@ def stability(
     by: Annotated[Grouping, typer.Option("--by", help="Rows per task, or means per category.")] = Grouping.task,
     metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
-    categories: Annotated[Path | None, typer.Option(help="YAML {category: [task or regex, ...]}.")] = None,
+    categories: CategoriesOpt = None,
 ) -> None:
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged and ensembled checkpoints."""
     config = StabilityConfig(
@@ -276,6 +285,29 @@ def import_lm_eval_command(
         f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
         f"{summary.aggregate_rows} task-level results, {summary.records} per-example records"
     )
+
+
+@app.command()
+def capabilities(
+    store: StoreOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for capabilities.html, figures and CSV tables.")] = Path(
+        "capabilities"
+    ),
+    align: Annotated[Alignment, typer.Option(help="x axis: training step, tokens seen or fraction of training.")] = (
+        Alignment.step
+    ),
+    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    last: LastOpt = 0.2,
+    categories: CategoriesOpt = None,
+) -> None:
+    """How capabilities develop across training and model sizes: curves, phases, similarity, loss, SNR."""
+    config = CapabilityConfig(
+        align=align.value, metric=metric, last=last, categories=load_categories(categories) if categories else None
+    )
+    result = write_capability_report(Store(store), out, config)
+    for line in result.analysis.recommendations:
+        console.print(f"- {line}", highlight=False)
+    console.print(f"report: {result.html}")
 
 
 def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny: bool) -> PretrainConfig:

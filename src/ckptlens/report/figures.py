@@ -32,7 +32,7 @@ def trajectory_figure(points: list[TrajectoryPoint], window_start: int, path: Pa
     ax.set(xlabel="step", ylabel="score", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def loss_figure(curve: list[dict], path: Path, title: str) -> Path:
@@ -45,13 +45,13 @@ def loss_figure(curve: list[dict], path: Path, title: str) -> Path:
     ax.set(xlabel="step", ylabel="loss", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -69,4 +69,4 @@ def example_heatmap(view: ExampleView, path: Path, max_rows: int = 300) -> Path:
     shown = "" if len(rows) == len(view.example_ids) else f", {len(rows)} of {len(view.example_ids)} shown"
     ax.set(xlabel="step", ylabel=f"examples (most flips first{shown})", title=f"{view.run} / {view.task}: right (dark)")
     ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)

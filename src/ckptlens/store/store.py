@@ -83,14 +83,17 @@ class Store:
         folders = [self.root / "records", self.root / "aggregates"]
         return sorted({p.name for f in folders if f.is_dir() for p in f.iterdir() if p.is_dir()})
 
-    def read(self, runs: Iterable[str] | None = None, tasks: Iterable[str] | None = None) -> pa.Table:
-        """All records of the given runs and tasks (all when None), in one table."""
+    def read(
+        self, runs: Iterable[str] | None = None, tasks: Iterable[str] | None = None, columns: list[str] | None = None
+    ) -> pa.Table:
+        """All records of the given runs and tasks (all when None), in one table; only ``columns`` if given."""
         files = self._unit_files(runs, tasks)
+        schema = RECORD_SCHEMA if columns is None else pa.schema([RECORD_SCHEMA.field(c) for c in columns])
         if not files:
             if not self.root.is_dir():
                 raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
-            return RECORD_SCHEMA.empty_table()
-        return pa.concat_tables(pq.read_table(f, schema=RECORD_SCHEMA) for f in files)
+            return schema.empty_table()
+        return pa.concat_tables(pq.read_table(f, columns=columns, schema=RECORD_SCHEMA) for f in files)
 
     def _unit_files(self, runs: Iterable[str] | None, tasks: Iterable[str] | None) -> list[Path]:
         wanted_runs = None if runs is None else {_safe(r) for r in runs}

@@ -1,0 +1,108 @@
+"""One score curve per (run, task), from per-example records or imported task-level results.
+
+The capability analyses compare curves across tasks and model sizes; this is
+where both sources become the same thing: a task score by step, with tokens
+seen and the fraction of training for alignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ckptlens.analysis.benchmarks import task_category
+from ckptlens.store import Store
+
+ALIGNMENTS = ("step", "tokens", "fraction")
+
+
+@dataclass(frozen=True)
+class Curve:
+    run: str
+    task: str
+    category: str
+    steps: np.ndarray  # (m,) increasing
+    tokens: np.ndarray  # (m,) float, NaN where unknown
+    scores: np.ndarray  # (m,)
+
+    def x(self, align: str) -> np.ndarray:
+        """The curve's x axis: training step, tokens seen, or fraction of the run's last step."""
+        if align == "tokens":
+            return self.tokens
+        if align == "fraction":
+            return self.steps / max(self.steps[-1], 1)
+        return self.steps.astype(float)
+
+
+def task_curves(store: Store, metric: str = "acc", categories: dict[str, str] | None = None) -> list[Curve]:
+    """Curves of every base run and task; records where a task has them, else the imported ``metric``."""
+    curves = {(c.run, c.task): c for c in _aggregate_curves(store, metric, categories)}
+    curves.update({(c.run, c.task): c for c in _record_curves(store, categories)})
+    return [curves[k] for k in sorted(curves)]
+
+
+def run_sizes(store: Store) -> dict[str, int | None]:
+    """Parameters of each base run (None when unknown), from the run info."""
+    infos = [store.run_info(r) for r in store.runs()]
+    return {i["run"]: i.get("n_params") for i in infos if not i.get("averaged_from")}
+
+
+def loss_curves(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
+    """Per run: (steps, loss, what it is): validation loss of a pretraining run, else log LAMBADA perplexity."""
+    losses = {}
+    for run in store.runs():
+        info = store.run_info(run)
+        rows = [r for r in info.get("loss_curve", []) if r.get("val_loss") is not None]
+        if rows and not info.get("averaged_from"):
+            losses[run] = (np.array([r["step"] for r in rows]), np.array([r["val_loss"] for r in rows]), "val_loss")
+    aggregates = store.read_aggregates()
+    ppl = aggregates.filter(pc.and_(pc.equal(aggregates["metric"], "ppl"),
+                                    pc.match_substring_regex(aggregates["task"], "^lambada")))
+    for run in sorted(set(ppl["run"].to_pylist()) - set(losses)):
+        rows = ppl.filter(pc.equal(ppl["run"], run)).sort_by("step")
+        losses[run] = (rows["step"].to_numpy(), np.log(rows["value"].to_numpy()), "log LAMBADA perplexity")
+    return losses
+
+
+def _record_curves(store: Store, categories) -> list[Curve]:
+    records = store.read(columns=["run", "task", "category", "step", "tokens_seen", "score"])
+    if records.num_rows == 0:
+        return []
+    grouped = records.group_by(["run", "task", "step"]).aggregate(
+        [("score", "mean"), ("tokens_seen", "max"), ("category", "max")]
+    )
+    infos = {r: store.run_info(r) for r in set(grouped["run"].to_pylist())}
+    grouped = grouped.filter(pa.array([not infos[r].get("averaged_from") for r in grouped["run"].to_pylist()]))
+    return _curves(grouped, "score_mean", "tokens_seen_max", "category_max", categories)
+
+
+def _aggregate_curves(store: Store, metric: str, categories) -> list[Curve]:
+    table = store.read_aggregates()
+    table = table.filter(pc.equal(table["metric"], metric))
+    table = table.filter(pc.invert(pc.fill_null(pc.not_equal(table["filter"], "none"), False)))
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by(["run", "task", "step"]).aggregate([("value", "mean"), ("tokens_seen", "max")])
+    return _curves(grouped, "value_mean", "tokens_seen_max", None, categories)
+
+
+def _curves(table: pa.Table, score: str, tokens: str, category: str | None, categories) -> list[Curve]:
+    table = table.sort_by([("run", "ascending"), ("task", "ascending"), ("step", "ascending")])
+    columns = {name: table[name].to_numpy(zero_copy_only=False) for name in ("run", "task", "step", score)}
+    token_values = pc.fill_null(table[tokens].cast(pa.float64()), float("nan")).to_numpy()
+    own = table[category].to_pylist() if category else [None] * table.num_rows
+    keys = list(zip(columns["run"], columns["task"]))
+    curves, start = [], 0
+    for end in range(1, len(keys) + 1):
+        if end == len(keys) or keys[end] != keys[start]:
+            run, task = keys[start]
+            curves.append(Curve(
+                run=run, task=task, category=task_category(task, own[start], categories),
+                steps=columns["step"][start:end].astype(np.int64), tokens=token_values[start:end],
+                scores=columns[score][start:end].astype(float),
+            ))
+            start = end
+    return curves
