@@ -11,9 +11,9 @@ negative log-likelihood (nats), tokens, UTF-8 bytes and words, from which
 - bits per byte ``nll / bytes / ln 2`` (comparable across tokenizers),
 - word perplexity ``exp(nll / words)`` (lm-eval's ``word_perplexity``).
 
-A perplexity task file is a ``.txt`` (the whole file is one document) or a
-JSON-lines file of ``{"id": ..., "text": ...}`` objects with ``kind: perplexity``
-in its spec; ``ckptlens eval --tasks valid.txt`` stores one record per document.
+A perplexity task file is a ``.txt`` file, the whole file one document;
+``ckptlens eval --tasks valid.txt`` stores its record (``nll``, ``n_tokens``,
+``n_bytes``) per checkpoint. From Python, ``text_loss`` takes any list of texts.
 """
 
 from __future__ import annotations
