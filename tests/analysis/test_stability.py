@@ -138,3 +138,16 @@ def test_summary_by_category(store):
     by_category = summarise(rows, by=("run", "category", "method", "window"))
     raw = next(s for s in by_category if s["method"] == "raw")
     assert raw["category"] == "knowledge" and raw["n_tasks"] == 1
+
+
+def test_perplexity_records_are_losses_not_scores(store):
+    from ckptlens.analysis.curves import loss_curves
+
+    for step in STEPS:
+        rows = [{"run": "base", "checkpoint": f"step{step}", "step": step, "task": "valid", "kind": "perplexity",
+                 "example_id": "doc", "nll": 1000.0 / step, "n_tokens": 100, "n_bytes": 400}]
+        store.write_unit("base", f"step{step}", "valid", records_table(rows))
+    assert "valid" not in {r.task for r in stability_table(store, StabilityConfig(last=0.5, bootstrap=0))}
+    steps, bits, what = loss_curves(store)["base"]
+    assert what == "bits per byte" and list(steps) == STEPS
+    assert bits[0] == pytest.approx(100 / 400 / np.log(2))

@@ -51,12 +51,16 @@ def run_sizes(store: Store) -> dict[str, int | None]:
 
 
 def loss_curves(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
-    """Per run: (steps, loss, what it is): validation loss of a pretraining run, else log LAMBADA perplexity."""
-    losses = {}
+    """Per run: (steps, loss, what it is).
+
+    In order of preference: bits per byte of an evaluated text file (a perplexity task), the validation loss
+    the pretraining run recorded, log LAMBADA perplexity from imported results.
+    """
+    losses = _bits_per_byte(store)
     for run in store.runs():
         info = store.run_info(run)
         rows = [r for r in info.get("loss_curve", []) if r.get("val_loss") is not None]
-        if rows and not info.get("averaged_from"):
+        if rows and not info.get("averaged_from") and run not in losses:
             losses[run] = (np.array([r["step"] for r in rows]), np.array([r["val_loss"] for r in rows]), "val_loss")
     aggregates = store.read_aggregates()
     ppl = aggregates.filter(pc.and_(pc.equal(aggregates["metric"], "ppl"),
@@ -67,8 +71,23 @@ def loss_curves(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
     return losses
 
 
+def _bits_per_byte(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
+    records = store.read(columns=["run", "kind", "step", "nll", "n_bytes"])
+    records = records.filter(pc.fill_null(pc.equal(records["kind"], "perplexity"), False))
+    if records.num_rows == 0:
+        return {}
+    sums = records.group_by(["run", "step"]).aggregate([("nll", "sum"), ("n_bytes", "sum")]).sort_by("step")
+    losses = {}
+    for run in sorted(set(sums["run"].to_pylist())):
+        rows = sums.filter(pc.equal(sums["run"], run))
+        bits = rows["nll_sum"].to_numpy() / rows["n_bytes_sum"].to_numpy() / np.log(2)
+        losses[run] = (rows["step"].to_numpy(), bits, "bits per byte")
+    return losses
+
+
 def _record_curves(store: Store, categories) -> list[Curve]:
-    records = store.read(columns=["run", "task", "category", "step", "tokens_seen", "score"])
+    records = store.read(columns=["run", "task", "category", "kind", "step", "tokens_seen", "score"])
+    records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
     if records.num_rows == 0:
         return []
     grouped = records.group_by(["run", "task", "step"]).aggregate(

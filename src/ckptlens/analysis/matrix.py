@@ -57,7 +57,8 @@ class TaskMatrix:
 
 
 def task_matrices(records: pa.Table) -> list[TaskMatrix]:
-    """One matrix per (run, task) in ``records`` (a table of the store's record schema)."""
+    """One matrix per scored (run, task) in ``records``; perplexity records are losses, not scores."""
+    records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
     if records.num_rows == 0:
         return []
     keys = sorted(set(zip(records["run"].to_pylist(), records["task"].to_pylist())))
