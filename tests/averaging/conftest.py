@@ -54,29 +54,17 @@ def toy_series(tmp_path):
 
 @pytest.fixture
 def read_counter(monkeypatch):
-    """Counts tensor reads per checkpoint folder by wrapping the ``safe_open`` the reader uses."""
-    from ckptlens.averaging import weights
+    """Counts tensor reads per (checkpoint, tensor) by wrapping ``WeightReader.get``."""
+    from ckptlens.averaging.weights import WeightReader
 
-    counts: dict[str, int] = {}
-    real_safe_open = weights.safe_open
+    counts: dict[tuple[str, str], int] = {}
+    real_get = WeightReader.get
 
-    class CountingHandle:
-        def __init__(self, path, **kwargs):
-            self._folder = Path(path).parent.name
-            self._context = real_safe_open(path, **kwargs)
+    def counting_get(self, tensor, **options):
+        counts[(self.name, tensor)] = counts.get((self.name, tensor), 0) + 1
+        return real_get(self, tensor, **options)
 
-        def __enter__(self):
-            self._handle = self._context.__enter__()
-            return self
-
-        def __exit__(self, *exc):
-            return self._context.__exit__(*exc)
-
-        def get_tensor(self, name):
-            counts[(self._folder, name)] = counts.get((self._folder, name), 0) + 1
-            return self._handle.get_tensor(name)
-
-    monkeypatch.setattr(weights, "safe_open", CountingHandle)
+    monkeypatch.setattr(WeightReader, "get", counting_get)
     return counts
 
 

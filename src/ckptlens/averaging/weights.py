@@ -1,8 +1,10 @@
 """Read a checkpoint folder's safetensors weights: the layout from the headers, tensors via memory maps.
 
-The layout (tensor name -> dtype, shape, file) comes from the safetensors
-headers alone, so a whole series can be checked for agreement before a single
-weight is read, and truncated files are caught up front.
+The layout (tensor name -> dtype, shape, file, byte range) comes from the
+safetensors headers alone, so a whole series can be checked for agreement
+before a single weight is read, and truncated files are caught up front. A
+tensor is then a zero-copy view of the memory-mapped file: reading costs no
+anonymous memory, and the averaging arithmetic reads the page cache directly.
 
 >>> import tempfile, torch, pathlib; from safetensors.torch import save_file
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -16,12 +18,12 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
 
 from ckptlens.averaging.mean import all_finite
 from ckptlens.errors import CkptlensError
@@ -38,6 +40,7 @@ class TensorInfo:
     dtype: str
     shape: tuple[int, ...]
     file: str
+    span: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)  # bytes from the file's start
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,10 @@ def compare_layouts(newest: Layout, newest_name: str, other: Layout, other_name:
 class WeightReader:
     """Tensors of one open checkpoint, read from its memory-mapped files; floats are checked finite."""
 
-    def __init__(self, name: str, layout: Layout, handles: dict[str, object]):
+    def __init__(self, name: str, layout: Layout, maps: dict[str, np.memmap]):
         self.name = name
         self.layout = layout
-        self._handles = handles
+        self._maps = maps
 
     def get(self, tensor: str, check_finite: bool = True) -> torch.Tensor:
         """The tensor ``tensor``; a NaN or Inf in a floating-point tensor is an error.
@@ -96,10 +99,8 @@ class WeightReader:
         ``check_finite=False`` skips that check, for callers that check the result of their sum instead
         (and call ``get`` again to name the checkpoint when it is not finite).
         """
-        try:
-            value = self._handles[self.layout.tensors[tensor].file].get_tensor(tensor)
-        except SafetensorError as error:
-            raise CkptlensError(f"cannot read tensor {tensor} of {self.name}: {error}") from error
+        info = self.layout.tensors[tensor]
+        value = _view(self._maps[info.file][info.span[0] : info.span[1]], info)
         if check_finite and value.dtype.is_floating_point and not all_finite(value):
             raise CkptlensError(
                 f"tensor {tensor} of {self.name} holds NaN or Inf; drop that checkpoint from the series or repair it"
@@ -109,20 +110,30 @@ class WeightReader:
 
 @contextmanager
 def open_weights(name: str, folder: Path, layout: Layout) -> Iterator[WeightReader]:
-    """Open every weight file of a checkpoint once (memory maps) for the duration of the block."""
-    with ExitStack() as stack:
-        handles = {}
-        for file in layout.files():
-            try:
-                handles[file] = stack.enter_context(safe_open(str(Path(folder) / file), framework="pt"))
-            except (SafetensorError, OSError) as error:
-                raise CkptlensError(f"cannot open {Path(folder) / file} of {name}: {error}") from error
-        yield WeightReader(name, layout, handles)
+    """Map every weight file of a checkpoint once, copy-on-write (the files are never changed).
+
+    Tensors taken from the reader stay valid after the block: each keeps its map alive.
+    """
+    maps = {}
+    for file in layout.files():
+        try:
+            maps[file] = np.memmap(Path(folder) / file, dtype=np.uint8, mode="c")
+        except (OSError, ValueError) as error:
+            raise CkptlensError(f"cannot open {Path(folder) / file} of {name}: {error}") from error
+    yield WeightReader(name, layout, maps)
 
 
 def torch_dtype(safetensors_dtype: str) -> torch.dtype:
     """The torch dtype of a safetensors header dtype string such as ``BF16``."""
     return _DTYPES[safetensors_dtype]
+
+
+def _view(raw: np.ndarray, info: TensorInfo) -> torch.Tensor:
+    """The bytes ``raw`` as a tensor of ``info``'s dtype and shape, without a copy when they are aligned."""
+    dtype = torch_dtype(info.dtype)
+    if info.span[0] % dtype.itemsize:
+        raw = raw.copy()
+    return torch.from_numpy(raw).view(dtype).reshape(info.shape)
 
 
 def _require_names(have: Layout, have_name: str, other: Layout, other_name: str) -> None:
@@ -155,10 +166,18 @@ def _read_header(folder: Path, file: str) -> dict[str, TensorInfo]:
     data_size = size - 8 - length
     tensors = {}
     for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
-        if entry["data_offsets"][1] > data_size or entry["dtype"] not in _DTYPES:
+        begin, end = entry["data_offsets"]
+        if end > data_size or entry["dtype"] not in _DTYPES or not _size_matches(entry, end - begin):
             raise CkptlensError(f"{path} is truncated or corrupt at tensor {name}; copy it again")
-        tensors[name] = TensorInfo(entry["dtype"], tuple(entry["shape"]), file)
+        tensors[name] = TensorInfo(entry["dtype"], tuple(entry["shape"]), file, (8 + length + begin, 8 + length + end))
     return tensors
+
+
+def _size_matches(entry: dict, nbytes: int) -> bool:
+    count = 1
+    for size in entry["shape"]:
+        count *= size
+    return count * _DTYPES[entry["dtype"]].itemsize == nbytes
 
 
 def _no_weights_message(folder: Path) -> str:

@@ -4,7 +4,10 @@
 step. The float32 window sums of one model are the only large state: each
 output adds the checkpoints entering the window and subtracts those leaving
 it (see ``plan``), so a checkpoint is read about twice, not n times, and peak
-memory is about one model in float32 plus the output being written.
+memory is about one model in float32 plus one output tensor being written
+(the writer streams; see ``safetensors_stream``). A single average of listed
+checkpoints keeps no sums at all: tensor by tensor, it holds the n inputs of
+one tensor and its mean.
 
 >>> from ckptlens.checkpoints import discover_series
 >>> series = discover_series("runs/demo")                     # doctest: +SKIP
@@ -48,7 +51,9 @@ def average_checkpoints(
     """Average the listed checkpoints (oldest first) into the Hugging Face folder ``out``.
 
     The last checkpoint is the newest: its config, tokenizer and integer
-    buffers are kept. ``dtype`` (e.g. ``"float32"``) overrides the stored dtype.
+    buffers are kept. Each output tensor is the correctly rounded float32 mean
+    of the float64 sum, computed and written one tensor at a time. ``dtype``
+    (e.g. ``"float32"``) overrides the stored dtype.
 
     >>> average_checkpoints([Path("run/step100"), Path("run/step200")], Path("avg"))  # doctest: +SKIP
     PosixPath('avg')
