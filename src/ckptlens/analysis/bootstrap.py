@@ -6,7 +6,7 @@ multinomial counts, so all replicates are computed with a few matrix products.
 
 >>> import numpy as np
 >>> score = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 1], [0, 1, 0]], dtype=float)
->>> ci = bootstrap_cis(score, score, n_resamples=200, seed=0)
+>>> ci = bootstrap_cis(score, score, resample_weights(4, n_resamples=200, seed=0))
 >>> sorted(ci)
 ['example_mtv', 'instability_score', 'mean_score', 'task_mtv']
 >>> lo, hi = ci["example_mtv"]; lo <= 0.5 <= hi
@@ -20,13 +20,23 @@ import numpy as np
 LEVEL = 0.95
 
 
-def bootstrap_cis(
-    score: np.ndarray, outputs: np.ndarray, n_resamples: int = 1000, seed: int = 0, level: float = LEVEL
-) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of mean score, task MTV, example MTV and IS; (E, m) inputs."""
-    n_examples = score.shape[0]
+def resample_weights(n_examples: int, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """(n_resamples, n_examples) weights: how often each example is drawn, over n_examples.
+
+    Drawn once per task and shared by all its rows (raw, averaged, ensembled),
+    so their intervals come from the same resamples of examples.
+    """
     rng = np.random.default_rng(seed)
-    weights = rng.multinomial(n_examples, np.full(n_examples, 1 / n_examples), size=n_resamples) / n_examples
+    draws = rng.integers(0, n_examples, size=(n_resamples, n_examples))
+    offsets = np.arange(n_resamples)[:, None] * n_examples
+    counts = np.bincount((draws + offsets).ravel(), minlength=n_resamples * n_examples)
+    return counts.reshape(n_resamples, n_examples) / n_examples
+
+
+def bootstrap_cis(
+    score: np.ndarray, outputs: np.ndarray, weights: np.ndarray, level: float = LEVEL
+) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of mean score, task MTV, example MTV and IS; (E, m) inputs, weights from above."""
     trajectories = weights @ score  # (B, m): the task score of each replicate
     per_example_mtv = np.abs(np.diff(score, axis=1)).mean(axis=1)
     per_example_is = (outputs[:, 1:] != outputs[:, :-1]).mean(axis=1)

@@ -9,11 +9,14 @@ report sampling as instability.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ckptlens.analysis.benchmarks import task_category
+from ckptlens.store import Store
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,24 @@ class TaskMatrix:
         )
 
 
+def store_matrices(store: Store, runs: list[str] | None = None, categories: dict[str, str] | None = None):
+    """Yield one matrix per scored (run, task) of the store, reading one group of files at a time."""
+    for run in store.runs() if runs is None else runs:
+        for task in store.tasks(run):
+            matrix = store_matrix(store, run, task, categories)
+            if matrix is not None:
+                yield matrix
+
+
+def store_matrix(store: Store, run: str, task: str, categories: dict[str, str] | None = None) -> TaskMatrix | None:
+    """The matrix of one (run, task), None when it has no scored records (e.g. a perplexity task)."""
+    records = store.read([run], [task])
+    if records.num_rows == 0 or records["kind"][0].as_py() == "perplexity":
+        return None
+    matrix = _matrix(records, run, task)
+    return replace(matrix, category=task_category(task, matrix.category, categories))
+
+
 def task_matrices(records: pa.Table) -> list[TaskMatrix]:
     """One matrix per scored (run, task) in ``records``; perplexity records are losses, not scores."""
     records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
@@ -66,7 +87,11 @@ def task_matrices(records: pa.Table) -> list[TaskMatrix]:
 
 
 def task_matrix(records: pa.Table, run: str, task: str) -> TaskMatrix:
-    rows = records.filter(pc.and_(pc.equal(records["run"], run), pc.equal(records["task"], task)))
+    """The matrix of one (run, task) out of a table holding any records."""
+    return _matrix(records.filter(pc.and_(pc.equal(records["run"], run), pc.equal(records["task"], task))), run, task)
+
+
+def _matrix(rows: pa.Table, run: str, task: str) -> TaskMatrix:
     rows = _shared_examples(rows, run, task)
     steps, col = np.unique(rows["step"].to_numpy(), return_inverse=True)
     ids, row = np.unique(np.asarray(rows["example_id"].to_pylist(), dtype=str), return_inverse=True)
@@ -78,7 +103,7 @@ def task_matrix(records: pa.Table, run: str, task: str) -> TaskMatrix:
     return TaskMatrix(
         run=run,
         task=task,
-        kind=rows["kind"][0].as_py(),
+        kind=rows["kind"][0].as_py() or "multiple_choice",
         category=rows["category"][0].as_py() or "other",
         steps=steps,
         checkpoints=tuple(checkpoints),

@@ -28,9 +28,9 @@ import pyarrow.compute as pc
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.benchmarks import benchmark_chance, task_category
-from ckptlens.analysis.bootstrap import bootstrap_cis
+from ckptlens.analysis.bootstrap import bootstrap_cis, resample_weights
 from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, normalise_text
-from ckptlens.analysis.matrix import TaskMatrix, task_matrices
+from ckptlens.analysis.matrix import TaskMatrix, store_matrices, store_matrix
 from ckptlens.checkpoints import last_fraction
 from ckptlens.store import Store
 
@@ -88,13 +88,14 @@ class StabilityConfig:
 
 def stability_table(store: Store, config: StabilityConfig = StabilityConfig()) -> list[StabilityRow]:
     """Rows for every base run and task in the store (see the module docstring)."""
-    matrices = {(m.run, m.task): m for m in task_matrices(store.read())}
     base_runs, averaged = averaged_runs(store)
-    rows = []
-    for (run, _), matrix in sorted(matrices.items()):
-        if run in base_runs:
-            rows += _task_rows(matrix, matrices, averaged, config)
-    rows += _aggregate_rows(store, base_runs - {run for run, _ in matrices}, config)
+    rows, with_records = [], set()
+    for matrix in store_matrices(store, sorted(base_runs), config.categories):
+        averages = {n: store_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories)
+                    for n in config.windows if (matrix.run, n) in averaged}
+        rows += _task_rows(matrix, {n: m for n, m in averages.items() if m is not None}, config)
+        with_records.add(matrix.run)
+    rows += _aggregate_rows(store, base_runs - with_records, config)
     return rows
 
 
@@ -135,24 +136,24 @@ def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
     return base_runs, linked
 
 
-def _task_rows(matrix: TaskMatrix, matrices: dict, averaged: dict, config: StabilityConfig) -> list[StabilityRow]:
+def _task_rows(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: StabilityConfig) -> list[StabilityRow]:
     window = last_fraction(matrix.steps, config.last)
-    rows = [_row(matrix.select_steps(window), "raw", 1, matrix, config)]
-    rows += _ensemble_rows(matrix, window, config)
-    for n in config.windows:
-        avg = matrices.get((averaged.get((matrix.run, n)), matrix.task))
-        steps = [] if avg is None else [s for s in avg.steps if s >= window[0]]
-        if len(steps) >= 2:
-            rows.append(_row(avg.select_steps(steps), "average", n, matrix, config))
+    weights = resample_weights(matrix.n_examples, config.bootstrap) if config.bootstrap else None
+    rows = [_row(matrix.select_steps(window), "raw", 1, matrix, weights)]
+    rows += _ensemble_rows(matrix, window, config, weights)
+    for n, avg in sorted(averages.items()):
+        steps = [s for s in avg.steps if s >= window[0]]
+        if len(steps) >= 2 and np.array_equal(avg.example_ids, matrix.example_ids):
+            rows.append(_row(avg.select_steps(steps), "average", n, matrix, weights))
     return [replace(r, near_chance=rows[0].near_chance) for r in rows]
 
 
-def _row(matrix: TaskMatrix, method: str, window: int, base: TaskMatrix, config: StabilityConfig) -> StabilityRow:
+def _row(matrix: TaskMatrix, method: str, window: int, base: TaskMatrix, weights) -> StabilityRow:
     outputs = matrix.pred if matrix.kind == "multiple_choice" else _normalised(matrix.outputs)
-    return _metrics_row(matrix.score, outputs, matrix.steps, method, window, base, config)
+    return _metrics_row(matrix.score, outputs, matrix.steps, method, window, base, weights)
 
 
-def _ensemble_rows(matrix: TaskMatrix, window: list[int], config: StabilityConfig) -> list[StabilityRow]:
+def _ensemble_rows(matrix: TaskMatrix, window: list[int], config: StabilityConfig, weights) -> list[StabilityRow]:
     if matrix.kind == "generation":
         rules = ("vote",)
     else:
@@ -169,19 +170,19 @@ def _ensemble_rows(matrix: TaskMatrix, window: list[int], config: StabilityConfi
             else:
                 outputs = ensemble_texts(matrix.outputs, n, ends)
                 score = (outputs == _normalised(matrix.targets)[:, None]).astype(float)
-            rows.append(_metrics_row(score, outputs, matrix.steps[ends], f"ensemble-{rule}", n, matrix, config))
+            rows.append(_metrics_row(score, outputs, matrix.steps[ends], f"ensemble-{rule}", n, matrix, weights))
     return rows
 
 
-def _metrics_row(score, outputs, steps, method: str, window: int, base: TaskMatrix, config) -> StabilityRow:
+def _metrics_row(score, outputs, steps, method: str, window: int, base: TaskMatrix, weights) -> StabilityRow:
     trajectory = score.mean(axis=0)
     chance = _chance(base)
     mean_score = float(trajectory.mean())
-    cis = bootstrap_cis(score, outputs, config.bootstrap) if config.bootstrap else {}
+    cis = bootstrap_cis(score, outputs, weights) if weights is not None else {}
     return StabilityRow(
         run=base.run,
         task=base.task,
-        category=task_category(base.task, base.category, config.categories),
+        category=base.category,
         method=method,
         window=window,
         n_checkpoints=len(steps),

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
@@ -78,8 +79,15 @@ class Store:
         path = self.root / "runs" / f"{_safe(run)}.json"
         return json.loads(path.read_text()) if path.is_file() else {"run": run}
 
+    def tasks(self, run: str) -> list[str]:
+        """Tasks with per-example records in ``run``."""
+        folder = self.root / "records" / _safe(run)
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
     def runs(self) -> list[str]:
-        """Runs with per-example records or imported aggregates."""
+        """Runs with per-example records or imported aggregates; a missing store is an error."""
+        if not self.root.is_dir():
+            raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
         folders = [self.root / "records", self.root / "aggregates"]
         return sorted({p.name for f in folders if f.is_dir() for p in f.iterdir() if p.is_dir()})
 
@@ -93,7 +101,7 @@ class Store:
             if not self.root.is_dir():
                 raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
             return schema.empty_table()
-        return pa.concat_tables(pq.read_table(f, columns=columns, schema=RECORD_SCHEMA) for f in files)
+        return ds.dataset(files, format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
 
     def _unit_files(self, runs: Iterable[str] | None, tasks: Iterable[str] | None) -> list[Path]:
         wanted_runs = None if runs is None else {_safe(r) for r in runs}
