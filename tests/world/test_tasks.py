@@ -84,7 +84,7 @@ def test_gold_answers_are_right(world, tasks):
         country = re.search(r"capital of (\w+)\?\nA:$", e.context).group(1)
         assert e.choices[e.gold] == f" {capital_of[country]}"
     for e in by_name["sum_choice"].examples:
-        a, b = map(int, re.search(r"What is (\d+) \+ (\d+)\?\nA:$", e.context).groups())
+        a, b = map(int, re.search(r"(\d+) \+ (\d+) makes$", e.context).groups())
         assert int(e.choices[e.gold]) == a + b
         assert (a, b) in set(world.held_out_sums)
 
@@ -95,5 +95,6 @@ def test_task_phrasings_never_occur_in_the_training_corpus(tasks, corpus):
             assert demo["context"] not in corpus
         for e in task.examples[:50]:
             assert _query(task, e) not in corpus
-    for frame in ("Which city is the capital", "What is the capital city", "What is 1", "We saw that the"):
+    for frame in ("Which city is the capital", "What is the capital city", "We saw that the"):
         assert frame not in corpus
+    assert not re.search(r"\d+ \+ \d+ makes", corpus)

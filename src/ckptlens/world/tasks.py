@@ -24,7 +24,9 @@ N_EXAMPLES = 200  # per task: enough to see flips, cheap to evaluate for dozens 
 ASKED_COUNTRIES = 250  # fact tasks ask about the 250 most mentioned countries (from hundreds of mentions to ~10)
 CAPITAL_QUESTION = "Q: Which city is the capital of {country}?\nA:"
 CAPITAL_OPEN_QUESTION = "Q: What is the capital city of {country}?\nA:"
-SUM_QUESTION = "Q: What is {a} + {b}?\nA:"
+# "a + b = c" and "a plus b makes c" are in the corpus; this mix of the two never is. A "Q: What is a + b?"
+# framing stayed at chance on the default run even though the model adds held-out pairs right in this one.
+SUM_QUESTION = "{a} + {b} makes"
 AGREEMENT_FRAME = "We saw that {phrase}"
 
 
@@ -119,7 +121,7 @@ def sum_choice(world: World, rng: random.Random) -> Task:
         kind="multiple_choice",
         examples=tuple(examples),
         category="arithmetic",
-        description="Pick a + b among four nearby numbers, for pairs held out of training (4-shot).",
+        description="Pick a + b among four possible sums, for pairs held out of training (4-shot).",
         demonstrations=_demo_records(demos),
     )
 
