@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ckptlens.analysis.matrix import task_matrix
-from ckptlens.analysis.stability import StabilityConfig, near_chance, stability_table, summarise
+from ckptlens.analysis.stability import StabilityConfig, StabilityRow, near_chance, stability_table, summarise
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store, records_table
 
@@ -151,3 +151,11 @@ def test_perplexity_records_are_losses_not_scores(store):
     steps, bits, what = loss_curves(store)["base"]
     assert what == "bits per byte" and list(steps) == STEPS
     assert bits[0] == pytest.approx(100 / 400 / np.log(2))
+
+
+def test_summary_means_cover_the_same_tasks_for_every_method(store):
+    rows = stability_table(store, StabilityConfig(last=0.5, windows=(2,), bootstrap=0))
+    extra = [r for r in rows if r.task == "facts" and r.method == "raw"]
+    lacking = [StabilityRow(**{**r.to_dict(), "task": "gen"}) for r in extra]  # a task with raw rows only
+    summary = summarise(rows + lacking)
+    assert {s["n_tasks"] for s in summary} == {1}  # "gen" lacks the ensembles: left out everywhere

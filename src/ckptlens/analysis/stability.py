@@ -100,10 +100,20 @@ def stability_table(store: Store, config: StabilityConfig = StabilityConfig()) -
 
 
 def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", "window")) -> list[dict]:
-    """Unweighted mean over tasks (near-chance tasks left out) per group, e.g. by category too."""
+    """Unweighted mean over tasks per group (e.g. by category too), comparable across methods.
+
+    Near-chance tasks are left out, and so are tasks that lack a method the run has elsewhere (a
+    generation task has no mean-logprob ensemble): every method's mean is over the same tasks.
+    """
+    learned = [r for r in rows if not r.near_chance]
+    methods_of_run: dict[str, set] = {}
+    methods_of_task: dict[tuple[str, str], set] = {}
+    for r in learned:
+        methods_of_run.setdefault(r.run, set()).add((r.method, r.window))
+        methods_of_task.setdefault((r.run, r.task), set()).add((r.method, r.window))
     groups: dict[tuple, list[StabilityRow]] = {}
-    for row in rows:
-        if not row.near_chance:
+    for row in learned:
+        if methods_of_task[(row.run, row.task)] == methods_of_run[row.run]:
             groups.setdefault(tuple(getattr(row, key) for key in by), []).append(row)
     summary = []
     for key, group in groups.items():

@@ -37,7 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)  # no truncated tables in logs
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
 LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
@@ -202,10 +202,10 @@ def stability(
     elif fmt is TableFormat.csv:
         write_csv(table, sys.stdout)
     elif by == "task":
-        Console().print(stability_rich_table(rows))
-        Console().print(summary_table(summarise(rows)))
+        _stdout().print(stability_rich_table(rows))
+        _stdout().print(summary_table(summarise(rows)))
     else:
-        Console().print(summary_table(table, title="Final-window stability, mean over tasks per category"))
+        _stdout().print(summary_table(table, title="Final-window stability, mean over tasks per category"))
 
 
 @app.command()
@@ -221,7 +221,7 @@ def compare(
     result = compare_checkpoints(Store(store), run, task, step_a, step_b)
     if fmt is TableFormat.table:
         verdict = "a real change" if result.significant else "within noise"
-        Console().print(
+        _stdout().print(
             f"{task} {step_a} -> {step_b}: {result.score_a:.3f} -> {result.score_b:.3f} "
             f"({result.difference:+.3f}; lost {result.lost}, gained {result.gained} of {result.n_examples}); "
             f"exact McNemar p = {result.p_value:.3g}: {verdict}; "
@@ -248,7 +248,7 @@ def select_command(
     elif fmt is TableFormat.csv:
         write_csv(table, sys.stdout)
     else:
-        Console().print(selection_table(rows))
+        _stdout().print(selection_table(rows))
 
 
 @app.command()
@@ -328,6 +328,11 @@ def _windows(text: str) -> tuple[int, ...]:
     if not windows or min(windows) < 1:
         raise CkptlensError(f"--windows needs positive integers, got {text!r}")
     return windows
+
+
+def _stdout() -> Console:
+    """Tables on stdout at their full width even when piped (rich would cut them to 80 columns)."""
+    return Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
