@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.jsonl import json_objects
 from ckptlens.evaluation.lm_eval_yaml import is_lm_eval_yaml, load_lm_eval_task, read_yaml
 from ckptlens.evaluation.perplexity import perplexity_task
 from ckptlens.evaluation.task import Example, Task
@@ -54,7 +55,7 @@ def load_task(path: str | Path) -> Task:
     if path.suffix == ".txt":
         return perplexity_task(path)
     spec = _read_spec(path.with_suffix(".yaml"))
-    examples = tuple(_parse_line(path, n, line) for n, line in _lines(path))
+    examples = tuple(_example(where, obj) for where, obj in json_objects(path))
     if not examples:
         raise CkptlensError(f"{path}: no examples; a task file holds one JSON example a line")
     kinds = {"multiple_choice" if e.choices else "generation" for e in examples}
@@ -132,21 +133,7 @@ def _read_spec(path: Path) -> dict:
     return spec
 
 
-def _lines(path: Path):
-    with path.open() as f:
-        for n, line in enumerate(f, start=1):
-            if line.strip():
-                yield n, line
-
-
-def _parse_line(path: Path, n: int, line: str) -> Example:
-    where = f"{path}:{n}"
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise CkptlensError(f"{where}: not valid JSON ({err.msg}); each line must be one JSON object") from None
-    if not isinstance(obj, dict):
-        raise CkptlensError(f"{where}: expected a JSON object with id, context and choices/gold or target")
+def _example(where: str, obj: dict) -> Example:
     for key in ("id", "context"):
         if key not in obj:
             raise CkptlensError(f"{where}: missing {key!r}")

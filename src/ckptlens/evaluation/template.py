@@ -32,7 +32,6 @@ other string is a template (``"{{question}}"``), exactly as lm-eval does.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from pathlib import Path
 import jinja2
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.jsonl import json_objects
 from ckptlens.evaluation.task import Example, Task, TaskKind
 
 Field = str | int | list | None
@@ -136,18 +136,7 @@ def read_jsonl(path: Path) -> list[dict]:
     """Documents of a JSON-lines file (blank lines skipped); each must be a JSON object."""
     if not path.is_file():
         raise CkptlensError(f"data file not found: {path}")
-    docs = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise CkptlensError(f"{path}:{n}: not valid JSON ({err.msg})") from None
-        if not isinstance(doc, dict):
-            raise CkptlensError(f"{path}:{n}: each line must be a JSON object of fields")
-        docs.append(doc)
-    return docs
+    return [doc for _, doc in json_objects(path)]
 
 
 def resolve_field(field: Field, doc: dict, as_list: bool = False, digits_to_int: bool = False):
