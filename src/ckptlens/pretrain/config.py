@@ -29,6 +29,7 @@ class PretrainConfig:
     n_layers: int = 4
     n_heads: int = 4
     context_length: int = 128  # tokens per training sequence
+    max_positions: int = 256  # positions the model accepts (rotary, so beyond training length); 4-shot prompts ~80
     # optimisation: AdamW, linear warmup, then a high constant learning rate (never decayed,
     # so late checkpoints keep moving: the instability ckptlens measures)
     batch_size: int = 20  # sequences per step (20 x 128 = 2,560 tokens)
@@ -63,6 +64,8 @@ class PretrainConfig:
         ]
         if self.hidden_size % self.n_heads:
             problems.append(f"hidden_size ({self.hidden_size}) must be divisible by n_heads ({self.n_heads})")
+        if self.max_positions < self.context_length:
+            problems.append(f"max_positions ({self.max_positions}) must be >= context_length ({self.context_length})")
         if not 0 < self.val_fraction < 0.5:
             problems.append(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if problems:
@@ -80,9 +83,9 @@ class PretrainConfig:
             n_heads=2,
             context_length=64,
             batch_size=8,
-            max_steps=30,
+            max_steps=40,
             warmup_steps=5,
-            save_every=10,
+            save_every=4,
             val_batches=1,
         )
 

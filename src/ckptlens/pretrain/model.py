@@ -22,7 +22,7 @@ def build_model(config: PretrainConfig, tokenizer: PreTrainedTokenizerFast) -> L
         num_hidden_layers=config.n_layers,
         num_attention_heads=config.n_heads,
         num_key_value_heads=config.n_heads,
-        max_position_embeddings=config.context_length,
+        max_position_embeddings=config.max_positions,
         tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.eos_token_id,
