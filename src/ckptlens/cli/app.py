@@ -7,7 +7,7 @@ import sys
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,19 +17,20 @@ from ckptlens.analysis.capabilities import CapabilityConfig
 from ckptlens.analysis.compare import compare_checkpoints
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
-from ckptlens.averaging import AverageRequest, run_average
 from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.progress import stage_bars
-from ckptlens.demo import DemoConfig, run_demo
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
-from ckptlens.evaluation.runner import EvalConfig
 from ckptlens.importers import import_lm_eval
-from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
 from ckptlens.report.tables import selection_table, stability_rich_table, summary_table, write_csv
 from ckptlens.store import Store, export_records
+
+if TYPE_CHECKING:
+    from ckptlens.pretrain import PretrainConfig
+
+# Commands that run models import torch and transformers inside their functions: the other commands
+# (and --help) start in about a second instead of seven.
 
 app = typer.Typer(
     help="Measure and remove the instability of downstream scores across LLM pretraining checkpoints.",
@@ -83,6 +84,8 @@ def demo(
     tiny: Annotated[bool, typer.Option("--tiny", help="Seconds-long smoke-test run; scores stay near chance.")] = False,
 ) -> None:
     """Pretrain a tiny model on a synthetic world, evaluate, average, ensemble and report, in one go."""
+    from ckptlens.demo import DemoConfig, run_demo
+
     config = DemoConfig(pretrain=_pretrain_config(steps, save_every, seed, tiny))
     with stage_bars(console) as progress:
         report = run_demo(out, config, progress)
@@ -99,6 +102,8 @@ def pretrain_command(
     tiny: Annotated[bool, typer.Option("--tiny", help="A seconds-long run for smoke tests.")] = False,
 ) -> None:
     """Pretrain the embedded demo model, saving a Hugging Face checkpoint every K steps."""
+    from ckptlens.pretrain import pretrain
+
     config = _pretrain_config(steps, save_every, seed, tiny)
     with stage_bars(console) as progress:
         pretrain(config, out, progress=lambda step, total, loss: progress("pretrain", step, total))
@@ -130,6 +135,9 @@ def eval_command(
     allow_pickle: Annotated[bool, typer.Option(help="Load pytorch_model.bin (trusted folders only).")] = False,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
+    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
+    from ckptlens.evaluation.runner import EvalConfig
+
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
     config = EvalConfig(batch_size=batch_size, device=device, dtype=dtype.value, allow_pickle=allow_pickle)
     options = SeriesOptions(steps, None if last is None else parse_fraction(last), average_window)
@@ -155,6 +163,8 @@ def average(
     dtype: Annotated[Dtype | None, typer.Option(help="Output dtype (default: as stored).")] = None,
 ) -> None:
     """Average checkpoints into loadable Hugging Face folders: a trailing window, an EMA, or the listed folders once."""
+    from ckptlens.averaging import AverageRequest, run_average
+
     request = AverageRequest(tuple(sources), out, window, ema, stride, steps, last, dtype and dtype.value)
     label = f"average n={window}" if window else f"ema {ema}" if ema is not None else "average"
     with stage_bars(console) as progress:
@@ -311,6 +321,8 @@ def capabilities(
 
 
 def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny: bool) -> PretrainConfig:
+    from ckptlens.pretrain import PretrainConfig
+
     base = PretrainConfig.tiny() if tiny else PretrainConfig()
     overrides = {"seed": seed}
     if steps is not None:
