@@ -57,3 +57,8 @@ def test_unknown_task_suggests_a_name(cli, tiny_series, tmp_path):
 
 def test_stability_on_a_missing_store(cli, tmp_path):
     assert_one_line_error(cli("stability", "--store", tmp_path / "nowhere"), "store not found")
+
+
+def test_unknown_ensemble_rule(cli, tmp_path):
+    (tmp_path / "s").mkdir()
+    assert_one_line_error(cli("stability", "--store", tmp_path / "s", "--rules", "vote,median"), "'median'")

@@ -15,6 +15,7 @@ from rich.console import Console
 from ckptlens.analysis.benchmarks import load_categories
 from ckptlens.analysis.capabilities import CapabilityConfig
 from ckptlens.analysis.compare import compare_checkpoints
+from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
@@ -199,10 +200,11 @@ def stability(
     metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
+    rules: Annotated[str, typer.Option(help="Ensemble rules: vote, mean-logprob, mean-prob.")] = "vote,mean-logprob",
 ) -> None:
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged and ensembled checkpoints."""
     config = StabilityConfig(
-        last=last, windows=_windows(windows), metric=metric, bootstrap=bootstrap,
+        last=last, windows=_windows(windows), metric=metric, bootstrap=bootstrap, rules=_rules(rules),
         categories=load_categories(categories) if categories else None,
     )
     rows = stability_table(Store(store), config)
@@ -340,6 +342,15 @@ def _windows(text: str) -> tuple[int, ...]:
     if not windows or min(windows) < 1:
         raise CkptlensError(f"--windows needs positive integers, got {text!r}")
     return windows
+
+
+def _rules(text: str) -> tuple[str, ...]:
+    rules = tuple(r.strip() for r in text.split(",") if r.strip())
+    unknown = [r for r in rules if r not in MULTIPLE_CHOICE_RULES]
+    if unknown or not rules:
+        named = unknown[0] if unknown else text
+        raise CkptlensError(f"unknown ensemble rule {named!r}; use {', '.join(MULTIPLE_CHOICE_RULES)}")
+    return rules
 
 
 def _stdout() -> Console:
