@@ -134,6 +134,11 @@ def eval_command(
         int | None, typer.Option(help="Evaluate trailing-window averages of n checkpoints, held in memory.")
     ] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Load pytorch_model.bin (trusted folders only).")] = False,
+    watch: Annotated[bool, typer.Option(help="Keep polling; evaluate each new checkpoint once complete.")] = False,
+    poll_seconds: Annotated[float, typer.Option(help="With --watch: seconds between polls.")] = 30.0,
+    watch_timeout: Annotated[float | None, typer.Option(help="With --watch: stop after N idle seconds.")] = None,
+    complete_marker: Annotated[str | None, typer.Option(help="With --watch: complete when this file exists.")] = None,
+    report_dir: Annotated[Path | None, typer.Option("--report", help="With --watch: refresh this report.")] = None,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
@@ -141,6 +146,19 @@ def eval_command(
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
     config = EvalConfig(batch_size=batch_size, device=device, dtype=dtype.value, allow_pickle=allow_pickle)
+    filtered = steps is not None or last is not None or average_window is not None
+    if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
+        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps, --last or "
+                            "--average-window; --watch-timeout, --complete-marker and --report need --watch")
+    if watch:
+        from ckptlens.cli.watching import refresh_after_each
+        from ckptlens.evaluation.watch import WatchOptions, watch_series
+
+        options = WatchOptions(poll_seconds, watch_timeout, complete_marker)
+        refresh = refresh_after_each(console, Store(store), report_dir)
+        done = watch_series(series, names or ["all"], Store(store), run, config, options, refresh)
+        console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
+        return
     options = SeriesOptions(steps, None if last is None else parse_fraction(last), average_window)
     with stage_bars(console) as bars:
         summary = evaluate(

@@ -1,0 +1,33 @@
+"""What ``ckptlens eval --watch`` prints and refreshes after each checkpoint it evaluates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from ckptlens.checkpoints import Checkpoint
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.runner import EvalSummary
+from ckptlens.evaluation.watch import OnCheckpoint
+from ckptlens.report import write_report
+from ckptlens.store import Store
+
+
+def refresh_after_each(console: Console, store: Store, report_dir: Path | None) -> OnCheckpoint:
+    """A callback that reports the checkpoint and rewrites the report (stability tables included).
+
+    Early in a run the stability window may hold fewer than two checkpoints: the report
+    then says why it waits instead of stopping the watch.
+    """
+
+    def refresh(ckpt: Checkpoint, summary: EvalSummary) -> None:
+        console.print(f"evaluated {ckpt.name}: {summary.units_done} new units, {summary.units_skipped} already stored")
+        if report_dir is None:
+            return
+        try:
+            console.print(f"report: {write_report(store, report_dir).html}")
+        except CkptlensError as err:
+            console.print(f"report not refreshed yet: {err}", highlight=False)
+
+    return refresh
