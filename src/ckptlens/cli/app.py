@@ -192,6 +192,28 @@ def average(
 
 
 @app.command()
+def drift(
+    series: Annotated[Path, typer.Argument(help="Series folder of checkpoint folders with safetensors weights.")],
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a PNG of drift along training.")] = None,
+) -> None:
+    """How far each checkpoint moved from the one before: L2, relative L2 and cosine, whole model and per module."""
+    from ckptlens.diagnostics import series_drift
+    from ckptlens.report.drift import drift_figure, drift_rich_table
+
+    with stage_bars(console) as bars:
+        rows = series_drift(series, progress=lambda done, total: bars("drift", done, total))
+    if plot is not None:
+        console.print(f"figure: {drift_figure(rows, plot)}")
+    if fmt is TableFormat.table:
+        _stdout().print(drift_rich_table(rows))
+    elif fmt is TableFormat.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
+    else:
+        write_csv([r.to_dict() for r in rows], sys.stdout)
+
+
+@app.command()
 def records(
     store: StoreOpt,
     fmt: Annotated[RecordFormat, typer.Option("--format", help="Output format.")] = RecordFormat.jsonl,
