@@ -1,0 +1,136 @@
+"""Linearity gap: does an averaged checkpoint score like the mean of the checkpoints it averages?
+
+Checkpoint averaging is argued to first order: for checkpoints close in
+parameter space, ``score(mean θ) ≈ mean score(θ)``, so averaging must smooth
+the curve. The gap tests that directly, for every averaged run in a store
+(a run whose info has ``averaged_from`` and ``window``, linked to its base run
+as in ``stability.averaged_runs``). The averaged checkpoint at step t has
+members t, t-1, ..., t-n+1 by position in the base run's steps; at each t:
+
+- ``score_gap``: averaged task score minus the mean of the members' task scores;
+- ``gold_loglik_gap``: over examples, the mean of (averaged gold-option
+  log-likelihood minus the members' mean gold log-likelihood); multiple choice only.
+
+A gap near zero means the first-order argument holds; a positive gap means the
+average is better than its members (a flatter, better basin), a negative one
+that the members sit across a barrier. Only examples stored in both runs count.
+
+>>> rows = linearity_gaps(Store("store"), last=0.2)  # doctest: +SKIP
+>>> summarise_gaps(rows)[0]  # doctest: +SKIP
+GapSummary(run='demo', task='facts', window=2, n_steps=10, mean_score_gap=0.004, ...)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from statistics import fmean
+
+import numpy as np
+
+from ckptlens.analysis.matrix import TaskMatrix, store_matrix
+from ckptlens.analysis.stability import averaged_runs
+from ckptlens.checkpoints import last_fraction
+from ckptlens.store import Store
+
+
+@dataclass(frozen=True)
+class LinearityRow:
+    """The gap of one averaged checkpoint (``averaged_run`` at ``step``) against its ``window`` members."""
+
+    run: str  # the base run the members come from
+    averaged_run: str
+    task: str
+    window: int
+    step: int
+    averaged_score: float
+    member_score: float  # mean of the members' task scores
+    score_gap: float  # averaged_score - member_score
+    gold_loglik_gap: float | None  # mean over examples; None when not multiple choice or a loglik is missing
+    n_examples: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GapSummary:
+    """The gaps of one (run, task, window), averaged over its steps: the row a report shows."""
+
+    run: str
+    task: str
+    window: int
+    n_steps: int
+    mean_score_gap: float
+    mean_abs_score_gap: float  # gaps of both signs would cancel in the mean
+    mean_gold_loglik_gap: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def linearity_gaps(store: Store, last: float | None = None) -> list[LinearityRow]:
+    """Gap rows of every averaged run in ``store``, per task and step; ``last`` keeps the final fraction
+    of the base run's steps (the stability window), None keeps every step with a full window of members."""
+    _, linked = averaged_runs(store)
+    rows = []
+    for (base_run, window), averaged_run in sorted(linked.items()):
+        for task in store.tasks(averaged_run):
+            base, averaged = store_matrix(store, base_run, task), store_matrix(store, averaged_run, task)
+            if base is None or averaged is None:
+                continue
+            kept = set(last_fraction(base.steps, last) if last is not None else base.steps.tolist())
+            rows += window_gaps(base, averaged, window, kept)
+    return rows
+
+
+def window_gaps(base: TaskMatrix, averaged: TaskMatrix, window: int, steps: set[int]) -> list[LinearityRow]:
+    """The gap at each step of ``averaged`` that is in ``steps`` and has ``window`` members in ``base``."""
+    _, in_base, in_averaged = np.intersect1d(base.example_ids, averaged.example_ids, return_indices=True)
+    position = {int(step): i for i, step in enumerate(base.steps)}
+    rows = []
+    for column, step in enumerate(averaged.steps.tolist()):
+        newest = position.get(step)
+        if newest is None or newest < window - 1 or step not in steps:
+            continue
+        members = np.arange(newest - window + 1, newest + 1)
+        averaged_score = float(averaged.score[in_averaged, column].mean())
+        member_score = float(base.score[np.ix_(in_base, members)].mean())
+        gap = _gold_loglik_gap(gold_logliks(averaged, [column], in_averaged), gold_logliks(base, members, in_base))
+        rows.append(LinearityRow(
+            base.run, averaged.run, base.task, window, step, averaged_score, member_score,
+            averaged_score - member_score, gap, len(in_base),
+        ))
+    return rows
+
+
+def gold_logliks(matrix: TaskMatrix, columns, examples: np.ndarray) -> np.ndarray | None:
+    """(len(columns), E) log-likelihoods of each example's gold option; None outside multiple choice."""
+    gold = matrix.gold[examples]
+    if len(gold) == 0 or (gold < 0).any():
+        return None
+    return matrix.logliks[np.ix_(np.asarray(columns), examples)][:, np.arange(len(examples)), gold]
+
+
+def summarise_gaps(rows: list[LinearityRow]) -> list[GapSummary]:
+    """One summary per (run, task, window), in that order."""
+    groups: dict[tuple[str, str, int], list[LinearityRow]] = defaultdict(list)
+    for row in rows:
+        groups[(row.run, row.task, row.window)].append(row)
+    summaries = []
+    for (run, task, window), group in sorted(groups.items()):
+        gaps = [r.score_gap for r in group]
+        loglik_gaps = [r.gold_loglik_gap for r in group]
+        loglik = None if None in loglik_gaps else fmean(loglik_gaps)
+        summaries.append(GapSummary(
+            run, task, window, len(group), fmean(gaps), fmean(abs(g) for g in gaps), loglik
+        ))
+    return summaries
+
+
+def _gold_loglik_gap(averaged: np.ndarray | None, members: np.ndarray | None) -> float | None:
+    if averaged is None or members is None:
+        return None
+    gap = float((averaged[0] - members.mean(axis=0)).mean())
+    return gap if math.isfinite(gap) else None
