@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +18,18 @@ from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
+from ckptlens.cli.options import (
+    Alignment,
+    CategoriesOpt,
+    Dtype,
+    Grouping,
+    LastOpt,
+    RecordFormat,
+    StepsOpt,
+    StoreOpt,
+    TableFormat,
+    WindowsOpt,
+)
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
 from ckptlens.importers import import_lm_eval
@@ -40,41 +51,6 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)  # no truncated tables in logs
-
-StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
-LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
-CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]
-WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
-StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
-
-
-class TableFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class RecordFormat(str, Enum):
-    jsonl = "jsonl"
-    csv = "csv"
-
-
-class Alignment(str, Enum):
-    step = "step"
-    tokens = "tokens"
-    fraction = "fraction"
-
-
-class Grouping(str, Enum):
-    task = "task"
-    category = "category"
-
-
-class Dtype(str, Enum):
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
-
 
 @app.command()
 def demo(
