@@ -2,6 +2,7 @@
 
     python bench/lmeval_parity.py --install        # first time: builds bench/.envs/lmeval-0.4.13
     python bench/lmeval_parity.py [--examples 40] [--batch-size 32] [--threads 2]   # ~10 min on 2 CPU cores
+    python bench/lmeval_parity.py --averaged --examples 10   # the same on a folder written by `ckptlens average`
 
 Builds a Pythia-70m-shaped GPT-NeoX checkpoint (random weights, fixed seed) with a
 byte-level BPE tokenizer trained here, writes two 4-shot multiple-choice tasks as
@@ -12,6 +13,10 @@ same YAML) score them; printed: the largest per-choice log-likelihood
 difference, the number of differing predictions, examples/s of both (model
 time: lm-eval's ``loglikelihood`` call vs ckptlens's ``score_multiple_choice``)
 and their ratio, and ckptlens's achieved FLOP/s next to a plain torch matmul.
+
+With ``--averaged`` the checkpoint both tools score is the mean of two such
+checkpoints (seeds 0 and 1) written by ckptlens's ``average_checkpoints``: lm-eval
+loading and scoring it shows the averaged folder is a normal HF folder.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import yaml
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
 
+from ckptlens.averaging import average_checkpoints
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.evaluation.lm_eval_yaml import load_lm_eval_task
 from ckptlens.evaluation.runner import argmax_first
@@ -75,6 +81,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--averaged", action="store_true", help="score the average of two checkpoints (ckptlens)")
     args = parser.parse_args()
     if args.install:
         install_lm_eval()
@@ -84,6 +91,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ckptlens-parity-"))
     print(f"work folder: {work}")
     folder = build_checkpoint(work / "pythia-shaped")
+    if args.averaged:
+        other = build_checkpoint(work / "pythia-shaped-seed1", seed=1)
+        folder = average_checkpoints([folder, other], work / "averaged")
+        print(f"scoring the ckptlens average of two checkpoints: {folder}")
     _, tokenizer = load_model(folder, device="cpu")
     for name, options in (("parity_multi", "multi"), ("parity_single", "single")):
         task_yaml = write_task(work / "tasks", name, options, args.examples)
@@ -99,7 +110,7 @@ def install_lm_eval() -> None:
     subprocess.run([str(ENV / "bin" / "python"), "-m", "pip", "install", "-q", LM_EVAL], check=True)
 
 
-def build_checkpoint(folder: Path) -> Path:
+def build_checkpoint(folder: Path, seed: int = 0) -> Path:
     """Pythia-70m's shape (6 layers, width 512, partial rotary, parallel residual) with a local BPE vocabulary."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -111,7 +122,7 @@ def build_checkpoint(folder: Path) -> Path:
     corpus = [" ".join(rng.choices(WORDS[:10] + SHORT, k=12)) + " Question: Answer:" for _ in range(400)]
     tok.train_from_iterator(corpus, trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = GPTNeoXConfig(
         vocab_size=len(tokenizer), hidden_size=512, num_hidden_layers=6, num_attention_heads=8,
         intermediate_size=2048, max_position_embeddings=2048, rotary_pct=0.25, use_parallel_residual=True,

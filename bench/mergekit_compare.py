@@ -8,7 +8,8 @@ random weights): largest absolute difference between the two averages, wall
 time of both CLIs and their ratio, ckptlens's peak memory, and ckptlens's read
 rate against `cat` of the same input files. Every timing runs with the page
 cache warm (the inputs are `cat` once first), so it compares compute and copy
-overheads, not the disk.
+overheads, not the disk. The I/O floor adds the time `dd` takes to write one
+model's bytes to a new file (an average must write its output).
 
 Figure 2 (32 checkpoints of a smaller model, trailing window n=8): bytes read
 per output checkpoint by ckptlens's running sum against the naive n reads.
@@ -136,6 +137,8 @@ def compare_with_mergekit(work: Path) -> None:
     warm = timed(["cat", *map(str, files)], stdout=subprocess.DEVNULL)  # warms the page cache
     cat_seconds = min(timed(["cat", *map(str, files)], stdout=subprocess.DEVNULL)[0] for _ in range(3))
     del warm
+    write_seconds = min(timed(["dd", "if=/dev/zero", f"of={work / f'written-{i}'}", "bs=1M", "status=none",
+                               f"count={files[-1].stat().st_size >> 20}"])[0] for i in range(3))  # fmt: skip
 
     config = work / "linear.yml"
     config.write_text(json.dumps({
@@ -169,8 +172,14 @@ def compare_with_mergekit(work: Path) -> None:
     print(f"  sliding window n=2 over the 4 (3 outputs, float32 window sums kept): {window_probe['seconds']:.2f} s, "
           f"anonymous peak {window_probe['RssAnon'] / mib:.0f} MiB "
           f"({(window_probe['RssAnon'] - window_probe['baseline']) / mib:.0f} MiB above the interpreter)")
+    budget = model_bytes + 2 * largest_bytes
     print(f"  budget: one model in float32 {model_bytes / mib:.0f} MiB + largest tensor {largest_bytes / mib:.0f} MiB "
-          f"= {(model_bytes + largest_bytes) / mib:.0f} MiB (+ interpreter, torch and write buffer)")
+          f"+ write buffer (the one tensor being written, at most the largest) {largest_bytes / mib:.0f} MiB "
+          f"= {budget / mib:.0f} MiB; window peak / budget = "
+          f"{(window_probe['RssAnon'] - window_probe['baseline']) / budget:.2f}")
+    print(f"  I/O floor on this machine: cat of the inputs {cat_seconds:.2f} s + dd of "
+          f"{model_bytes / mib:.0f} MiB (the output) {write_seconds:.2f} s = {cat_seconds + write_seconds:.2f} s; "
+          f"API / floor = {probe['seconds'] / (cat_seconds + write_seconds):.2f}")
 
 
 def best_of(runs: int, probe) -> dict:
