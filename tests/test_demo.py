@@ -4,6 +4,7 @@ import json
 
 from ckptlens.demo import DemoConfig, run_demo
 from ckptlens.pretrain import PretrainConfig
+from ckptlens.store import Store
 
 CONFIG = DemoConfig(pretrain=PretrainConfig.tiny(), windows=(2, 4), tasks=("capital_choice", "sum_choice"))
 
@@ -19,6 +20,10 @@ def test_tiny_demo_end_to_end_then_resume(tmp_path):
     for task in ("capital_choice", "sum_choice"):
         assert {(task, "raw", 1), (task, "average", 2), (task, "average", 4), (task, "ensemble-vote", 4)} <= methods
     assert all(r["n_checkpoints"] >= 2 and 0 <= r["example_mtv"] <= 1 for r in rows)
+    drift = Store(tmp_path / "store").read_drift("tiny").to_pylist()
+    assert sorted({r["step_b"] for r in drift}) == list(range(8, 41, 4))  # every neighbour pair of the 10 checkpoints
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Does an averaged checkpoint score like its members?" in html and "parameter drift" in html
 
     written = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*.parquet")}
     again_stages = []

@@ -1,9 +1,10 @@
 """The demo run: the whole idea of ckptlens on a series it makes itself, in one call.
 
 pretrain a tiny model on the demo world → evaluate every checkpoint on the
-built-in tasks → average trailing windows of 2, 4 and 8 checkpoints (only where
-the stability window needs them) and evaluate those → stability table and
-report. Every stage resumes: run it again and only missing work is done.
+built-in tasks → record the parameter drift between neighbours → average
+trailing windows of 2, 4 and 8 checkpoints (only where the stability window
+needs them) and evaluate those → stability table and report. Every stage
+resumes: run it again and only missing work is done.
 
 Output layout: ``OUT/series`` (checkpoints), ``OUT/averaged/avgN`` (averaged
 checkpoints), ``OUT/store`` (records), ``OUT/report`` (HTML, figures, tables).
@@ -22,13 +23,14 @@ from pathlib import Path
 from ckptlens.analysis.stability import StabilityConfig
 from ckptlens.averaging import average_series
 from ckptlens.checkpoints import discover_series, window_ends_in_last
+from ckptlens.diagnostics import series_drift
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.evaluate import evaluate
 from ckptlens.evaluation.runner import EvalConfig
 from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.build import Report
-from ckptlens.store import Store
+from ckptlens.store import Store, drift_table
 
 # stage name, done, total
 Progress = Callable[[str, int, int], None]
@@ -52,6 +54,7 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: Progr
     run = config.pretrain.run_name
     _evaluate(series_dir, store, run, config, notify, "evaluate checkpoints")
     series = discover_series(series_dir)
+    _record_drift(series_dir, [c.step for c in series], store, run, notify)
     for n in config.windows:
         steps = window_ends_in_last(series, n, config.last)
         if len(steps) < 2:
@@ -83,6 +86,15 @@ def _pretrained_series(series_dir: Path, config: PretrainConfig, notify: Progres
     if series_dir.exists():
         shutil.rmtree(series_dir)
     return pretrain(config, series_dir, progress=lambda step, total, loss: notify("pretrain", step, total))
+
+
+def _record_drift(series_dir: Path, steps: list[int], store: Store, run: str, notify: Progress) -> None:
+    """Drift between neighbouring checkpoints into the store, unless it is there for exactly these steps."""
+    recorded = store.read_drift(run)
+    if recorded is not None and sorted(set(recorded["step_b"].to_pylist())) == steps[1:]:
+        return
+    drift = series_drift(series_dir, progress=lambda done, total: notify("parameter drift", done, total))
+    store.write_drift(run, drift_table(r.to_dict() for r in drift))
 
 
 def _evaluate(series_dir: Path, store: Store, run: str, config: DemoConfig, notify: Progress, stage: str) -> None:

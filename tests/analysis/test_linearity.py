@@ -3,7 +3,7 @@
 import pytest
 
 from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
-from ckptlens.store import Store, records_table
+from ckptlens.store import Store, drift_table, records_table
 
 # Base run: per step, the two examples' per-choice log-likelihoods (gold is 0 then 1; pred is the argmax).
 BASE = {
@@ -87,3 +87,29 @@ def test_store_without_averaged_runs_has_no_gaps(tmp_path):
     store = Store(tmp_path / "store")
     store.write_unit("base", "step10", "facts", records_table(mc_rows("base", 10, BASE[10])))
     assert linearity_gaps(store) == []
+
+
+def test_summary_holds_when_the_mean_gap_is_within_the_score_noise(store):
+    facts, recall = summarise_gaps(linearity_gaps(store))
+    # facts scores by step 0.5, 0.5, 1, 0: population std sqrt(0.125); mean gap 0.083 is inside it
+    assert facts.score_noise == pytest.approx(0.125**0.5) and facts.holds
+    # recall scores 0.5, 0, 0.5, 0: std 0.25; the averaged model is 0.75 better than its members: not first order
+    assert recall.score_noise == pytest.approx(0.25) and not recall.holds
+
+
+def test_window_drift_sums_the_recorded_neighbour_steps_inside_each_window(store):
+    assert all(r.window_drift is None for r in linearity_gaps(store))  # nothing recorded yet
+    moves = {20: 0.1, 30: 0.2, 40: 0.4}
+    rows = [dict(step_a=b - 10, step_b=b, module="all", l2=1.0, relative_l2=d, cosine=0.9) for b, d in moves.items()]
+    rows.append(dict(step_a=10, step_b=20, module="model.embed_tokens", l2=9.0, relative_l2=9.0, cosine=0.1))
+    store.write_drift("base", drift_table(rows))
+    facts = [r for r in linearity_gaps(store) if r.task == "facts"]
+    assert [(r.step, r.window_drift) for r in facts] == [(20, 0.1), (30, 0.2), (40, 0.4)]
+    assert summarise_gaps(linearity_gaps(store))[0].mean_window_drift == pytest.approx(0.7 / 3)
+
+
+def test_window_drift_needs_every_step_of_the_window(store):
+    store.write_drift("base", drift_table([dict(step_a=10, step_b=20, module="all", l2=1.0, relative_l2=0.1,
+                                                 cosine=0.9)]))
+    facts = [r for r in linearity_gaps(store) if r.task == "facts"]
+    assert [(r.step, r.window_drift) for r in facts] == [(20, 0.1), (30, None), (40, None)]

@@ -86,7 +86,7 @@ def test_checkpoints_with_different_shapes_are_a_clear_error(tmp_path):
 
 
 def test_drift_figure_is_written(rows, tmp_path):
-    path = drift_figure(rows, tmp_path / "drift.png")
+    path = drift_figure([r.to_dict() for r in rows], tmp_path / "drift.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -15,6 +15,13 @@ A gap near zero means the first-order argument holds; a positive gap means the
 average is better than its members (a flatter, better basin), a negative one
 that the members sit across a barrier. Only examples stored in both runs count.
 
+Each row also carries the window's drift when ``ckptlens drift --store`` has
+recorded the base run's: the summed whole-model relative L2 of the window's
+n - 1 neighbour steps (how far apart its members are). A summary *holds* when
+its mean score gap is within the score noise: the standard deviation of the
+base run's task score over the same steps, i.e. the size of the jumps
+averaging is meant to remove.
+
 >>> rows = linearity_gaps(Store("store"), last=0.2)  # doctest: +SKIP
 >>> summarise_gaps(rows)[0]  # doctest: +SKIP
 GapSummary(run='demo', task='facts', window=2, n_steps=10, mean_score_gap=0.004, ...)
@@ -24,15 +31,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from statistics import fmean
 
 import numpy as np
+import pyarrow.compute as pc
 
 from ckptlens.analysis.matrix import TaskMatrix, store_matrix
+from ckptlens.analysis.metrics import score_std
 from ckptlens.analysis.stability import averaged_runs
 from ckptlens.checkpoints import last_fraction
-from ckptlens.store import Store
+from ckptlens.store import WHOLE_MODEL, Store
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class LinearityRow:
     score_gap: float  # averaged_score - member_score
     gold_loglik_gap: float | None  # mean over examples; None when not multiple choice or a loglik is missing
     n_examples: int
+    score_noise: float  # std of the base run's task score over the kept steps
+    window_drift: float | None = None  # summed relative L2 of the members' neighbour steps; None if not recorded
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +76,9 @@ class GapSummary:
     mean_score_gap: float
     mean_abs_score_gap: float  # gaps of both signs would cancel in the mean
     mean_gold_loglik_gap: float | None
+    score_noise: float
+    mean_window_drift: float | None
+    holds: bool  # |mean_score_gap| <= score_noise: the average scores like its members, within the noise
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,12 +94,25 @@ def linearity_gaps(store: Store, last: float | None = None) -> list[LinearityRow
             base, averaged = store_matrix(store, base_run, task), store_matrix(store, averaged_run, task)
             if base is None or averaged is None:
                 continue
-            kept = set(last_fraction(base.steps, last) if last is not None else base.steps.tolist())
-            rows += window_gaps(base, averaged, window, kept)
+            kept = last_fraction(base.steps, last) if last is not None else base.steps.tolist()
+            noise = score_std(base.select_steps(kept).score.mean(axis=0))
+            drift = step_drift(store, base_run)
+            rows += [_with_drift(r, drift, base) for r in window_gaps(base, averaged, window, set(kept), noise)]
     return rows
 
 
-def window_gaps(base: TaskMatrix, averaged: TaskMatrix, window: int, steps: set[int]) -> list[LinearityRow]:
+def step_drift(store: Store, run: str) -> dict[int, float]:
+    """Whole-model relative L2 from the previous checkpoint, by step, as ``ckptlens drift --store`` recorded it."""
+    table = store.read_drift(run)
+    if table is None:
+        return {}
+    rows = table.filter(pc.equal(table["module"], WHOLE_MODEL)).to_pylist()
+    return {r["step_b"]: r["relative_l2"] for r in rows}
+
+
+def window_gaps(
+    base: TaskMatrix, averaged: TaskMatrix, window: int, steps: set[int], noise: float = math.nan
+) -> list[LinearityRow]:
     """The gap at each step of ``averaged`` that is in ``steps`` and has ``window`` members in ``base``."""
     _, in_base, in_averaged = np.intersect1d(base.example_ids, averaged.example_ids, return_indices=True)
     position = {int(step): i for i, step in enumerate(base.steps)}
@@ -100,9 +127,19 @@ def window_gaps(base: TaskMatrix, averaged: TaskMatrix, window: int, steps: set[
         gap = _gold_loglik_gap(gold_logliks(averaged, [column], in_averaged), gold_logliks(base, members, in_base))
         rows.append(LinearityRow(
             base.run, averaged.run, base.task, window, step, averaged_score, member_score,
-            averaged_score - member_score, gap, len(in_base),
+            averaged_score - member_score, gap, len(in_base), noise,
         ))
     return rows
+
+
+def _with_drift(row: LinearityRow, drift: dict[int, float], base: TaskMatrix) -> LinearityRow:
+    """``row`` with the drift summed over its window's neighbour steps, when every one was recorded."""
+    steps = base.steps.tolist()
+    newest = steps.index(row.step)
+    members = steps[newest - row.window + 2 : newest + 1]  # each member but the oldest, whose step it moved in
+    if not drift or any(s not in drift for s in members):
+        return row
+    return replace(row, window_drift=sum(drift[s] for s in members))
 
 
 def gold_logliks(matrix: TaskMatrix, columns, examples: np.ndarray) -> np.ndarray | None:
@@ -123,8 +160,12 @@ def summarise_gaps(rows: list[LinearityRow]) -> list[GapSummary]:
         gaps = [r.score_gap for r in group]
         loglik_gaps = [r.gold_loglik_gap for r in group]
         loglik = None if None in loglik_gaps else fmean(loglik_gaps)
+        drifts = [r.window_drift for r in group]
+        drift = None if None in drifts else fmean(drifts)
+        noise = group[0].score_noise
         summaries.append(GapSummary(
-            run, task, window, len(group), fmean(gaps), fmean(abs(g) for g in gaps), loglik
+            run, task, window, len(group), fmean(gaps), fmean(abs(g) for g in gaps), loglik, noise, drift,
+            abs(fmean(gaps)) <= noise,
         ))
     return summaries
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from ckptlens.analysis.benchmarks import load_categories
 from ckptlens.analysis.capabilities import CapabilityConfig
@@ -18,6 +17,8 @@ from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
+from ckptlens.cli.console import console, stdout
+from ckptlens.cli.diagnostics import drift, linearity
 from ckptlens.cli.options import (
     Alignment,
     CategoriesOpt,
@@ -50,7 +51,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)  # no truncated tables in logs
 
 @app.command()
 def demo(
@@ -167,26 +167,8 @@ def average(
     console.print(f"{len(written)} averaged checkpoint(s) in {out}")
 
 
-@app.command()
-def drift(
-    series: Annotated[Path, typer.Argument(help="Series folder of checkpoint folders with safetensors weights.")],
-    fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a PNG of drift along training.")] = None,
-) -> None:
-    """How far each checkpoint moved from the one before: L2, relative L2 and cosine, whole model and per module."""
-    from ckptlens.diagnostics import series_drift
-    from ckptlens.report.drift import drift_figure, drift_rich_table
-
-    with stage_bars(console) as bars:
-        rows = series_drift(series, progress=lambda done, total: bars("drift", done, total))
-    if plot is not None:
-        console.print(f"figure: {drift_figure(rows, plot)}")
-    if fmt is TableFormat.table:
-        _stdout().print(drift_rich_table(rows))
-    elif fmt is TableFormat.json:
-        print(json.dumps([r.to_dict() for r in rows], indent=2))
-    else:
-        write_csv([r.to_dict() for r in rows], sys.stdout)
+app.command()(drift)
+app.command()(linearity)
 
 
 @app.command()
@@ -230,10 +212,10 @@ def stability(
     elif fmt is TableFormat.csv:
         write_csv(table, sys.stdout)
     elif by == "task":
-        _stdout().print(stability_rich_table(rows))
-        _stdout().print(summary_table(summarise(rows)))
+        stdout().print(stability_rich_table(rows))
+        stdout().print(summary_table(summarise(rows)))
     else:
-        _stdout().print(summary_table(table, title="Final-window stability, mean over tasks per category"))
+        stdout().print(summary_table(table, title="Final-window stability, mean over tasks per category"))
 
 
 @app.command()
@@ -249,7 +231,7 @@ def compare(
     result = compare_checkpoints(Store(store), run, task, step_a, step_b)
     if fmt is TableFormat.table:
         verdict = "a real change" if result.significant else "within noise"
-        _stdout().print(
+        stdout().print(
             f"{task} {step_a} -> {step_b}: {result.score_a:.3f} -> {result.score_b:.3f} "
             f"({result.difference:+.3f}; lost {result.lost}, gained {result.gained} of {result.n_examples}); "
             f"exact McNemar p = {result.p_value:.3g}: {verdict}; "
@@ -276,7 +258,7 @@ def select_command(
     elif fmt is TableFormat.csv:
         write_csv(table, sys.stdout)
     else:
-        _stdout().print(selection_table(rows))
+        stdout().print(selection_table(rows))
 
 
 @app.command()
@@ -367,11 +349,6 @@ def _rules(text: str) -> tuple[str, ...]:
         named = unknown[0] if unknown else text
         raise CkptlensError(f"unknown ensemble rule {named!r}; use {', '.join(MULTIPLE_CHOICE_RULES)}")
     return rules
-
-
-def _stdout() -> Console:
-    """Tables on stdout at their full width even when piped (rich would cut them to 80 columns)."""
-    return Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

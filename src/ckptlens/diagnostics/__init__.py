@@ -2,7 +2,8 @@
 
 ``distance`` holds the math (pure functions of tensors), ``drift`` streams a
 series' safetensors through it. Beside ``averaging`` in the data flow: imports
-only ``checkpoints``, ``averaging`` and ``errors``.
+only ``checkpoints``, ``averaging``, ``store`` (its drift
+schema) and ``errors``.
 """
 
 from ckptlens.diagnostics.drift import WHOLE_MODEL, DriftRow, checkpoint_drift, series_drift

@@ -25,8 +25,7 @@ from ckptlens.averaging.weights import Layout, open_weights, read_layout, torch_
 from ckptlens.checkpoints import Checkpoint, discover_series
 from ckptlens.diagnostics.distance import PairSums, cosine, l2, module_of, pair_sums, relative_l2
 from ckptlens.errors import CkptlensError
-
-WHOLE_MODEL = "all"  # the module name of the rows over every floating-point tensor
+from ckptlens.store import WHOLE_MODEL
 
 
 @dataclass(frozen=True)

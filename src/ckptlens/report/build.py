@@ -17,6 +17,7 @@ from ckptlens.analysis.trajectories import trajectories
 from ckptlens.checkpoints import last_fraction
 from ckptlens.report.figures import example_heatmap, loss_figure, trajectory_figure
 from ckptlens.report.html import Page
+from ckptlens.report.linearity import add_linearity_section
 from ckptlens.report.tables import TABLE_COLUMNS, summary_order, write_csv, write_json
 from ckptlens.store import Store
 
@@ -69,6 +70,7 @@ def write_report(store: Store, out: str | Path, config: ReportConfig = ReportCon
     page.heading("Score trajectories")
     for title, path in _trajectory_figures(rows, points, out / "figures") + _loss_figures(store, out / "figures"):
         page.figure(path, title)
+    add_linearity_section(page, store, base_runs, config.stability.last, out)
     page.heading("Neighbour changes beyond noise")
     page.text("Exact McNemar test between neighbouring checkpoints in the window (5% level): most moves of the "
               "score between neighbours are within what the task's size can tell apart.")

@@ -1,7 +1,25 @@
 """Per-example records in Parquet, one file per (run, checkpoint, task)."""
 
 from ckptlens.store.export import export_records
-from ckptlens.store.records import AGGREGATE_SCHEMA, RECORD_SCHEMA, aggregates_table, records_table
+from ckptlens.store.records import (
+    AGGREGATE_SCHEMA,
+    DRIFT_SCHEMA,
+    RECORD_SCHEMA,
+    WHOLE_MODEL,
+    aggregates_table,
+    drift_table,
+    records_table,
+)
 from ckptlens.store.store import Store
 
-__all__ = ["AGGREGATE_SCHEMA", "RECORD_SCHEMA", "Store", "aggregates_table", "export_records", "records_table"]
+__all__ = [
+    "AGGREGATE_SCHEMA",
+    "DRIFT_SCHEMA",
+    "RECORD_SCHEMA",
+    "WHOLE_MODEL",
+    "Store",
+    "aggregates_table",
+    "drift_table",
+    "export_records",
+    "records_table",
+]

@@ -68,6 +68,24 @@ def aggregates_table(rows: Iterable[Mapping]) -> pa.Table:
     return _table(rows, AGGREGATE_SCHEMA)
 
 
+WHOLE_MODEL = "all"  # the drift rows' module name for the whole parameter vector
+DRIFT_SCHEMA = pa.schema(
+    [
+        ("step_a", pa.int64()),  # the earlier checkpoint of a neighbouring pair
+        ("step_b", pa.int64()),
+        ("module", pa.string()),  # WHOLE_MODEL, or a module name such as "model.layers.0.mlp"
+        ("l2", pa.float64()),
+        ("relative_l2", pa.float64()),  # l2 / norm of the parameters at step_a
+        ("cosine", pa.float64()),
+    ]
+)
+
+
+def drift_table(rows: Iterable[Mapping]) -> pa.Table:
+    """Parameter-drift rows (``diagnostics.DriftRow.to_dict()``) as a table of DRIFT_SCHEMA."""
+    return _table(rows, DRIFT_SCHEMA)
+
+
 def _table(rows: Iterable[Mapping], schema: pa.Schema) -> pa.Table:
     rows = list(rows)
     return pa.table({name: [row.get(name) for row in rows] for name in schema.names}, schema=schema)

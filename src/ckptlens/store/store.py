@@ -5,6 +5,7 @@ Layout::
     STORE/records/<run>/<task>/<checkpoint>.parquet   one unit of work each
     STORE/aggregates/<run>/<checkpoint>.parquet       task-level results imported without samples
     STORE/runs/<run>.json                             what the run is (series, base run, method, losses)
+    STORE/drift/<run>.parquet                         parameter drift between the run's neighbouring checkpoints
 
 Every file is written under a temporary name in the same folder and renamed, so
 a reader or a resumed run never sees half a file; ``has_unit`` is how a resumed
@@ -24,7 +25,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
-from ckptlens.store.records import AGGREGATE_SCHEMA, RECORD_SCHEMA
+from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 
 TMP_PREFIX = ".tmp-"
 
@@ -69,6 +70,18 @@ class Store:
         if not files:
             return AGGREGATE_SCHEMA.empty_table()
         return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in files)
+
+    def write_drift(self, run: str, table: pa.Table) -> Path:
+        """Write a run's parameter drift (``records.drift_table``) atomically, replacing an earlier one."""
+        path = self.root / "drift" / f"{_safe(run)}.parquet"
+        table = table.cast(DRIFT_SCHEMA)
+        _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        return path
+
+    def read_drift(self, run: str) -> pa.Table | None:
+        """The run's parameter drift, or None when ``ckptlens drift --store`` never recorded it."""
+        path = self.root / "drift" / f"{_safe(run)}.parquet"
+        return pq.read_table(path, schema=DRIFT_SCHEMA) if path.is_file() else None
 
     def write_run_info(self, run: str, info: dict) -> None:
         path = self.root / "runs" / f"{_safe(run)}.json"

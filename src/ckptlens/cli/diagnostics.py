@@ -1,0 +1,70 @@
+"""Commands that look at parameter space: ``drift`` and ``linearity`` (registered in ``cli.app``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
+from ckptlens.cli.console import console, stdout
+from ckptlens.cli.options import LastOpt, StoreOpt, TableFormat
+from ckptlens.cli.progress import stage_bars
+from ckptlens.errors import CkptlensError
+from ckptlens.report.linearity import linearity_findings, linearity_rich_table
+from ckptlens.report.tables import write_csv
+from ckptlens.store import Store, drift_table
+
+FormatOpt = Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")]
+
+
+def drift(
+    series: Annotated[Path, typer.Argument(help="Series folder of checkpoint folders with safetensors weights.")],
+    fmt: FormatOpt = TableFormat.table,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a PNG of drift along training.")] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="Also record the drift in this store.")] = None,
+    run: Annotated[str | None, typer.Option(help="Run to record it under (default: the run of SERIES).")] = None,
+) -> None:
+    """How far each checkpoint moved from the one before: L2, relative L2 and cosine, whole model and per module."""
+    from ckptlens.diagnostics import series_drift
+    from ckptlens.report.drift import drift_figure, drift_rich_table
+
+    target = None if store is None else (Store(store), run or run_of_series(Store(store), series))
+    with stage_bars(console) as bars:
+        rows = [r.to_dict() for r in series_drift(series, progress=lambda done, total: bars("drift", done, total))]
+    if target is not None:
+        console.print(f"recorded: {target[0].write_drift(target[1], drift_table(rows))}")
+    if plot is not None:
+        console.print(f"figure: {drift_figure(rows, plot)}")
+    if fmt is TableFormat.table:
+        stdout().print(drift_rich_table(rows))
+    elif fmt is TableFormat.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        write_csv(rows, sys.stdout)
+
+
+def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
+    """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
+    summaries = summarise_gaps(linearity_gaps(Store(store), last))
+    if fmt is TableFormat.json:
+        print(json.dumps([s.to_dict() for s in summaries], indent=2))
+    elif fmt is TableFormat.csv:
+        write_csv([s.to_dict() for s in summaries], sys.stdout)
+    else:
+        stdout().print(linearity_rich_table(summaries))
+        for finding in linearity_findings(summaries):
+            stdout().print(finding, highlight=False)
+
+
+def run_of_series(store: Store, series: Path) -> str:
+    """The run whose evaluation read ``series`` (its run info names the folder)."""
+    wanted = series.resolve()
+    runs = [r for r in store.runs() if Path(store.run_info(r).get("series", "")).resolve() == wanted]
+    if len(runs) != 1:
+        found = "no run" if not runs else f"runs {', '.join(runs)}"
+        raise CkptlensError(f"{found} in {store.root} evaluated {series}; name the run with --run")
+    return runs[0]
