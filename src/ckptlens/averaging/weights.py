@@ -80,8 +80,9 @@ def compare_layouts(newest: Layout, newest_name: str, other: Layout, other_name:
         theirs = other.tensors[name]
         if (info.shape, info.dtype) != (theirs.shape, theirs.dtype):
             raise CkptlensError(
-                f"tensor {name} is {info.dtype}{list(info.shape)} in {newest_name} "
-                f"but {theirs.dtype}{list(theirs.shape)} in {other_name}; they cannot be averaged"
+                f"tensor {name} is {info.dtype}{list(info.shape)} in {newest_name} but "
+                f"{theirs.dtype}{list(theirs.shape)} in {other_name}; "
+                "only checkpoints of one architecture can be combined"
             )
 
 
@@ -141,7 +142,7 @@ def _require_names(have: Layout, have_name: str, other: Layout, other_name: str)
     if missing:
         raise CkptlensError(
             f"tensor {missing[0]} is in {have_name} but missing from {other_name}; "
-            "a window can only average checkpoints of one architecture"
+            "only checkpoints of one architecture can be combined"
         )
 
 

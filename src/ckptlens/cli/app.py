@@ -18,7 +18,7 @@ from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.console import console, stdout
-from ckptlens.cli.diagnostics import drift, linearity
+from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.options import (
     Alignment,
     CategoriesOpt,
@@ -169,6 +169,7 @@ def average(
 
 app.command()(drift)
 app.command()(linearity)
+app.command()(interpolate)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Commands that look at parameter space: ``drift`` and ``linearity`` (registered in ``cli.app``)."""
+"""Commands that look at parameter space: ``drift``, ``linearity``, ``interpolate`` (registered in ``cli.app``)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,34 @@ def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat
         stdout().print(linearity_rich_table(summaries))
         for finding in linearity_findings(summaries):
             stdout().print(finding, highlight=False)
+
+
+def interpolate(
+    a: Annotated[Path, typer.Argument(help="First checkpoint folder (alpha = 0).")],
+    b: Annotated[Path, typer.Argument(help="Second checkpoint folder (alpha = 1); its config and tokenizer are used.")],
+    tasks: Annotated[
+        list[str], typer.Option("--tasks", help="Built-in task names, 'all', or task files; .txt gives the loss.")
+    ],
+    points: Annotated[int, typer.Option(help="Evenly spaced points from a to b, both ends included.")] = 5,
+    out: Annotated[Path, typer.Option(help="Folder for interpolation.csv and interpolation.png.")] = Path("interp"),
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: CUDA when present).")] = None,
+) -> None:
+    """Evaluate models on the straight line between two checkpoints: a flat path, or a barrier?"""
+    from ckptlens.evaluation.builtin import resolve_tasks
+    from ckptlens.evaluation.interpolation import barriers, interpolation_path
+    from ckptlens.evaluation.runner import EvalConfig
+    from ckptlens.report.interpolation import barrier_rich_table, interpolation_figure
+
+    names = [n for spec in tasks for n in spec.split(",") if n]
+    task_list = resolve_tasks(names, b.parent)
+    with stage_bars(console) as bars:
+        path = interpolation_path(a, b, task_list, points, EvalConfig(batch_size=batch_size, device=device),
+                                  progress=lambda done, total: bars("interpolate", done, total))
+    write_csv([p.to_dict() for p in path], out / "interpolation.csv")
+    figure = interpolation_figure(path, out / "interpolation.png", f"{a.name} → {b.name}")
+    console.print(f"table: {out / 'interpolation.csv'}  figure: {figure}")
+    stdout().print(barrier_rich_table(barriers(path)))
 
 
 def run_of_series(store: Store, series: Path) -> str:
