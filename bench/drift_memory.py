@@ -77,7 +77,7 @@ def measure(work: Path) -> None:
     pairs_bytes = 2 * sum(f.stat().st_size for f in files[:-1])  # each pair reads both of its checkpoints
     bound = model_bytes + largest
     all_bytes = sum(f.stat().st_size for f in files)
-    print(f"drift over {len(files)} checkpoints of {model_bytes / 4e6:.1f}M float32 parameters ({len(files) - 1} pairs)")
+    print(f"drift over {len(files)} checkpoints of {model_bytes / 4e6:.1f}M float32 parameters, {len(files) - 1} pairs")
     print(f"  peak anonymous memory above the interpreter {peak / mib:.0f} MiB; bound one model + one tensor "
           f"{bound / mib:.0f} MiB (peak / bound = {peak / bound:.3f})")
     print(f"  wall {best['seconds']:.2f} s (best of 3 fresh processes), {pairs_bytes / best['seconds'] / mib:.0f} "
