@@ -5,7 +5,7 @@ For every run and task, over the final ``last`` fraction of training:
 - ``raw``: the evaluated checkpoints themselves (window 1);
 - ``average``: checkpoints averaged over a trailing window of n and evaluated
   (found as store runs whose series was averaged from this run's series);
-- ``ensemble-vote`` / ``ensemble-mean-logprob`` / ``ensemble-mean-prob``: the
+- ``ensemble-vote`` / ``-mean-logprob`` / ``-mean-prob`` / ``-confidence``: the
   trailing window's stored predictions combined, no forward pass (generation
   tasks only vote).
 

@@ -199,7 +199,7 @@ def stability(
     metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
-    rules: Annotated[str, typer.Option(help="Ensemble rules: vote, mean-logprob, mean-prob.")] = "vote,mean-logprob",
+    rules: Annotated[str, typer.Option(help="Ensemble rules: vote, mean-logprob, mean-prob, confidence.")] = "vote,mean-logprob",
 ) -> None:
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged and ensembled checkpoints."""
     config = StabilityConfig(
