@@ -11,6 +11,7 @@ CSS = (
     "table{border-collapse:collapse;font-size:12px;margin:1em 0}"
     "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f3f3f3}"
     "td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}"
+    ".warning{background:#fff4d6;border-left:4px solid #e0a100;padding:4px 8px}"
 )
 
 
@@ -26,6 +27,10 @@ class Page:
 
     def text(self, text: str) -> None:
         self.parts.append(f"<p>{html.escape(text)}</p>")
+
+    def warning(self, text: str) -> None:
+        """A paragraph set off in colour: something the reader must not miss."""
+        self.parts.append(f"<p class='warning'>{html.escape(text)}</p>")
 
     def table(self, columns: list[str], rows: list[dict]) -> None:
         if not rows:

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from rich.table import Table
 
+from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX
 from ckptlens.analysis.selection import Selection
 from ckptlens.analysis.stability import StabilityRow
 
@@ -21,10 +22,10 @@ def summary_table(summary: list[dict], title: str = "Final-window stability, mea
     keys = ("run", "category", "method") if summary and "category" in summary[0] else ("run", "method")
     table = Table(title=title, title_justify="left")
     for name in (*keys, "window", "tasks", *TABLE_COLUMNS):
-        table.add_column(name, justify="left" if name in keys else "right")
+        table.add_column(name, justify="left" if name in keys else "right", no_wrap=name == "method")
     for row in sorted(summary, key=summary_order):
         table.add_row(
-            *(row[k] for k in keys), str(row["window"]), str(row["n_tasks"]),
+            *(row[k] for k in keys), window_label(row["window"]), str(row["n_tasks"]),
             *(_fmt(row[c]) for c in TABLE_COLUMNS),
         )
     return table
@@ -47,7 +48,8 @@ def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
     """Every row of the stability table; near-chance tasks marked."""
     table = Table(title="Stability over the final window", title_justify="left")
     for name in ("run", "task", "method", "n", "ckpts", *TABLE_COLUMNS):
-        table.add_column(name, justify="left" if name in ("run", "task", "method") else "right")
+        justify = "left" if name in ("run", "task", "method") else "right"
+        table.add_column(name, justify=justify, no_wrap=name == "method")
     for r in rows:
         task = f"{r.task} (near chance)" if r.near_chance else r.task
         table.add_row(
@@ -77,8 +79,16 @@ def write_json(obj, path: Path) -> Path:
 
 
 def summary_order(row: dict):
-    """Raw first, then methods by name and window."""
-    return (row["run"], row.get("category", ""), row["method"] != "raw", row["method"], row["window"])
+    """Raw first, then methods by name and window, each adaptive method after its fixed windows."""
+    method = row["method"]
+    adaptive = method.startswith(ADAPTIVE_PREFIX)
+    fixed = method.removeprefix(ADAPTIVE_PREFIX)
+    return (row["run"], row.get("category", ""), method != "raw", fixed, adaptive, row["window"] or 0)
+
+
+def window_label(window: int | None) -> str:
+    """A summary's window: adaptive methods choose theirs per task."""
+    return "per task" if window is None else str(window)
 
 
 def _fmt(value) -> str:
