@@ -6,6 +6,8 @@ import base64
 import html
 from pathlib import Path
 
+from ckptlens.report.tables import write_text_atomic
+
 CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}"
     "table{border-collapse:collapse;font-size:12px;margin:1em 0}"
@@ -45,9 +47,7 @@ class Page:
         self.parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(caption)}'></figure>")
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.parts))
-        return path
+        return write_text_atomic(path, "\n".join(self.parts))
 
 
 def _cell(value) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -60,11 +62,11 @@ def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
 
 
 def write_csv(rows: Sequence[dict], target: Path | TextIO) -> None:
-    """Rows as CSV (null as an empty field) to a file path or an open text stream."""
+    """Rows as CSV (null as an empty field) to a file path (atomically) or an open text stream."""
     if isinstance(target, Path):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", newline="") as f:
-            write_csv(rows, f)
+        text = io.StringIO(newline="")
+        write_csv(rows, text)
+        write_text_atomic(target, text.getvalue())
         return
     if rows:
         writer = csv.DictWriter(target, fieldnames=list(rows[0]))
@@ -73,8 +75,16 @@ def write_csv(rows: Sequence[dict], target: Path | TextIO) -> None:
 
 
 def write_json(obj, path: Path) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it: a killed run leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", newline="") as f:
+        f.write(text)
+    os.replace(partial, path)
     return path
 
 
