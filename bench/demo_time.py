@@ -36,7 +36,7 @@ def print_window_comparison(rows: list[dict], window: int) -> None:
     """Per task: raw vs window-n example MTV and IS, and how many tasks each method improves."""
     by_task = defaultdict(dict)
     for r in rows:
-        if r["method"] == "raw" or r["window"] == window:
+        if r["method"] == "raw" or (r["window"] == window and not r["method"].startswith("adaptive-")):
             by_task[(r["run"], r["task"], r["near_chance"])][r["method"]] = r
     wins = defaultdict(int)
     learned = [k for k in by_task if not k[2]]

@@ -38,8 +38,11 @@ def test_eval_records_average_stability(cli, tiny_series, tmp_path):
     assert code == 0, err
     table = json.loads(out)
     assert STABILITY_KEYS <= set(table[0])
-    methods = {(r["method"], r["window"]) for r in table}
-    assert methods == {("raw", 1), ("average", 2), ("ensemble-vote", 2), ("ensemble-mean-logprob", 2)}
+    fixed = {(r["method"], r["window"]) for r in table if not r["method"].startswith("adaptive-")}
+    assert fixed == {("raw", 1), ("average", 2), ("ensemble-vote", 2), ("ensemble-mean-logprob", 2)}
+    adaptive = {r["method"]: r["window"] for r in table if r["method"].startswith("adaptive-")}
+    assert set(adaptive) == {"adaptive-average", "adaptive-ensemble-vote", "adaptive-ensemble-mean-logprob"}
+    assert set(adaptive.values()) <= {1, 2}  # raw or the one fixed window
     assert all(r["run"] == "tiny" for r in table)
     raw = next(r for r in table if r["method"] == "raw")
     assert raw["n_checkpoints"] == 3 and 0 <= raw["example_mtv"] <= 1

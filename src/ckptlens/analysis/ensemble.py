@@ -6,8 +6,8 @@ each example. Multiple choice takes per-choice log-likelihoods shaped
 
 >>> import numpy as np
 >>> ll = np.log(np.array([[[0.6, 0.4]], [[0.3, 0.7]]]))  # 2 checkpoints, 1 example, 2 choices
->>> vote(ll), mean_logprob(ll), mean_prob(ll)
-(array([1]), array([1]), array([1]))
+>>> vote(ll), mean_logprob(ll), mean_prob(ll), confidence(ll)
+(array([1]), array([1]), array([1]), array([1]))
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ckptlens.errors import CkptlensError
+
+TIE_TOLERANCE = 1e-9  # confidence totals this close (relative) are a tie: summation order must not pick a winner
 
 
 def vote(logliks: np.ndarray) -> np.ndarray:
@@ -42,6 +44,23 @@ def mean_prob(logliks: np.ndarray) -> np.ndarray:
     return np.argmax(probs.mean(axis=0), axis=1)
 
 
+def confidence(logliks: np.ndarray) -> np.ndarray:
+    """Confidence-weighted vote: each checkpoint votes for its best option with weight = its margin.
+
+    The margin is the checkpoint's best minus its second-best log-likelihood for the example, so a checkpoint
+    torn between two options hardly counts and a sure one counts a lot. Options whose weighted totals are
+    within ``TIE_TOLERANCE`` (relative) of the largest are tied, and ties go to the higher mean
+    log-likelihood, as in ``vote``. An example with a single real option gives margin 0 (no second option to beat).
+    """
+    n_choices = logliks.shape[2]
+    choices = np.argmax(logliks, axis=2)  # (n, E)
+    weights = _margins(logliks)  # (n, E)
+    totals = np.stack([np.where(choices == c, weights, 0.0).sum(axis=0) for c in range(n_choices)], axis=1)
+    best = totals.max(axis=1, keepdims=True)
+    tied = totals >= best - TIE_TOLERANCE * np.maximum(np.abs(best), 1.0)
+    return np.argmax(np.where(tied, _mean_finite(logliks), -np.inf), axis=1)
+
+
 def vote_text(outputs: np.ndarray) -> np.ndarray:
     """Majority vote over normalised generated texts, (examples, n) oldest first; ties to the newest."""
     return np.array([_vote_row(row) for row in outputs], dtype=object)
@@ -56,6 +75,7 @@ MULTIPLE_CHOICE_RULES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "vote": vote,
     "mean-logprob": mean_logprob,
     "mean-prob": mean_prob,
+    "confidence": confidence,
 }
 
 
@@ -98,6 +118,16 @@ def _mean_finite(logliks: np.ndarray) -> np.ndarray:
     """Mean over checkpoints, keeping -inf for padded choices without warnings."""
     with np.errstate(invalid="ignore"):
         return np.mean(logliks, axis=0)
+
+
+def _margins(logliks: np.ndarray) -> np.ndarray:
+    """(n, E) best minus second-best log-likelihood per checkpoint and example; 0 without a second option."""
+    if logliks.shape[2] < 2:
+        return np.zeros(logliks.shape[:2])
+    top = np.sort(logliks, axis=2)[:, :, -2:]
+    with np.errstate(invalid="ignore"):
+        margin = top[:, :, 1] - top[:, :, 0]
+    return np.where(np.isfinite(margin), margin, 0.0)
 
 
 def _vote_row(row: np.ndarray) -> str:

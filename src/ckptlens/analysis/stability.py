@@ -5,9 +5,16 @@ For every run and task, over the final ``last`` fraction of training:
 - ``raw``: the evaluated checkpoints themselves (window 1);
 - ``average``: checkpoints averaged over a trailing window of n and evaluated
   (found as store runs whose series was averaged from this run's series);
-- ``ensemble-vote`` / ``ensemble-mean-logprob`` / ``ensemble-mean-prob``: the
+- ``ensemble-vote`` / ``-mean-logprob`` / ``-mean-prob`` / ``-confidence``: the
   trailing window's stored predictions combined, no forward pass (generation
-  tasks only vote).
+  tasks only vote);
+- ``adaptive-<method>``: the method with its window chosen per task, trading
+  stability against lag, on other examples than those scored (``analysis.adaptive``);
+  ``window`` is the window chosen on all examples.
+
+``stability_sweep`` also returns the adaptive choices' criteria and the failure
+flags of ``analysis.failures`` (integration lagging a rising curve, an ensemble
+below all its members).
 
 Runs imported without per-example samples get task-level rows only (raw,
 ``metric`` of the results file), with example-level fields null.
@@ -20,16 +27,18 @@ is maximally unstable without having learned anything.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
 
 import numpy as np
 import pyarrow.compute as pc
 
 from ckptlens.analysis import metrics
+from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX, AdaptiveConfig, WindowCriterion, adaptive_matrix
 from ckptlens.analysis.benchmarks import benchmark_chance, task_category
 from ckptlens.analysis.bootstrap import bootstrap_cis, resample_weights
-from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, normalise_text
+from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, lag_flags
+from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
 from ckptlens.analysis.matrix import TaskMatrix, store_matrices, store_matrix
 from ckptlens.checkpoints import last_fraction
 from ckptlens.store import Store
@@ -84,28 +93,48 @@ class StabilityConfig:
     metric: str = "acc"  # task-level metric of imported results without samples
     bootstrap: int = 1000  # resamples of examples for confidence intervals; 0 disables them
     categories: dict[str, str] | None = None  # user overrides {task regex: category}
+    adaptive: AdaptiveConfig | None = AdaptiveConfig()  # adaptive-window rows; None leaves them out
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Everything one pass over the store's records gives: rows, adaptive choices, failure flags."""
+
+    rows: list[StabilityRow]
+    choices: list[WindowCriterion] = field(default_factory=list)
+    lag_flags: list[LagFlag] = field(default_factory=list)
+    ensemble_flags: list[EnsembleFlag] = field(default_factory=list)
+
+    def __add__(self, other: Sweep) -> Sweep:
+        return Sweep(self.rows + other.rows, self.choices + other.choices, self.lag_flags + other.lag_flags,
+                     self.ensemble_flags + other.ensemble_flags)
 
 
 def stability_table(store: Store, config: StabilityConfig = StabilityConfig()) -> list[StabilityRow]:
     """Rows for every base run and task in the store (see the module docstring)."""
+    return stability_sweep(store, config).rows
+
+
+def stability_sweep(store: Store, config: StabilityConfig = StabilityConfig()) -> Sweep:
+    """The stability rows with the adaptive windows' criteria and the failure flags (``analysis.failures``)."""
     base_runs, averaged = averaged_runs(store)
-    rows, with_records = [], set()
+    sweep, with_records = Sweep([]), set()
     for matrix in store_matrices(store, sorted(base_runs), config.categories):
         averages = {n: store_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories)
                     for n in config.windows if (matrix.run, n) in averaged}
-        rows += _task_rows(matrix, {n: m for n, m in averages.items() if m is not None}, config)
+        sweep += _task_sweep(matrix, {n: m for n, m in averages.items() if m is not None}, config)
         with_records.add(matrix.run)
-    rows += _aggregate_rows(store, base_runs - with_records, config)
-    return rows
+    return sweep + Sweep(_aggregate_rows(store, base_runs - with_records, config))
 
 
 def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", "window")) -> list[dict]:
     """Unweighted mean over tasks per group (e.g. by category too), comparable across methods.
 
     Near-chance tasks are left out, and so are tasks that lack a method the run has elsewhere (a
-    generation task has no mean-logprob ensemble): every method's mean is over the same tasks.
+    generation task has no mean-logprob ensemble): every method's mean is over the same tasks. Adaptive
+    methods choose their window per task, so their means are over tasks whatever the window (window None).
     """
-    learned = [r for r in rows if not r.near_chance]
+    learned = [_window_per_task(r) for r in rows if not r.near_chance]
     methods_of_run: dict[str, set] = {}
     methods_of_task: dict[tuple[str, str], set] = {}
     for r in learned:
@@ -118,11 +147,15 @@ def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", 
     summary = []
     for key, group in groups.items():
         entry = {**dict(zip(by, key)), "n_tasks": len(group)}
-        for field in SUMMARY_FIELDS:
-            values = [getattr(r, field) for r in group if getattr(r, field) is not None]
-            entry[field] = fmean(values) if values else None
+        for column in SUMMARY_FIELDS:
+            values = [getattr(r, column) for r in group if getattr(r, column) is not None]
+            entry[column] = fmean(values) if values else None
         summary.append(entry)
     return summary
+
+
+def _window_per_task(row: StabilityRow) -> StabilityRow:
+    return replace(row, window=None) if row.method.startswith(ADAPTIVE_PREFIX) else row
 
 
 def near_chance(mean_score: float, chance: float | None, n_examples: int | None) -> bool:
@@ -146,45 +179,48 @@ def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
     return base_runs, linked
 
 
-def _task_rows(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: StabilityConfig) -> list[StabilityRow]:
+def _task_sweep(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: StabilityConfig) -> Sweep:
     window = last_fraction(matrix.steps, config.last)
     weights = resample_weights(matrix.n_examples, config.bootstrap) if config.bootstrap else None
-    rows = [_row(matrix.select_steps(window), "raw", 1, matrix, weights)]
-    rows += _ensemble_rows(matrix, window, config, weights)
-    for n, avg in sorted(averages.items()):
-        steps = [s for s in avg.steps if s >= window[0]]
-        if len(steps) >= 2 and np.array_equal(avg.example_ids, matrix.example_ids):
-            rows.append(_row(avg.select_steps(steps), "average", n, matrix, weights))
-    return [replace(r, near_chance=rows[0].near_chance) for r in rows]
+    found = method_matrices(matrix, averages, window, config.windows, config.rules)
+    rows = [_metrics_row(m, matrix, weights) for m in found]
+    choices = []
+    for candidates in _families(found) if config.adaptive else []:
+        adaptive = adaptive_matrix(matrix.run, matrix.task, raw_matrix(matrix), candidates, config.adaptive)
+        if adaptive is not None:
+            rows.append(_metrics_row(adaptive[0], matrix, weights))
+            choices += adaptive[1]
+    near = rows[0].near_chance
+    lags, ensembles = _failure_flags(matrix, found, noise=rows[0].std)
+    return Sweep(_marked(rows, near), choices, _marked(lags, near), _marked(ensembles, near))
 
 
-def _row(matrix: TaskMatrix, method: str, window: int, base: TaskMatrix, weights) -> StabilityRow:
-    outputs = matrix.pred if matrix.kind == "multiple_choice" else _normalised(matrix.outputs)
-    return _metrics_row(matrix.score, outputs, matrix.steps, method, window, base, weights)
+def _marked(items: list, near: bool) -> list:
+    """``items`` with the task's near-chance mark (set by its raw row)."""
+    return [replace(item, near_chance=near) for item in items]
 
 
-def _ensemble_rows(matrix: TaskMatrix, window: list[int], config: StabilityConfig, weights) -> list[StabilityRow]:
-    if matrix.kind == "generation":
-        rules = ("vote",)
-    else:
-        rules = config.rules if matrix.logliks.shape[2] else ()
-    rows = []
-    for n in (n for n in config.windows if n > 1):
-        ends = [t for t in range(n - 1, len(matrix.steps)) if matrix.steps[t] in window]
-        if len(ends) < 2:
-            continue
-        for rule in rules:
-            if matrix.kind == "multiple_choice":
-                outputs = ensemble_choices(matrix.logliks, n, rule, ends)
-                score = (outputs == matrix.gold[:, None]).astype(float)
-            else:
-                outputs = ensemble_texts(matrix.outputs, n, ends)
-                score = (outputs == _normalised(matrix.targets)[:, None]).astype(float)
-            rows.append(_metrics_row(score, outputs, matrix.steps[ends], f"ensemble-{rule}", n, matrix, weights))
-    return rows
+def _families(found: list[MethodMatrix]) -> list[list[MethodMatrix]]:
+    """Per integration method: raw, then its windows that cover every step of the scored window."""
+    raw = found[0]
+    families: dict[str, list[MethodMatrix]] = {}
+    for m in found[1:]:
+        if np.array_equal(m.steps, raw.steps):
+            families.setdefault(m.method, [raw]).append(m)
+    return list(families.values())
 
 
-def _metrics_row(score, outputs, steps, method: str, window: int, base: TaskMatrix, weights) -> StabilityRow:
+def _failure_flags(matrix: TaskMatrix, found: list[MethodMatrix], noise: float):
+    """Lag flags of every integrated method, and the steps where an ensemble scores below all its members."""
+    curve = matrix.score.mean(axis=0)
+    lags = [f for m in found[1:] for f in lag_flags(matrix.run, matrix.task, matrix.steps, curve, m, noise)]
+    ensembles = [f for m in found if m.method.startswith(ENSEMBLE_PREFIX)
+                 for f in ensemble_flags(matrix.run, matrix.task, matrix.steps, curve, m)]
+    return lags, ensembles
+
+
+def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
+    score, outputs, steps = m.score, m.outputs, m.steps
     trajectory = score.mean(axis=0)
     chance = _chance(base)
     mean_score = float(trajectory.mean())
@@ -193,8 +229,8 @@ def _metrics_row(score, outputs, steps, method: str, window: int, base: TaskMatr
         run=base.run,
         task=base.task,
         category=base.category,
-        method=method,
-        window=window,
+        method=m.method,
+        window=m.window,
         n_checkpoints=len(steps),
         first_step=int(steps[0]),
         last_step=int(steps[-1]),
@@ -249,7 +285,3 @@ def _chance(matrix: TaskMatrix) -> float:
         return 0.0
     n_choices = np.isfinite(matrix.logliks[0]).sum(axis=1)
     return float(np.mean(1.0 / np.maximum(n_choices, 1)))
-
-
-def _normalised(texts: np.ndarray) -> np.ndarray:
-    return np.vectorize(normalise_text, otypes=[object])(texts) if texts.size else texts

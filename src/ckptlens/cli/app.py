@@ -13,23 +13,30 @@ import typer
 from ckptlens.analysis.benchmarks import load_categories
 from ckptlens.analysis.capabilities import CapabilityConfig
 from ckptlens.analysis.compare import compare_checkpoints
-from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.options import (
+    AdaptiveOpt,
+    AdaptiveRule,
     Alignment,
     CategoriesOpt,
     Dtype,
     Grouping,
+    LagWeightOpt,
     LastOpt,
+    MtvTargetOpt,
     RecordFormat,
+    RulesOpt,
     StepsOpt,
     StoreOpt,
     TableFormat,
     WindowsOpt,
+    adaptive_config,
+    parse_rules,
+    parse_windows,
 )
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
@@ -199,12 +206,16 @@ def stability(
     metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
-    rules: Annotated[str, typer.Option(help="Ensemble rules: vote, mean-logprob, mean-prob.")] = "vote,mean-logprob",
+    rules: RulesOpt = "vote,mean-logprob",
+    adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
+    lag_weight: LagWeightOpt = 0.01,
+    mtv_target: MtvTargetOpt = 0.05,
 ) -> None:
-    """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged and ensembled checkpoints."""
+    """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged, ensembled and adaptive."""
     config = StabilityConfig(
-        last=last, windows=_windows(windows), metric=metric, bootstrap=bootstrap, rules=_rules(rules),
+        last=last, windows=parse_windows(windows), metric=metric, bootstrap=bootstrap, rules=parse_rules(rules),
         categories=load_categories(categories) if categories else None,
+        adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
     )
     rows = stability_table(Store(store), config)
     table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
@@ -268,9 +279,15 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
+    rules: RulesOpt = "vote,mean-logprob",
+    adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
+    lag_weight: LagWeightOpt = 0.01,
+    mtv_target: MtvTargetOpt = 0.05,
 ) -> None:
-    """Write report.html (self-contained), PNG figures and CSV/JSON tables."""
-    config = ReportConfig(stability=StabilityConfig(last=last, windows=_windows(windows)))
+    """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
+    stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules),
+                                adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
+    config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
 
@@ -331,25 +348,6 @@ def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny:
     if save_every is not None:
         overrides["save_every"] = save_every
     return type(base)(**{**base.to_dict(), **overrides})
-
-
-def _windows(text: str) -> tuple[int, ...]:
-    try:
-        windows = tuple(int(w) for w in text.split(",") if w.strip())
-    except ValueError:
-        raise CkptlensError(f"--windows takes comma-separated integers like 2,4,8, got {text!r}") from None
-    if not windows or min(windows) < 1:
-        raise CkptlensError(f"--windows needs positive integers, got {text!r}")
-    return windows
-
-
-def _rules(text: str) -> tuple[str, ...]:
-    rules = tuple(r.strip() for r in text.split(",") if r.strip())
-    unknown = [r for r in rules if r not in MULTIPLE_CHOICE_RULES]
-    if unknown or not rules:
-        named = unknown[0] if unknown else text
-        raise CkptlensError(f"unknown ensemble rule {named!r}; use {', '.join(MULTIPLE_CHOICE_RULES)}")
-    return rules
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -12,13 +12,14 @@ from ckptlens.analysis.compare import neighbour_comparisons
 from ckptlens.analysis.examples import CLASSES, example_view
 from ckptlens.analysis.matrix import TaskMatrix, task_matrices
 from ckptlens.analysis.selection import SelectConfig, Selection, select_checkpoints
-from ckptlens.analysis.stability import StabilityConfig, StabilityRow, averaged_runs, stability_table, summarise
+from ckptlens.analysis.stability import StabilityConfig, StabilityRow, averaged_runs, stability_sweep, summarise
 from ckptlens.analysis.trajectories import trajectories
 from ckptlens.checkpoints import last_fraction
+from ckptlens.report.failures import add_adaptive_section, add_failures_section
 from ckptlens.report.figures import example_heatmap, loss_figure, trajectory_figure
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import add_linearity_section
-from ckptlens.report.tables import TABLE_COLUMNS, summary_order, write_csv, write_json
+from ckptlens.report.tables import TABLE_COLUMNS, summary_order, window_label, write_csv, write_json
 from ckptlens.store import Store
 
 
@@ -40,7 +41,8 @@ class Report:
 def write_report(store: Store, out: str | Path, config: ReportConfig = ReportConfig()) -> Report:
     """Compute the stability table, trajectories, example views and selections; write them all under ``out``."""
     out = Path(out)
-    rows = stability_table(store, config.stability)
+    sweep = stability_sweep(store, config.stability)
+    rows = sweep.rows
     summary = summarise(rows)
     by_category = summarise(rows, ("run", "category", "method", "window"))
     base_runs, _ = averaged_runs(store)
@@ -63,10 +65,12 @@ def write_report(store: Store, out: str | Path, config: ReportConfig = ReportCon
         "and left out of the means over tasks."
     )
     page.heading("Mean over tasks")
-    page.table(["run", "method", "window", "n_tasks", *TABLE_COLUMNS], sorted(summary, key=summary_order))
+    page.table(["run", "method", "window", "n_tasks", *TABLE_COLUMNS], _labelled(sorted(summary, key=summary_order)))
+    add_failures_section(page, sweep, out)
+    add_adaptive_section(page, sweep, config.stability.adaptive, out)
     page.heading("Mean over tasks, per capability category")
     page.table(["run", "category", "method", "window", "n_tasks", *TABLE_COLUMNS],
-               sorted(by_category, key=summary_order))
+               _labelled(sorted(by_category, key=summary_order)))
     page.heading("Score trajectories")
     for title, path in _trajectory_figures(rows, points, out / "figures") + _loss_figures(store, out / "figures"):
         page.figure(path, title)
@@ -93,6 +97,11 @@ def write_report(store: Store, out: str | Path, config: ReportConfig = ReportCon
     )
     html = page.write(out / "report.html")
     return Report(html, rows, summary, selections)
+
+
+def _labelled(summary: list[dict]) -> list[dict]:
+    """Summary rows as shown: adaptive methods' window reads "per task"."""
+    return [{**row, "window": window_label(row["window"])} for row in summary]
 
 
 def _trajectory_figures(rows: list[StabilityRow], points, folder: Path) -> list[tuple[str, Path]]:

@@ -6,11 +6,14 @@ import base64
 import html
 from pathlib import Path
 
+from ckptlens.report.tables import write_text_atomic
+
 CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}"
     "table{border-collapse:collapse;font-size:12px;margin:1em 0}"
     "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f3f3f3}"
     "td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}"
+    ".warning{background:#fff4d6;border-left:4px solid #e0a100;padding:4px 8px}"
 )
 
 
@@ -27,6 +30,10 @@ class Page:
     def text(self, text: str) -> None:
         self.parts.append(f"<p>{html.escape(text)}</p>")
 
+    def warning(self, text: str) -> None:
+        """A paragraph set off in colour: something the reader must not miss."""
+        self.parts.append(f"<p class='warning'>{html.escape(text)}</p>")
+
     def table(self, columns: list[str], rows: list[dict]) -> None:
         if not rows:
             self.parts.append("<p><em>nothing to show</em></p>")
@@ -40,9 +47,7 @@ class Page:
         self.parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(caption)}'></figure>")
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.parts))
-        return path
+        return write_text_atomic(path, "\n".join(self.parts))
 
 
 def _cell(value) -> str:

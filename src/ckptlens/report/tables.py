@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from rich.table import Table
 
+from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX
 from ckptlens.analysis.selection import Selection
 from ckptlens.analysis.stability import StabilityRow
 
@@ -21,10 +24,10 @@ def summary_table(summary: list[dict], title: str = "Final-window stability, mea
     keys = ("run", "category", "method") if summary and "category" in summary[0] else ("run", "method")
     table = Table(title=title, title_justify="left")
     for name in (*keys, "window", "tasks", *TABLE_COLUMNS):
-        table.add_column(name, justify="left" if name in keys else "right")
+        table.add_column(name, justify="left" if name in keys else "right", no_wrap=name == "method")
     for row in sorted(summary, key=summary_order):
         table.add_row(
-            *(row[k] for k in keys), str(row["window"]), str(row["n_tasks"]),
+            *(row[k] for k in keys), window_label(row["window"]), str(row["n_tasks"]),
             *(_fmt(row[c]) for c in TABLE_COLUMNS),
         )
     return table
@@ -47,7 +50,8 @@ def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
     """Every row of the stability table; near-chance tasks marked."""
     table = Table(title="Stability over the final window", title_justify="left")
     for name in ("run", "task", "method", "n", "ckpts", *TABLE_COLUMNS):
-        table.add_column(name, justify="left" if name in ("run", "task", "method") else "right")
+        justify = "left" if name in ("run", "task", "method") else "right"
+        table.add_column(name, justify=justify, no_wrap=name == "method")
     for r in rows:
         task = f"{r.task} (near chance)" if r.near_chance else r.task
         table.add_row(
@@ -58,11 +62,11 @@ def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
 
 
 def write_csv(rows: Sequence[dict], target: Path | TextIO) -> None:
-    """Rows as CSV (null as an empty field) to a file path or an open text stream."""
+    """Rows as CSV (null as an empty field) to a file path (atomically) or an open text stream."""
     if isinstance(target, Path):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", newline="") as f:
-            write_csv(rows, f)
+        text = io.StringIO(newline="")
+        write_csv(rows, text)
+        write_text_atomic(target, text.getvalue())
         return
     if rows:
         writer = csv.DictWriter(target, fieldnames=list(rows[0]))
@@ -71,14 +75,30 @@ def write_csv(rows: Sequence[dict], target: Path | TextIO) -> None:
 
 
 def write_json(obj, path: Path) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it: a killed run leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", newline="") as f:
+        f.write(text)
+    os.replace(partial, path)
     return path
 
 
 def summary_order(row: dict):
-    """Raw first, then methods by name and window."""
-    return (row["run"], row.get("category", ""), row["method"] != "raw", row["method"], row["window"])
+    """Raw first, then methods by name and window, each adaptive method after its fixed windows."""
+    method = row["method"]
+    adaptive = method.startswith(ADAPTIVE_PREFIX)
+    fixed = method.removeprefix(ADAPTIVE_PREFIX)
+    return (row["run"], row.get("category", ""), method != "raw", fixed, adaptive, row["window"] or 0)
+
+
+def window_label(window: int | None) -> str:
+    """A summary's window: adaptive methods choose theirs per task."""
+    return "per task" if window is None else str(window)
 
 
 def _fmt(value) -> str:
