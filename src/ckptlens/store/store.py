@@ -9,15 +9,23 @@ Layout::
 
 Every file is written under a temporary name in the same folder and renamed, so
 a reader or a resumed run never sees half a file; ``has_unit`` is how a resumed
-evaluation skips finished work.
+evaluation skips finished work. Writers on several machines can share one store
+folder: a writer claims a unit before evaluating it (``claim_unit``, a
+``<unit>.parquet.claim`` file, see ``claims``), so no two evaluate the same one.
+A large unit may be written in shards, ``records/<run>/<task>/<checkpoint>.shards/
+00001-of-00004.parquet``, merged into the unit file once all are there; until
+then the unit does not exist for readers. Only ``*.parquet`` files directly in a
+task folder are records.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,27 +33,56 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
+from ckptlens.store.claims import Claim, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 
 TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` (0-based) of ``count``: a contiguous slice of a task's examples."""
+
+    index: int
+    count: int
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.index + 1:05d}-of-{self.count:05d}.parquet"
 
 
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    def unit_path(self, run: str, checkpoint: str, task: str) -> Path:
-        return self.root / "records" / _safe(run) / _safe(task) / f"{_safe(checkpoint)}.parquet"
+    def unit_path(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Path:
+        """The unit's file, or with ``shard`` the file of that shard of it."""
+        unit = self.root / "records" / _safe(run) / _safe(task) / f"{_safe(checkpoint)}.parquet"
+        return unit if shard is None else _shards_folder(unit) / shard.file_name
 
-    def has_unit(self, run: str, checkpoint: str, task: str) -> bool:
-        return self.unit_path(run, checkpoint, task).is_file()
+    def has_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> bool:
+        return self.unit_path(run, checkpoint, task, shard).is_file()
 
-    def write_unit(self, run: str, checkpoint: str, task: str, table: pa.Table) -> Path:
-        """Write one (run, checkpoint, task) unit atomically."""
-        path = self.unit_path(run, checkpoint, task)
+    def write_unit(self, run: str, checkpoint: str, task: str, table: pa.Table, shard: Shard | None = None) -> Path:
+        """Write one (run, checkpoint, task) unit, or one shard of it, atomically.
+
+        Writing the whole unit removes shards of it left by an interrupted sharded evaluation.
+        """
+        path = self.unit_path(run, checkpoint, task, shard)
         table = table.cast(RECORD_SCHEMA)
         _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        if shard is None:
+            shutil.rmtree(_shards_folder(path), ignore_errors=True)
         return path
+
+    def merge_shards(self, run: str, checkpoint: str, task: str, count: int) -> Path:
+        """Write the unit from its ``count`` shards, in shard order (the task's example order)."""
+        shards = [pq.read_table(self.unit_path(run, checkpoint, task, Shard(i, count))) for i in range(count)]
+        return self.write_unit(run, checkpoint, task, pa.concat_tables(shards))
+
+    def claim_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Claim | None:
+        """Claim the unit (or shard) for this process, or None while another live writer holds it."""
+        return try_claim(self.unit_path(run, checkpoint, task, shard))
 
     def aggregates_path(self, run: str, checkpoint: str) -> Path:
         return self.root / "aggregates" / _safe(run) / f"{_safe(checkpoint)}.parquet"
@@ -126,7 +163,7 @@ class Store:
             for task_dir in sorted(run_dir.glob("*")):
                 if wanted_tasks is None or task_dir.name in wanted_tasks:
                     files.extend(sorted(task_dir.glob("*.parquet")))
-        return [f for f in files if not f.name.startswith(TMP_PREFIX)]
+        return [f for f in files if not f.name.startswith(TMP_PREFIX) and f.is_file()]
 
 
 def _safe(name: str) -> str:
@@ -134,6 +171,10 @@ def _safe(name: str) -> str:
     if not name or name in {".", ".."} or "/" in name or "\\" in name or name.startswith(TMP_PREFIX):
         raise CkptlensError(f"invalid name {name!r}: use letters, digits, '-', '_' or '.' without slashes")
     return name
+
+
+def _shards_folder(unit: Path) -> Path:
+    return unit.with_name(unit.name.removesuffix(".parquet") + ".shards")
 
 
 def _atomic_write(path: Path, write) -> None:
