@@ -41,3 +41,8 @@ class Dtype(str, Enum):
     float32 = "float32"
     bfloat16 = "bfloat16"
     float16 = "float16"
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
