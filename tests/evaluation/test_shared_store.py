@@ -25,7 +25,10 @@ def _keys(store):
 
 
 def _writer(series_dir, store_dir, role, a_loading, b_wrote, results):
-    """One ``evaluate_series`` process. A holds its first checkpoint's units until B has stored one of its own."""
+    """One ``evaluate_series`` process. A holds its first checkpoint's units until B has stored one of its own.
+
+    It also reports whether Ray was imported: the local executor and the CLI must run without it.
+    """
     import torch
 
     torch.set_num_threads(1)
@@ -43,7 +46,11 @@ def _writer(series_dir, store_dir, role, a_loading, b_wrote, results):
             b_wrote.set()
 
     summary = evaluate_series(series, TASKS, Store(store_dir), "tiny", EvalConfig(batch_size=4), on_unit, load)
-    results.put((role, summary.units_done, summary.units_skipped, summary.models_loaded))
+    import ckptlens.cli.app
+    import ckptlens.cli.cluster
+    import ckptlens.evaluation.evaluate  # noqa: F401  (they name the Ray executor, which must not import Ray)
+
+    results.put((role, summary.units_done, summary.units_skipped, "ray" in sys.modules))
 
 
 def test_two_writers_on_one_store_evaluate_each_unit_once(tiny_series, tmp_path):
@@ -60,7 +67,8 @@ def test_two_writers_on_one_store_evaluate_each_unit_once(tiny_series, tmp_path)
     assert a.exitcode == b.exitcode == 0
 
     n_units = 4 * len(TASKS)
-    (a_done, a_skipped, _), (b_done, b_skipped, _) = outcome["A"], outcome["B"]
+    (a_done, a_skipped, a_ray), (b_done, b_skipped, b_ray) = outcome["A"], outcome["B"]
+    assert not a_ray and not b_ray
     assert a_done + b_done == n_units  # nothing evaluated twice
     assert a_done >= 2 and b_done >= 2  # both worked: A its first checkpoint, B the ones A had not claimed
     assert a_done + a_skipped == b_done + b_skipped == n_units  # each returned with every unit stored

@@ -104,6 +104,10 @@ def test_shards_merge_in_order_and_stay_invisible_until_then(tmp_path):
     assert claim is not None and not store.has_unit("r", "s2", "t") and store.has_unit("r", "s2", "t", Shard(1, 2))
     assert store.read().column("example_id").to_pylist() == ["a"]  # shards and claims are not records
     assert store.runs() == ["r"] and store.tasks("r") == ["t"]
+    first_of_a_run = store.claim_unit("new", "s1", "t")
+    store.write_unit("new", "s1", "t2", rows("s1", ["a"]), Shard(0, 2))
+    assert store.runs() == ["r"] and store.tasks("new") == []  # a run whose first units are in flight has none yet
+    first_of_a_run.release()
 
     store.write_unit("r", "s2", "t", rows("s2", ["a", "b"]), Shard(0, 2))
     path = store.merge_shards("r", "s2", "t", 2)

@@ -132,14 +132,16 @@ class Store:
     def tasks(self, run: str) -> list[str]:
         """Tasks with per-example records in ``run``."""
         folder = self.root / "records" / _safe(run)
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        return sorted(p.name for p in folder.iterdir() if _holds_records(p)) if folder.is_dir() else []
 
     def runs(self) -> list[str]:
         """Runs with per-example records or imported aggregates; a missing store is an error."""
         if not self.root.is_dir():
             raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
-        folders = [self.root / "records", self.root / "aggregates"]
-        return sorted({p.name for f in folders if f.is_dir() for p in f.iterdir() if p.is_dir()})
+        records, aggregates = self.root / "records", self.root / "aggregates"
+        evaluated = {p.name for p in records.glob("*") if any(_holds_records(t) for t in p.glob("*"))}
+        imported = {p.name for p in aggregates.glob("*") if p.is_dir()}
+        return sorted(evaluated | imported)
 
     def read(
         self, runs: Iterable[str] | None = None, tasks: Iterable[str] | None = None, columns: list[str] | None = None
@@ -171,6 +173,11 @@ def _safe(name: str) -> str:
     if not name or name in {".", ".."} or "/" in name or "\\" in name or name.startswith(TMP_PREFIX):
         raise CkptlensError(f"invalid name {name!r}: use letters, digits, '-', '_' or '.' without slashes")
     return name
+
+
+def _holds_records(task_dir: Path) -> bool:
+    """Whether a task folder holds a finished unit (not only claims, shards or temporary files)."""
+    return task_dir.is_dir() and any(not f.name.startswith(TMP_PREFIX) for f in task_dir.glob("*.parquet"))
 
 
 def _shards_folder(unit: Path) -> Path:
