@@ -17,13 +17,13 @@ from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
+from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.options import (
     Alignment,
     CategoriesOpt,
     Dtype,
-    Executor,
     Grouping,
     LastOpt,
     RecordFormat,

@@ -1,14 +1,28 @@
-"""``ckptlens eval --executor ray``: the cluster options, checked together."""
+"""``ckptlens eval --executor ray``: the cluster options, checked together.
+
+Nothing here imports Ray or torch, so ``ckptlens --help`` stays fast.
+"""
 
 from __future__ import annotations
 
-from ckptlens.cli.options import Executor
+from enum import Enum
+from typing import TYPE_CHECKING
+
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.ray_executor import RayOptions
+
+if TYPE_CHECKING:
+    from ckptlens.evaluation.ray_executor import RayOptions
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 def cluster_options(executor: Executor, address: str | None, max_retries: int | None, watch: bool) -> RayOptions | None:
     """The Ray options for ``--executor ray``; None for the local executor, which takes no cluster flags."""
+    from ckptlens.evaluation.ray_executor import RayOptions
+
     if executor is Executor.local:
         if address is not None or max_retries is not None:
             raise CkptlensError("--address and --max-retries need --executor ray")

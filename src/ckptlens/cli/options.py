@@ -41,8 +41,3 @@ class Dtype(str, Enum):
     float32 = "float32"
     bfloat16 = "bfloat16"
     float16 = "float16"
-
-
-class Executor(str, Enum):
-    local = "local"
-    ray = "ray"
