@@ -16,6 +16,7 @@ from ckptlens.analysis.compare import compare_checkpoints
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
+from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.options import (
@@ -122,13 +123,21 @@ def eval_command(
     watch_timeout: Annotated[float | None, typer.Option(help="With --watch: stop after N idle seconds.")] = None,
     complete_marker: Annotated[str | None, typer.Option(help="With --watch: complete when this file exists.")] = None,
     report_dir: Annotated[Path | None, typer.Option("--report", help="With --watch: refresh this report.")] = None,
+    executor: Annotated[Executor, typer.Option(help="local: in this process; ray: units fanned out on Ray.")] = (
+        Executor.local
+    ),
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:10001 (default: local).")] = None,
+    shard_size: Annotated[int | None, typer.Option(help="Split tasks larger than N examples into shards.")] = None,
+    max_retries: Annotated[int | None, typer.Option(help="Ray: re-runs of a unit whose worker died [3].")] = None,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
+    from ckptlens.cli.cluster import cluster_options
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
     from ckptlens.evaluation.runner import EvalConfig
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
-    config = EvalConfig(batch_size=batch_size, device=device, dtype=dtype.value, allow_pickle=allow_pickle)
+    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
+    cluster = cluster_options(executor, address, max_retries, watch)
     filtered = steps is not None or last is not None or average_window is not None
     if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
         raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps, --last or "
@@ -146,7 +155,7 @@ def eval_command(
     with stage_bars(console) as bars:
         summary = evaluate(
             series, names or ["all"], Store(store), run, config,
-            progress=lambda done, total: bars("evaluate", done, total), series=options,
+            progress=lambda done, total: bars("evaluate", done, total), series=options, cluster=cluster,
         )
     console.print(f"evaluated {summary.units_done} (checkpoint, task) units, {summary.units_skipped} already stored")
 

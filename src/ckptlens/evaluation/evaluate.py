@@ -3,6 +3,7 @@
 >>> evaluate("runs/demo", ["facts", "sums"], Store("out/store"))  # doctest: +SKIP
 >>> evaluate("hf://EleutherAI/pythia-70m", ["facts"], Store("out/store"),
 ...          series=SeriesOptions(steps="1000:143000:1000", last=0.2, average_window=4))  # doctest: +SKIP
+>>> evaluate("runs/demo", ["all"], Store("/shared/store"), cluster=RayOptions(address="auto"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ckptlens.checkpoints import Checkpoint, is_hub_spec, open_series, series_id, series_name, window_ends_in_last
+from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.builtin import resolve_tasks, series_manifest
 from ckptlens.evaluation.in_memory import averaged_checkpoints, window_average_loader
+from ckptlens.evaluation.ray_executor import RayOptions, evaluate_on_ray
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary, Loader, evaluate_series
 from ckptlens.evaluation.task import Task
 from ckptlens.store import Store
@@ -34,6 +37,7 @@ def evaluate(
     config: EvalConfig = EvalConfig(),
     progress: Callable[[int, int], None] | None = None,
     series: SeriesOptions = SeriesOptions(),
+    cluster: RayOptions | None = None,
 ) -> EvalSummary:
     """Evaluate every checkpoint in ``series_dir`` on ``tasks``; the run is named after the folder by default.
 
@@ -43,12 +47,16 @@ def evaluate(
     base run like an averaged folder written by ``ckptlens average``.
 
     ``progress(done, total)`` counts (checkpoint, task) units, finished or skipped.
+    With ``cluster``, the units run on a Ray cluster (``ray_executor``) instead of here.
 
     The store records what the run is: its series folder, and for an averaged
     series (written by ``ckptlens average``) the series it was averaged from
     and the window, so the stability table can put averages beside raw rows.
     """
     window = series.average_window
+    if cluster is not None and window:
+        raise CkptlensError("--average-window keeps a running sum in one process and cannot run on Ray; "
+                            "write the averages with `ckptlens average` and evaluate that folder")
     local_dir = None if is_hub_spec(series_dir) else Path(series_dir)
     source = open_series(series_dir, series.steps, None if window else series.last, config.allow_pickle)
     checkpoints, load = _averaged(source, window, series.last, config) if window else (source, None)
@@ -57,6 +65,8 @@ def evaluate(
     store.write_run_info(run, _source_info(series_dir, checkpoints, window))
     total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
     on_unit = None if progress is None else (lambda checkpoint, task: progress(next(done), total))
+    if cluster is not None:
+        return evaluate_on_ray(checkpoints, task_list, store, run, config, cluster, on_unit)
     return evaluate_series(checkpoints, task_list, store, run, config, on_unit=on_unit, load=load)
 
 

@@ -5,6 +5,8 @@ checkpoint read about twice); the hook loads the newest member's model and
 tokenizer and overwrites its parameters with the average, so nothing is written
 to disk. Checkpoints are asked for in step order, which is the order the
 averages come in; an average the store already has is computed and passed over.
+Asking for an earlier one again (a unit another writer held, looked at after the
+rest) starts the slide again from the first checkpoint.
 
 >>> load = window_average_loader(discover_series("runs/demo"), 4, EvalConfig())  # doctest: +SKIP
 >>> evaluate_series(averaged_checkpoints(series, 4), tasks, store, "demo-avg4", load=load)  # doctest: +SKIP
@@ -37,13 +39,15 @@ def window_average_loader(
     series: Sequence[Checkpoint], window: int, config: EvalConfig, steps: Sequence[int] | None = None
 ) -> Loader:
     """A ``load(checkpoint)`` that returns the model averaged over the window ending at ``checkpoint``."""
-    averages = iter_window_averages(list(series), window, steps)
+    averages = [iter_window_averages(list(series), window, steps)]
 
     def load(checkpoint: Checkpoint) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-        for newest, state in averages:
-            if newest.name == checkpoint.name:
-                return _model_with_state(newest, state, config)
-        raise CkptlensError(f"no window of {window} ends at {checkpoint.name}; ask for averages in step order")
+        for _ in range(2):
+            for newest, state in averages[0]:
+                if newest.name == checkpoint.name:
+                    return _model_with_state(newest, state, config)
+            averages[0] = iter_window_averages(list(series), window, steps)
+        raise CkptlensError(f"no window of {window} ends at {checkpoint.name}")
 
     return load
 

@@ -1,9 +1,16 @@
-"""Evaluate a checkpoint series on tasks, one store unit per (checkpoint, task).
+"""Evaluate a checkpoint series on tasks, one store unit per (checkpoint, task): the local executor.
 
 The recipe reads top to bottom: for each checkpoint, find the tasks the store
-lacks; if none, skip the checkpoint without loading it; else load the model
-once, evaluate each missing task and write its unit at once (atomically). A run
-killed mid-series and restarted therefore ends with every record exactly once.
+lacks; if none, skip the checkpoint without loading it; else claim the missing
+units, load the model once, evaluate each claimed unit and write it at once
+(atomically). A run killed mid-series and restarted therefore ends with every
+record exactly once. Writers sharing a store (two ``ckptlens eval`` processes,
+or the Ray executor's workers) claim a unit before evaluating it; a unit another
+live writer holds is left to it and looked at again after the rest, until it is
+stored or its claim goes stale. With ``EvalConfig.shard_size`` a task with more
+examples is evaluated in shards (a *piece* is a unit or one shard of it), each
+stored when done and merged into the unit once all are there, so a large unit
+resumes from its last shard.
 
 >>> from ckptlens.checkpoints import discover_series  # doctest: +SKIP
 >>> from ckptlens.evaluation.task_file import load_task  # doctest: +SKIP
@@ -17,10 +24,13 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
+import pyarrow as pa
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.checkpoints.loading import load_model
@@ -30,10 +40,11 @@ from ckptlens.evaluation.generation import exact_match, generate_greedy
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
 from ckptlens.evaluation.task import Example, Task
-from ckptlens.store import Store, records_table
+from ckptlens.store import Claim, Shard, Store, records_table
 
 Loader = Callable[[Checkpoint], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
 OnUnit = Callable[[Checkpoint, Task], None]
+CLAIM_POLL_SECONDS = 2.0  # how often a writer looks again at units other writers hold
 
 
 @dataclass(frozen=True)
@@ -42,12 +53,17 @@ class EvalConfig:
     device: str | None = None  # None: CUDA when available, else CPU
     dtype: str = "float32"  # float32 | float16 | bfloat16
     allow_pickle: bool = False  # load pytorch_model.bin weights (only for trusted folders)
+    shard_size: int | None = None  # evaluate and store tasks with more examples in shards of this many
+
+    def __post_init__(self) -> None:
+        if self.shard_size is not None and self.shard_size < 1:
+            raise CkptlensError(f"--shard-size must be at least 1 example, got {self.shard_size}")
 
 
 @dataclass(frozen=True)
 class EvalSummary:
     units_done: int  # (checkpoint, task) units evaluated and written now
-    units_skipped: int  # units already in the store
+    units_skipped: int  # units already in the store, or stored meanwhile by another writer
     models_loaded: int
 
 
@@ -64,30 +80,143 @@ def evaluate_series(
 
     ``load(checkpoint) -> (model, tokenizer)`` replaces reading the folder,
     e.g. to evaluate averaged models held in memory. ``on_unit(checkpoint,
-    task)`` is called after each unit, done or skipped (a progress bar).
+    task)`` is called once per unit when it is in the store, done or skipped
+    (a progress bar). Returns when every unit is stored.
     """
-    _check_unique_names(tasks)
-    load = load or partial(_load_from_disk, config)
-    done = skipped = loaded = 0
-    for ckpt in checkpoints:
-        stored = {t.name for t in tasks if store.has_unit(run, ckpt.name, t.name)}
-        for task in tasks:
-            if task.name in stored:
-                skipped += 1
-                _notify(on_unit, ckpt, task)
-        missing = [t for t in tasks if t.name not in stored]
-        if not missing:
-            continue
-        model, tokenizer = load(ckpt)
-        loaded += 1
-        for task in missing:
-            rows = evaluate_task(model, tokenizer, task, config.batch_size)
-            store.write_unit(run, ckpt.name, task.name, records_table(_with_unit_keys(rows, run, ckpt, task)))
-            done += 1
-            _notify(on_unit, ckpt, task)
+    check_unique_names(tasks)
+    load = load or partial(load_from_disk, config)
+    tally = UnitTally(on_unit)
+    waiting = list(checkpoints)
+    while True:
+        waiting = [c for c in waiting if not _evaluate_checkpoint(c, tasks, store, run, config, load, tally)]
+        if not waiting:
+            return tally.summary()
+        time.sleep(CLAIM_POLL_SECONDS)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Work for one writer: a (checkpoint, task) unit, or one shard of it."""
+
+    checkpoint: Checkpoint
+    task: Task
+    shard: Shard | None = None
+
+    def examples_task(self, shard_size: int | None) -> Task:
+        """The task restricted to this piece's examples (the whole task for an unsharded unit)."""
+        if self.shard is None or shard_size is None:
+            return self.task
+        start = self.shard.index * shard_size
+        return replace(self.task, examples=self.task.examples[start : start + shard_size])
+
+
+def shards_of(task: Task, shard_size: int | None) -> list[Shard | None]:
+    """``[None]`` (one whole unit) unless the task has more than ``shard_size`` examples."""
+    if shard_size is None or len(task.examples) <= shard_size:
+        return [None]
+    count = math.ceil(len(task.examples) / shard_size)
+    return [Shard(i, count) for i in range(count)]
+
+
+def missing_pieces(store: Store, run: str, ckpt: Checkpoint, task: Task, shard_size: int | None) -> list[Piece]:
+    """The pieces of an unstored unit that the store lacks (none when only the merge is left)."""
+    shards = shards_of(task, shard_size)
+    return [Piece(ckpt, task, s) for s in shards if not store.has_unit(run, ckpt.name, task.name, s)]
+
+
+def claim_piece(store: Store, run: str, piece: Piece) -> Claim | None:
+    return store.claim_unit(run, piece.checkpoint.name, piece.task.name, piece.shard)
+
+
+def evaluate_piece(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, piece: Piece, run: str, config: EvalConfig
+) -> pa.Table:
+    """The records of one piece, with their run/checkpoint/task keys."""
+    task = piece.examples_task(config.shard_size)
+    rows = evaluate_task(model, tokenizer, task, config.batch_size)
+    return records_table(_with_unit_keys(rows, run, piece.checkpoint, piece.task))
+
+
+def write_piece(store: Store, run: str, piece: Piece, table: pa.Table) -> None:
+    store.write_unit(run, piece.checkpoint.name, piece.task.name, table, piece.shard)
+
+
+def merge_if_complete(store: Store, run: str, ckpt: Checkpoint, task: Task, shard_size: int | None) -> bool:
+    """Merge a sharded unit whose shards are all stored; True when this call wrote the unit.
+
+    The merge is claimed like a unit, so two writers never merge one unit at once.
+    """
+    shards = shards_of(task, shard_size)
+    if shards == [None] or not all(store.has_unit(run, ckpt.name, task.name, s) for s in shards):
+        return False
+    claim = store.claim_unit(run, ckpt.name, task.name)
+    if claim is None:
+        return False
+    try:
+        if store.has_unit(run, ckpt.name, task.name):
+            return False
+        store.merge_shards(run, ckpt.name, task.name, len(shards))
+        return True
+    finally:
+        claim.release()
+
+
+class UnitTally:
+    """Counts units as they reach the store, notifying ``on_unit`` once per unit."""
+
+    def __init__(self, on_unit: OnUnit | None):
+        self.on_unit = on_unit
+        self.stored: set[tuple[str, str]] = set()
+        self.done = self.skipped = self.loaded = 0
+
+    def add(self, ckpt: Checkpoint, task: Task, written_here: bool) -> None:
+        if (ckpt.name, task.name) in self.stored:
+            return
+        self.stored.add((ckpt.name, task.name))
+        self.done += written_here
+        self.skipped += not written_here
+        _notify(self.on_unit, ckpt, task)
+
+    def has(self, ckpt: Checkpoint, task: Task) -> bool:
+        return (ckpt.name, task.name) in self.stored
+
+    def summary(self) -> EvalSummary:
+        return EvalSummary(self.done, self.skipped, self.loaded)
+
+
+def _evaluate_checkpoint(
+    ckpt: Checkpoint,
+    tasks: Sequence[Task],
+    store: Store,
+    run: str,
+    config: EvalConfig,
+    load: Loader,
+    tally: UnitTally,
+) -> bool:
+    """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored."""
+    for task in tasks:
+        if store.has_unit(run, ckpt.name, task.name):
+            tally.add(ckpt, task, written_here=False)
+    open_tasks = [t for t in tasks if not tally.has(ckpt, t)]
+    pieces = [p for t in open_tasks for p in missing_pieces(store, run, ckpt, t, config.shard_size)]
+    claims = [(p, c) for p in pieces if (c := claim_piece(store, run, p)) is not None]
+    if claims:
+        try:
+            model, tokenizer = load(ckpt)
+            tally.loaded += 1
+            for piece, _ in claims:
+                write_piece(store, run, piece, evaluate_piece(model, tokenizer, piece, run, config))
+                if piece.shard is None or merge_if_complete(store, run, ckpt, piece.task, config.shard_size):
+                    tally.add(ckpt, piece.task, written_here=True)
+        finally:
+            for _, claim in claims:
+                claim.release()
         del model, tokenizer
         gc.collect()
-    return EvalSummary(done, skipped, loaded)
+    for task in open_tasks:  # shards all stored, by others too: merge them
+        if merge_if_complete(store, run, ckpt, task, config.shard_size):
+            tally.add(ckpt, task, written_here=True)
+    return all(tally.has(ckpt, t) for t in tasks)
 
 
 def evaluate_task(
@@ -172,14 +301,14 @@ def _with_unit_keys(rows: list[dict], run: str, ckpt: Checkpoint, task: Task) ->
     return [{**keys, **row} for row in rows]
 
 
-def _check_unique_names(tasks: Sequence[Task]) -> None:
+def check_unique_names(tasks: Sequence[Task]) -> None:
     names = [t.name for t in tasks]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise CkptlensError(f"several tasks share the name {duplicated[0]!r}; give each task its own name")
 
 
-def _load_from_disk(config: EvalConfig, ckpt: Checkpoint) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_from_disk(config: EvalConfig, ckpt: Checkpoint) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     return load_model(ckpt.path, config.device, config.dtype, config.allow_pickle)
 
 

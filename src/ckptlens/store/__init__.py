@@ -1,5 +1,6 @@
 """Per-example records in Parquet, one file per (run, checkpoint, task)."""
 
+from ckptlens.store.claims import Claim
 from ckptlens.store.export import export_records
 from ckptlens.store.records import (
     AGGREGATE_SCHEMA,
@@ -10,13 +11,15 @@ from ckptlens.store.records import (
     drift_table,
     records_table,
 )
-from ckptlens.store.store import Store
+from ckptlens.store.store import Shard, Store
 
 __all__ = [
     "AGGREGATE_SCHEMA",
+    "Claim",
     "DRIFT_SCHEMA",
     "RECORD_SCHEMA",
     "WHOLE_MODEL",
+    "Shard",
     "Store",
     "aggregates_table",
     "drift_table",

@@ -9,15 +9,23 @@ Layout::
 
 Every file is written under a temporary name in the same folder and renamed, so
 a reader or a resumed run never sees half a file; ``has_unit`` is how a resumed
-evaluation skips finished work.
+evaluation skips finished work. Writers on several machines can share one store
+folder: a writer claims a unit before evaluating it (``claim_unit``, a
+``<unit>.parquet.claim`` file, see ``claims``), so no two evaluate the same one.
+A large unit may be written in shards, ``records/<run>/<task>/<checkpoint>.shards/
+00001-of-00004.parquet``, merged into the unit file once all are there; until
+then the unit does not exist for readers. Only ``*.parquet`` files directly in a
+task folder are records.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,27 +33,56 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
+from ckptlens.store.claims import Claim, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 
 TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` (0-based) of ``count``: a contiguous slice of a task's examples."""
+
+    index: int
+    count: int
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.index + 1:05d}-of-{self.count:05d}.parquet"
 
 
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    def unit_path(self, run: str, checkpoint: str, task: str) -> Path:
-        return self.root / "records" / _safe(run) / _safe(task) / f"{_safe(checkpoint)}.parquet"
+    def unit_path(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Path:
+        """The unit's file, or with ``shard`` the file of that shard of it."""
+        unit = self.root / "records" / _safe(run) / _safe(task) / f"{_safe(checkpoint)}.parquet"
+        return unit if shard is None else _shards_folder(unit) / shard.file_name
 
-    def has_unit(self, run: str, checkpoint: str, task: str) -> bool:
-        return self.unit_path(run, checkpoint, task).is_file()
+    def has_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> bool:
+        return self.unit_path(run, checkpoint, task, shard).is_file()
 
-    def write_unit(self, run: str, checkpoint: str, task: str, table: pa.Table) -> Path:
-        """Write one (run, checkpoint, task) unit atomically."""
-        path = self.unit_path(run, checkpoint, task)
+    def write_unit(self, run: str, checkpoint: str, task: str, table: pa.Table, shard: Shard | None = None) -> Path:
+        """Write one (run, checkpoint, task) unit, or one shard of it, atomically.
+
+        Writing the whole unit removes shards of it left by an interrupted sharded evaluation.
+        """
+        path = self.unit_path(run, checkpoint, task, shard)
         table = table.cast(RECORD_SCHEMA)
         _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        if shard is None:
+            shutil.rmtree(_shards_folder(path), ignore_errors=True)
         return path
+
+    def merge_shards(self, run: str, checkpoint: str, task: str, count: int) -> Path:
+        """Write the unit from its ``count`` shards, in shard order (the task's example order)."""
+        shards = [pq.read_table(self.unit_path(run, checkpoint, task, Shard(i, count))) for i in range(count)]
+        return self.write_unit(run, checkpoint, task, pa.concat_tables(shards))
+
+    def claim_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Claim | None:
+        """Claim the unit (or shard) for this process, or None while another live writer holds it."""
+        return try_claim(self.unit_path(run, checkpoint, task, shard))
 
     def aggregates_path(self, run: str, checkpoint: str) -> Path:
         return self.root / "aggregates" / _safe(run) / f"{_safe(checkpoint)}.parquet"
@@ -95,14 +132,16 @@ class Store:
     def tasks(self, run: str) -> list[str]:
         """Tasks with per-example records in ``run``."""
         folder = self.root / "records" / _safe(run)
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        return sorted(p.name for p in folder.iterdir() if _holds_records(p)) if folder.is_dir() else []
 
     def runs(self) -> list[str]:
         """Runs with per-example records or imported aggregates; a missing store is an error."""
         if not self.root.is_dir():
             raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
-        folders = [self.root / "records", self.root / "aggregates"]
-        return sorted({p.name for f in folders if f.is_dir() for p in f.iterdir() if p.is_dir()})
+        records, aggregates = self.root / "records", self.root / "aggregates"
+        evaluated = {p.name for p in records.glob("*") if any(_holds_records(t) for t in p.glob("*"))}
+        imported = {p.name for p in aggregates.glob("*") if p.is_dir()}
+        return sorted(evaluated | imported)
 
     def read(
         self, runs: Iterable[str] | None = None, tasks: Iterable[str] | None = None, columns: list[str] | None = None
@@ -126,7 +165,7 @@ class Store:
             for task_dir in sorted(run_dir.glob("*")):
                 if wanted_tasks is None or task_dir.name in wanted_tasks:
                     files.extend(sorted(task_dir.glob("*.parquet")))
-        return [f for f in files if not f.name.startswith(TMP_PREFIX)]
+        return [f for f in files if not f.name.startswith(TMP_PREFIX) and f.is_file()]
 
 
 def _safe(name: str) -> str:
@@ -134,6 +173,15 @@ def _safe(name: str) -> str:
     if not name or name in {".", ".."} or "/" in name or "\\" in name or name.startswith(TMP_PREFIX):
         raise CkptlensError(f"invalid name {name!r}: use letters, digits, '-', '_' or '.' without slashes")
     return name
+
+
+def _holds_records(task_dir: Path) -> bool:
+    """Whether a task folder holds a finished unit (not only claims, shards or temporary files)."""
+    return task_dir.is_dir() and any(not f.name.startswith(TMP_PREFIX) for f in task_dir.glob("*.parquet"))
+
+
+def _shards_folder(unit: Path) -> Path:
+    return unit.with_name(unit.name.removesuffix(".parquet") + ".shards")
 
 
 def _atomic_write(path: Path, write) -> None:
