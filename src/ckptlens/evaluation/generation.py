@@ -20,7 +20,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.scoring import PAD_ID, boundary_token, max_positions, supports_logits_to_keep
+from ckptlens.evaluation.scoring import PAD_ID, boundary_token, cache_argument, max_positions, supports_logits_to_keep
 from ckptlens.evaluation.task import Example
 
 
@@ -125,16 +125,9 @@ def _generate_batch(model, tokenizer, contexts: list[list[int]], stop: Sequence[
     generated: list[list[int]] = [[] for _ in contexts]
     texts = [""] * len(contexts)
     done = [False] * len(contexts)
-    last_only = {"logits_to_keep": 1} if supports_logits_to_keep(model) else {}
+    options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
     for _ in range(max_new_tokens):
-        logits = model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            **last_only,
-        ).logits
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **options).logits
         next_ids = logits[:, -1, :].argmax(-1)
         for i, token in enumerate(next_ids.tolist()):
             if not done[i]:

@@ -187,7 +187,8 @@ def _batches(items: list, batch_size: int):
 def _run_prefix(model: PreTrainedModel, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Run the shared prefix once; its per-layer (keys, values) with batch size 1."""
     ids = torch.tensor([prefix], device=model.device)
-    cache = model(input_ids=ids, use_cache=True).past_key_values
+    output = model(input_ids=ids, use_cache=True)
+    cache = output["cache"] if "cache" in output else output.past_key_values  # renamed in transformers 5.24
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
@@ -268,7 +269,7 @@ def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: 
         "attention_mask": _tree_mask(packed, shared, model.dtype).to(device),
     }
     if prefix is not None:
-        inputs["past_key_values"] = _expanded_cache(model, prefix, len(group))
+        inputs[cache_argument(model)] = _expanded_cache(model, prefix, len(group))
     if supports_logits_to_keep(model):
         inputs["logits_to_keep"] = kept
     logits = model(**inputs, use_cache=prefix is not None).logits[:, -kept:]
@@ -280,6 +281,11 @@ def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: 
     for example, choice, value in zip(examples, choices, logprobs, strict=True):
         scores[example, choice] = scores.get((example, choice), 0.0) + value
     return scores
+
+
+def cache_argument(model: PreTrainedModel) -> str:
+    """The keyword a forward call takes its KV cache by: ``cache`` since transformers 5.24, else ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def supports_logits_to_keep(model: PreTrainedModel) -> bool:
