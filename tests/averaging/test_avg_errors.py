@@ -67,6 +67,18 @@ def test_nan_or_inf_names_tensor_and_checkpoint(make_series, tmp_path, bad):
     assert not (tmp_path / "avg" / "step200").exists() and not (tmp_path / "avg" / "manifest.json").exists()
 
 
+def test_nan_entering_a_sliding_window_names_its_checkpoint(make_series, tmp_path):
+    states = [{"w": torch.full((3,), float(i))} for i in range(4)]
+    states[3]["w"][1] = float("nan")
+    series = make_series(tmp_path / "s", states)
+    one_line_error(lambda: average_series(series, 2, tmp_path / "avg"), "tensor w of step400 holds NaN or Inf")
+    assert sorted(p.name for p in (tmp_path / "avg").iterdir() if not p.name.startswith(".")) == [
+        "manifest.json",
+        "step200",
+        "step300",
+    ]
+
+
 def test_fewer_checkpoints_than_the_window(toy_series, tmp_path):
     one_line_error(lambda: average_series(toy_series, 7, tmp_path / "avg"), "window of 7 needs at least 7")
 

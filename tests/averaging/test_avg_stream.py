@@ -42,6 +42,29 @@ def test_tensor_that_disagrees_with_the_header_is_refused(tmp_path):
         write_streamed(tmp_path / "y.safetensors", specs(TENSORS), iter(list(TENSORS.items())[:2]))
 
 
+def test_a_fill_writes_its_blocks_in_place_in_any_order(tmp_path):
+    path = tmp_path / "model.safetensors"
+    values = torch.arange(10, dtype=torch.float32)
+
+    def backwards(sink):
+        for start in (8, 4, 0):
+            sink(start, values[start : start + 4])
+
+    write_streamed(path, specs({"a": values, "b": TENSORS["d.ids"]}), iter([("a", backwards), ("b", TENSORS["d.ids"])]))
+    loaded = load_file(path)
+    assert torch.equal(loaded["a"], values) and torch.equal(loaded["b"], TENSORS["d.ids"])
+
+
+def test_a_fill_that_falls_short_or_writes_the_wrong_dtype_is_refused(tmp_path):
+    spec = {"a": TensorSpec(torch.float32, (10,))}
+    with pytest.raises(ValueError, match="do not fill"):
+        write_streamed(tmp_path / "x.safetensors", spec, iter([("a", lambda sink: sink(0, torch.zeros(4)))]))
+    with pytest.raises(ValueError, match="torch.float64 values for a torch.float32 tensor"):
+        write_streamed(tmp_path / "y.safetensors", spec, iter([("a", lambda sink: sink(0, torch.zeros(10).double()))]))
+    with pytest.raises(ValueError, match="tensor b does not match the header"):
+        write_streamed(tmp_path / "z.safetensors", spec, iter([("b", lambda sink: None)]))
+
+
 def test_single_average_of_listed_checkpoints_is_the_float64_mean_within_one_ulp(make_checkpoint, tmp_path):
     generator = torch.Generator().manual_seed(0)
     states = [{"w": torch.randn(64, 64, generator=generator) * 10 ** (i - 2)} for i in range(4)]

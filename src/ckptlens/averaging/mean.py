@@ -10,33 +10,46 @@ in cache-sized float64 blocks shared by two threads: no whole-tensor float64
 array is ever made, and the float32 -> float64 accumulation streams at memory
 speed, where torch's mixed-dtype in-place add measured 5 to 18 times slower on
 a shared 2-core CPU (bench/mergekit_compare.py). bfloat16 has no NumPy dtype
-and is widened to float32 first.
+and is widened to float32 one block at a time.
+
+A mean on its way to a file is handed to a ``sink`` block by block, so it is
+never held whole: each block is summed, rounded and written while it is still
+in the CPU cache (``mean_to``, ``quotient_to``). Each input is read once, and
+the sum's finiteness comes with it: a NaN or Inf in any input makes the float64
+sum non-finite, and a float64 sum of float32 values cannot overflow.
 
 >>> import torch
->>> total = fresh_sum([torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])])
->>> finish(total, 2, torch.bfloat16)
-tensor([2., 3.], dtype=torch.bfloat16)
->>> finish(slide(total, [torch.tensor([5.0, 6.0])], [torch.tensor([1.0, 2.0])]), 2, torch.float32)
-tensor([4., 5.])
+>>> total, finite = fresh_sum([torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])])
+>>> finish(total, 2, torch.bfloat16), finite
+(tensor([2., 3.], dtype=torch.bfloat16), True)
+>>> slide(total, [torch.tensor([5.0, 6.0])], [torch.tensor([1.0, 2.0])]), finish(total, 2, torch.float32)
+(True, tensor([4., 5.]))
 >>> ema_update(torch.tensor([0.0, 4.0]), torch.tensor([2.0, 0.0]), decay=0.75)
 tensor([0.5000, 3.0000])
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
-# Dtypes NumPy can read in place; others (bfloat16, float8) are widened to float32 first.
+# Dtypes NumPy can read in place; others (bfloat16, float8) are widened to float32 block by block.
 NUMPY_FLOATS = (torch.float16, torch.float32, torch.float64)
-# Elements per block of ``blockwise_mean``: its float64 block (2 MiB) stays in the CPU cache.
-BLOCK = 1 << 18
-# Threads sharing the blocks of one large tensor; the write of the previous tensor runs beside them.
+# Elements per block: its float64 scratch (1 MiB) and float32 result stay in the CPU cache
+# (131072 measured fastest of 2**14..2**18 on the mergekit benchmark).
+BLOCK = 1 << 17
+# Threads sharing the blocks of one large tensor (NumPy and file writes release the GIL).
 THREADS = 2
 _POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="ckptlens-mean")
+_LOCAL = threading.local()
+
+Flat = np.ndarray | torch.Tensor  # a flattened input: a NumPy view, or a torch tensor of a dtype NumPy lacks
+Sink = Callable[[int, torch.Tensor], None]
+"""Takes (index of a block's first element, the block's values); called from worker threads, blocks in any order."""
 
 
 def is_averaged(dtype: torch.dtype) -> bool:
@@ -44,35 +57,76 @@ def is_averaged(dtype: torch.dtype) -> bool:
     return dtype.is_floating_point
 
 
-def fresh_sum(tensors: Iterable[torch.Tensor]) -> torch.Tensor:
-    """The float32 sum of ``tensors``, accumulated in float64 block by block and rounded once."""
+def fresh_sum(tensors: Iterable[torch.Tensor]) -> tuple[torch.Tensor, bool]:
+    """The float32 sum of ``tensors`` (each element rounded once from float64) and whether it is finite."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("fresh_sum needs at least one tensor")
-    total, _ = _blockwise([_array(t).reshape(-1) for t in tensors], 1)
-    return torch.from_numpy(total).reshape(tensors[0].shape)
+    flats = [_flat(t) for t in tensors]
+    total = np.empty(len(flats[0]), np.float32)
+
+    def fill(start: int, stop: int, scratch: _Scratch) -> bool:
+        block = scratch.sum_of(flats, start, stop)
+        np.copyto(total[start:stop], block, casting="same_kind")
+        return _finite(block)
+
+    finite = _for_blocks(total.size, fill)
+    return torch.from_numpy(total).reshape(tensors[0].shape), finite
 
 
-def slide(total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Move a float32 window sum: add the tensors entering, subtract those leaving.
+def slide(total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[torch.Tensor]) -> bool:
+    """Move a float32 window sum in place: add the tensors entering, subtract those leaving; whether it is finite.
 
-    Updates ``total`` in place, block by block (each block widened to float64,
-    updated, rounded once), so no whole-tensor float64 copy is ever made; the
-    inputs are memory-mapped views, so holding them all costs no memory.
+    Block by block, each widened to float64, updated and rounded once, so no
+    whole-tensor float64 copy is ever made.
     """
-    plus, minus = [_array(t).reshape(-1) for t in added], [_array(t).reshape(-1) for t in removed]
+    plus, minus = [_flat(t) for t in added], [_flat(t) for t in removed]
     flat = _array(total).reshape(-1)
-    wide = np.empty(min(BLOCK, flat.size), np.float64)
-    for start in range(0, flat.size, BLOCK):
-        stop = min(start + BLOCK, flat.size)
-        block = wide[: stop - start]
+
+    def fill(start: int, stop: int, scratch: _Scratch) -> bool:
+        block = scratch.wide[: stop - start]
         np.copyto(block, flat[start:stop])
         for array in plus:
-            np.add(block, array[start:stop], out=block)
+            np.add(block, _piece(array, start, stop), out=block)
         for array in minus:
-            np.subtract(block, array[start:stop], out=block)
+            np.subtract(block, _piece(array, start, stop), out=block)
         np.copyto(flat[start:stop], block, casting="same_kind")
-    return total
+        return _finite(block)
+
+    return _for_blocks(flat.size, fill)
+
+
+def mean_to(tensors: Sequence[torch.Tensor], dtype: torch.dtype, sink: Sink) -> bool:
+    """Hand the element-wise mean of same-shaped ``tensors``, in ``dtype``, to ``sink``; whether all were finite.
+
+    The float64 sum of a block is divided before the single rounding to
+    float32, so every element is the float64 mean rounded once: bit-identical
+    to ``(sum in float64 / n).to(float32)``.
+    """
+    flats = [_flat(t) for t in tensors]
+
+    def fill(start: int, stop: int, scratch: _Scratch) -> bool:
+        block = scratch.sum_of(flats, start, stop)
+        finite = _finite(block)
+        narrow = scratch.narrow[: stop - start]
+        np.divide(block, len(flats), out=narrow, casting="same_kind")
+        sink(start, _as_dtype(narrow, dtype))
+        return finite
+
+    return _for_blocks(len(flats[0]), fill)
+
+
+def quotient_to(total: torch.Tensor, count: int, dtype: torch.dtype, sink: Sink) -> None:
+    """Hand ``finish(total, count, dtype)`` to ``sink`` block by block instead of as one new tensor."""
+    flat = _array(total).reshape(-1)
+
+    def fill(start: int, stop: int, scratch: _Scratch) -> bool:
+        narrow = scratch.narrow[: stop - start]
+        np.divide(flat[start:stop], np.float32(count), out=narrow)
+        sink(start, _as_dtype(narrow, dtype))
+        return True
+
+    _for_blocks(flat.size, fill)
 
 
 def ema_update(average: torch.Tensor, newest: torch.Tensor, decay: float) -> torch.Tensor:
@@ -105,50 +159,78 @@ def finish(total: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:
     return quotient if dtype == torch.float32 else quotient.to(dtype)
 
 
-def blockwise_mean(tensors: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, bool]:
-    """The element-wise mean in ``dtype``, block by block, and whether every input was finite.
-
-    The float64 sum lives in one cache-sized block instead of a whole-tensor
-    array, the finiteness check runs on that block (a NaN or Inf in any input
-    makes it non-finite), and the float64 sum is divided before the single
-    rounding to float32, so each input is read from memory once and the result
-    is the correctly rounded mean of the float64 sum. Large tensors are split
-    between ``THREADS`` threads (NumPy releases the GIL).
-    """
-    out, finite = _blockwise([_array(t).reshape(-1) for t in tensors], len(tensors))
-    result = torch.from_numpy(out).reshape(tensors[0].shape)
-    return (result if dtype == torch.float32 else result.to(dtype)), finite
-
-
-def _blockwise(arrays: list[np.ndarray], divisor: int) -> tuple[np.ndarray, bool]:
-    """``sum(arrays) / divisor`` in float32 (float64 blocks, one rounding) and whether it is finite."""
-    out = np.empty(arrays[0].size, np.float32)
-    starts = range(0, out.size, BLOCK)
-    if len(starts) < 2 * THREADS:
-        return out, _blocks(arrays, divisor, out, starts)
-    shares = [starts[i::THREADS] for i in range(THREADS)]
-    return out, all(_POOL.map(lambda share: _blocks(arrays, divisor, out, share), shares))
-
-
-def _blocks(arrays: list[np.ndarray], divisor: int, out: np.ndarray, starts: Iterable[int]) -> bool:
-    """Fill the blocks of ``out`` beginning at ``starts``; whether they were all finite."""
-    wide = np.empty(min(BLOCK, out.size), np.float64)
-    finite = True
-    for start in starts:
-        stop = min(start + BLOCK, out.size)
-        block = wide[: stop - start]
-        np.copyto(block, arrays[0][start:stop])
-        for array in arrays[1:]:
-            np.add(block, array[start:stop], out=block)
-        with np.errstate(invalid="ignore"):
-            finite = finite and bool(np.isfinite(block.sum()))
-        np.divide(block, divisor, out=out[start:stop], casting="same_kind")
-    return finite
-
-
 def mean(tensors: list[torch.Tensor], dtype: torch.dtype | None = None) -> torch.Tensor:
-    """The element-wise mean of same-shaped tensors, in ``dtype`` (default: the first tensor's)."""
-    return finish(fresh_sum(tensors), len(tensors), dtype or tensors[0].dtype)
+    """The element-wise mean of same-shaped tensors, in ``dtype`` (default: the first tensor's), in memory."""
+    dtype = dtype or tensors[0].dtype
+    out = torch.empty(tensors[0].numel(), dtype=dtype)
+    mean_to(tensors, dtype, lambda start, values: out[start : start + len(values)].copy_(values))
+    return out.reshape(tensors[0].shape)
+
+
+class _Scratch:
+    """One thread's reusable blocks: the float64 accumulator and the float32 result."""
+
+    def __init__(self, size: int):
+        self.wide = np.empty(size, np.float64)
+        self.narrow = np.empty(size, np.float32)
+
+    def sum_of(self, flats: list[Flat], start: int, stop: int) -> np.ndarray:
+        """The float64 sum of ``flats[start:stop]`` in the accumulator."""
+        block = self.wide[: stop - start]
+        np.copyto(block, _piece(flats[0], start, stop))
+        for array in flats[1:]:
+            np.add(block, _piece(array, start, stop), out=block)
+        return block
+
+
+def _for_blocks(size: int, fill: Callable[[int, int, _Scratch], bool]) -> bool:
+    """Call ``fill(start, stop, scratch)`` on every block of ``range(size)``; whether every call returned True.
+
+    Large tensors are dealt out block by block to ``THREADS`` threads, so
+    neighbouring blocks are in flight together; every call has returned when
+    this does.
+    """
+    starts = range(0, size, BLOCK)
+    if len(starts) < 2 * THREADS:
+        return _run_share(size, fill, starts)
+    shares = [starts[i::THREADS] for i in range(THREADS)]
+    return all(list(_POOL.map(lambda share: _run_share(size, fill, share), shares)))
+
+
+def _run_share(size: int, fill: Callable[[int, int, _Scratch], bool], starts: Iterable[int]) -> bool:
+    scratch = _thread_scratch(min(BLOCK, size))
+    results = [fill(start, min(start + BLOCK, size), scratch) for start in starts]
+    return all(results)
+
+
+def _thread_scratch(size: int) -> _Scratch:
+    """This thread's scratch blocks, kept between tensors: fresh ones would cost page faults every time."""
+    scratch = getattr(_LOCAL, "scratch", None)
+    if scratch is None or scratch.wide.size < size:
+        scratch = _LOCAL.scratch = _Scratch(size)
+    return scratch
+
+
+def _finite(block: np.ndarray) -> bool:
+    with np.errstate(invalid="ignore"):
+        return bool(np.isfinite(block.sum()))
+
+
+def _as_dtype(narrow: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    values = torch.from_numpy(narrow)
+    return values if dtype == torch.float32 else values.to(dtype)
+
+
+def _flat(tensor: torch.Tensor) -> Flat:
+    """A flat NumPy view of a CPU tensor, or the flat tensor itself for dtypes NumPy lacks."""
+    tensor = tensor.detach().cpu().reshape(-1)
+    return tensor.numpy() if tensor.dtype in NUMPY_FLOATS else tensor
+
+
+def _piece(flat: Flat, start: int, stop: int) -> np.ndarray:
+    """Elements ``start:stop`` as a NumPy array (bfloat16 and float8 widened to float32)."""
+    piece = flat[start:stop]
+    return piece if isinstance(piece, np.ndarray) else piece.float().numpy()
 
 
 def _array(tensor: torch.Tensor) -> np.ndarray:

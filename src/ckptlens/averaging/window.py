@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from ckptlens.averaging.mean import blockwise_mean, finish, fresh_sum, is_averaged, slide
+from ckptlens.averaging.mean import Sink, finish, fresh_sum, is_averaged, mean_to, quotient_to, slide
 from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
-from ckptlens.averaging.safetensors_stream import TensorSpec
+from ckptlens.averaging.safetensors_stream import Fill, TensorSpec
 from ckptlens.averaging.weights import (
     Layout,
     TensorInfo,
@@ -52,7 +53,7 @@ def average_checkpoints(
 
     The last checkpoint is the newest: its config, tokenizer and integer
     buffers are kept. Each output tensor is the correctly rounded float32 mean
-    of the float64 sum, computed and written one tensor at a time. ``dtype``
+    of the float64 sum, computed and written one cache-sized block at a time. ``dtype``
     (e.g. ``"float32"``) overrides the stored dtype.
 
     >>> average_checkpoints([Path("run/step100"), Path("run/step200")], Path("avg"))  # doctest: +SKIP
@@ -132,9 +133,11 @@ def iter_window_averages(
     series = sorted(series, key=lambda c: c.step)
     targets = _select_targets(series, window, 1, steps)
     layouts = {i: read_layout(series[i].path) for t in targets for i in range(t - window + 1, t + 1)}
-    for target, state in _window_states(series, layouts, window, targets):
-        files = _output_files(layouts[target], state, window, None)
-        yield series[target], {name: tensor for file in files for name, tensor in file.tensors}
+    for target, (sums, copies) in _window_states(series, layouts, window, targets):
+        yield series[target], {
+            name: copies[name] if name in copies else finish(sums[name], window, torch_dtype(info.dtype))
+            for name, info in layouts[target].tensors.items()
+        }
 
 
 def _window_states(
@@ -156,43 +159,61 @@ def _window_states(
                 i: stack.enter_context(open_weights(series[i].name, series[i].path, layouts[i])) for i in update.members
             }
             for name, info in layouts[newest].tensors.items():
-                added = (readers[i].get(name) for i in update.added)
                 if not is_averaged(torch_dtype(info.dtype)):
                     copies[name] = readers[newest].get(name)
-                elif update.fresh:
-                    sums[name] = fresh_sum(added)
+                    continue
+                added = [readers[i].get(name, check_finite=False) for i in update.added]
+                if update.fresh:
+                    sums[name], finite = fresh_sum(added)
                 else:
-                    sums[name] = slide(sums[name], added, (readers[i].get(name) for i in update.removed))
+                    removed = [readers[i].get(name, check_finite=False) for i in update.removed]  # checked when added
+                    finite = slide(sums[name], added, removed)
+                if not finite:
+                    _name_the_non_finite([readers[i] for i in update.added], name)
         yield newest, (sums, copies)
 
 
 def _output_files(layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None) -> list[OutputFile]:
-    """The averaged weight files in the input's layout; each tensor is computed only when the writer asks."""
+    """The averaged weight files in the input's layout; each mean is computed block by block as it is written."""
     sums, copies = state
 
-    def tensors(file: str) -> Iterator[tuple[str, torch.Tensor]]:
+    def tensors(file: str) -> Iterator[tuple[str, torch.Tensor | Fill]]:
         for name, info in layout.tensors.items():
             if info.file == file:
-                yield name, copies[name] if name in copies else finish(sums[name], window, output_dtype(info, dtype))
+                if name in copies:
+                    yield name, copies[name]
+                else:
+                    yield name, partial(quotient_to, sums[name], window, output_dtype(info, dtype))
 
     return [OutputFile(file, output_specs(layout, file, dtype), tensors(file)) for file in layout.files()]
 
 
 def _streamed_means(
     layout: Layout, file: str, readers: list[WeightReader], dtype: torch.dtype | None
-) -> Iterator[tuple[str, torch.Tensor]]:
-    """One file's tensors averaged over ``readers`` one tensor at a time (no window sums kept)."""
+) -> Iterator[tuple[str, torch.Tensor | Fill]]:
+    """One file's tensors averaged over ``readers``, each computed block by block as it is written (no sums kept)."""
     for name, info in layout.tensors.items():
         if info.file != file:
             continue
-        if not is_averaged(torch_dtype(info.dtype)):
+        if is_averaged(torch_dtype(info.dtype)):
+            yield name, partial(_write_mean, readers, name, output_dtype(info, dtype))
+        else:
             yield name, readers[-1].get(name)
-            continue
-        value, finite = blockwise_mean([r.get(name, check_finite=False) for r in readers], output_dtype(info, dtype))
-        if not finite:
-            for reader in readers:
-                reader.get(name)  # raises the one-line error naming the checkpoint
-        yield name, value
+
+
+def _write_mean(readers: list[WeightReader], name: str, dtype: torch.dtype, sink: Sink) -> None:
+    if not mean_to([r.get(name, check_finite=False) for r in readers], dtype, sink):
+        _name_the_non_finite(readers, name)
+
+
+def _name_the_non_finite(readers: list[WeightReader], name: str) -> None:
+    """Raise the one-line error naming the checkpoint whose tensor ``name`` holds NaN or Inf.
+
+    Called when a sum came out non-finite; reading with the check finds the culprit. (A sum can
+    also overflow float32 from finite inputs; then nothing raises and the run goes on.)
+    """
+    for reader in readers:
+        reader.get(name)
 
 
 def output_specs(layout: Layout, file: str, dtype: torch.dtype | None) -> dict[str, TensorSpec]:

@@ -4,7 +4,7 @@ Everything goes into a hidden ``.<name>.partial`` folder beside the target and
 is renamed into place at the end, so a crash never leaves a folder that looks
 finished (resuming relies on that). Files that are not weights (config,
 generation config, tokenizer) are copied from the newest member of the window.
-Weights are streamed: each tensor is written as soon as it is computed.
+Weights are streamed: each tensor, or block of one, is written as soon as it is computed.
 
 >>> import tempfile, torch, pathlib
 >>> src, out = pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp())
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from ckptlens.averaging.safetensors_stream import TensorSpec, write_streamed
+from ckptlens.averaging.safetensors_stream import Fill, TensorSpec, write_streamed
 from ckptlens.averaging.weights import INDEX_FILE
 
 # Weights, optimizer and RNG states are never copied: the average has its own
@@ -39,11 +39,11 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class OutputFile:
-    """One weight file to write: its tensors' specs (file order) and the tensors, usually a lazy generator."""
+    """One weight file to write: its tensors' specs (file order) and the tensors (or Fills), usually lazily."""
 
     name: str
     specs: dict[str, TensorSpec]
-    tensors: Iterable[tuple[str, torch.Tensor]]
+    tensors: Iterable[tuple[str, torch.Tensor | Fill]]
 
 
 def write_checkpoint(
