@@ -7,9 +7,10 @@ Figure 1 (4 float32 checkpoints of a Llama-shaped model built from a config,
 random weights): largest absolute difference between the two averages, wall
 time of both CLIs and their ratio, ckptlens's peak memory, and ckptlens's read
 rate against `cat` of the same input files. Every timing runs with the page
-cache warm (the inputs are `cat` once first), so it compares compute and copy
-overheads, not the disk. The I/O floor adds the time `dd` takes to write one
-model's bytes to a new file (an average must write its output).
+cache warm (the inputs are `cat` once first) and starts after `sync`, so no
+run is throttled by dirty pages an earlier one left: it compares compute and
+copy overheads, not the disk. The I/O floor adds the time `dd` takes to write
+one model's bytes to a new file (an average must write its output).
 
 Figure 2 (32 checkpoints of a smaller model, trailing window n=8): bytes read
 per output checkpoint by ckptlens's running sum against the naive n reads.
@@ -63,14 +64,18 @@ def sample():
 def anon():
     return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("RssAnon"))
 baseline = anon()
-thread = threading.Thread(target=sample); thread.start()
+thread = threading.Thread(target=sample)
+if sys.argv[1] == "sample":
+    thread.start()
 start = time.perf_counter()
-if sys.argv[2] == "window":
-    average_series(discover_series(sys.argv[3]), 2, Path(sys.argv[1]))
+if sys.argv[3] == "window":
+    average_series(discover_series(sys.argv[4]), 2, Path(sys.argv[2]))
 else:
-    average_checkpoints([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]))
+    average_checkpoints([Path(p) for p in sys.argv[3:]], Path(sys.argv[2]))
 seconds = time.perf_counter() - start
-done = True; thread.join()
+done = True
+if thread.is_alive():
+    thread.join()
 print(json.dumps({"seconds": seconds, "baseline": baseline, **peak}))
 """
 
@@ -150,8 +155,9 @@ def compare_with_mergekit(work: Path) -> None:
     mk_seconds, mk_rss = timed([str(MERGEKIT_YAML), str(config), str(work / "mergekit-out"), "--quiet"])
     ck_seconds, ck_rss = timed([sys.executable, "-m", "ckptlens", "average", *map(str, inputs),
                                 "--out", str(work / "ckptlens-out")])
-    probe = best_of(3, lambda: peak_probe(work / "probe-out", *map(str, inputs)))
-    window_probe = peak_probe(work / "window-out", "window", str(work / "big"))
+    probe = {**best_of(3, lambda: peak_probe(work / "probe-out", *map(str, inputs), sample=False)),
+             **peak_probe(work / "probe-out", *map(str, inputs), sample=True, keys=("baseline", "RssAnon", "VmRSS"))}
+    window_probe = peak_probe(work / "window-out", "window", str(work / "big"), sample=True)
 
     diff, params, largest = max_difference(work / "mergekit-out", work / "ckptlens-out")
     model_bytes, largest_bytes = 4 * params, 4 * largest
@@ -166,7 +172,7 @@ def compare_with_mergekit(work: Path) -> None:
           f"{input_bytes / probe['seconds'] / mib:6.0f} MiB/s read")
     print(f"  cat of the 4 inputs                {cat_seconds:6.2f} s   {input_bytes / cat_seconds / mib:6.0f} MiB/s; "
           f"API / cat = {probe['seconds'] / cat_seconds:.2f} (acceptance <= 2)")
-    print(f"  ckptlens peak memory (API, sampled every 2 ms): anonymous {probe['RssAnon'] / mib:.0f} MiB "
+    print(f"  ckptlens peak memory (API, own run, sampled every 2 ms): anonymous {probe['RssAnon'] / mib:.0f} MiB "
           f"({(probe['RssAnon'] - probe['baseline']) / mib:.0f} MiB above the {probe['baseline'] / mib:.0f} MiB "
           f"of the interpreter with torch loaded), RSS incl. mapped file pages {probe['VmRSS'] / mib:.0f} MiB")
     print(f"  sliding window n=2 over the 4 (3 outputs, float32 window sums kept): {window_probe['seconds']:.2f} s, "
@@ -183,21 +189,26 @@ def compare_with_mergekit(work: Path) -> None:
 
 
 def best_of(runs: int, probe) -> dict:
-    """The fastest of ``runs`` probes (like the min over 3 ``cat`` runs), with the largest memory peaks seen."""
-    results = [probe() for _ in range(runs)]
-    best = min(results, key=lambda r: r["seconds"])
-    return {**best, **{key: max(r[key] for r in results) for key in ("RssAnon", "VmRSS")}}
+    """The seconds of the fastest of ``runs`` probes (like the min over 3 ``cat`` runs)."""
+    return {"seconds": min(probe()["seconds"] for _ in range(runs))}
 
 
-def peak_probe(out: Path, *args: str) -> dict:
-    """Run ckptlens averaging in a fresh interpreter that samples its own memory; seconds and peaks in bytes."""
+def peak_probe(out: Path, *args: str, sample: bool, keys: tuple[str, ...] | None = None) -> dict:
+    """Run ckptlens averaging in a fresh interpreter; seconds and, when ``sample``, memory peaks in bytes.
+
+    The memory sampler is a thread reading /proc every 2 ms, which slows a 2-core
+    machine, so timed runs go without it and memory comes from a run of its own.
+    """
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-c", PEAK_PROBE, str(out), *args]
-    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    os.sync()
+    command = [sys.executable, "-c", PEAK_PROBE, "sample" if sample else "time", str(out), *args]
+    result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return {key: result[key] for key in keys} if keys else result
 
 
 def timed(command: list[str], stdout=None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process."""
+    """Wall seconds and peak RSS (bytes) of one child process, started with no dirty pages pending."""
+    os.sync()
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=stdout if stdout is not None else subprocess.PIPE,
                                stderr=subprocess.PIPE)

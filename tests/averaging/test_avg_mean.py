@@ -96,6 +96,15 @@ def test_mean_to_hands_every_block_once_as_the_correctly_rounded_float64_mean(mo
     assert torch.equal(half.reshape(5, 9), mean([t.to(torch.bfloat16) for t in tensors]))
 
 
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 8])
+def test_mean_to_is_bit_identical_to_the_float64_mean_for_any_count(count):
+    generator = torch.Generator().manual_seed(count)
+    tensors = [torch.randn(4099, generator=generator) * 10.0 ** (i % 5 - 2) for i in range(count)]
+    sink, got, _ = collect(4099, torch.float32)
+    mean_to(tensors, torch.float32, sink)
+    assert torch.equal(got, (torch.stack([t.double() for t in tensors]).sum(0) / count).float())
+
+
 def test_quotient_to_equals_finish_block_by_block(monkeypatch):
     monkeypatch.setattr(mean_module, "BLOCK", 4)
     total = torch.randn(30, generator=torch.Generator().manual_seed(1)) * 1e3
