@@ -209,8 +209,8 @@ def _write_mean(readers: list[WeightReader], name: str, dtype: torch.dtype, sink
 def _name_the_non_finite(readers: list[WeightReader], name: str) -> None:
     """Raise the one-line error naming the checkpoint whose tensor ``name`` holds NaN or Inf.
 
-    Called when a sum came out non-finite; reading with the check finds the culprit. (A sum can
-    also overflow float32 from finite inputs; then nothing raises and the run goes on.)
+    Called when a float64 sum came out non-finite, which finite float32 inputs cannot cause;
+    reading each input again with the check finds the culprit.
     """
     for reader in readers:
         reader.get(name)
