@@ -41,6 +41,7 @@ from ckptlens.cli.options import (
 )
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
+from ckptlens.files import atomic_path
 from ckptlens.importers import import_lm_eval
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
@@ -200,7 +201,7 @@ def records(
     if out is None:
         export_records(Store(store), sys.stdout, fmt.value, run, task)
         return
-    with out.open("w", newline="") as f:
+    with atomic_path(out) as partial, partial.open("w", newline="") as f:
         n = export_records(Store(store), f, fmt.value, run, task)
     console.print(f"{n} records written to {out}")
 

@@ -36,6 +36,7 @@ from ckptlens.evaluation.lm_eval_yaml import is_lm_eval_yaml, load_lm_eval_task,
 from ckptlens.evaluation.perplexity import perplexity_task
 from ckptlens.evaluation.task import Example, Task
 from ckptlens.evaluation.template import load_template_task
+from ckptlens.files import atomic_path, write_text_atomic
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SPEC_KEYS = {"name", "kind", "category", "description", "stop", "max_new_tokens", "demonstrations"}
@@ -96,7 +97,7 @@ def save_task(task: Task, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{task.name}.jsonl"
-    with path.open("w") as f:
+    with atomic_path(path) as partial, partial.open("w") as f:
         for e in task.examples:
             f.write(json.dumps(_example_dict(e)) + "\n")
     spec = {
@@ -108,7 +109,7 @@ def save_task(task: Task, folder: str | Path) -> Path:
         "max_new_tokens": task.max_new_tokens,
         "demonstrations": list(task.demonstrations),
     }
-    path.with_suffix(".yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    write_text_atomic(path.with_suffix(".yaml"), yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     return path
 
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ckptlens.analysis.examples import ExampleView  # noqa: E402
 from ckptlens.analysis.trajectories import TrajectoryPoint  # noqa: E402
+from ckptlens.files import atomic_path  # noqa: E402
 
 METHOD_STYLE = {"raw": ("black", "-"), "average": ("tab:blue", "-"), "ensemble-vote": ("tab:orange", "--")}
 
@@ -49,9 +50,10 @@ def loss_figure(curve: list[dict], path: Path, title: str) -> Path:
 
 
 def save_figure(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Save and close ``fig``; written beside ``path`` and renamed, so a killed run leaves no half image."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    with atomic_path(path) as partial:
+        fig.savefig(partial, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 

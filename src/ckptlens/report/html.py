@@ -6,7 +6,7 @@ import base64
 import html
 from pathlib import Path
 
-from ckptlens.report.tables import write_text_atomic
+from ckptlens.files import write_text_atomic
 
 CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}"

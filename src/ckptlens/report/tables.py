@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -15,6 +14,7 @@ from rich.table import Table
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX
 from ckptlens.analysis.selection import Selection
 from ckptlens.analysis.stability import StabilityRow
+from ckptlens.files import write_text_atomic
 
 TABLE_COLUMNS = ("mean_score", "task_mtv", "example_mtv", "instability_score", "std")
 
@@ -76,16 +76,6 @@ def write_csv(rows: Sequence[dict], target: Path | TextIO) -> None:
 
 def write_json(obj, path: Path) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it: a killed run leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("w", newline="") as f:
-        f.write(text)
-    os.replace(partial, path)
-    return path
 
 
 def summary_order(row: dict):
