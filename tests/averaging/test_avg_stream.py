@@ -82,3 +82,14 @@ def test_single_average_names_the_checkpoint_holding_nan(make_checkpoint, tmp_pa
     with pytest.raises(CkptlensError, match="tensor w of step200 holds NaN or Inf"):
         average_checkpoints([good, bad], tmp_path / "avg")
     assert not (tmp_path / "avg").exists()
+
+
+def test_single_average_reports_tensors_written_across_shards(make_checkpoint, tmp_path):
+    first, second = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
+    shards = {"a": first, "b": second, "c": second}
+    states = [{"a": torch.ones(3) * i, "b": torch.zeros(2), "c": torch.arange(4)} for i in range(2)]
+    folders = [make_checkpoint(tmp_path / f"ckpt{i}", s, shards) for i, s in enumerate(states)]
+    reports = []
+    average_checkpoints(folders, tmp_path / "avg", progress=lambda done, total: reports.append((done, total)))
+    assert reports[-1] == (3, 3) and {total for _, total in reports} == {3}
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)

@@ -29,11 +29,14 @@ class AverageRequest:
 
 
 def run_average(request: AverageRequest, progress: Progress | None = None) -> list[Path]:
-    """Write what ``request`` asks for and return the output checkpoint folders."""
+    """Write what ``request`` asks for and return the output checkpoint folders.
+
+    ``progress(done, total)`` counts output checkpoints of a series, or tensors of a single average.
+    """
     if request.window is not None and request.ema is not None:
         raise CkptlensError("give either --window or --ema, not both")
     if request.window is None and request.ema is None:
-        return [_single_average(request)]
+        return [_single_average(request, progress)]
     if len(request.sources) != 1:
         raise CkptlensError(
             f"--window and --ema take one series (a folder or hf://org/name), got {len(request.sources)}"
@@ -52,11 +55,11 @@ def run_average(request: AverageRequest, progress: Progress | None = None) -> li
     return [c.path for c in written]
 
 
-def _single_average(request: AverageRequest) -> Path:
+def _single_average(request: AverageRequest, progress: Progress | None) -> Path:
     if len(request.sources) < 2:
         raise CkptlensError(
             "give several checkpoint folders to average once, or one series with --window n or --ema decay"
         )
     if request.steps is not None or request.last is not None:
         raise CkptlensError("--steps and --last select from a series; with listed checkpoints, list only those")
-    return average_checkpoints([Path(s) for s in request.sources], request.out, request.dtype)
+    return average_checkpoints([Path(s) for s in request.sources], request.out, request.dtype, progress)

@@ -47,14 +47,17 @@ WindowState = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
 
 
 def average_checkpoints(
-    checkpoints: list[Checkpoint | Path], out: Path, dtype: torch.dtype | str | None = None
+    checkpoints: list[Checkpoint | Path],
+    out: Path,
+    dtype: torch.dtype | str | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Average the listed checkpoints (oldest first) into the Hugging Face folder ``out``.
 
     The last checkpoint is the newest: its config, tokenizer and integer
     buffers are kept. Each output tensor is the correctly rounded float32 mean
     of the float64 sum, computed and written one cache-sized block at a time. ``dtype``
-    (e.g. ``"float32"``) overrides the stored dtype.
+    (e.g. ``"float32"``) overrides the stored dtype; ``progress(done, total)`` counts tensors written.
 
     >>> average_checkpoints([Path("run/step100"), Path("run/step200")], Path("avg"))  # doctest: +SKIP
     PosixPath('avg')
@@ -70,15 +73,19 @@ def average_checkpoints(
     newest = members[-1]
     for member, layout in zip(members[:-1], layouts[:-1], strict=True):
         compare_layouts(layouts[-1], newest.name, layout, member.name)
+    counter = _TensorCounter(len(layouts[-1].tensors), progress)
     with ExitStack() as stack:
         readers = [stack.enter_context(open_weights(c.name, c.path, lay)) for c, lay in zip(members, layouts)]
         files = [
             OutputFile(
-                file, output_specs(layouts[-1], file, resolved), _streamed_means(layouts[-1], file, readers, resolved)
+                file,
+                output_specs(layouts[-1], file, resolved),
+                counter.counted(_streamed_means(layouts[-1], file, readers, resolved)),
             )
             for file in layouts[-1].files()
         ]
         write_output(out, newest, layouts[-1], files, resolved)
+    counter.report()
     return out
 
 
@@ -214,6 +221,22 @@ def _name_the_non_finite(readers: list[WeightReader], name: str) -> None:
     """
     for reader in readers:
         reader.get(name)
+
+
+class _TensorCounter:
+    """Reports tensors written so far: a tensor is written when the writer asks for the next one."""
+
+    def __init__(self, total: int, progress: Progress | None):
+        self.done, self.total, self.progress = 0, total, progress
+
+    def counted(self, tensors: Iterator[tuple[str, torch.Tensor | Fill]]) -> Iterator[tuple[str, torch.Tensor | Fill]]:
+        for item in tensors:
+            self.report()
+            yield item
+            self.done += 1
+
+    def report(self) -> None:
+        report_progress(self.progress, self.done, self.total)
 
 
 def output_specs(layout: Layout, file: str, dtype: torch.dtype | None) -> dict[str, TensorSpec]:

@@ -178,7 +178,7 @@ def average(
     from ckptlens.averaging import AverageRequest, run_average
 
     request = AverageRequest(tuple(sources), out, window, ema, stride, steps, last, dtype and dtype.value)
-    label = f"average n={window}" if window else f"ema {ema}" if ema is not None else "average"
+    label = f"average n={window}" if window else f"ema {ema}" if ema is not None else "average (tensors)"
     with stage_bars(console) as progress:
         written = run_average(request, progress=lambda done, total: progress(label, done, total))
     console.print(f"{len(written)} averaged checkpoint(s) in {out}")
