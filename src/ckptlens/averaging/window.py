@@ -4,10 +4,10 @@
 step. The float32 window sums of one model are the only large state: each
 output adds the checkpoints entering the window and subtracts those leaving
 it (see ``plan``), so a checkpoint is read about twice, not n times, and peak
-memory is about one model in float32 plus one output tensor being written
-(the writer streams; see ``safetensors_stream``). A single average of listed
-checkpoints keeps no sums at all: tensor by tensor, it holds the n inputs of
-one tensor and its mean.
+memory is about one model in float32: each mean is divided and written one
+cache-sized block at a time (see ``mean.quotient_to`` and ``safetensors_stream``).
+A single average of listed checkpoints keeps no sums at all: block by block,
+it sums the memory-mapped inputs and writes their mean (``mean.mean_to``).
 
 >>> from ckptlens.checkpoints import discover_series
 >>> series = discover_series("runs/demo")                     # doctest: +SKIP
