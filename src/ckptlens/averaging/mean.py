@@ -84,12 +84,7 @@ def slide(total: torch.Tensor, added: Iterable[torch.Tensor], removed: Iterable[
     flat = _array(total).reshape(-1)
 
     def fill(start: int, stop: int, scratch: _Scratch) -> bool:
-        block = scratch.wide[: stop - start]
-        np.copyto(block, flat[start:stop])
-        for array in plus:
-            np.add(block, _piece(array, start, stop), out=block)
-        for array in minus:
-            np.subtract(block, _piece(array, start, stop), out=block)
+        block = scratch.sum_of([flat, *plus], start, stop, minus)
         np.copyto(flat[start:stop], block, casting="same_kind")
         return _finite(block)
 
@@ -157,8 +152,7 @@ def finish(total: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:
     A float32 division is already correctly rounded, so no float64 copy is needed;
     a float16/bfloat16 output is then rounded once more.
     """
-    quotient = torch.from_numpy(np.divide(_array(total), np.float32(count), dtype=np.float32))
-    return quotient if dtype == torch.float32 else quotient.to(dtype)
+    return _as_dtype(np.divide(_array(total), np.float32(count), dtype=np.float32), dtype)
 
 
 def mean(tensors: list[torch.Tensor], dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -176,12 +170,14 @@ class _Scratch:
         self.wide = np.empty(size, np.float64)
         self.narrow = np.empty(size, np.float32)
 
-    def sum_of(self, flats: list[Flat], start: int, stop: int) -> np.ndarray:
-        """The float64 sum of ``flats[start:stop]`` in the accumulator."""
+    def sum_of(self, flats: list[Flat], start: int, stop: int, minus: Sequence[Flat] = ()) -> np.ndarray:
+        """The float64 sum of ``flats[start:stop]``, less that of ``minus``, in the accumulator."""
         block = self.wide[: stop - start]
         np.copyto(block, _piece(flats[0], start, stop))
         for array in flats[1:]:
             np.add(block, _piece(array, start, stop), out=block)
+        for array in minus:
+            np.subtract(block, _piece(array, start, stop), out=block)
         return block
 
 

@@ -29,6 +29,7 @@ import torch
 
 from ckptlens.averaging.safetensors_stream import Fill, TensorSpec, write_streamed
 from ckptlens.averaging.weights import INDEX_FILE
+from ckptlens.files import write_text_atomic
 
 # Weights, optimizer and RNG states are never copied: the average has its own
 # weights, and a trainer state of one member would be wrong for the average.
@@ -87,9 +88,7 @@ def read_manifest(out_dir: Path) -> dict | None:
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
     """Replace ``out_dir/manifest.json`` atomically (write a temporary file, then rename)."""
-    partial = out_dir / f".{MANIFEST}.partial"
-    partial.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(partial, out_dir / MANIFEST)
+    write_text_atomic(out_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 def _copy_non_weights(source: Path, target: Path) -> None:

@@ -28,6 +28,7 @@ float32): a spurious flip would be reported as instability.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -285,9 +286,15 @@ def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: 
 
 def cache_argument(model: PreTrainedModel) -> str:
     """The keyword a forward call takes its KV cache by: ``cache`` since transformers 5.24, else ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return "cache" if "cache" in _forward_parameters(type(model)) else "past_key_values"
 
 
 def supports_logits_to_keep(model: PreTrainedModel) -> bool:
     """Most causal LMs can skip the vocabulary projection for positions nobody scores."""
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
+    return "logits_to_keep" in _forward_parameters(type(model))
+
+
+@functools.cache
+def _forward_parameters(model_class: type) -> frozenset[str]:
+    """The keyword names of a model class's ``forward``, read once per class (every scored group asks)."""
+    return frozenset(inspect.signature(model_class.forward).parameters)

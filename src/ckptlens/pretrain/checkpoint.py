@@ -15,6 +15,7 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from ckptlens.checkpoints.series import SERIES_MANIFEST
+from ckptlens.files import write_text_atomic
 
 
 def checkpoint_name(step: int) -> str:
@@ -35,8 +36,4 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, 
 
 def write_manifest(out_dir: Path, manifest: dict) -> Path:
     """Write ``out_dir/manifest.json`` atomically (temporary file, then rename)."""
-    path = out_dir / SERIES_MANIFEST
-    partial = path.with_name(f".{SERIES_MANIFEST}.partial")
-    partial.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(partial, path)
-    return path
+    return write_text_atomic(out_dir / SERIES_MANIFEST, json.dumps(manifest, indent=2) + "\n")
