@@ -60,6 +60,16 @@ def write_series(root: Path, steps=(10, 20, 30, 40)) -> Path:
 
 
 @pytest.fixture(scope="session")
+def one_thread():
+    """Torch on one CPU thread: with small matrices its thread pool costs more than it saves, and on a
+    shared machine contended threads make batch-size-1 runs tens of times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
 def tiny_series(tmp_path_factory) -> Path:
     """A series folder of four tiny random checkpoints; treat it as read-only."""
     return write_series(tmp_path_factory.mktemp("tiny_series"))

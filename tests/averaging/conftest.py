@@ -55,7 +55,7 @@ def toy_series(tmp_path):
 @pytest.fixture
 def read_counter(monkeypatch):
     """Counts tensor reads per (checkpoint, tensor) by wrapping ``WeightReader.get``."""
-    from ckptlens.averaging.weights import WeightReader
+    from ckptlens.checkpoints.weights import WeightReader
 
     counts: dict[tuple[str, str], int] = {}
     real_get = WeightReader.get

@@ -4,7 +4,8 @@ import doctest
 
 import pytest
 
-from ckptlens.averaging import mean, plan, safetensors_stream, weights, writer
+from ckptlens.averaging import mean, plan, writer
+from ckptlens.checkpoints import safetensors_stream, weights
 
 
 @pytest.mark.parametrize("module", [mean, plan, safetensors_stream, weights, writer], ids=lambda m: m.__name__)

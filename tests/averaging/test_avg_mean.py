@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from ckptlens.averaging import mean as mean_module
-from ckptlens.averaging.mean import all_finite, finish, fresh_sum, is_averaged, mean, mean_to, quotient_to, slide
+from ckptlens.averaging.mean import finish, fresh_sum, is_averaged, mean, mean_to, quotient_to, slide
+from ckptlens.checkpoints.weights import all_finite
 
 
 def ulps_apart(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ckptlens.averaging import average_checkpoints
-from ckptlens.averaging.safetensors_stream import TensorSpec, write_streamed
+from ckptlens.checkpoints.safetensors_stream import TensorSpec, write_streamed
 from ckptlens.errors import CkptlensError
 
 TENSORS = {

@@ -4,9 +4,8 @@ import csv
 
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from ckptlens.evaluation.interpolation import interpolation_path
-from ckptlens.evaluation.perplexity import perplexity_task
-from ckptlens.evaluation.task_file import load_task
+from ckptlens.diagnostics.interpolation import interpolation_path
+from ckptlens.tasks.task_file import load_task, perplexity_task
 from tests.cli.conftest import write_mc_task
 from tests.conftest import build_tiny_model, build_tokenizer
 

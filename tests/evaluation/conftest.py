@@ -1,21 +1,8 @@
-"""A tiny model for the engine tests, run on one CPU thread.
-
-With small matrices, torch's thread pool costs more than it saves, and on a
-shared machine contended threads make batch-size-1 runs tens of times slower.
-"""
+"""A tiny model for the engine tests, run on one CPU thread (``one_thread`` in the top conftest)."""
 
 import pytest
-import torch
 
 from ckptlens.checkpoints.loading import load_model
-
-
-@pytest.fixture(scope="session")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

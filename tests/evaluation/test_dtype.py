@@ -4,7 +4,7 @@ import pytest
 
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.evaluation.runner import evaluate_task
-from ckptlens.evaluation.task import Example, Task
+from ckptlens.tasks.task import Example, Task
 
 TASK = Task(
     name="colours",

@@ -8,7 +8,7 @@ import torch
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import char_f1, cut_at_stop, exact_match, generate_greedy
-from ckptlens.evaluation.task import Example
+from ckptlens.tasks.task import Example
 
 WORDS = "the capital of is what a an and or not yes no one two three red blue green cat dog bird".split()
 

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from ckptlens.evaluation.builtin import resolve_tasks
 from ckptlens.evaluation.perplexity import rolling_windows, text_loss
 from ckptlens.evaluation.runner import evaluate_task
+from ckptlens.tasks.resolve import resolve_tasks
 
 TEXTS = ["the cat runs and the dog sleeps .", "red blue green " * 12, "one"]
 

@@ -8,12 +8,12 @@ import pytest
 import ray
 
 from ckptlens.checkpoints import discover_series
-from ckptlens.evaluation.builtin import resolve_tasks
 from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
 from ckptlens.evaluation.ray_executor import RayOptions, evaluate_on_ray
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary, evaluate_series
 from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.store import Store
+from ckptlens.tasks.resolve import resolve_tasks
 from tests.evaluation.ray_hooks import KillFirstLoad
 from tests.evaluation.same_records import assert_same_records, sorted_records
 

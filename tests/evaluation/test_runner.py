@@ -7,8 +7,8 @@ from ckptlens.checkpoints.loading import load_model
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, argmax_first, evaluate_series, prompt_hash
 from ckptlens.evaluation.scoring import score_multiple_choice
-from ckptlens.evaluation.task import Example, Task
 from ckptlens.store import RECORD_SCHEMA, Store
+from ckptlens.tasks.task import Example, Task
 
 SHOTS = "Q : what is red ? A : blue . "
 CAPITALS = Task(

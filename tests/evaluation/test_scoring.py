@@ -14,7 +14,7 @@ from ckptlens.evaluation.scoring import (
     shared_prefix_length,
     split_boundary,
 )
-from ckptlens.evaluation.task import Example
+from ckptlens.tasks.task import Example
 
 WORDS = "the capital of is what a an and or not yes no one two three red blue green cat dog bird".split()
 SHOTS = "Q : what is red ? A : blue . Q : what is one plus two ? A : three . "

@@ -6,9 +6,9 @@ from transformers import Trainer, TrainingArguments
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.matrix import store_matrix
-from ckptlens.evaluation.task_file import save_task
 from ckptlens.integrations.hf_trainer import CkptlensCallback
 from ckptlens.store import Store
+from ckptlens.tasks.task_file import save_task
 from tests.integrations.conftest import scalars
 
 

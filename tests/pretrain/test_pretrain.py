@@ -6,8 +6,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ckptlens.checkpoints.series import discover_series
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.task_file import load_task
 from ckptlens.pretrain import PretrainConfig, pretrain
+from ckptlens.tasks.task_file import load_task
 from ckptlens.world import BUILTIN_TASK_NAMES
 
 CONFIG = PretrainConfig.tiny()

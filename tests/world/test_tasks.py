@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from ckptlens.evaluation.task_file import load_task, save_task
+from ckptlens.tasks.task_file import load_task, save_task
 from ckptlens.world import BUILTIN_TASK_NAMES, build_world, builtin_tasks, generate_documents
 from ckptlens.world.tasks import N_DEMONSTRATIONS
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 
 from ckptlens.averaging.mean import ema_update, is_averaged
-from ckptlens.averaging.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
 from ckptlens.averaging.window import (
     Progress,
     check_out_dir,
@@ -29,6 +28,7 @@ from ckptlens.averaging.window import (
 )
 from ckptlens.averaging.writer import OutputFile, write_manifest
 from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 
 

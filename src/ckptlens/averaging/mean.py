@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from ckptlens.checkpoints.safetensors_stream import Sink
+
 # Dtypes NumPy can read in place; others (bfloat16, float8) are widened to float32 block by block.
 NUMPY_FLOATS = (torch.float16, torch.float32, torch.float64)
 # Elements per block: its float64 scratch (1 MiB) and float32 result stay in the CPU cache
@@ -48,8 +50,6 @@ _POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="ckptlens-mea
 _LOCAL = threading.local()
 
 Flat = np.ndarray | torch.Tensor  # a flattened input: a NumPy view, or a torch tensor of a dtype NumPy lacks
-Sink = Callable[[int, torch.Tensor], None]
-"""Takes (index of a block's first element, the block's values); called from worker threads, blocks in any order."""
 
 
 def is_averaged(dtype: torch.dtype) -> bool:
@@ -134,16 +134,6 @@ def ema_update(average: torch.Tensor, newest: torch.Tensor, decay: float) -> tor
     wide = np.multiply(_array(average), decay, dtype=np.float64)
     wide += np.multiply(_array(newest), 1 - decay, dtype=np.float64)
     return torch.from_numpy(wide.astype(np.float32))
-
-
-def all_finite(tensor: torch.Tensor) -> bool:
-    """Whether a tensor holds no NaN or Inf; a NaN or Inf makes the sum non-finite, and a sum is fast.
-
-    A finite sum proves every element finite; an overflowing sum falls back to the element-wise check.
-    """
-    array = _array(tensor)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
 
 
 def finish(total: torch.Tensor, count: int, dtype: torch.dtype) -> torch.Tensor:

@@ -27,8 +27,10 @@ import torch
 
 from ckptlens.averaging.mean import Sink, finish, fresh_sum, is_averaged, mean_to, quotient_to, slide
 from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
-from ckptlens.averaging.safetensors_stream import Fill, TensorSpec
-from ckptlens.averaging.weights import (
+from ckptlens.averaging.writer import OutputFile, read_manifest, write_checkpoint, write_manifest
+from ckptlens.checkpoints.safetensors_stream import Fill, TensorSpec
+from ckptlens.checkpoints.series import Checkpoint, parse_step
+from ckptlens.checkpoints.weights import (
     Layout,
     TensorInfo,
     WeightReader,
@@ -37,8 +39,6 @@ from ckptlens.averaging.weights import (
     read_layout,
     torch_dtype,
 )
-from ckptlens.averaging.writer import OutputFile, read_manifest, write_checkpoint, write_manifest
-from ckptlens.checkpoints.series import Checkpoint, parse_step
 from ckptlens.errors import CkptlensError
 
 Progress = Callable[[int, int], None]

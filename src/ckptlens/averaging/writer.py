@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from ckptlens.averaging.safetensors_stream import Fill, TensorSpec, write_streamed
-from ckptlens.averaging.weights import INDEX_FILE
+from ckptlens.checkpoints.safetensors_stream import Fill, TensorSpec, write_streamed
+from ckptlens.checkpoints.weights import INDEX_FILE
 from ckptlens.files import write_text_atomic
 
 # Weights, optimizer and RNG states are never copied: the average has its own

@@ -72,10 +72,10 @@ def interpolate(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: CUDA when present).")] = None,
 ) -> None:
     """Evaluate models on the straight line between two checkpoints: a flat path, or a barrier?"""
-    from ckptlens.evaluation.builtin import resolve_tasks
-    from ckptlens.evaluation.interpolation import barriers, interpolation_path
+    from ckptlens.diagnostics.interpolation import barriers, interpolation_path
     from ckptlens.evaluation.runner import EvalConfig
     from ckptlens.report.interpolation import barrier_rich_table, interpolation_figure
+    from ckptlens.tasks.resolve import resolve_tasks
 
     names = [n for spec in tasks for n in spec.split(",") if n]
     task_list = resolve_tasks(names, b.parent)

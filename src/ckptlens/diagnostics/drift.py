@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ckptlens.averaging.weights import Layout, open_weights, read_layout, torch_dtype
 from ckptlens.checkpoints import Checkpoint, discover_series
+from ckptlens.checkpoints.weights import Layout, open_weights, read_layout, torch_dtype
 from ckptlens.diagnostics.distance import PairSums, cosine, l2, module_of, pair_sums, relative_l2
 from ckptlens.errors import CkptlensError
 from ckptlens.store import WHOLE_MODEL

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from ckptlens.checkpoints import Checkpoint, is_hub_spec, open_series, series_id, series_name, window_ends_in_last
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.builtin import resolve_tasks, series_manifest
 from ckptlens.evaluation.in_memory import averaged_checkpoints, window_average_loader
 from ckptlens.evaluation.ray_executor import RayOptions, evaluate_on_ray
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary, Loader, evaluate_series
-from ckptlens.evaluation.task import Task
 from ckptlens.store import Store
+from ckptlens.tasks.resolve import resolve_tasks, series_manifest
+from ckptlens.tasks.task import Task
 
 
 @dataclass(frozen=True)

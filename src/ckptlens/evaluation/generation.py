@@ -21,7 +21,7 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.scoring import PAD_ID, boundary_token, cache_argument, max_positions, supports_logits_to_keep
-from ckptlens.evaluation.task import Example
+from ckptlens.tasks.task import Example
 
 
 def generate_greedy(

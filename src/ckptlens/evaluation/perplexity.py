@@ -22,14 +22,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.scoring import PAD_ID, boundary_token, max_positions, supports_logits_to_keep
-from ckptlens.evaluation.task import Example, Task
 
 
 @dataclass(frozen=True)
@@ -107,14 +105,6 @@ def rolling_windows(ids: list[int], start: int, window: int) -> list[tuple[list[
         pairs.append((ids[max(end - window - 1, 0) : end - 1], ids[end - n : end]))
         done = end
     return pairs
-
-
-def perplexity_task(path: Path) -> Task:
-    """A ``.txt`` file as a perplexity task of one document, named after the file."""
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        raise CkptlensError(f"{path} is empty; a perplexity task needs some text")
-    return Task(name=path.stem, kind="perplexity", examples=(Example(path.name, text),), category="language modeling")
 
 
 def _batch_nll(model: PreTrainedModel, batch: list) -> list[float]:

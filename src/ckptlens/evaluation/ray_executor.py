@@ -48,8 +48,8 @@ from ckptlens.evaluation.runner import (
     missing_pieces,
     write_piece,
 )
-from ckptlens.evaluation.task import Task
 from ckptlens.store import Claim, Shard, Store
+from ckptlens.tasks.task import Task
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ stored when done and merged into the unit once all are there, so a large unit
 resumes from its last shard.
 
 >>> from ckptlens.checkpoints import discover_series  # doctest: +SKIP
->>> from ckptlens.evaluation.task_file import load_task  # doctest: +SKIP
+>>> from ckptlens.tasks.task_file import load_task  # doctest: +SKIP
 >>> from ckptlens.store import Store  # doctest: +SKIP
 >>> evaluate_series(discover_series("runs/demo"), [load_task("tasks/capitals.jsonl")],
 ...                 Store("store"), run="demo")  # doctest: +SKIP
@@ -39,8 +39,8 @@ from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import exact_match, generate_greedy
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
-from ckptlens.evaluation.task import Example, Task
 from ckptlens.store import Claim, Shard, Store, records_table
+from ckptlens.tasks.task import Example, Task
 
 Loader = Callable[[Checkpoint], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
 OnUnit = Callable[[Checkpoint, Task], None]

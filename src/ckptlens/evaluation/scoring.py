@@ -37,7 +37,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.task import Example
+from ckptlens.tasks.task import Example
 
 # Padding is masked and never scored, so any valid token id will do.
 PAD_ID = 0

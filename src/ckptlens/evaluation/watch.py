@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ckptlens.averaging.weights import read_layout
 from ckptlens.checkpoints import Checkpoint, discover_series, parse_step
+from ckptlens.checkpoints.weights import read_layout
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary
-from ckptlens.evaluation.task import Task
 from ckptlens.store import Store
+from ckptlens.tasks.task import Task
 
 OnCheckpoint = Callable[[Checkpoint, EvalSummary], None]
 Fingerprint = tuple[tuple[str, int, int], ...]

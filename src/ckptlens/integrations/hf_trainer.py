@@ -18,10 +18,10 @@ from pathlib import Path
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from ckptlens.evaluation.builtin import resolve_tasks
-from ckptlens.evaluation.task import Task
 from ckptlens.integrations.training import TrainingEvaluation
 from ckptlens.store import Store
+from ckptlens.tasks.resolve import resolve_tasks
+from ckptlens.tasks.task import Task
 
 
 class CkptlensCallback(TrainerCallback):

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.builtin import resolve_tasks
-from ckptlens.evaluation.task import Task
 from ckptlens.integrations.training import TrainingEvaluation
 from ckptlens.store import Store
+from ckptlens.tasks.resolve import resolve_tasks
+from ckptlens.tasks.task import Task
 
 try:
     from lightning.pytorch import Callback, LightningModule, Trainer

@@ -31,8 +31,8 @@ from ckptlens.analysis import metrics
 from ckptlens.analysis.matrix import store_matrix
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series
-from ckptlens.evaluation.task import Task
 from ckptlens.store import Store
+from ckptlens.tasks.task import Task
 
 TAG_PREFIX = "ckptlens"
 

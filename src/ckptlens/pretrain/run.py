@@ -14,7 +14,6 @@ import torch
 import transformers
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.task_file import save_task
 from ckptlens.pretrain.checkpoint import save_checkpoint, write_manifest
 from ckptlens.pretrain.config import PretrainConfig
 from ckptlens.pretrain.data import (
@@ -26,6 +25,7 @@ from ckptlens.pretrain.data import (
 )
 from ckptlens.pretrain.model import build_model, build_optimizer, learning_rate_at
 from ckptlens.pretrain.tokenizer import train_word_tokenizer
+from ckptlens.tasks.task_file import save_task
 from ckptlens.world import answer_words, build_world, builtin_tasks, generate_documents
 
 Progress = Callable[[int, int, float], None]

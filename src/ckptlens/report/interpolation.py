@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from ckptlens.evaluation.interpolation import Barrier, PathPoint  # noqa: E402
+from ckptlens.diagnostics.interpolation import Barrier, PathPoint  # noqa: E402
 from ckptlens.report.figures import save_figure  # noqa: E402
 
 

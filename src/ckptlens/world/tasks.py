@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from ckptlens.evaluation.task import Example, Task
+from ckptlens.tasks.task import Example, Task
 from ckptlens.world.corpus import agreement_sentence
 from ckptlens.world.world import MAX_ADDEND, Country, World
 

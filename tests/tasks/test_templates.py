@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.builtin import resolve_tasks
-from ckptlens.evaluation.task_file import load_task
+from ckptlens.tasks.resolve import resolve_tasks
+from ckptlens.tasks.task_file import load_task
 
 DOCS = [
     {"q": "red", "options": ["blue", "green dog"], "label": 1},

@@ -3,9 +3,9 @@ import json
 import pytest
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.builtin import resolve_tasks
-from ckptlens.evaluation.task import Example, Task
-from ckptlens.evaluation.task_file import save_task
+from ckptlens.tasks.resolve import resolve_tasks
+from ckptlens.tasks.task import Example, Task
+from ckptlens.tasks.task_file import save_task
 from ckptlens.world import BUILTIN_TASK_NAMES, build_world, builtin_tasks
 
 NAME = BUILTIN_TASK_NAMES[0]

@@ -10,9 +10,9 @@ Generation (greedy decoding until a stop sequence, scored by exact match)::
     {"id": "sum-3", "context": "12 + 5 =", "target": " 17"}
 
 A ``.yaml`` file given directly is a templated task (your own fields rendered
-by Jinja2 templates, see :mod:`ckptlens.evaluation.template`) or an
+by Jinja2 templates, see :mod:`ckptlens.tasks.template`) or an
 lm-evaluation-harness task YAML with local data (see
-:mod:`ckptlens.evaluation.lm_eval_yaml`); a spec without templates stands for
+:mod:`ckptlens.tasks.lm_eval_yaml`); a spec without templates stands for
 the JSONL file of the same stem. A ``.txt`` file is a perplexity task: the
 whole file is one document whose loss (bits per byte) is recorded; see
 :mod:`ckptlens.evaluation.perplexity`.
@@ -31,12 +31,11 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.jsonl import json_objects
-from ckptlens.evaluation.lm_eval_yaml import is_lm_eval_yaml, load_lm_eval_task, read_yaml
-from ckptlens.evaluation.perplexity import perplexity_task
-from ckptlens.evaluation.task import Example, Task
-from ckptlens.evaluation.template import load_template_task
 from ckptlens.files import atomic_path, write_text_atomic
+from ckptlens.tasks.jsonl import json_objects
+from ckptlens.tasks.lm_eval_yaml import is_lm_eval_yaml, load_lm_eval_task, read_yaml
+from ckptlens.tasks.task import Example, Task
+from ckptlens.tasks.template import load_template_task
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SPEC_KEYS = {"name", "kind", "category", "description", "stop", "max_new_tokens", "demonstrations"}
@@ -157,3 +156,11 @@ def _multiple_choice(where: str, obj: dict) -> Example:
     if not isinstance(gold, int) or isinstance(gold, bool) or not 0 <= gold < len(choices):
         raise CkptlensError(f"{where}: 'gold' must be an index into choices (0..{len(choices) - 1}), got {gold!r}")
     return Example(id=str(obj["id"]), context=obj["context"], choices=tuple(choices), gold=gold)
+
+
+def perplexity_task(path: Path) -> Task:
+    """A ``.txt`` file as a perplexity task of one document, named after the file."""
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise CkptlensError(f"{path} is empty; a perplexity task needs some text")
+    return Task(name=path.stem, kind="perplexity", examples=(Example(path.name, text),), category="language modeling")

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import torch
 
-from ckptlens.averaging.mean import Sink
-from ckptlens.averaging.weights import DTYPE_NAMES
+from ckptlens.checkpoints.weights import DTYPE_NAMES
 
+Sink = Callable[[int, torch.Tensor], None]
+"""Takes (index of a block's first element, the block's values); called from worker threads, blocks in any order."""
 ALIGNMENT = 8  # safetensors pads the header with spaces so the data starts 8-byte aligned
 Fill = Callable[[Sink], None]
 """Computes one tensor's values and hands them to the sink it is given, block by block."""

@@ -4,10 +4,10 @@ import pytest
 
 from ckptlens.averaging import average_checkpoints
 from ckptlens.checkpoints.loading import load_model
+from ckptlens.diagnostics.interpolation import PathPoint, barriers, interpolation_path
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.interpolation import PathPoint, barriers, interpolation_path
-from ckptlens.evaluation.perplexity import perplexity_task
 from ckptlens.evaluation.runner import EvalConfig, evaluate_task
+from ckptlens.tasks.task_file import perplexity_task
 from tests.evaluation.test_runner import CAPITALS
 
 CPU = EvalConfig(device="cpu")

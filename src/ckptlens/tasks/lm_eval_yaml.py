@@ -36,8 +36,8 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.task import Task
-from ckptlens.evaluation.template import TemplateSpec, read_jsonl, render_task
+from ckptlens.tasks.task import Task
+from ckptlens.tasks.template import TemplateSpec, read_jsonl, render_task
 
 UNSUPPORTED = ("include", "process_docs", "gen_prefix", "use_prompt", "doc_to_image", "doc_to_audio")
 OUTPUT_KINDS = {"multiple_choice": "multiple_choice", "generate_until": "generation"}

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ckptlens.averaging.mean import all_finite
 from ckptlens.errors import CkptlensError
 
 SINGLE_FILE = "model.safetensors"
@@ -122,6 +121,17 @@ def open_weights(name: str, folder: Path, layout: Layout) -> Iterator[WeightRead
         except (OSError, ValueError) as error:
             raise CkptlensError(f"cannot open {Path(folder) / file} of {name}: {error}") from error
     yield WeightReader(name, layout, maps)
+
+
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether a tensor holds no NaN or Inf; a NaN or Inf makes the sum non-finite, and a sum is fast.
+
+    A finite sum proves every element finite; an overflowing sum falls back to the element-wise check.
+    """
+    tensor = tensor.detach().cpu()
+    array = (tensor if tensor.dtype in (torch.float16, torch.float32, torch.float64) else tensor.float()).numpy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
 
 
 def torch_dtype(safetensors_dtype: str) -> torch.dtype:

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ckptlens.averaging.weights import compare_layouts, open_weights, read_layout, torch_dtype
 from ckptlens.checkpoints.loading import load_model
+from ckptlens.checkpoints.weights import compare_layouts, open_weights, read_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, evaluate_task
-from ckptlens.evaluation.task import Task
+from ckptlens.tasks.task import Task
 
 
 @dataclass(frozen=True)

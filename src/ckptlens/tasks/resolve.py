@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.task import Task
-from ckptlens.evaluation.task_file import load_task
-from ckptlens.world import BUILTIN_TASK_NAMES, build_world, builtin_tasks
+from ckptlens.tasks.registry import build_builtin, builtin_names
+from ckptlens.tasks.task import Task
+from ckptlens.tasks.task_file import load_task
 
 TASKS_FOLDER = "tasks"
 TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
@@ -24,9 +24,10 @@ TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
     """Tasks for each spec (a path to a task file, a built-in name, or ``all`` for every built-in)."""
+    builtins = builtin_names()
     if not specs:
-        raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(BUILTIN_TASK_NAMES)}")
-    names = [n for spec in specs for n in (BUILTIN_TASK_NAMES if spec == "all" else (spec,))]
+        raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(builtins)}")
+    names = [n for spec in specs for n in (builtins if spec == "all" else (spec,))]
     return [_resolve(spec, series_dir) for spec in dict.fromkeys(names)]
 
 
@@ -37,14 +38,13 @@ def _resolve(spec: str, series_dir: str | Path | None) -> Task:
     for folder in _task_folders(series_dir):
         if (folder / f"{spec}.jsonl").is_file():
             return load_task(folder / f"{spec}.jsonl")
-    if spec in BUILTIN_TASK_NAMES:
-        world = build_world(_series_seed(series_dir))
-        return next(t for t in builtin_tasks(world) if t.name == spec)
-    hint = difflib.get_close_matches(spec, BUILTIN_TASK_NAMES, n=1)
+    if spec in builtin_names():
+        return build_builtin(spec, _series_seed(series_dir))
+    hint = difflib.get_close_matches(spec, builtin_names(), n=1)
     did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
     raise CkptlensError(
         f"unknown task {spec!r}: {did_you_mean}give a task file (.jsonl, .yaml, .txt) "
-        f"or one of {', '.join(BUILTIN_TASK_NAMES)}"
+        f"or one of {', '.join(builtin_names())}"
     )
 
 

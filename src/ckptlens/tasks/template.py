@@ -40,8 +40,8 @@ from pathlib import Path
 import jinja2
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.jsonl import json_objects
-from ckptlens.evaluation.task import Example, Task, TaskKind
+from ckptlens.tasks.jsonl import json_objects
+from ckptlens.tasks.task import Example, Task, TaskKind
 
 Field = str | int | list | None
 
