@@ -37,6 +37,9 @@ RECORD_SCHEMA = pa.schema(
         ("nll", pa.float64()),  # perplexity tasks: summed negative log-likelihood of the document (nats)
         ("n_tokens", pa.int64()),  # perplexity tasks: tokens scored
         ("n_bytes", pa.int64()),  # perplexity tasks: UTF-8 bytes of the document (bits/byte = nll/n_bytes/ln 2)
+        ("choice_chars", pa.list_(pa.int64())),  # characters in each choice (acc_norm divides by them, as lm-eval)
+        ("metrics", pa.map_(pa.string(), pa.float64())),  # every per-example metric, e.g. {"acc": 1.0, "acc_norm": 0.0}
+        ("task_version", pa.string()),  # the task's own version (lm-eval's task version, llm-jp-eval's template)
     ]
 )
 
