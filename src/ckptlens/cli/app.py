@@ -10,12 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ckptlens.analysis.benchmarks import load_categories
-from ckptlens.analysis.capabilities import CapabilityConfig
-from ckptlens.analysis.compare import compare_checkpoints
-from ckptlens.analysis.selection import SelectConfig, select_checkpoints
-from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
-from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
@@ -41,18 +35,13 @@ from ckptlens.cli.options import (
 )
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
-from ckptlens.files import atomic_path
-from ckptlens.importers import import_lm_eval
-from ckptlens.report import ReportConfig, write_report
-from ckptlens.report.capability_report import write_capability_report
-from ckptlens.report.tables import selection_table, stability_rich_table, summary_table, write_csv
-from ckptlens.store import Store, export_records
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
 
-# Commands that run models import torch and transformers inside their functions: the other commands
-# (and --help) start in about a second instead of seven.
+# Every command imports what it needs inside its function (numpy, pyarrow, matplotlib, torch, transformers):
+# `ckptlens --help` and a rejected argument return in a few tenths of a second, and each command loads only
+# its own stack (tests/cli/test_startup.py checks which modules --help imports).
 
 app = typer.Typer(
     help="Measure and remove the instability of downstream scores across LLM pretraining checkpoints.",
@@ -71,6 +60,7 @@ def demo(
 ) -> None:
     """Pretrain a tiny model on a synthetic world, evaluate, average, ensemble and report, in one go."""
     from ckptlens.demo import DemoConfig, run_demo
+    from ckptlens.report.tables import summary_table
 
     config = DemoConfig(pretrain=_pretrain_config(steps, save_every, seed, tiny))
     with stage_bars(console) as progress:
@@ -133,16 +123,19 @@ def eval_command(
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
     from ckptlens.cli.cluster import cluster_options
-    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
-    from ckptlens.evaluation.runner import EvalConfig
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
-    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
-    cluster = cluster_options(executor, address, max_retries, watch)
     filtered = steps is not None or last is not None or average_window is not None
     if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
         raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps, --last or "
                             "--average-window; --watch-timeout, --complete-marker and --report need --watch")
+    cluster = cluster_options(executor, address, max_retries, watch)
+    from ckptlens.checkpoints import parse_fraction
+    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
+    from ckptlens.evaluation.runner import EvalConfig
+    from ckptlens.store import Store
+
+    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
     if watch:
         from ckptlens.cli.watching import refresh_after_each
         from ckptlens.evaluation.watch import WatchOptions, watch_series
@@ -198,6 +191,9 @@ def records(
     task: Annotated[list[str] | None, typer.Option("--task", help="Only these tasks.")] = None,
 ) -> None:
     """Export per-example records (run, checkpoint, step, task, example_id, logliks, pred, gold, correct, ...)."""
+    from ckptlens.files import atomic_path
+    from ckptlens.store import Store, export_records
+
     if out is None:
         export_records(Store(store), sys.stdout, fmt.value, run, task)
         return
@@ -222,6 +218,11 @@ def stability(
     mtv_target: MtvTargetOpt = 0.05,
 ) -> None:
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged, ensembled and adaptive."""
+    from ckptlens.analysis.benchmarks import load_categories
+    from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
+    from ckptlens.report.tables import stability_rich_table, summary_table, write_csv
+    from ckptlens.store import Store
+
     config = StabilityConfig(
         last=last, windows=parse_windows(windows), metric=metric, bootstrap=bootstrap, rules=parse_rules(rules),
         categories=load_categories(categories) if categories else None,
@@ -250,6 +251,9 @@ def compare(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
 ) -> None:
     """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
+    from ckptlens.analysis.compare import compare_checkpoints
+    from ckptlens.store import Store
+
     result = compare_checkpoints(Store(store), run, task, step_a, step_b)
     if fmt is TableFormat.table:
         verdict = "a real change" if result.significant else "within noise"
@@ -273,6 +277,10 @@ def select_command(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv.")] = TableFormat.table,
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
+    from ckptlens.analysis.selection import SelectConfig, select_checkpoints
+    from ckptlens.report.tables import selection_table, write_csv
+    from ckptlens.store import Store
+
     rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits), run)
     table = [r.to_dict() for r in rows]
     if fmt is TableFormat.json:
@@ -295,6 +303,10 @@ def report(
     mtv_target: MtvTargetOpt = 0.05,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
+    from ckptlens.analysis.stability import StabilityConfig
+    from ckptlens.report import ReportConfig, write_report
+    from ckptlens.store import Store
+
     stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules),
                                 adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
     config = ReportConfig(stability=stability)
@@ -317,6 +329,9 @@ def import_lm_eval_command(
     n_params: Annotated[int | None, typer.Option("--n-params", help="Model size in parameters.")] = None,
 ) -> None:
     """Import lm-eval results (0.4.x or Pythia's older format) and --log_samples records, format auto-detected."""
+    from ckptlens.importers import import_lm_eval
+    from ckptlens.store import Store
+
     with stage_bars(console) as bars:
         summary = import_lm_eval(paths, Store(store), run, step_from, n_params, progress=bars)
     console.print(
@@ -339,6 +354,11 @@ def capabilities(
     categories: CategoriesOpt = None,
 ) -> None:
     """How capabilities develop across training and model sizes: curves, phases, similarity, loss, SNR."""
+    from ckptlens.analysis.benchmarks import load_categories
+    from ckptlens.analysis.capabilities import CapabilityConfig
+    from ckptlens.report.capability_report import write_capability_report
+    from ckptlens.store import Store
+
     config = CapabilityConfig(
         align=align.value, metric=metric, last=last, categories=load_categories(categories) if categories else None
     )

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.options import LastOpt, StoreOpt, TableFormat
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
-from ckptlens.report.linearity import linearity_findings, linearity_rich_table
-from ckptlens.report.tables import write_csv
-from ckptlens.store import Store, drift_table
+
+if TYPE_CHECKING:
+    from ckptlens.store import Store
 
 FormatOpt = Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")]
 
@@ -31,6 +30,8 @@ def drift(
     """How far each checkpoint moved from the one before: L2, relative L2 and cosine, whole model and per module."""
     from ckptlens.diagnostics import series_drift
     from ckptlens.report.drift import drift_figure, drift_rich_table
+    from ckptlens.report.tables import write_csv
+    from ckptlens.store import Store, drift_table
 
     target = None if store is None else (Store(store), run or run_of_series(Store(store), series))
     with stage_bars(console) as bars:
@@ -49,6 +50,11 @@ def drift(
 
 def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
     """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
+    from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
+    from ckptlens.report.linearity import linearity_findings, linearity_rich_table
+    from ckptlens.report.tables import write_csv
+    from ckptlens.store import Store
+
     summaries = summarise_gaps(linearity_gaps(Store(store), last))
     if fmt is TableFormat.json:
         print(json.dumps([s.to_dict() for s in summaries], indent=2))
@@ -75,6 +81,7 @@ def interpolate(
     from ckptlens.diagnostics.interpolation import barriers, interpolation_path
     from ckptlens.evaluation.runner import EvalConfig
     from ckptlens.report.interpolation import barrier_rich_table, interpolation_figure
+    from ckptlens.report.tables import write_csv
     from ckptlens.tasks.resolve import resolve_tasks
 
     names = [n for spec in tasks for n in spec.split(",") if n]

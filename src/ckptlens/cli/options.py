@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ckptlens.analysis.adaptive import AdaptiveConfig
-from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.errors import CkptlensError
+
+if TYPE_CHECKING:
+    from ckptlens.analysis.adaptive import AdaptiveConfig
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
 LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
@@ -66,6 +67,8 @@ AdaptiveOpt = Annotated[
 
 def adaptive_config(rule: AdaptiveRule, lag_weight: float, mtv_target: float) -> AdaptiveConfig | None:
     """The adaptive-window settings of ``--adaptive``, ``--lag-weight`` and ``--mtv-target``."""
+    from ckptlens.analysis.adaptive import AdaptiveConfig  # numpy: imported once the command runs
+
     if rule is AdaptiveRule.none:
         return None
     return AdaptiveConfig(rule=rule.value, lag_weight=lag_weight, mtv_target=mtv_target)
@@ -84,6 +87,8 @@ def parse_windows(text: str) -> tuple[int, ...]:
 
 def parse_rules(text: str) -> tuple[str, ...]:
     """``--rules vote,confidence`` as known ensemble rule names."""
+    from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES  # numpy: imported once the command runs
+
     rules = tuple(r.strip() for r in text.split(",") if r.strip())
     unknown = [r for r in rules if r not in MULTIPLE_CHOICE_RULES]
     if unknown or not rules:
