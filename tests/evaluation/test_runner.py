@@ -98,11 +98,12 @@ def test_resume_after_kill_writes_every_record_once(tiny_series, tmp_path, count
 
     with pytest.raises(KeyboardInterrupt):
         evaluate_series(series, TASKS, store, "tiny", on_unit=kill_after_three_units, load=counting_loader)
-    assert counting_loader.opened == [series[0].name, series[1].name]
+    assert counting_loader.opened[:2] == [series[0].name, series[1].name]  # (step 30 may be loading ahead)
 
     counting_loader.opened.clear()
     summary = evaluate_series(series, TASKS, store, "tiny", load=counting_loader)
-    assert (summary.units_done, summary.units_skipped) == (5, 3)
+    # the unit whose report raised is on disk, and so is any unit queued before the error surfaced
+    assert summary.units_done + summary.units_skipped == 8 and summary.units_skipped >= 3
     assert counting_loader.opened == [c.name for c in series[1:]]  # step 10 complete: never loaded again
 
     keys = _keys(store.read(runs=["tiny"]))

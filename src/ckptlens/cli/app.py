@@ -100,7 +100,12 @@ def eval_command(
     ] = None,
     store: StoreOpt = Path("store"),
     run: Annotated[str | None, typer.Option(help="Run name in the store (default: the series folder name).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass, at most.")] = 32,
+    batch_tokens: Annotated[
+        int | None,
+        typer.Option(help="Multiple choice: tokens per forward pass, options included (default: from free CUDA "
+                     "memory; on CPU --batch-size alone)."),
+    ] = None,
     dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,
     steps: StepsOpt = None,
@@ -135,7 +140,8 @@ def eval_command(
     from ckptlens.evaluation.runner import EvalConfig
     from ckptlens.store import Store
 
-    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
+    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size,
+                        batch_tokens=batch_tokens)
     if watch:
         from ckptlens.cli.watching import refresh_after_each
         from ckptlens.evaluation.watch import WatchOptions, watch_series
