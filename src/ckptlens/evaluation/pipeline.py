@@ -107,8 +107,9 @@ class Writer:
         self.lock = threading.Lock()  # for state the jobs and the main thread share
 
     def submit(self, job: Callable[[], None]) -> None:
-        self._raise_done()
+        """Queue ``job``, then raise the error of any earlier job that failed (the new one still runs)."""
         self._futures.append(self._pool.submit(job))
+        self._raise_done()
 
     def flush(self) -> None:
         """Wait for every queued write; raise the first error."""

@@ -248,8 +248,8 @@ def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Serie
                 table = evaluate_piece(model, tokenizer, piece, run, config, series.encodings)
                 if piece.shard is None:
                     tally.writing.add((ckpt.name, piece.task.name))
+                queued.add(i)  # from here the writer's job releases the claim
                 series.writer.submit(partial(_store_piece, series, piece, table, claim))
-                queued.add(i)
             del model, tokenizer
             gc.collect()
     finally:
