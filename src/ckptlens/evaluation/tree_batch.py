@@ -68,20 +68,21 @@ class NodeCaches:
 
     def __init__(self, nodes: list[Node]):
         self.nodes = nodes
-        self.segments: dict[int, KV] = {}
+        self.segments: dict[int, KV] = {}  # a node's own tokens
+        self._paths: dict[int, KV] = {}  # position 0 to a node's end, built once when a row first needs it
         self.remaining = [n.users for n in nodes]
 
     def path(self, node: int | None) -> KV | None:
         """Per layer, the cache of every token from position 0 to the end of ``node``."""
-        chain = []
-        while node is not None:
-            chain.append(self.segments[node])
-            node = self.nodes[node].parent
-        if not chain:
+        if node is None:
             return None
-        chain.reverse()
-        return [(torch.cat([c[i][0] for c in chain], -2), torch.cat([c[i][1] for c in chain], -2))
-                for i in range(len(chain[0]))]  # fmt: skip
+        if node not in self._paths:
+            parent = self.path(self.nodes[node].parent)
+            own = self.segments[node]
+            self._paths[node] = own if parent is None else [
+                (torch.cat([pk, k], -2), torch.cat([pv, v], -2)) for (pk, pv), (k, v) in zip(parent, own, strict=True)
+            ]  # fmt: skip
+        return self._paths[node]
 
     def release(self, node: int | None) -> None:
         """An example below ``node`` is done: drop the caches no other example needs."""
@@ -89,6 +90,7 @@ class NodeCaches:
             self.remaining[node] -= 1
             if self.remaining[node] == 0:
                 self.segments.pop(node, None)
+                self._paths.pop(node, None)
             node = self.nodes[node].parent
 
 
