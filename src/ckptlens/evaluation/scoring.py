@@ -139,31 +139,40 @@ def split_boundary(context: str, continuation: str) -> tuple[str, str]:
 
 
 def encode_pair(tokenizer: PreTrainedTokenizerBase, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Context and continuation token ids exactly as lm-evaluation-harness splits them.
+    """Context and continuation token ids exactly as lm-evaluation-harness splits them (``encode_choices``)."""
+    ctx, (cont,) = encode_choices(tokenizer, context, [continuation])
+    return ctx, cont
+
+
+def encode_choices(
+    tokenizer: PreTrainedTokenizerBase, context: str, continuations: Sequence[str]
+) -> tuple[list[int], list[list[int]]]:
+    """The context's token ids and each continuation's, exactly as lm-evaluation-harness splits them.
 
     Encoding the whole string keeps the tokenizer's merges across the
-    boundary; an empty context becomes the single end-of-text token.
+    boundary; an empty context becomes the single end-of-text token. The
+    context is encoded once and the whole strings in one batched call.
     """
-    context, continuation = split_boundary(context, continuation)
-    if not context:
-        return [boundary_token(tokenizer)], _encode(tokenizer, continuation)
-    whole = _encode(tokenizer, context + continuation)
-    ctx = _encode(tokenizer, context)
-    return ctx, whole[len(ctx) :]
+    stripped = split_boundary(context, "")[0]
+    tails = [split_boundary(context, c)[1] for c in continuations]
+    if not stripped:
+        return [boundary_token(tokenizer)], _encode_many(tokenizer, tails)
+    ctx, *wholes = _encode_many(tokenizer, [stripped] + [stripped + tail for tail in tails])
+    return ctx, [whole[len(ctx) :] for whole in wholes]
 
 
 def encode_example(tokenizer: PreTrainedTokenizerBase, example: Example) -> tuple[list[int], list[list[int]]]:
     """An example's context tokens and each choice's continuation tokens."""
     if not example.choices:
         raise CkptlensError(f"example {example.id!r} has no choices; a multiple-choice example needs at least one")
-    pairs = [encode_pair(tokenizer, example.context, choice) for choice in example.choices]
-    for i, (_, cont) in enumerate(pairs):
+    ctx, conts = encode_choices(tokenizer, example.context, example.choices)
+    for i, cont in enumerate(conts):
         if not cont:
             raise CkptlensError(
                 f"example {example.id!r}: choice {i} ({example.choices[i]!r}) encodes to no tokens; "
                 "give every choice some text"
             )
-    return pairs[0][0], [cont for _, cont in pairs]
+    return ctx, conts
 
 
 def boundary_token(tokenizer: PreTrainedTokenizerBase) -> int:
@@ -179,8 +188,8 @@ def max_positions(model: PreTrainedModel) -> int | None:
     return getattr(model.config.get_text_config(), "max_position_embeddings", None)
 
 
-def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+def _encode_many(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[list[int]]:
+    return [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
 def _check_lengths(examples: Sequence[Example], encoded, limit: int | None) -> None:
