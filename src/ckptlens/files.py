@@ -1,4 +1,12 @@
-"""Write files so that a run killed halfway leaves the old file or none, never half of a new one.
+"""Write files and folders so that a run killed halfway leaves the old one or none, never half of a new one.
+
+Every write goes to a temporary name beside its target, unique to the writer
+(``.tmp-<name>.<pid>.<random>``), and is renamed onto the target at the end: two
+processes writing one target never write into each other's temporary file, and
+readers skip names that start with ``TMP_PREFIX``. A write the system refuses
+(a full disk, a read-only folder, a path that is a folder) is a one-line
+``CkptlensError`` naming the path, raised here because here is where it is known
+which file was being written.
 
 >>> import tempfile, pathlib
 >>> target = pathlib.Path(tempfile.mkdtemp()) / "table.csv"
@@ -10,23 +18,60 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ckptlens.errors import CkptlensError
+
+TMP_PREFIX = ".tmp-"
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh name beside ``path`` for this writer alone, recognisable by ``TMP_PREFIX``.
+
+    >>> temporary_name(Path("out/table.csv")).name.startswith(".tmp-table.csv.")
+    True
+    """
+    path = Path(path)
+    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to, renamed onto ``path`` when the block ends without error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    partial = temporary_name(path)
     try:
-        yield partial
-        os.replace(partial, path)
+        with refused_writes(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield partial
+            os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill, renamed onto ``path`` when the block ends without error.
+
+    If another writer finished ``path`` first (two commands writing one output), its folder is kept and
+    this one is dropped: both computed the same thing, and a finished folder is never half replaced.
+    """
+    path = Path(path)
+    partial = temporary_name(path)
+    try:
+        with refused_writes(path):
+            partial.mkdir(parents=True)
+            yield partial
+            if not path.exists():
+                os.replace(partial, path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -34,3 +79,35 @@ def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_path(path) as partial:
         partial.write_text(text, newline="")
     return Path(path)
+
+
+@contextmanager
+def refused_writes(path: Path) -> Iterator[None]:
+    """Turn the system refusing a write under ``path`` (full disk, no permission, a folder in the way)
+    into one line that names the path and what to do."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None:
+            raise
+        fix = "free space or choose a writable path, then rerun"
+        raise CkptlensError(f"cannot write {path}: {os.strerror(error.errno)}; {fix}") from error
+
+
+def read_json(path: Path, fix: str = "repair or remove it") -> object:
+    """The JSON in ``path``; a file that does not parse (or is not UTF-8) is one line naming it and the ``fix``.
+
+    >>> import tempfile, pathlib
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "manifest.json"
+    >>> _ = bad.write_text('{"step": ')
+    >>> read_json(bad)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: ... is not valid JSON (line 1, column 10: Expecting value); repair or remove it
+    """
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise CkptlensError(f"{path} is not UTF-8 text (byte {error.start}); {fix}") from None
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}: {error.msg}"
+        raise CkptlensError(f"{path} is not valid JSON ({where}); {fix}") from None

@@ -64,14 +64,15 @@ def test_finished_outputs_are_skipped_on_resume(toy_series, tmp_path, read_count
     out_dir = tmp_path / "avg"
     first = average_series(toy_series, 2, out_dir, steps=[600])
     stamp = (first[0].path / "model.safetensors").stat().st_mtime_ns
-    (out_dir / ".step300.partial").mkdir()  # left by a crash: no finished output
+    (out_dir / ".tmp-step300.4242.0badf00d").mkdir()  # left by a crash: no finished output
     read_counter.clear()
     progress = []
     outputs = average_series(toy_series, 2, out_dir, progress=lambda done, total: progress.append((done, total)))
     assert (outputs[-1].path / "model.safetensors").stat().st_mtime_ns == stamp
     assert read_counter.get(("step600", "w"), 0) == 0  # only the skipped output used it
     assert progress[0] == (1, 5) and progress[-1] == (5, 5)
-    assert sorted(p.name for p in out_dir.iterdir()) == ["manifest.json"] + [c.name for c in toy_series[1:]]
+    finished = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("."))
+    assert finished == ["manifest.json"] + [c.name for c in toy_series[1:]]
 
 
 def test_manifest_lists_members_and_makes_the_folder_a_series(toy_series, tmp_path):

@@ -11,12 +11,15 @@ re-initialised layer: a half-random model would look like instability.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
 import transformers
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from ckptlens.checkpoints.weights import read_layout
 from ckptlens.errors import CkptlensError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -42,6 +45,8 @@ def load_model(
     path = Path(path)
     torch_dtype = resolve_dtype(dtype)
     use_safetensors = _weights_format(path, allow_pickle)
+    if use_safetensors:
+        read_layout(path)  # a truncated file or a header that lies is one line here, not deep in transformers
     _silence_transformers()
     model = _load_weights(path, torch_dtype, use_safetensors)
     model.to(resolve_device(device)).eval()
@@ -56,10 +61,29 @@ def resolve_dtype(name: str) -> torch.dtype:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device`` as a torch.device; None picks CUDA when available, else CPU."""
+    """``device`` as a torch.device; None picks CUDA when available, else CPU.
+
+    A device this machine does not have is an error now, not a failure deep inside the first forward pass.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: --device 'gpu' is not a device: use cpu, cuda, cuda:1, mps ...
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise CkptlensError(f"--device {device!r} is not a device: use cpu, cuda, cuda:1, mps ...") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise CkptlensError(f"--device {device}: this machine has no CUDA device that torch can use; use --device cpu")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise CkptlensError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA devices")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise CkptlensError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    return resolved
 
 
 def _weights_format(path: Path, allow_pickle: bool) -> bool:
@@ -89,7 +113,7 @@ def _load_weights(path: Path, dtype: torch.dtype, use_safetensors: bool) -> PreT
             ignore_mismatched_sizes=True,
             output_loading_info=True,
         )
-    except (OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CkptlensError(f"cannot load the model in {path}: {first_line}") from None
     _check_weights_match_config(path, info)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ckptlens.checkpoints import Checkpoint, is_hub_spec, open_series, series_id, series_name, window_ends_in_last
+from ckptlens.checkpoints.loading import resolve_device
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.in_memory import averaged_checkpoints, window_average_loader
 from ckptlens.evaluation.ray_executor import RayOptions, evaluate_on_ray
@@ -57,6 +58,8 @@ def evaluate(
     if cluster is not None and window:
         raise CkptlensError("--average-window keeps a running sum in one process and cannot run on Ray; "
                             "write the averages with `ckptlens average` and evaluate that folder")
+    if cluster is None:
+        resolve_device(config.device)  # on Ray the workers' devices count, not this machine's
     local_dir = None if is_hub_spec(series_dir) else Path(series_dir)
     source = open_series(series_dir, series.steps, None if window else series.last, config.allow_pickle)
     checkpoints, load = _averaged(source, window, series.last, config) if window else (source, None)

@@ -33,7 +33,7 @@ from functools import partial
 import pyarrow as pa
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ckptlens.checkpoints.loading import load_model
+from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import exact_match, generate_greedy
@@ -58,6 +58,9 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.shard_size is not None and self.shard_size < 1:
             raise CkptlensError(f"--shard-size must be at least 1 example, got {self.shard_size}")
+        if self.batch_size < 1:
+            raise CkptlensError(f"--batch-size must be at least 1, got {self.batch_size}")
+        resolve_dtype(self.dtype)
 
 
 @dataclass(frozen=True)

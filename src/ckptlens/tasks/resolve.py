@@ -9,11 +9,11 @@ world of the series' seed (0 when the series does not record one).
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
 from ckptlens.tasks.task_file import load_task
@@ -73,7 +73,7 @@ def series_manifest(series_dir: Path) -> dict:
     path = Path(series_dir) / "manifest.json"
     if not path.is_file():
         return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise CkptlensError(f"{path} is not valid JSON; repair or delete it") from None
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise CkptlensError(f"{path} is not a series manifest (a JSON object); repair or remove it")
+    return manifest
