@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import warnings
@@ -16,9 +15,8 @@ from ckptlens.analysis.capabilities import CapabilityConfig
 from ckptlens.analysis.compare import compare_checkpoints
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
-from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.cluster import Executor
-from ckptlens.cli.console import console, stdout
+from ckptlens.cli.console import console
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.options import (
     AdaptiveOpt,
@@ -26,6 +24,7 @@ from ckptlens.cli.options import (
     Alignment,
     CategoriesOpt,
     Dtype,
+    FilterLastOpt,
     Grouping,
     LagWeightOpt,
     LastOpt,
@@ -40,13 +39,13 @@ from ckptlens.cli.options import (
     parse_rules,
     parse_windows,
 )
+from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
-from ckptlens.files import atomic_path
 from ckptlens.importers import import_lm_eval
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
-from ckptlens.report.tables import selection_table, stability_rich_table, summary_table, write_csv
+from ckptlens.report.tables import selection_table, stability_rich_table, summary_table
 from ckptlens.store import Store, export_records
 
 try:  # typer >= 0.2x vendors click; older typer uses click itself
@@ -120,7 +119,7 @@ def eval_command(
     dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,
     steps: StepsOpt = None,
-    last: Annotated[str | None, typer.Option(help="Only the final fraction of training: 0.2 or 20%.")] = None,
+    last: FilterLastOpt = None,
     average_window: Annotated[
         int | None, typer.Option(help="Evaluate trailing-window averages of n checkpoints, held in memory.")
     ] = None,
@@ -158,7 +157,7 @@ def eval_command(
         done = watch_series(series, names or ["all"], Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
-    options = SeriesOptions(steps, None if last is None else parse_fraction(last), average_window)
+    options = SeriesOptions(steps, last, average_window)
     with stage_bars(console) as bars:
         summary = evaluate(
             series, names or ["all"], Store(store), run, config,
@@ -177,7 +176,7 @@ def average(
     ema: Annotated[float | None, typer.Option("--ema", help="Exponential moving average with this decay.")] = None,
     stride: Annotated[int, typer.Option(help="Write every k-th output.")] = 1,
     steps: StepsOpt = None,
-    last: Annotated[str | None, typer.Option(help="Only outputs ending in the final fraction: 0.2 or 20%.")] = None,
+    last: FilterLastOpt = None,
     dtype: Annotated[Dtype | None, typer.Option(help="Output dtype (default: as stored).")] = None,
 ) -> None:
     """Average checkpoints into loadable Hugging Face folders: a trailing window, an EMA, or the listed folders once."""
@@ -204,12 +203,10 @@ def records(
     task: Annotated[list[str] | None, typer.Option("--task", help="Only these tasks.")] = None,
 ) -> None:
     """Export per-example records (run, checkpoint, step, task, example_id, logliks, pred, gold, correct, ...)."""
-    if out is None:
-        export_records(Store(store), sys.stdout, fmt.value, run, task)
-        return
-    with atomic_path(out) as partial, partial.open("w", newline="") as f:
-        n = export_records(Store(store), f, fmt.value, run, task)
-    console.print(f"{n} records written to {out}")
+    with output_stream(out) as stream:
+        n = export_records(Store(store), stream, fmt.value, run, task)
+    if out is not None:
+        console.print(f"{n} records written to {out}")
 
 
 @app.command()
@@ -235,15 +232,10 @@ def stability(
     )
     rows = stability_table(Store(store), config)
     table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
-    if fmt is TableFormat.json:
-        print(json.dumps(table, indent=2))
-    elif fmt is TableFormat.csv:
-        write_csv(table, sys.stdout)
-    elif by == "task":
-        stdout().print(stability_rich_table(rows))
-        stdout().print(summary_table(summarise(rows)))
+    if by == "task":
+        emit(fmt, table, lambda: [stability_rich_table(rows), summary_table(summarise(rows))])
     else:
-        stdout().print(summary_table(table, title="Final-window stability, mean over tasks per category"))
+        emit(fmt, table, lambda: [summary_table(table, title="Final-window stability, mean over tasks per category")])
 
 
 @app.command()
@@ -257,16 +249,14 @@ def compare(
 ) -> None:
     """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
     result = compare_checkpoints(Store(store), run, task, step_a, step_b)
-    if fmt is TableFormat.table:
-        verdict = "a real change" if result.significant else "within noise"
-        stdout().print(
-            f"{task} {step_a} -> {step_b}: {result.score_a:.3f} -> {result.score_b:.3f} "
-            f"({result.difference:+.3f}; lost {result.lost}, gained {result.gained} of {result.n_examples}); "
-            f"exact McNemar p = {result.p_value:.3g}: {verdict}; "
-            f"smallest difference this task detects (80% power): {result.min_detectable_difference:.3f}"
-        )
-    else:
-        print(json.dumps(result.to_dict(), indent=2))
+    verdict = "a real change" if result.significant else "within noise"
+    sentence = (
+        f"{task} {step_a} -> {step_b}: {result.score_a:.3f} -> {result.score_b:.3f} "
+        f"({result.difference:+.3f}; lost {result.lost}, gained {result.gained} of {result.n_examples}); "
+        f"exact McNemar p = {result.p_value:.3g}: {verdict}; "
+        f"smallest difference this task detects (80% power): {result.min_detectable_difference:.3f}"
+    )
+    emit(fmt, result.to_dict(), lambda: [sentence])
 
 
 @app.command("select")
@@ -280,13 +270,7 @@ def select_command(
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
     rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits), run)
-    table = [r.to_dict() for r in rows]
-    if fmt is TableFormat.json:
-        print(json.dumps(table, indent=2))
-    elif fmt is TableFormat.csv:
-        write_csv(table, sys.stdout)
-    else:
-        stdout().print(selection_table(rows))
+    emit(fmt, [r.to_dict() for r in rows], lambda: [selection_table(rows)])
 
 
 @app.command()

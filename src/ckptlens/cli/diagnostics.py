@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +10,7 @@ import typer
 from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.options import LastOpt, StoreOpt, TableFormat
+from ckptlens.cli.output import emit
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
 from ckptlens.report.linearity import linearity_findings, linearity_rich_table
@@ -39,25 +38,14 @@ def drift(
         console.print(f"recorded: {target[0].write_drift(target[1], drift_table(rows))}")
     if plot is not None:
         console.print(f"figure: {drift_figure(rows, plot)}")
-    if fmt is TableFormat.table:
-        stdout().print(drift_rich_table(rows))
-    elif fmt is TableFormat.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        write_csv(rows, sys.stdout)
+    emit(fmt, rows, lambda: [drift_rich_table(rows)])
 
 
 def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
     """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
     summaries = summarise_gaps(linearity_gaps(Store(store), last))
-    if fmt is TableFormat.json:
-        print(json.dumps([s.to_dict() for s in summaries], indent=2))
-    elif fmt is TableFormat.csv:
-        write_csv([s.to_dict() for s in summaries], sys.stdout)
-    else:
-        stdout().print(linearity_rich_table(summaries))
-        for finding in linearity_findings(summaries):
-            stdout().print(finding, highlight=False)
+    emit(fmt, [s.to_dict() for s in summaries],
+         lambda: [linearity_rich_table(summaries), *linearity_findings(summaries)])
 
 
 def interpolate(

@@ -10,10 +10,18 @@ import typer
 
 from ckptlens.analysis.adaptive import AdaptiveConfig
 from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
+from ckptlens.checkpoints.select import parse_fraction
 from ckptlens.errors import CkptlensError
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
-LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
+LastOpt = Annotated[
+    float,
+    typer.Option("--last", parser=parse_fraction, help="Stability window: final fraction of training, 0.2 or 20%."),
+]
+FilterLastOpt = Annotated[
+    float | None,
+    typer.Option("--last", parser=parse_fraction, help="Only the final fraction of training: 0.2 or 20%."),
+]
 CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
