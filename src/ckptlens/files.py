@@ -23,7 +23,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
@@ -52,7 +52,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
             yield partial
             os.replace(partial, path)
     finally:
-        partial.unlink(missing_ok=True)
+        with suppress(OSError):  # nothing to remove, or the folder could not be made
+            partial.unlink()
 
 
 @contextmanager
@@ -104,10 +105,28 @@ def read_json(path: Path, fix: str = "repair or remove it") -> object:
     Traceback (most recent call last):
     ckptlens.errors.CkptlensError: ... is not valid JSON (line 1, column 10: Expecting value); repair or remove it
     """
+    text = read_text(path, fix)
     try:
-        return json.loads(Path(path).read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise CkptlensError(f"{path} is not UTF-8 text (byte {error.start}); {fix}") from None
+        return json.loads(text)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}: {error.msg}"
         raise CkptlensError(f"{path} is not valid JSON ({where}); {fix}") from None
+
+
+def read_text(path: Path, fix: str = "save it as UTF-8") -> str:
+    """The text of ``path``, which must be UTF-8; other bytes are one line naming the file, the offset and the ``fix``.
+
+    >>> import tempfile, pathlib
+    >>> latin = pathlib.Path(tempfile.mkdtemp()) / "task.txt"
+    >>> _ = latin.write_bytes("café".encode("latin-1"))
+    >>> read_text(latin)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: .../task.txt is not UTF-8 text (byte 3 is 0xe9); save it as UTF-8
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CkptlensError(
+            f"{path} is not UTF-8 text (byte {error.start} is {data[error.start]:#04x}); {fix}"
+        ) from None

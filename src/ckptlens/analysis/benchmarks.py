@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_text
 
 OTHER = "other"
 
@@ -102,7 +103,7 @@ def load_categories(path: str | Path) -> dict[str, str]:
     """A user mapping ``{category: [task name or regex, ...]}`` as {pattern: category}."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+        data = yaml.safe_load(read_text(path)) if path.is_file() else None
     except yaml.YAMLError as err:
         raise CkptlensError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):

@@ -40,6 +40,7 @@ from ckptlens.checkpoints.weights import (
     torch_dtype,
 )
 from ckptlens.errors import CkptlensError
+from ckptlens.files import refused_writes
 
 Progress = Callable[[int, int], None]
 # (tensor name -> float32 window sum, tensor name -> integer tensor copied from the newest member)
@@ -292,7 +293,10 @@ def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: I
 def check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
     if any(out_dir.resolve() == c.path.parent.resolve() for c in series):
         raise CkptlensError(f"{out_dir} holds the series itself; write averages to another folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CkptlensError(f"--out {out_dir} is a file; name a folder for the averaged checkpoints")
+    with refused_writes(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _resumed_entries(out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]) -> dict[int, dict]:

@@ -12,6 +12,7 @@ re-initialised layer: a half-random model would look like instability.
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -105,19 +106,29 @@ def _weights_format(path: Path, allow_pickle: bool) -> bool:
 
 def _load_weights(path: Path, dtype: torch.dtype, use_safetensors: bool) -> PreTrainedModel:
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(
-            path,
-            dtype=dtype,
-            use_safetensors=use_safetensors,
-            weights_only=True,
-            ignore_mismatched_sizes=True,
-            output_loading_info=True,
-        )
-    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CkptlensError(f"cannot load the model in {path}: {first_line}") from None
+        with warnings.catch_warnings():  # torch's notes on pickle protocols say nothing a user can act on
+            warnings.filterwarnings("ignore", message=".*pickle protocol")
+            model, info = AutoModelForCausalLM.from_pretrained(
+                path,
+                dtype=dtype,
+                use_safetensors=use_safetensors,
+                weights_only=True,
+                ignore_mismatched_sizes=True,
+                output_loading_info=True,
+            )
+    except (EOFError, pickle.UnpicklingError) as err:
+        raise CkptlensError(f"the pickle weights in {path} cannot be read ({_first_sentence(err)}); "
+                            "copy the checkpoint again") from None
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+        raise CkptlensError(f"cannot load the model in {path}: {_first_sentence(err)}") from None
     _check_weights_match_config(path, info)
     return model
+
+
+def _first_sentence(err: BaseException) -> str:
+    """The first sentence of an error from transformers or torch, whose messages run to paragraphs."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text.split(". ")[0].removesuffix(".")
 
 
 def _check_weights_match_config(path: Path, info: dict) -> None:

@@ -351,7 +351,7 @@ def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny:
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    console.print(f"[yellow]warning:[/] {message}", highlight=False)
+    console.print(f"[yellow]warning:[/] {' '.join(str(message).split())}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

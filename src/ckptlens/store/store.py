@@ -31,7 +31,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
-from ckptlens.files import TMP_PREFIX, atomic_path
+from ckptlens.files import TMP_PREFIX, atomic_path, read_json
 from ckptlens.store.claims import Claim, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 
@@ -48,9 +48,15 @@ class Shard:
         return f"{self.index + 1:05d}-of-{self.count:05d}.parquet"
 
 
+FOLDERS = ("records", "aggregates", "runs", "drift")
+
+
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        for folder in (self.root, *(self.root / name for name in FOLDERS)):
+            if folder.exists() and not folder.is_dir():
+                raise CkptlensError(f"store {self.root}: {folder} is a file, not a folder; name another --store")
 
     def unit_path(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Path:
         """The unit's file, or with ``shard`` the file of that shard of it."""
@@ -74,7 +80,8 @@ class Store:
 
     def merge_shards(self, run: str, checkpoint: str, task: str, count: int) -> Path:
         """Write the unit from its ``count`` shards, in shard order (the task's example order)."""
-        shards = [pq.read_table(self.unit_path(run, checkpoint, task, Shard(i, count))) for i in range(count)]
+        shards = [_read_parquet(self.unit_path(run, checkpoint, task, Shard(i, count)), RECORD_SCHEMA)
+                  for i in range(count)]
         return self.write_unit(run, checkpoint, task, pa.concat_tables(shards))
 
     def claim_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Claim | None:
@@ -103,7 +110,7 @@ class Store:
         ]
         if not files:
             return AGGREGATE_SCHEMA.empty_table()
-        return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in files)
+        return pa.concat_tables(_read_parquet(f, AGGREGATE_SCHEMA) for f in files)
 
     def write_drift(self, run: str, table: pa.Table) -> Path:
         """Write a run's parameter drift (``records.drift_table``) atomically, replacing an earlier one."""
@@ -115,7 +122,7 @@ class Store:
     def read_drift(self, run: str) -> pa.Table | None:
         """The run's parameter drift, or None when ``ckptlens drift --store`` never recorded it."""
         path = self.root / "drift" / f"{_safe(run)}.parquet"
-        return pq.read_table(path, schema=DRIFT_SCHEMA) if path.is_file() else None
+        return _read_parquet(path, DRIFT_SCHEMA) if path.is_file() else None
 
     def write_run_info(self, run: str, info: dict) -> None:
         path = self.root / "runs" / f"{_safe(run)}.json"
@@ -124,7 +131,12 @@ class Store:
 
     def run_info(self, run: str) -> dict:
         path = self.root / "runs" / f"{_safe(run)}.json"
-        return json.loads(path.read_text()) if path.is_file() else {"run": run}
+        if not path.is_file():
+            return {"run": run}
+        info = read_json(path, "repair it, or remove it and evaluate the run again")
+        if not isinstance(info, dict):
+            raise CkptlensError(f"{path} is not a run description (a JSON object); repair or remove it")
+        return info
 
     def tasks(self, run: str) -> list[str]:
         """Tasks with per-example records in ``run``."""
@@ -150,7 +162,12 @@ class Store:
             if not self.root.is_dir():
                 raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
             return schema.empty_table()
-        return ds.dataset(files, format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
+        try:
+            return ds.dataset(files, format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
+        except (pa.ArrowException, OSError):
+            for f in files:  # name the damaged file: the dataset's error may not
+                _read_parquet(f, RECORD_SCHEMA)
+            raise
 
     def _unit_files(self, runs: Iterable[str] | None, tasks: Iterable[str] | None) -> list[Path]:
         wanted_runs = None if runs is None else {_safe(r) for r in runs}
@@ -163,6 +180,17 @@ class Store:
                 if wanted_tasks is None or task_dir.name in wanted_tasks:
                     files.extend(sorted(task_dir.glob("*.parquet")))
         return [f for f in files if not f.name.startswith(TMP_PREFIX) and f.is_file()]
+
+
+def _read_parquet(path: Path, schema: pa.Schema) -> pa.Table:
+    """A record file of the store; one that cannot be read (cut short, not Parquet) is an error naming it."""
+    try:
+        return pq.read_table(path, schema=schema)
+    except (pa.ArrowException, OSError) as error:
+        reason = " ".join(str(error).split()).split(". ")[0]
+        raise CkptlensError(
+            f"record file {path} is damaged ({reason}); delete it and rerun the command that wrote it"
+        ) from None
 
 
 def _safe(name: str) -> str:
