@@ -41,6 +41,7 @@ from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, la
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
 from ckptlens.analysis.matrix import TaskMatrix, store_matrices, store_matrix
 from ckptlens.checkpoints import last_fraction
+from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
 
 DEFAULT_WINDOWS = (2, 4, 8)
@@ -94,6 +95,10 @@ class StabilityConfig:
     bootstrap: int = 1000  # resamples of examples for confidence intervals; 0 disables them
     categories: dict[str, str] | None = None  # user overrides {task regex: category}
     adaptive: AdaptiveConfig | None = AdaptiveConfig()  # adaptive-window rows; None leaves them out
+
+    def __post_init__(self) -> None:
+        if self.bootstrap < 0:
+            raise CkptlensError(f"--bootstrap takes a number of resamples, or 0 for no intervals; got {self.bootstrap}")
 
 
 @dataclass(frozen=True)

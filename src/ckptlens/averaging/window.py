@@ -274,7 +274,7 @@ def resolve_output_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None) -> list[int]:
     if window < 1 or stride < 1:
-        raise CkptlensError(f"window and stride must be at least 1 (got window={window}, stride={stride})")
+        raise CkptlensError(f"--window and --stride must be at least 1 (got window={window}, stride={stride})")
     if len(series) < window:
         raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
     targets = list(range(window - 1, len(series), stride))

@@ -80,6 +80,10 @@ def _load(path: Path) -> dict:
         raise CkptlensError(f"cannot read lm-eval results {path}: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise CkptlensError(f"{path} is not an lm-eval results file: expected a 'results' mapping of task -> metrics")
+    odd = [task for task, metrics in data["results"].items() if not isinstance(metrics, dict)]
+    if odd:
+        raise CkptlensError(f"{path}: results of task {odd[0]!r} are not a mapping of metric -> value; "
+                            "not an lm-eval results file")
     return data
 
 
