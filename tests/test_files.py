@@ -1,11 +1,8 @@
 """Atomic writes: a block that fails leaves the old file and no temporary one; a figure is saved the same way."""
 
-import doctest
-
 import matplotlib.pyplot as plt
 import pytest
 
-from ckptlens import files
 from ckptlens.files import atomic_path, write_text_atomic
 from ckptlens.report.figures import save_figure
 
@@ -26,7 +23,3 @@ def test_a_figure_is_written_whole_under_its_own_name(tmp_path):
     assert path.read_bytes().startswith(b"\x89PNG")
     assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
 
-
-def test_doctests():
-    result = doctest.testmod(files)
-    assert result.attempted > 0 and result.failed == 0

@@ -22,17 +22,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 import torch
-from torch.utils.tensorboard import SummaryWriter
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.matrix import store_matrix
 from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series
 from ckptlens.store import Store
 from ckptlens.tasks.task import Task
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 TAG_PREFIX = "ckptlens"
 
@@ -95,6 +99,10 @@ class TrainingEvaluation:
 
     def _tensorboard(self) -> SummaryWriter:
         if self._writer is None:
+            try:  # the `train` extra: importing this module must not need it
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise CkptlensError("logging to TensorBoard needs it: pip install 'ckptlens[train]'") from None
             self._writer = SummaryWriter(str(self.log_dir))
         return self._writer
 
