@@ -114,3 +114,20 @@ def test_sharded_input_gives_sharded_output(make_series, tmp_path):
     assert index["weight_map"] == shards and index["metadata"]["total_size"] == 2 * 4 + 2 * 4 + 8
     assert torch.equal(load_file(str(out / shards["w"]))["w"], torch.full((2,), 1.0))
     assert torch.equal(load_file(str(out / shards["b"]))["pos"], torch.tensor([2]))
+
+
+def test_two_averages_into_one_out_folder_both_finish_with_whole_outputs(toy_series, tmp_path):
+    """Two commands writing one --out at once: unique temporary names, so neither writes into the other's
+    folder; each output is renamed into place whole, and a finished one is kept, never half replaced."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out_dir = tmp_path / "avg"
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(average_series, toy_series, 2, out_dir) for _ in range(2)]
+        outputs = [run.result() for run in runs]
+    assert [c.name for c in outputs[0]] == [c.name for c in outputs[1]] == [c.name for c in toy_series[1:]]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["manifest.json"] + [c.name for c in toy_series[1:]]
+    alone = average_series(toy_series, 2, tmp_path / "alone")
+    for shared, single in zip(outputs[0], alone):
+        weights = [load_file(c.path / "model.safetensors")["w"] for c in (shared, single)]
+        assert torch.equal(*weights)
