@@ -18,6 +18,7 @@ which file was being written.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -69,10 +70,18 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         with refused_writes(path):
             partial.mkdir(parents=True)
             yield partial
-            if not path.exists():
-                os.replace(partial, path)
+            _replace_unless_finished(partial, path)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _replace_unless_finished(partial: Path, path: Path) -> None:
+    """Rename the folder ``partial`` onto ``path``, unless another writer put a finished folder there first."""
+    try:
+        os.replace(partial, path)
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not path.is_dir():
+            raise
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

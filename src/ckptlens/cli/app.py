@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +15,7 @@ from ckptlens.analysis.stability import StabilityConfig, stability_table, summar
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
+from ckptlens.cli.failures import run_one_line
 from ckptlens.cli.options import (
     AdaptiveOpt,
     AdaptiveRule,
@@ -47,11 +45,6 @@ from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
 from ckptlens.report.tables import selection_table, stability_rich_table, summary_table
 from ckptlens.store import Store, export_records
-
-try:  # typer >= 0.2x vendors click; older typer uses click itself
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover
-    from click.exceptions import NoArgsIsHelpError, UsageError
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
@@ -350,43 +343,6 @@ def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny:
     return type(base)(**{**base.to_dict(), **overrides})
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    console.print(f"[yellow]warning:[/] {' '.join(str(message).split())}", highlight=False, soft_wrap=True)
-
-
 def main() -> None:
-    """Entry point: every failure is one line on stderr, never a traceback.
-
-    A user error (``CkptlensError``, or a command line click cannot parse) exits 2. Anything else is a bug
-    in ckptlens: one line naming it, exit 1; ``CKPTLENS_DEBUG=1`` re-raises it with its traceback.
-    """
-    warnings.showwarning = _one_line_warning
-    try:
-        code = app(standalone_mode=False)
-    except CkptlensError as err:
-        _fail(str(err), 2)
-    except NoArgsIsHelpError as err:
-        print(err.ctx.get_help())
-        sys.exit(2)
-    except UsageError as err:
-        command = err.ctx.command_path if err.ctx is not None else "ckptlens"
-        _fail(f"{err.format_message()} (see `{command} --help`)", 2)
-    except KeyboardInterrupt:
-        console.print("interrupted; finished work is kept and a rerun resumes")
-        sys.exit(130)
-    except Exception as err:
-        if os.environ.get("CKPTLENS_DEBUG") == "1":
-            raise
-        _fail(f"{type(err).__name__}: {_first_line(err)} -- this is a bug in ckptlens; "
-              "rerun with CKPTLENS_DEBUG=1 to see the traceback, and report it", 1)
-    sys.exit(code if isinstance(code, int) else 0)
-
-
-def _fail(message: str, code: int) -> None:
-    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
-    sys.exit(code)
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    return lines[0].strip() if lines else "(no message)"
+    """Entry point: every failure is one line on stderr (see ``cli.failures``)."""
+    run_one_line(app)
