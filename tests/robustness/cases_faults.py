@@ -36,6 +36,18 @@ def read_only(monkeypatch, tmp):
     monkeypatch.setattr(os, "replace", fail_with(errno.EROFS))
 
 
+def claims_refused(monkeypatch, tmp):
+    """A store whose folders cannot take new files: creating the claim before a unit is refused."""
+    real_open = os.open
+
+    def refuse_claims(path, *args, **kwargs):
+        if str(path).endswith(".claim"):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse_claims)
+
+
 def no_cuda(monkeypatch, tmp):
     import torch
 
@@ -94,6 +106,8 @@ CASES = [
      "patch": full_disk_for_text, "exit_code": 2, "stderr_contains": ["cannot write {tmp}/r/", "No space left"]},
     {"id": "eval-read-only-store", "args": EVAL, "patch": read_only, "exit_code": 2,
      "stderr_contains": ["cannot write {store}/", "Read-only file system"]},
+    {"id": "eval-claims-refused", "args": EVAL, "patch": claims_refused, "exit_code": 2,
+     "stderr_contains": ["cannot write {store}/records/bad/task/step000010.parquet.claim", "Permission denied"]},
     {"id": "average-read-only-out", "args": ["average", "{series}", "--window", "2", "--out", "{tmp}/avg"],
      "patch": read_only, "exit_code": 2, "stderr_contains": ["cannot write {tmp}/avg/", "Read-only file system"]},
     {"id": "records-out-read-only", "args": ["records", "--store", "{store}", "--out", "{tmp}/r.jsonl"],

@@ -29,6 +29,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ckptlens.files import refused_writes
+
 CLAIM_SUFFIX = ".claim"
 HEARTBEAT_SECONDS = 20.0  # how often a holder touches its claims
 STALE_AFTER_SECONDS = 120.0  # untouched this long: the holder is gone (keep well above the heartbeat and clock skew)
@@ -63,20 +65,21 @@ def claim_path(target: Path) -> Path:
 def try_claim(target: Path, stale_after: float = STALE_AFTER_SECONDS) -> Claim | None:
     """Claim ``target`` for this process; None when a live writer holds it. A stale claim is taken over."""
     path = claim_path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):  # a claim released or removed as stale between two looks: try again
-        token = uuid.uuid4().hex
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if not _remove_if_stale(path, stale_after):
-                return None
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump({"host": HOST, "pid": os.getpid(), "time": time.time(), "token": token}, f)
-        _HEARTBEAT.keep(path, token)
-        return Claim(target, token)
-    return None
+    with refused_writes(path):  # a read-only store or a full disk: one line naming the claim
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):  # a claim released or removed as stale between two looks: try again
+            token = uuid.uuid4().hex
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not _remove_if_stale(path, stale_after):
+                    return None
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"host": HOST, "pid": os.getpid(), "time": time.time(), "token": token}, f)
+            _HEARTBEAT.keep(path, token)
+            return Claim(target, token)
+        return None
 
 
 def is_stale(path: Path, stale_after: float = STALE_AFTER_SECONDS) -> bool:
