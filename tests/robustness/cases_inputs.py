@@ -59,6 +59,11 @@ def text_parquet(tmp, series):
     path.write_bytes(b"PAR1 hello")
 
 
+def damaged(relative: str):
+    """A record file of the store that is not Parquet (an interrupted copy, a disk error)."""
+    return lambda tmp, series: write(tmp / "store" / relative, b"PAR1\x00\x01 cut short")
+
+
 def run_info(text: str):
     return lambda tmp, series: write(tmp / "store" / "runs" / "tiny.json", text)
 
@@ -100,6 +105,14 @@ CASES += [
     for command, args in STORE_READERS.items()
 ]
 CASES += [
+    {"id": "stability-damaged-aggregates", "args": STORE_READERS["stability"],
+     "setup": damaged("aggregates/imported/step1000.parquet"), "exit_code": 2,
+     "stderr_contains": ["aggregates/imported/step1000.parquet", "damaged"]},
+    {"id": "capabilities-damaged-aggregates", "args": ["capabilities", "--store", "{store}", "--out", "{tmp}/c"],
+     "setup": damaged("aggregates/imported/step1000.parquet"), "exit_code": 2,
+     "stderr_contains": ["aggregates/imported/step1000.parquet"]},
+    {"id": "report-damaged-drift", "args": STORE_READERS["report"], "setup": damaged("drift/tiny.parquet"),
+     "exit_code": 2, "stderr_contains": ["drift/tiny.parquet", "damaged"]},
     {"id": "stability-run-json-does-not-parse", "args": STORE_READERS["stability"], "setup": run_info('{"run": '),
      "exit_code": 2, "stderr_contains": ["runs/tiny.json"]},
     {"id": "report-run-json-does-not-parse", "args": STORE_READERS["report"], "setup": run_info("{{"),
