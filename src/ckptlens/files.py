@@ -30,6 +30,12 @@ from pathlib import Path
 from ckptlens.errors import CkptlensError
 
 TMP_PREFIX = ".tmp-"
+# How a system refuses a write; other errors (a missing input read inside a write block) keep their type.
+WRITE_REFUSALS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EACCES", "EPERM", "EISDIR",
+                                      "ENOTDIR", "EEXIST", "ENOTEMPTY", "ENAMETOOLONG", "EIO")
+    if hasattr(errno, name)
+)
 
 
 def temporary_name(path: Path) -> Path:
@@ -98,7 +104,7 @@ def refused_writes(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        if error.errno is None:
+        if error.errno not in WRITE_REFUSALS:
             raise
         fix = "free space or choose a writable path, then rerun"
         raise CkptlensError(f"cannot write {path}: {os.strerror(error.errno)}; {fix}") from error
