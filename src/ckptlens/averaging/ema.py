@@ -28,6 +28,7 @@ from ckptlens.averaging.window import (
 )
 from ckptlens.averaging.writer import OutputFile, write_manifest
 from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.checkpoints.source import series_id
 from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 
@@ -71,7 +72,8 @@ def ema_series(
             }
         )
         write_manifest(
-            out_dir, {"method": "ema", "decay": decay, "source": str(series[0].path.parent), "checkpoints": entries}
+            out_dir,
+            {"method": "ema", "decay": decay, "source": series_id(series[0].path.parent), "checkpoints": entries},
         )
         report_progress(progress, len(entries), len(targets))
     return [

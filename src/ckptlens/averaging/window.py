@@ -29,7 +29,8 @@ from ckptlens.averaging.mean import Sink, finish, fresh_sum, is_averaged, mean_t
 from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
 from ckptlens.averaging.writer import OutputFile, read_manifest, write_checkpoint, write_manifest
 from ckptlens.checkpoints.safetensors_stream import Fill, TensorSpec
-from ckptlens.checkpoints.series import Checkpoint, parse_step
+from ckptlens.checkpoints.series import Checkpoint, parse_step, window_is_whole
+from ckptlens.checkpoints.source import series_id
 from ckptlens.checkpoints.weights import (
     Layout,
     TensorInfo,
@@ -276,7 +277,7 @@ def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: I
         raise CkptlensError(f"window and stride must be at least 1 (got window={window}, stride={stride})")
     if len(series) < window:
         raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
-    targets = list(range(window - 1, len(series), stride))
+    targets = [t for t in range(window - 1, len(series), stride) if window_is_whole(series, t, window)]
     if steps is None:
         return targets
     by_step = {series[t].step: t for t in targets}
@@ -314,7 +315,7 @@ def _manifest(series: list[Checkpoint], window: int, entries: dict[int, dict]) -
     return {
         "method": "average",
         "window": window,
-        "source": str(series[0].path.parent),
+        "source": series_id(series[0].path.parent),
         "checkpoints": [entries[t] for t in sorted(entries)],
     }
 

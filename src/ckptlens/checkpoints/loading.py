@@ -44,8 +44,9 @@ def load_model(
     use_safetensors = _weights_format(path, allow_pickle)
     _silence_transformers()
     model = _load_weights(path, torch_dtype, use_safetensors)
+    _check_finite(model, path)
     model.to(resolve_device(device)).eval()
-    return model, _load_tokenizer(path)
+    return model, load_tokenizer(path)
 
 
 def resolve_dtype(name: str) -> torch.dtype:
@@ -112,7 +113,14 @@ def _check_weights_match_config(path: Path, info: dict) -> None:
         )
 
 
-def _load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+def _check_finite(model: PreTrainedModel, path: Path) -> None:
+    """Refuse weights holding NaN or inf: such a model's scores are not a measurement (one pass, no copy)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CkptlensError(f"checkpoint {path}: tensor {name} holds NaN or inf; fix or remove the checkpoint")
+
+
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
     try:
         return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as err:

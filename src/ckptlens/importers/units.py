@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ckptlens.errors import CkptlensError
 from ckptlens.importers.samples import SampleColumns, read_samples
-from ckptlens.store import RECORD_SCHEMA, Store
+from ckptlens.store import RECORD_SCHEMA, Store, prompt_changes
 
 SHOWN_IDS = 5  # doc_ids an error message names
 
@@ -57,6 +57,7 @@ def import_group(store_root: str, units: list[SampleUnit]) -> GroupResult:
                             "(ties or an unusual target); records follow the log-likelihoods")
         tables.append(records_of(unit, columns))
     store = Store(store_root)
+    _check_stored_prompts(store, units[0], reference)
     for unit, table in zip(units, tables, strict=True):
         store.write_unit(unit.run, unit.checkpoint, unit.task, table)
     return GroupResult(units[0].run, units[0].task, sum(t.num_rows for t in tables), len(units), tuple(warnings))
@@ -91,6 +92,19 @@ def _task_hash_warnings(unit: SampleUnit, columns: SampleColumns) -> list[str]:
                             "(task hashes in the results file); rename or remove it")
     return [f"{unit.path}: its samples do not match the hash the results file records for {unit.task!r}; "
             "it may come from another lm-eval run"]
+
+
+def _check_stored_prompts(store: Store, unit: SampleUnit, prompts: dict[str, str | None]) -> None:
+    """Refuse samples whose prompts differ from records the store already holds for the run and task.
+
+    Those may be an earlier import or native records: either way the two sets of prompts must not mix.
+    """
+    change = prompt_changes(store, unit.run, unit.task, prompts, same_examples=False)
+    if change is not None:
+        raise CkptlensError(
+            f"{change.describe()} (prompt_hash of {unit.path.name}); different prompts are not instability: "
+            f"import into another --run, or remove {store.root / 'records' / unit.run / unit.task} first"
+        )
 
 
 def _check_prompts(unit: SampleUnit, prompts: dict[str, str | None], reference: dict, first: str) -> None:

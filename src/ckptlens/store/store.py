@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,12 @@ from ckptlens.store.claims import Claim, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 
 TMP_PREFIX = ".tmp-"
+# Record columns added after the first stores were written; files without them read them as null.
+OPTIONAL_RECORD_COLUMNS = frozenset({"choice_chars", "metrics", "task_version"})
+_CHECKED: set[tuple[Path, int, int]] = set()  # (file, size, mtime) already checked by check_files
+# What a run is, fixed when its info is first written: the series (folder or hf://), and for
+# averages the series averaged from and the window.
+RUN_IDENTITY = ("series", "averaged_from", "window")
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,12 @@ class Store:
             shutil.rmtree(_shards_folder(path), ignore_errors=True)
         return path
 
+    def remove_unit(self, run: str, checkpoint: str, task: str) -> None:
+        """Remove a stored unit (and shards of it), so that the next evaluation redoes it."""
+        path = self.unit_path(run, checkpoint, task)
+        path.unlink(missing_ok=True)
+        shutil.rmtree(_shards_folder(path), ignore_errors=True)
+
     def merge_shards(self, run: str, checkpoint: str, task: str, count: int) -> Path:
         """Write the unit from its ``count`` shards, in shard order (the task's example order)."""
         shards = [pq.read_table(self.unit_path(run, checkpoint, task, Shard(i, count))) for i in range(count)]
@@ -106,7 +118,7 @@ class Store:
         ]
         if not files:
             return AGGREGATE_SCHEMA.empty_table()
-        return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in files)
+        return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in check_files(files, AGGREGATE_SCHEMA))
 
     def write_drift(self, run: str, table: pa.Table) -> Path:
         """Write a run's parameter drift (``records.drift_table``) atomically, replacing an earlier one."""
@@ -121,7 +133,13 @@ class Store:
         return pq.read_table(path, schema=DRIFT_SCHEMA) if path.is_file() else None
 
     def write_run_info(self, run: str, info: dict) -> None:
+        """Record what ``run`` is; its identity (``RUN_IDENTITY``), once recorded, never changes.
+
+        A second series under a used run name would mix two runs' records, or mark a raw
+        run averaged so that stability drops it: refused, with the run named.
+        """
         path = self.root / "runs" / f"{_safe(run)}.json"
+        _check_identity(run, self.run_info(run), info)
         text = json.dumps({"run": run, **info}, indent=2, sort_keys=True)
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
@@ -153,7 +171,7 @@ class Store:
             if not self.root.is_dir():
                 raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
             return schema.empty_table()
-        return ds.dataset(files, format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
+        return ds.dataset(check_files(files), format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
 
     def _unit_files(self, runs: Iterable[str] | None, tasks: Iterable[str] | None) -> list[Path]:
         wanted_runs = None if runs is None else {_safe(r) for r in runs}
@@ -166,6 +184,53 @@ class Store:
                 if wanted_tasks is None or task_dir.name in wanted_tasks:
                     files.extend(sorted(task_dir.glob("*.parquet")))
         return [f for f in files if not f.name.startswith(TMP_PREFIX) and f.is_file()]
+
+
+def check_files(files: list[Path], schema: pa.Schema = RECORD_SCHEMA) -> list[Path]:
+    """``files``, once each is known to be a readable Parquet file of ``schema``; else an error naming it.
+
+    Columns added to a schema later (``OPTIONAL_RECORD_COLUMNS``) may be missing: older
+    files read them as null. A file is checked once per change (size and time).
+    """
+    for path in files:
+        stat = path.stat()
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        if key not in _CHECKED:
+            _check_file(path, schema)
+            _CHECKED.add(key)
+    return files
+
+
+def _check_file(path: Path, schema: pa.Schema) -> None:
+    try:
+        found = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CkptlensError(
+            f"{path} is damaged ({reason}); `ckptlens store check --repair` removes it so a rerun redoes it"
+        ) from None
+    for field in schema:
+        if field.name not in found.names:
+            if field.name in OPTIONAL_RECORD_COLUMNS:
+                continue
+            raise CkptlensError(f"{path} is not a ckptlens file of this kind: it has no column {field.name!r}; "
+                                "move it out of the store")
+        if found.field(field.name).type != field.type:
+            raise CkptlensError(f"{path} is not a ckptlens file of this kind: column {field.name!r} is "
+                                f"{found.field(field.name).type}, not {field.type}; move it out of the store")
+
+
+def _check_identity(run: str, stored: dict, info: dict) -> None:
+    """Refuse ``info`` when ``stored`` already fixes the run's series (imported runs have none) to another one."""
+    if "series" not in stored:
+        return
+    changed = [key for key in RUN_IDENTITY if stored.get(key) != info.get(key)]
+    if changed:
+        key = changed[0]
+        raise CkptlensError(
+            f"run {run!r} is already {key} {stored.get(key)!r} in this store, not {info.get(key)!r}; "
+            "give this series another --run name"
+        )
 
 
 def _safe(name: str) -> str:
@@ -185,9 +250,13 @@ def _shards_folder(unit: Path) -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
+    """``write(tmp)`` a unique temporary file beside ``path``, then rename it onto ``path``.
+
+    ``write`` creates the file, so it gets the user's umask (a team's shared store stays
+    readable by the team), not ``mkstemp``'s private 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    os.close(fd)
+    tmp = str(path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}")
     try:
         write(tmp)
         os.replace(tmp, path)
