@@ -215,6 +215,7 @@ def _evaluate_checkpoint(
     """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored."""
     for task in tasks:
         if store.has_unit(run, ckpt.name, task.name):
+            store.drop_stale_claim(run, ckpt.name, task.name)
             tally.add(ckpt, task, written_here=False)
     open_tasks = [t for t in tasks if not tally.has(ckpt, t)]
     pieces = [p for t in open_tasks for p in missing_pieces(store, run, ckpt, t, config.shard_size)]

@@ -97,7 +97,7 @@ def _abandoned(text: str, age: float, stale_after: float) -> bool:
     pid = int(holder.get("pid", 0))
     if pid == os.getpid():  # this process's own claim that it no longer keeps (left by an interrupted call)
         return not _HEARTBEAT.holds(holder.get("token"))
-    return not _process_runs(pid)
+    return not process_runs(pid)
 
 
 def _remove_if_stale(path: Path, stale_after: float) -> bool:
@@ -131,7 +131,7 @@ def _read(path: Path) -> tuple[str, float]:
         return f.read(), time.time() - os.fstat(f.fileno()).st_mtime
 
 
-def _process_runs(pid: int) -> bool:
+def process_runs(pid: int) -> bool:
     """Whether process ``pid`` of this host runs (an exited child not yet reaped does not)."""
     if pid <= 0:
         return False

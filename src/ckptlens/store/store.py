@@ -20,6 +20,7 @@ task folder are records.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -33,7 +34,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
-from ckptlens.store.claims import Claim, try_claim
+from ckptlens.store.claims import HOST, Claim, claim_path, is_stale, process_runs, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 
 TMP_PREFIX = ".tmp-"
@@ -86,6 +87,15 @@ class Store:
         path = self.unit_path(run, checkpoint, task)
         path.unlink(missing_ok=True)
         shutil.rmtree(_shards_folder(path), ignore_errors=True)
+
+    def drop_stale_claim(self, run: str, checkpoint: str, task: str) -> None:
+        """Remove the claim of a stored unit left by a writer killed between writing it and releasing the claim."""
+        path = claim_path(self.unit_path(run, checkpoint, task))
+        try:
+            if is_stale(path):
+                path.unlink()
+        except FileNotFoundError:
+            pass
 
     def merge_shards(self, run: str, checkpoint: str, task: str, count: int) -> Path:
         """Write the unit from its ``count`` shards, in shard order (the task's example order)."""
@@ -253,13 +263,25 @@ def _atomic_write(path: Path, write) -> None:
     """``write(tmp)`` a unique temporary file beside ``path``, then rename it onto ``path``.
 
     ``write`` creates the file, so it gets the user's umask (a team's shared store stays
-    readable by the team), not ``mkstemp``'s private 0600.
+    readable by the team), not ``mkstemp``'s private 0600. The temporary name says which
+    file, host and process it is for (``.tmp-<file>.<host>.<pid>.<random>``), so a rewrite
+    of ``path`` removes what a killed process of this host left for it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    _remove_dead_temporaries(path)
+    tmp = str(path.parent / f"{TMP_PREFIX}{path.name}.{HOST}.{os.getpid()}.{uuid.uuid4().hex[:12]}")
     try:
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _remove_dead_temporaries(path: Path) -> None:
+    """Remove temporary files for ``path`` whose writer, a process of this host, no longer runs."""
+    prefix = f"{TMP_PREFIX}{path.name}."
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*"):
+        host, _, rest = tmp.name[len(prefix):].rpartition(".")[0].rpartition(".")
+        if host == HOST and rest.isdigit() and not process_runs(int(rest)):
+            tmp.unlink(missing_ok=True)
