@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -98,3 +99,25 @@ def test_store_check_leaves_a_live_writers_files_and_foreign_files(tmp_path):
     assert problems.damaged == (units / "notes.parquet",)  # an empty file is not Parquet: damaged
     repair_store(problems)
     assert (units / ".tmp-live").exists()
+
+
+def test_averages_of_a_hub_series_link_to_its_run(cli, tiny_series, tmp_path, monkeypatch, one_thread):
+    """``average hf://org/name`` records the series as the store names it, not the cache folder it was read from."""
+    from ckptlens.checkpoints import hub
+    from tests.checkpoints.test_hub import build_cache
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    checkpoints = sorted(p for p in tiny_series.iterdir() if p.is_dir())
+    repo = build_cache(tmp_path / "hub", "org/tiny", {f"step{i + 1}": f"c{i}" for i in range(len(checkpoints))})
+    for i, checkpoint in enumerate(checkpoints):
+        shutil.copytree(checkpoint, repo / "snapshots" / f"c{i}", dirs_exist_ok=True)
+    monkeypatch.setattr(hub, "list_repo_refs", None)  # no network: the cache alone
+    assert cli("average", "hf://org/tiny", "--window", "2", "--out", tmp_path / "avg")[0] == 0
+    assert json.loads((tmp_path / "avg" / "manifest.json").read_text())["source"] == "hf://org/tiny"
+    task = tmp_path / "facts.jsonl"
+    from tests.cli.conftest import write_mc_task
+
+    write_mc_task(task, n=4)
+    assert cli("eval", tmp_path / "avg", "--tasks", task, "--store", tmp_path / "store", "--steps", "4")[0] == 0
+    assert Store(tmp_path / "store").run_info("avg")["averaged_from"] == "hf://org/tiny"

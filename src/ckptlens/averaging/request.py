@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ckptlens.averaging.ema import ema_series
 from ckptlens.averaging.window import Progress, average_checkpoints, average_series
-from ckptlens.checkpoints import open_series, parse_fraction, window_ends_in_last
+from ckptlens.checkpoints import open_series, parse_fraction, series_id, window_ends_in_last
 from ckptlens.errors import CkptlensError
 
 
@@ -49,6 +49,7 @@ def run_average(request: AverageRequest, progress: Progress | None = None) -> li
             f"--window and --ema take one series (a folder or hf://org/name), got {len(request.sources)}"
         )
     series = open_series(request.sources[0], request.steps, skip_incomplete=request.skip_incomplete)
+    source = series_id(request.sources[0])  # what the store calls the series: averages link to its runs
     size = request.window or 1
     ends = (
         None
@@ -56,9 +57,9 @@ def run_average(request: AverageRequest, progress: Progress | None = None) -> li
         else window_ends_in_last(series, size, parse_fraction(request.last), request.stride)
     )
     if request.ema is not None:
-        written = ema_series(series, request.ema, request.out, request.stride, ends, progress, request.dtype)
+        written = ema_series(series, request.ema, request.out, request.stride, ends, progress, request.dtype, source)
     else:
-        written = average_series(series, size, request.out, request.stride, ends, progress, request.dtype)
+        written = average_series(series, size, request.out, request.stride, ends, progress, request.dtype, source)
     return [c.path for c in written]
 
 

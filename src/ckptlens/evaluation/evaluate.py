@@ -144,7 +144,8 @@ def run_info(series_dir: Path, checkpoints: list[Checkpoint]) -> dict:
     manifest = series_manifest(series_dir)
     info = {"series": str(series_dir.resolve()), "checkpoints": [c.name for c in checkpoints]}
     if manifest.get("method") == "average":
-        info["averaged_from"] = str(manifest_source(series_dir))
+        source = manifest_source(series_dir)
+        info["averaged_from"] = manifest["source"] if source is None else str(source)  # a local folder or hf://
         info["window"] = int(manifest["window"])
     for key in ("n_params", "seed"):
         if key in manifest:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from ckptlens.checkpoints.hub import is_hub_spec
 from ckptlens.errors import CkptlensError
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
@@ -81,11 +82,13 @@ def series_manifest(series_dir: Path) -> dict:
 
 
 def manifest_source(series_dir: Path) -> Path | None:
-    """The series an averaged folder was made from, as a resolved path, or None for a plain series.
+    """The local series an averaged folder was made from, as a resolved path; None for a plain or Hub series.
 
     ``average`` writes the source as an absolute path; a relative one is read relative to
     the folder holding the manifest, never to the current directory, so every command
     finds the same source wherever it runs.
     """
     source = series_manifest(series_dir).get("source")
-    return None if not source else (Path(series_dir) / source).resolve()
+    if not source or is_hub_spec(source):
+        return None
+    return (Path(series_dir) / source).resolve()
