@@ -80,16 +80,7 @@ def evaluate(
     task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
     run = (run or series_name(series_dir)) + (f"-avg{window}" if window else "")
     validate_tasks(task_list, checkpoints[0])
-    changes = [c for t in task_list if (c := prompt_changes(store, run, t.name, task_hashes(t))) is not None]
-    if changes and not config.reevaluate:
-        raise CkptlensError(
-            f"{changes[0].describe()}: the task changed since it was evaluated; pass --reevaluate to re-evaluate "
-            f"and replace its {len(changes[0].checkpoints)} stored unit(s), or give the edited task a new name"
-        )
-    store.write_run_info(run, _source_info(series_dir, checkpoints, window))
-    for change in changes:
-        for checkpoint in change.checkpoints:
-            store.remove_unit(run, checkpoint, change.task)
+    open_run(store, run, task_list, _source_info(series_dir, checkpoints, window), config.reevaluate)
     total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
     on_unit = None if progress is None else (lambda checkpoint, task: progress(next(done), total))
     if cluster is not None:
@@ -113,6 +104,26 @@ def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:
                 encode_example(tokenizer, example)
             except CkptlensError as err:
                 raise CkptlensError(f"task {task.name!r}: {err}") from None
+
+
+def open_run(store: Store, run: str, tasks: Sequence[Task], info: dict, reevaluate: bool) -> None:
+    """Record ``run`` in the store, once its stored records are known to come from the tasks' prompts.
+
+    A task edited since its records were stored is an error naming it (mixing old and new
+    prompts would read as instability), unless ``reevaluate``: then the units holding
+    other prompts are removed, and the evaluation that follows redoes exactly those.
+    ``Store.write_run_info`` refuses another series under a used run name.
+    """
+    changes = [c for t in tasks if (c := prompt_changes(store, run, t.name, task_hashes(t))) is not None]
+    if changes and not reevaluate:
+        raise CkptlensError(
+            f"{changes[0].describe()}: the task changed since it was evaluated; pass --reevaluate to re-evaluate "
+            f"and replace its {len(changes[0].checkpoints)} stored unit(s), or give the edited task a new name"
+        )
+    store.write_run_info(run, info)
+    for change in changes:
+        for checkpoint in change.checkpoints:
+            store.remove_unit(run, checkpoint, change.task)
 
 
 def task_hashes(task: Task) -> dict[str, str]:
