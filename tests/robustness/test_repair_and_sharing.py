@@ -121,3 +121,12 @@ def test_averages_of_a_hub_series_link_to_its_run(cli, tiny_series, tmp_path, mo
     write_mc_task(task, n=4)
     assert cli("eval", tmp_path / "avg", "--tasks", task, "--store", tmp_path / "store", "--steps", "4")[0] == 0
     assert Store(tmp_path / "store").run_info("avg")["averaged_from"] == "hf://org/tiny"
+
+
+def test_imported_non_finite_log_likelihoods_are_refused(cli, tmp_path):
+    samples = choices()
+    samples[2].logliks = [float("nan"), -1.0]
+    write_new_format(tmp_path / "lm", Checkpoint("step1000", {"boolq": samples}))
+    code, _, err = cli("import", "lm-eval", tmp_path / "lm", "--store", tmp_path / "store", "--run", "r")
+    assert code == 2 and "doc_id 2" in one_error_line(err) and "samples_boolq" in err
+    assert not list((tmp_path / "store").glob("records/**/*.parquet"))
