@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from ckptlens.errors import CkptlensError
-from ckptlens.files import TMP_PREFIX, atomic_dir, atomic_path, temporary_name, write_text_atomic
+from ckptlens.files import HOST, TMP_PREFIX, atomic_dir, atomic_path, temporary_name, write_text_atomic
 from ckptlens.report.figures import save_figure
 
 
@@ -55,4 +55,5 @@ def test_a_failed_folder_leaves_no_temporary_folder_and_a_finished_one_is_kept(t
 
 def test_temporary_names_are_unique_per_writer(tmp_path):
     names = {temporary_name(tmp_path / "unit.parquet") for _ in range(100)}
-    assert len(names) == 100 and all(n.name.startswith(f"{TMP_PREFIX}unit.parquet.{os.getpid()}.") for n in names)
+    prefix = f"{TMP_PREFIX}unit.parquet.{HOST}.{os.getpid()}."
+    assert len(names) == 100 and all(n.name.startswith(prefix) for n in names)

@@ -1,7 +1,7 @@
 """Write files and folders so that a run killed halfway leaves the old one or none, never half of a new one.
 
 Every write goes to a temporary name beside its target, unique to the writer
-(``.tmp-<name>.<pid>.<random>``), and is renamed onto the target at the end: two
+(``.tmp-<name>.<host>.<pid>.<random>``), and is renamed onto the target at the end: two
 processes writing one target never write into each other's temporary file, and
 readers skip names that start with ``TMP_PREFIX``. A write the system refuses
 (a full disk, a read-only folder, a path that is a folder) is a one-line
@@ -19,10 +19,12 @@ which file was being written.
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
 import secrets
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -30,6 +32,7 @@ from pathlib import Path
 from ckptlens.errors import CkptlensError
 
 TMP_PREFIX = ".tmp-"
+HOST = socket.gethostname()
 # How a system refuses a write; other errors (a missing input read inside a write block) keep their type.
 WRITE_REFUSALS = frozenset(
     getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EACCES", "EPERM", "EISDIR",
@@ -45,7 +48,7 @@ def temporary_name(path: Path) -> Path:
     True
     """
     path = Path(path)
-    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    return path.with_name(f"{TMP_PREFIX}{path.name}.{HOST}.{os.getpid()}.{secrets.token_hex(4)}")
 
 
 @contextmanager
@@ -56,6 +59,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         with refused_writes(path):
             path.parent.mkdir(parents=True, exist_ok=True)
+            remove_dead_temporaries(path)
             yield partial
             os.replace(partial, path)
     finally:
@@ -74,11 +78,42 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     partial = temporary_name(path)
     try:
         with refused_writes(path):
+            remove_dead_temporaries(path)
             partial.mkdir(parents=True)
             yield partial
             _replace_unless_finished(partial, path)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def remove_dead_temporaries(path: Path) -> None:
+    """Remove the temporary files for ``path`` whose writer, a process of this host, no longer runs.
+
+    A killed writer leaves its temporary file behind; the next write of the same target clears it.
+    """
+    prefix = f"{TMP_PREFIX}{Path(path).name}."
+    for tmp in Path(path).parent.glob(f"{glob.escape(prefix)}*"):
+        host, _, pid = tmp.name[len(prefix):].rpartition(".")[0].rpartition(".")
+        if host == HOST and pid.isdigit() and not process_runs(int(pid)):
+            with suppress(OSError):
+                tmp.unlink() if tmp.is_file() else shutil.rmtree(tmp)
+
+
+def process_runs(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (an exited child not yet reaped does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in {"Z", "X"}
 
 
 def _replace_unless_finished(partial: Path, path: Path) -> None:

@@ -38,6 +38,12 @@ class SelectConfig:
     splits: int = 200  # random halves for the held-out check
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.splits < 1:
+            raise CkptlensError(f"--splits must be at least 1 random half, got {self.splits}")
+        if self.window < 1:
+            raise CkptlensError(f"--window must be at least 1 checkpoint, got {self.window}")
+
 
 @dataclass(frozen=True)
 class Selection:

@@ -27,6 +27,7 @@ is maximally unstable without having learned anything.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
 
@@ -129,7 +130,27 @@ def stability_sweep(store: Store, config: StabilityConfig = StabilityConfig()) -
                     for n in config.windows if (matrix.run, n) in averaged}
         sweep += _task_sweep(matrix, {n: m for n, m in averages.items() if m is not None}, config)
         with_records.add(matrix.run)
+    if with_records:
+        _check_windows(sweep.rows, config)
     return sweep + Sweep(_aggregate_rows(store, base_runs - with_records, config))
+
+
+def _check_windows(rows: list[StabilityRow], config: StabilityConfig) -> None:
+    """Refuse windows that give no row at all: a table of raw rows alone would pass for an answer.
+
+    A window that fits some runs but not others only warns, naming it.
+    """
+    wanted = sorted({n for n in config.windows if n > 1})
+    found = {r.window for r in rows if r.method != "raw" and not r.method.startswith(ADAPTIVE_PREFIX)}
+    missing = [n for n in wanted if n not in found]
+    if wanted and missing == wanted:
+        raise CkptlensError(
+            f"--windows {','.join(map(str, wanted))}: no run has a full window of that many checkpoints ending in "
+            f"the final {config.last:.0%} of training; use smaller windows or evaluate more checkpoints"
+        )
+    if missing:
+        warnings.warn(f"--windows {','.join(map(str, missing))}: no run has that many checkpoints; "
+                      "those windows are left out", stacklevel=3)
 
 
 def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", "window")) -> list[dict]:

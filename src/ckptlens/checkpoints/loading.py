@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from ckptlens.checkpoints.weights import read_layout
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -50,8 +51,9 @@ def load_model(
         read_layout(path)  # a truncated file or a header that lies is one line here, not deep in transformers
     _silence_transformers()
     model = _load_weights(path, torch_dtype, use_safetensors)
+    _check_finite(model, path)
     model.to(resolve_device(device)).eval()
-    return model, _load_tokenizer(path)
+    return model, load_tokenizer(path)
 
 
 def resolve_dtype(name: str) -> torch.dtype:
@@ -147,7 +149,21 @@ def _check_weights_match_config(path: Path, info: dict) -> None:
         )
 
 
-def _load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+def _check_finite(model: PreTrainedModel, path: Path) -> None:
+    """Refuse weights holding NaN or inf: such a model's scores are not a measurement (one pass, no copy)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CkptlensError(f"checkpoint {path}: tensor {name} holds NaN or inf; fix or remove the checkpoint")
+
+
+SAVE_AGAIN = "repair it, or save the model again with save_pretrained"
+
+
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The tokenizer saved in ``path``; transformers reads ``config.json`` for it, so a broken one is named first."""
+    config = Path(path) / "config.json"
+    if config.is_file() and not isinstance(read_json(config, SAVE_AGAIN), dict):
+        raise CkptlensError(f"{config} is not a model config (a JSON object); {SAVE_AGAIN}")
     try:
         return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as err:

@@ -13,7 +13,7 @@ from ckptlens.analysis.compare import compare_checkpoints
 from ckptlens.analysis.selection import SelectConfig, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.cli.cluster import Executor
-from ckptlens.cli.console import console
+from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.failures import run_one_line
 from ckptlens.cli.options import (
@@ -29,6 +29,7 @@ from ckptlens.cli.options import (
     MtvTargetOpt,
     RecordFormat,
     RulesOpt,
+    SkipIncompleteOpt,
     StepsOpt,
     StoreOpt,
     TableFormat,
@@ -44,7 +45,7 @@ from ckptlens.importers import import_lm_eval
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
 from ckptlens.report.tables import selection_table, stability_rich_table, summary_table
-from ckptlens.store import Store, export_records
+from ckptlens.store import Store, check_store, export_records, repair_store
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
@@ -128,6 +129,10 @@ def eval_command(
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:10001 (default: local).")] = None,
     shard_size: Annotated[int | None, typer.Option(help="Split tasks larger than N examples into shards.")] = None,
     max_retries: Annotated[int | None, typer.Option(help="Ray: re-runs of a unit whose worker died [3].")] = None,
+    skip_incomplete: SkipIncompleteOpt = False,
+    reevaluate: Annotated[
+        bool, typer.Option(help="Re-evaluate and replace stored units whose task prompts changed.")
+    ] = False,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
     from ckptlens.cli.cluster import cluster_options
@@ -135,7 +140,9 @@ def eval_command(
     from ckptlens.evaluation.runner import EvalConfig
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
-    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
+    config = EvalConfig(
+        batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size, reevaluate=reevaluate
+    )
     cluster = cluster_options(executor, address, max_retries, watch)
     filtered = steps is not None or last is not None or average_window is not None
     if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
@@ -150,7 +157,7 @@ def eval_command(
         done = watch_series(series, names or ["all"], Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
-    options = SeriesOptions(steps, last, average_window)
+    options = SeriesOptions(steps, last, average_window, skip_incomplete)
     with stage_bars(console) as bars:
         summary = evaluate(
             series, names or ["all"], Store(store), run, config,
@@ -171,11 +178,14 @@ def average(
     steps: StepsOpt = None,
     last: FilterLastOpt = None,
     dtype: Annotated[Dtype | None, typer.Option(help="Output dtype (default: as stored).")] = None,
+    skip_incomplete: SkipIncompleteOpt = False,
 ) -> None:
     """Average checkpoints into loadable Hugging Face folders: a trailing window, an EMA, or the listed folders once."""
     from ckptlens.averaging import AverageRequest, run_average
 
-    request = AverageRequest(tuple(sources), out, window, ema, stride, steps, last, dtype and dtype.value)
+    request = AverageRequest(
+        tuple(sources), out, window, ema, stride, steps, last, dtype and dtype.value, skip_incomplete
+    )
     label = f"average n={window}" if window else f"ema {ema}" if ema is not None else "average (tensors)"
     with stage_bars(console) as progress:
         written = run_average(request, progress=lambda done, total: progress(label, done, total))
@@ -283,6 +293,27 @@ def report(
     config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
+
+
+store_app = typer.Typer(help="Look after a store folder.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("check")
+def store_check_command(
+    store: StoreOpt = Path("store"),
+    repair: Annotated[bool, typer.Option(help="Remove damaged files, stale claims and temporary leftovers.")] = False,
+) -> None:
+    """List damaged record files, stale claims and leftover temporary files; --repair removes them."""
+    problems = check_store(Store(store))
+    for line in problems.lines():
+        stdout().print(line, highlight=False, soft_wrap=True)
+    if repair:
+        console.print(f"removed {repair_store(problems)} file(s); a rerun redoes the damaged units")
+    elif problems.removable:
+        console.print(f"{len(problems.removable)} problem(s); `ckptlens store check --repair` removes them")
+    else:
+        console.print(f"{store}: no damaged files, stale claims or temporary leftovers")
 
 
 import_app = typer.Typer(help="Import other tools' evaluation outputs into a store.", no_args_is_help=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
+from ckptlens.checkpoints import series_id
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.options import LastOpt, StoreOpt, TableFormat
 from ckptlens.cli.output import emit
@@ -78,8 +79,8 @@ def interpolate(
 
 def run_of_series(store: Store, series: Path) -> str:
     """The run whose evaluation read ``series`` (its run info names the folder)."""
-    wanted = series.resolve()
-    runs = [r for r in store.runs() if Path(store.run_info(r).get("series", "")).resolve() == wanted]
+    wanted = series_id(series)  # run infos hold this canonical form: compared as written, never re-resolved
+    runs = [r for r in store.runs() if store.run_info(r).get("series") == wanted]
     if len(runs) != 1:
         found = "no run" if not runs else f"runs {', '.join(runs)}"
         raise CkptlensError(f"{found} in {store.root} evaluated {series}; name the run with --run")

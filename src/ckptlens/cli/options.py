@@ -25,6 +25,9 @@ FilterLastOpt = Annotated[
 CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
+SkipIncompleteOpt = Annotated[
+    bool, typer.Option("--skip-incomplete", help="Leave out checkpoint folders without config.json.")
+]
 RulesOpt = Annotated[str, typer.Option("--rules", help="Ensemble rules: vote, mean-logprob, mean-prob, confidence.")]
 LagWeightOpt = Annotated[
     float, typer.Option("--lag-weight", help="Adaptive tradeoff: example MTV one checkpoint of lag costs.")

@@ -54,6 +54,7 @@ class EvalConfig:
     dtype: str = "float32"  # float32 | float16 | bfloat16
     allow_pickle: bool = False  # load pytorch_model.bin weights (only for trusted folders)
     shard_size: int | None = None  # evaluate and store tasks with more examples in shards of this many
+    reevaluate: bool = False  # replace stored units whose task prompts changed (else a changed task is an error)
 
     def __post_init__(self) -> None:
         if self.shard_size is not None and self.shard_size < 1:
@@ -137,7 +138,25 @@ def evaluate_piece(
     """The records of one piece, with their run/checkpoint/task keys."""
     task = piece.examples_task(config.shard_size)
     rows = evaluate_task(model, tokenizer, task, config.batch_size)
+    check_finite(rows, piece)
     return records_table(_with_unit_keys(rows, run, piece.checkpoint, piece.task))
+
+
+def check_finite(rows: list[dict], piece: Piece) -> None:
+    """Refuse NaN or infinite log-likelihoods: scored, a NaN row would count as choosing option 0.
+
+    The whole evaluation stops (nothing of the unit is stored) with the checkpoint named, since
+    non-finite log-likelihoods come from non-finite weights or an overflowing dtype, which no
+    other unit of that checkpoint escapes.
+    """
+    for row in rows:
+        values = [*(row.get("logliks") or ()), *([row["nll"]] if row.get("nll") is not None else [])]
+        if not all(math.isfinite(v) for v in values):
+            raise CkptlensError(
+                f"checkpoint {piece.checkpoint.path}: non-finite log-likelihoods on task {piece.task.name!r} "
+                f"(example {row['example_id']}); its weights hold NaN/inf or --dtype overflows: "
+                "fix or remove the checkpoint, or try --dtype float32"
+            )
 
 
 def write_piece(store: Store, run: str, piece: Piece, table: pa.Table) -> None:
@@ -199,6 +218,7 @@ def _evaluate_checkpoint(
     """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored."""
     for task in tasks:
         if store.has_unit(run, ckpt.name, task.name):
+            store.drop_stale_claim(run, ckpt.name, task.name)
             tally.add(ckpt, task, written_here=False)
     open_tasks = [t for t in tasks if not tally.has(ckpt, t)]
     pieces = [p for t in open_tasks for p in missing_pieces(store, run, ckpt, t, config.shard_size)]

@@ -142,7 +142,7 @@ def _newly_complete(
 def _candidates(series_dir: Path) -> list[Checkpoint]:
     """The series' checkpoint folders so far; none yet (a run that has not saved) is not an error."""
     started = any(parse_step(p.name) is not None and (p / "config.json").is_file() for p in series_dir.iterdir())
-    return discover_series(series_dir) if started else []
+    return discover_series(series_dir, skip_incomplete=True) if started else []
 
 
 def _evaluate_newest(
@@ -160,7 +160,7 @@ def _evaluate_newest(
     skips the units of those handled before, which ``summary`` already counted.
     """
     steps = ",".join(str(c.step) for c in ready)
-    result = evaluate(series_dir, tasks, store, run, config, series=SeriesOptions(steps=steps))
+    result = evaluate(series_dir, tasks, store, run, config, series=SeriesOptions(steps=steps, skip_incomplete=True))
     counted_before = summary.units_done + summary.units_skipped
     own = EvalSummary(result.units_done, result.units_skipped - counted_before, result.models_loaded)
     summary.checkpoints.append(ready[-1].name)

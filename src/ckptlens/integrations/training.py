@@ -30,6 +30,7 @@ import torch
 from ckptlens.analysis import metrics
 from ckptlens.analysis.matrix import store_matrix
 from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.checkpoints.source import series_id
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series
 from ckptlens.store import Store
@@ -60,7 +61,7 @@ class TrainingEvaluation:
         self.log_dir = Path(log_dir)
         self._writer: SummaryWriter | None = None
         if series_dir is not None:
-            store.write_run_info(run, {"series": str(series_dir)})
+            store.write_run_info(run, {"series": series_id(series_dir)})
 
     def evaluate(
         self, model: torch.nn.Module, tokenizer, step: int, checkpoint: str, tokens_seen: int | None = None

@@ -32,8 +32,15 @@ import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
 from ckptlens.files import TMP_PREFIX, atomic_path, read_json
-from ckptlens.store.claims import Claim, try_claim
+from ckptlens.store.claims import Claim, claim_path, is_stale, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
+
+# Record columns added after the first stores were written; files without them read them as null.
+OPTIONAL_RECORD_COLUMNS = frozenset({"choice_chars", "metrics", "task_version"})
+_CHECKED: set[tuple[Path, int, int]] = set()  # (file, size, mtime) already checked by check_files
+# What a run is, fixed when its info is first written: the series (folder or hf://), and for
+# averages the series averaged from and the window.
+RUN_IDENTITY = ("series", "averaged_from", "window")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,21 @@ class Store:
             shutil.rmtree(_shards_folder(path), ignore_errors=True)
         return path
 
+    def remove_unit(self, run: str, checkpoint: str, task: str) -> None:
+        """Remove a stored unit (and shards of it), so that the next evaluation redoes it."""
+        path = self.unit_path(run, checkpoint, task)
+        path.unlink(missing_ok=True)
+        shutil.rmtree(_shards_folder(path), ignore_errors=True)
+
+    def drop_stale_claim(self, run: str, checkpoint: str, task: str) -> None:
+        """Remove the claim of a stored unit left by a writer killed between writing it and releasing the claim."""
+        path = claim_path(self.unit_path(run, checkpoint, task))
+        try:
+            if is_stale(path):
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
     def merge_shards(self, run: str, checkpoint: str, task: str, count: int) -> Path:
         """Write the unit from its ``count`` shards, in shard order (the task's example order)."""
         shards = [_read_parquet(self.unit_path(run, checkpoint, task, Shard(i, count)), RECORD_SCHEMA)
@@ -110,7 +132,7 @@ class Store:
         ]
         if not files:
             return AGGREGATE_SCHEMA.empty_table()
-        return pa.concat_tables(_read_parquet(f, AGGREGATE_SCHEMA) for f in files)
+        return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in check_files(files, AGGREGATE_SCHEMA))
 
     def write_drift(self, run: str, table: pa.Table) -> Path:
         """Write a run's parameter drift (``records.drift_table``) atomically, replacing an earlier one."""
@@ -125,7 +147,13 @@ class Store:
         return _read_parquet(path, DRIFT_SCHEMA) if path.is_file() else None
 
     def write_run_info(self, run: str, info: dict) -> None:
+        """Record what ``run`` is; its identity (``RUN_IDENTITY``), once recorded, never changes.
+
+        A second series under a used run name would mix two runs' records, or mark a raw
+        run averaged so that stability drops it: refused, with the run named.
+        """
         path = self.root / "runs" / f"{_safe(run)}.json"
+        _check_identity(run, self.run_info(run), info)
         text = json.dumps({"run": run, **info}, indent=2, sort_keys=True)
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
@@ -162,12 +190,7 @@ class Store:
             if not self.root.is_dir():
                 raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
             return schema.empty_table()
-        try:
-            return ds.dataset(files, format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
-        except (pa.ArrowException, OSError):
-            for f in files:  # name the damaged file: the dataset's error may not
-                _read_parquet(f, RECORD_SCHEMA)
-            raise
+        return ds.dataset(check_files(files), format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
 
     def _unit_files(self, runs: Iterable[str] | None, tasks: Iterable[str] | None) -> list[Path]:
         wanted_runs = None if runs is None else {_safe(r) for r in runs}
@@ -183,14 +206,61 @@ class Store:
 
 
 def _read_parquet(path: Path, schema: pa.Schema) -> pa.Table:
-    """A record file of the store; one that cannot be read (cut short, not Parquet) is an error naming it."""
+    """A file of the store; one that cannot be read (cut short, not Parquet) is an error naming it."""
     try:
         return pq.read_table(path, schema=schema)
     except (pa.ArrowException, OSError) as error:
         reason = " ".join(str(error).split()).split(". ")[0]
         raise CkptlensError(
-            f"record file {path} is damaged ({reason}); delete it and rerun the command that wrote it"
+            f"{path} is damaged ({reason}); `ckptlens store check --repair` removes it so a rerun redoes it"
         ) from None
+
+
+def check_files(files: list[Path], schema: pa.Schema = RECORD_SCHEMA) -> list[Path]:
+    """``files``, once each is known to be a readable Parquet file of ``schema``; else an error naming it.
+
+    Columns added to a schema later (``OPTIONAL_RECORD_COLUMNS``) may be missing: older
+    files read them as null. A file is checked once per change (size and time).
+    """
+    for path in files:
+        stat = path.stat()
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        if key not in _CHECKED:
+            _check_file(path, schema)
+            _CHECKED.add(key)
+    return files
+
+
+def _check_file(path: Path, schema: pa.Schema) -> None:
+    try:
+        found = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CkptlensError(
+            f"{path} is damaged ({reason}); `ckptlens store check --repair` removes it so a rerun redoes it"
+        ) from None
+    for field in schema:
+        if field.name not in found.names:
+            if field.name in OPTIONAL_RECORD_COLUMNS:
+                continue
+            raise CkptlensError(f"{path} is not a ckptlens file of this kind: it has no column {field.name!r}; "
+                                "move it out of the store")
+        if found.field(field.name).type != field.type:
+            raise CkptlensError(f"{path} is not a ckptlens file of this kind: column {field.name!r} is "
+                                f"{found.field(field.name).type}, not {field.type}; move it out of the store")
+
+
+def _check_identity(run: str, stored: dict, info: dict) -> None:
+    """Refuse ``info`` when ``stored`` already fixes the run's series (imported runs have none) to another one."""
+    if "series" not in stored:
+        return
+    changed = [key for key in RUN_IDENTITY if stored.get(key) != info.get(key)]
+    if changed:
+        key = changed[0]
+        raise CkptlensError(
+            f"run {run!r} is already {key} {stored.get(key)!r} in this store, not {info.get(key)!r}; "
+            "give this series another --run name"
+        )
 
 
 def _safe(name: str) -> str:

@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
+from ckptlens.checkpoints.hub import is_hub_spec
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_json
 from ckptlens.tasks.registry import build_builtin, builtin_names
@@ -53,9 +54,9 @@ def _task_folders(series_dir: str | Path | None) -> list[Path]:
         return []
     series_dir = Path(series_dir)
     folders = [series_dir / TASKS_FOLDER]
-    source = series_manifest(series_dir).get("source")
-    if source:
-        folders.append(Path(source) / TASKS_FOLDER)
+    source = manifest_source(series_dir)
+    if source is not None:
+        folders.append(source / TASKS_FOLDER)
     return folders
 
 
@@ -63,8 +64,9 @@ def _series_seed(series_dir: str | Path | None) -> int:
     if series_dir is None:
         return 0
     manifest = series_manifest(Path(series_dir))
-    if "seed" not in manifest and manifest.get("source"):
-        manifest = series_manifest(Path(manifest["source"]))
+    source = manifest_source(Path(series_dir))
+    if "seed" not in manifest and source is not None:
+        manifest = series_manifest(source)
     return int(manifest.get("seed", 0))
 
 
@@ -77,3 +79,16 @@ def series_manifest(series_dir: Path) -> dict:
     if not isinstance(manifest, dict):
         raise CkptlensError(f"{path} is not a series manifest (a JSON object); repair or remove it")
     return manifest
+
+
+def manifest_source(series_dir: Path) -> Path | None:
+    """The local series an averaged folder was made from, as a resolved path; None for a plain or Hub series.
+
+    ``average`` writes the source as an absolute path; a relative one is read relative to
+    the folder holding the manifest, never to the current directory, so every command
+    finds the same source wherever it runs.
+    """
+    source = series_manifest(series_dir).get("source")
+    if not source or is_hub_spec(source):
+        return None
+    return (Path(series_dir) / source).resolve()
