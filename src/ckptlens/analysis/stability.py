@@ -35,13 +35,14 @@ import pyarrow.compute as pc
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX, AdaptiveConfig, WindowCriterion, adaptive_matrix
-from ckptlens.analysis.benchmarks import benchmark_chance, task_category
+from ckptlens.analysis.benchmarks import benchmark_chance, benchmark_size, task_category
 from ckptlens.analysis.bootstrap import bootstrap_cis, resample_weights
 from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, lag_flags
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
 from ckptlens.analysis.matrix import TaskMatrix, store_matrices, store_matrix
 from ckptlens.checkpoints import last_fraction
-from ckptlens.store import Store
+from ckptlens.store import SAMPLE_COUNT, Store
+from ckptlens.tasks.chance import chance_note, near_chance
 
 DEFAULT_WINDOWS = (2, 4, 8)
 ENSEMBLE_RULES = ("vote", "mean-logprob")
@@ -80,6 +81,8 @@ class StabilityRow:
     example_mtv_hi: float | None = None
     instability_score_lo: float | None = None
     instability_score_hi: float | None = None
+    # why the row is left out of means over tasks (near chance, with the numbers), or what span it covers
+    note: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -158,14 +161,6 @@ def _window_per_task(row: StabilityRow) -> StabilityRow:
     return replace(row, window=None) if row.method.startswith(ADAPTIVE_PREFIX) else row
 
 
-def near_chance(mean_score: float, chance: float | None, n_examples: int | None) -> bool:
-    """Within 5 points or 3 binomial standard errors of chance, whichever is wider (False if chance unknown)."""
-    if chance is None:
-        return False
-    se = math.sqrt(max(chance * (1 - chance), 1e-12) / max(n_examples or 1, 1))
-    return mean_score < chance + max(0.05, 3 * se)
-
-
 def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
     """The base runs, and (base run, window) -> averaged run, linked through the series averaged from."""
     infos = [store.run_info(run) for run in store.runs()]
@@ -192,6 +187,7 @@ def _task_sweep(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: Sta
             choices += adaptive[1]
     near = rows[0].near_chance
     lags, ensembles = _failure_flags(matrix, found, noise=rows[0].std)
+    rows = [replace(r, note=rows[0].note) for r in rows]
     return Sweep(_marked(rows, near), choices, _marked(lags, near), _marked(ensembles, near))
 
 
@@ -222,7 +218,7 @@ def _failure_flags(matrix: TaskMatrix, found: list[MethodMatrix], noise: float):
 def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
     score, outputs, steps = m.score, m.outputs, m.steps
     trajectory = score.mean(axis=0)
-    chance = _chance(base)
+    chance = base.chance
     mean_score = float(trajectory.mean())
     cis = bootstrap_cis(score, outputs, weights) if weights is not None else {}
     return StabilityRow(
@@ -246,6 +242,7 @@ def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
         forgetting_events=metrics.forgetting_events(score),
         chance=chance,
         near_chance=near_chance(mean_score, chance, score.shape[0]),
+        note=chance_note(mean_score, chance, score.shape[0], "records"),
         **{f"{name}_{end}": cis[name][i] for name in cis for i, end in enumerate(("lo", "hi"))},
     )
 
@@ -255,33 +252,44 @@ def _aggregate_rows(store: Store, runs: set[str], config: StabilityConfig) -> li
     table = store.read_aggregates(sorted(runs)) if runs else None
     if table is None or table.num_rows == 0:
         return []
-    table = table.filter(pc.equal(table["metric"], config.metric))
     table = table.filter(pc.invert(pc.fill_null(pc.not_equal(table["filter"], "none"), False)))
-    by_key: dict[tuple[str, str], dict[int, float]] = {}
-    for run, task, step, value in zip(*(table[c].to_pylist() for c in ("run", "task", "step", "value"))):
-        by_key.setdefault((run, task), {})[step] = value
+    counts = _by_run_task(table.filter(pc.equal(table["metric"], SAMPLE_COUNT)))
+    by_key = _by_run_task(table.filter(pc.equal(table["metric"], config.metric)))
     rows = []
     for (run, task), values in sorted(by_key.items()):
         window = last_fraction(values, config.last)
-        rows.append(_trajectory_row(run, task, window, np.array([values[s] for s in window]), config))
+        size = _example_count(task, [counts.get((run, task), {}).get(s) for s in window])
+        rows.append(_trajectory_row(run, task, window, np.array([values[s] for s in window]), size, config))
     return rows
 
 
-def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarray, config) -> StabilityRow:
+def _by_run_task(table) -> dict[tuple[str, str], dict[int, float]]:
+    by_key: dict[tuple[str, str], dict[int, float]] = {}
+    for run, task, step, value in zip(*(table[c].to_pylist() for c in ("run", "task", "step", "value"))):
+        by_key.setdefault((run, task), {})[step] = value
+    return by_key
+
+
+def _example_count(task: str, recorded: list[float | None]) -> tuple[int | None, str]:
+    """Examples behind a task-level score: as the import recorded them (lm-eval ``n-samples``), else the
+    benchmark's known size, else unknown; with where the number came from."""
+    known = [int(n) for n in recorded if n]
+    if known:
+        return min(known), "n-samples"
+    return benchmark_size(task), "known size"
+
+
+def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarray, size, config) -> StabilityRow:
     chance = benchmark_chance(task)
     mean_score = float(trajectory.mean())
+    n_examples, basis = size
     return StabilityRow(
         run=run, task=task, category=task_category(task, None, config.categories), method="raw", window=1,
         n_checkpoints=len(steps), first_step=steps[0], last_step=steps[-1], n_examples=None,
         mean_score=mean_score, task_mtv=metrics.task_mtv(trajectory), example_mtv=None, instability_score=None,
         std=metrics.score_std(trajectory), relative_std=metrics.relative_std(trajectory),
         monotonicity=metrics.monotonicity(trajectory), flip_fraction=None, forgetting_events=None,
-        chance=chance, near_chance=near_chance(mean_score, chance, None),
+        chance=chance, near_chance=near_chance(mean_score, chance, n_examples),
+        note=chance_note(mean_score, chance, n_examples, basis),
     )
 
-
-def _chance(matrix: TaskMatrix) -> float:
-    if matrix.kind != "multiple_choice" or matrix.logliks.shape[2] == 0:
-        return 0.0
-    n_choices = np.isfinite(matrix.logliks[0]).sum(axis=1)
-    return float(np.mean(1.0 / np.maximum(n_choices, 1)))

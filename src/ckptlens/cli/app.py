@@ -13,7 +13,7 @@ import typer
 from ckptlens.analysis.benchmarks import load_categories
 from ckptlens.analysis.capabilities import CapabilityConfig
 from ckptlens.analysis.compare import compare_checkpoints
-from ckptlens.analysis.selection import SelectConfig, select_checkpoints
+from ckptlens.analysis.selection import SelectConfig, nothing_to_select, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.cluster import Executor
@@ -273,7 +273,10 @@ def select_command(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv.")] = TableFormat.table,
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
-    rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits), run)
+    config = SelectConfig(last=last, window=window, splits=splits)
+    rows = select_checkpoints(Store(store), config, run)
+    if not rows:
+        raise nothing_to_select(config)
     table = [r.to_dict() for r in rows]
     if fmt is TableFormat.json:
         print(json.dumps(table, indent=2))
