@@ -187,8 +187,20 @@ def _task_sweep(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: Sta
             choices += adaptive[1]
     near = rows[0].near_chance
     lags, ensembles = _failure_flags(matrix, found, noise=rows[0].std)
-    rows = [replace(r, note=rows[0].note) for r in rows]
+    rows = [replace(r, note=_joined(rows[0].note, _span_note(window, found[0].steps))) for r in rows]
     return Sweep(_marked(rows, near), choices, _marked(lags, near), _marked(ensembles, near))
+
+
+def _span_note(window: list[int], shared: np.ndarray) -> str | None:
+    """Said when the methods' shared span (``integration.shared_span``) is shorter than the final window."""
+    if int(shared[0]) == window[0] and int(shared[-1]) == window[-1]:
+        return None
+    return (f"every method compared over steps {shared[0]}-{shared[-1]} ({len(shared)} checkpoints), the span all "
+            f"windows cover; the final window is {window[0]}-{window[-1]} ({len(window)})")
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "; ".join(n for n in notes if n) or None
 
 
 def _marked(items: list, near: bool) -> list:
