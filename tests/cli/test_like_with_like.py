@@ -30,3 +30,45 @@ def test_last_fraction_store_compares_every_method_over_the_same_steps(cli, tiny
     assert all("compared over steps 90-100" in r["note"] for r in rows)
     assert "ensemble of 2 covers 2 checkpoint(s) of the final window (kept" in err
     assert "ensemble of 4 covers 0 checkpoint(s) of the final window (left out)" in err
+
+
+def test_stability_on_a_store_of_averaged_runs_only_says_what_to_evaluate(cli, tmp_path):
+    from ckptlens.store import Store, records_table
+    from tests.analysis.test_stability import mc_rows
+
+    store = Store(tmp_path / "store")
+    for step in (10, 20, 30):
+        store.write_unit("avg2", f"step{step}", "t", records_table(mc_rows("avg2", "t", step, [0, 1], [0, 0])))
+    store.write_run_info("avg2", {"series": "/runs/avg2", "averaged_from": "/runs/base", "window": 2})
+    code, out, err = cli("stability", "--store", store.root)
+    assert code == 2 and out == ""
+    assert "holds only averaged runs (avg2)" in err and "ckptlens eval /runs/base" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_stability_on_a_series_folder_says_it_is_not_a_store(cli, tiny_series):
+    code, out, err = cli("stability", "--store", tiny_series)
+    assert code == 2 and out == ""
+    assert "is a checkpoint series, not a store" in err and "ckptlens eval" in err
+
+
+def test_linearity_without_averaged_runs_exits_2(cli, tmp_path):
+    from ckptlens.store import Store, records_table
+    from tests.analysis.test_stability import mc_rows
+
+    store = Store(tmp_path / "store")
+    for step in (10, 20, 30):
+        store.write_unit("base", f"step{step}", "t", records_table(mc_rows("base", "t", step, [0, 1], [0, 0])))
+    code, out, err = cli("linearity", "--store", store.root, "--format", "csv")
+    assert code == 2 and out == "" and "no averaged run" in err
+
+
+def test_empty_capability_tables_keep_their_header(cli, tmp_path):
+    from tests.analysis.test_pythia_format import write_pythia_files
+
+    write_pythia_files(tmp_path / "70m", "70m", seed=0)
+    assert cli("import", "lm-eval", tmp_path / "70m", "--store", tmp_path / "store")[0] == 0
+    code, _, err = cli("capabilities", "--store", tmp_path / "store", "--out", tmp_path / "cap")
+    assert code == 0, err  # one size: nothing to rank or correlate across sizes, but the files say what they hold
+    assert (tmp_path / "cap" / "ranking.csv").read_text().strip() == "task,step,kendall_tau"
+    assert (tmp_path / "cap" / "similarity.csv").read_text().strip() == "run_a,run_b,category,n_tasks,correlation"

@@ -29,6 +29,9 @@ from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
 
 THIRDS = (("early", 0.0, 1 / 3), ("middle", 1 / 3, 2 / 3), ("late", 2 / 3, 1.0 + 1e-9))
+# columns of the tables that are empty with too few sizes (CSV files keep their header)
+SIMILARITY_COLUMNS = ("run_a", "run_b", "category", "n_tasks", "correlation")
+RANKING_COLUMNS = ("task", "step", "kendall_tau")
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,7 @@ def _similarity(curves: list[Curve], runs: list[str]) -> list[dict]:
             for category in ["all", *sorted({cat for cat, _ in per_task.values()})]:
                 values = [v for cat, v in per_task.values() if category in ("all", cat)]
                 if values:
-                    rows.append({"run_a": a, "run_b": b, "category": category, "n_tasks": len(values),
-                                 "correlation": float(np.mean(values))})
+                    rows.append(dict(zip(SIMILARITY_COLUMNS, (a, b, category, len(values), float(np.mean(values))))))
     return rows
 
 
@@ -162,7 +164,7 @@ def _ranking(curves: list[Curve], runs: list[str]) -> list[dict]:
         final = [members[r].scores[np.searchsorted(members[r].steps, steps[-1])] for r in runs]
         for step in steps:
             now = [members[r].scores[np.searchsorted(members[r].steps, step)] for r in runs]
-            rows.append({"task": task, "step": int(step), "kendall_tau": _finite(kendall_tau(now, final))})
+            rows.append(dict(zip(RANKING_COLUMNS, (task, int(step), _finite(kendall_tau(now, final))))))
     return rows
 
 

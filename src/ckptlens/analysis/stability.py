@@ -41,6 +41,7 @@ from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, la
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
 from ckptlens.analysis.matrix import TaskMatrix, store_matrices, store_matrix
 from ckptlens.checkpoints import last_fraction
+from ckptlens.errors import CkptlensError
 from ckptlens.store import SAMPLE_COUNT, Store
 from ckptlens.tasks.chance import chance_note, near_chance
 
@@ -127,7 +128,27 @@ def stability_sweep(store: Store, config: StabilityConfig = StabilityConfig()) -
                     for n in config.windows if (matrix.run, n) in averaged}
         sweep += _task_sweep(matrix, {n: m for n, m in averages.items() if m is not None}, config)
         with_records.add(matrix.run)
-    return sweep + Sweep(_aggregate_rows(store, base_runs - with_records, config))
+    sweep += Sweep(_aggregate_rows(store, base_runs - with_records, config))
+    if not sweep.rows:
+        raise CkptlensError(_nothing_to_show(store, base_runs, config))
+    return sweep
+
+
+def _nothing_to_show(store: Store, base_runs: set[str], config: StabilityConfig) -> str:
+    """Why a store gives no stability row, and what to run: one line."""
+    root = store.root
+    if not store.runs():
+        if any((p / "config.json").is_file() for p in root.iterdir() if p.is_dir()):
+            return (f"{root} is a checkpoint series, not a store: run `ckptlens eval {root} --tasks TASKS --store "
+                    f"store`, then `ckptlens stability --store store`")
+        return (f"{root} holds no records: run `ckptlens eval SERIES --tasks TASKS --store {root}` or "
+                f"`ckptlens import lm-eval OUT --store {root}`")
+    if not base_runs:
+        sources = sorted({str(store.run_info(r).get("averaged_from")) for r in store.runs()})
+        return (f"{root} holds only averaged runs ({', '.join(store.runs())}): evaluate the series they were "
+                f"averaged from into it too, `ckptlens eval {sources[0]} --tasks TASKS --store {root}`")
+    return (f"{root}: no scored task in runs {', '.join(sorted(base_runs))} (perplexity tasks only, or imports "
+            f"without metric {config.metric!r}); evaluate a multiple-choice or generation task, or pick --metric")
 
 
 def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", "window")) -> list[dict]:

@@ -50,6 +50,9 @@ def drift(
 def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
     """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
     summaries = summarise_gaps(linearity_gaps(Store(store), last))
+    if not summaries:
+        raise CkptlensError(f"{store} holds no averaged run linked to a base run: run `ckptlens average SERIES "
+                            f"--window 4 --out AVG` and `ckptlens eval AVG --tasks TASKS --store {store}` first")
     if fmt is TableFormat.json:
         print(json.dumps([s.to_dict() for s in summaries], indent=2))
     elif fmt is TableFormat.csv:

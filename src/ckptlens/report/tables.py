@@ -61,17 +61,22 @@ def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
     return table
 
 
-def write_csv(rows: Sequence[dict], target: Path | TextIO) -> None:
-    """Rows as CSV (null as an empty field) to a file path (atomically) or an open text stream."""
+def write_csv(rows: Sequence[dict], target: Path | TextIO, columns: Sequence[str] | None = None) -> None:
+    """Rows as CSV (null as an empty field) to a file path (atomically) or an open text stream.
+
+    The header is ``columns``, else the first row's keys; a table that can be empty must name its columns,
+    so that an empty table is still a header, never a 0-byte file.
+    """
     if isinstance(target, Path):
         text = io.StringIO(newline="")
-        write_csv(rows, text)
+        write_csv(rows, text, columns)
         write_text_atomic(target, text.getvalue())
         return
-    if rows:
-        writer = csv.DictWriter(target, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+    if columns is None and not rows:
+        return
+    writer = csv.DictWriter(target, fieldnames=list(columns or rows[0]))
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
 
 
 def write_json(obj, path: Path) -> Path:
