@@ -11,7 +11,7 @@ import typer
 
 from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
 from ckptlens.cli.console import console, stdout
-from ckptlens.cli.options import LastOpt, StoreOpt, TableFormat
+from ckptlens.cli.options import DEFAULT_STORE, LastOpt, StoreOpt, TableFormat
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
 from ckptlens.report.linearity import linearity_findings, linearity_rich_table
@@ -47,7 +47,7 @@ def drift(
         write_csv(rows, sys.stdout)
 
 
-def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
+def linearity(store: StoreOpt = DEFAULT_STORE, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
     """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
     summaries = summarise_gaps(linearity_gaps(Store(store), last))
     if not summaries:

@@ -12,6 +12,7 @@ from ckptlens.analysis.adaptive import AdaptiveConfig
 from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.errors import CkptlensError
 
+DEFAULT_STORE = Path("store")  # every command's --store: ./store unless told otherwise
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
 LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
 CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]

@@ -18,7 +18,7 @@ from ckptlens.evaluation.in_memory import averaged_checkpoints, window_average_l
 from ckptlens.evaluation.ray_executor import RayOptions, evaluate_on_ray
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary, Loader, evaluate_series
 from ckptlens.store import Store
-from ckptlens.tasks.resolve import resolve_tasks, series_manifest
+from ckptlens.tasks.resolve import default_tasks, resolve_tasks, series_manifest
 from ckptlens.tasks.task import Task
 
 
@@ -46,6 +46,9 @@ def evaluate(
     holds the trailing-window averages, computed in memory and linked to the
     base run like an averaged folder written by ``ckptlens average``.
 
+    No ``tasks`` means the built-in tasks, and only on a series that records them (the demo's;
+    ``tasks.resolve.default_tasks``): another model gets a one-line error asking for ``--tasks``.
+
     ``progress(done, total)`` counts (checkpoint, task) units, finished or skipped.
     With ``cluster``, the units run on a Ray cluster (``ray_executor``) instead of here.
 
@@ -60,7 +63,8 @@ def evaluate(
     local_dir = None if is_hub_spec(series_dir) else Path(series_dir)
     source = open_series(series_dir, series.steps, None if window else series.last, config.allow_pickle)
     checkpoints, load = _averaged(source, window, series.last, config) if window else (source, None)
-    task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
+    specs = list(tasks) or default_tasks(local_dir)
+    task_list = [t for spec in specs for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
     run = run or series_name(series_dir) + (f"-avg{window}" if window else "")
     store.write_run_info(run, _source_info(series_dir, checkpoints, window))
     total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
