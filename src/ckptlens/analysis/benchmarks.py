@@ -134,6 +134,19 @@ def benchmark_size(task: str) -> int | None:
     return MMLU_SIZES.get(mmlu.group(1).lower()) if mmlu else BENCHMARK_SIZES.get(task.lower())
 
 
+def example_count(task: str, recorded: list[float | None]) -> tuple[int | None, str]:
+    """Examples behind a task-level score, and where the number comes from: as the import recorded them
+    (lm-eval ``n-samples``, the smallest over the steps given), else the benchmark's known size, else None.
+
+    >>> example_count("arc_easy", [None, 500.0]), example_count("arc_easy", []), example_count("mine", [])
+    ((500, 'n-samples'), (2376, 'known size'), (None, 'known size'))
+    """
+    known = [int(n) for n in recorded if n]
+    if known:
+        return min(known), "n-samples"
+    return benchmark_size(task), "known size"
+
+
 def load_categories(path: str | Path) -> dict[str, str]:
     """A user mapping ``{category: [task name or regex, ...]}`` as {pattern: category}."""
     path = Path(path)

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX, AdaptiveConfig, WindowCriterion, adaptive_matrix
-from ckptlens.analysis.benchmarks import benchmark_chance, benchmark_size, task_category
+from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
 from ckptlens.analysis.bootstrap import bootstrap_cis, resample_weights
 from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, lag_flags
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
@@ -291,7 +291,7 @@ def _aggregate_rows(store: Store, runs: set[str], config: StabilityConfig) -> li
     rows = []
     for (run, task), values in sorted(by_key.items()):
         window = last_fraction(values, config.last)
-        size = _example_count(task, [counts.get((run, task), {}).get(s) for s in window])
+        size = example_count(task, [counts.get((run, task), {}).get(s) for s in window])
         rows.append(_trajectory_row(run, task, window, np.array([values[s] for s in window]), size, config))
     return rows
 
@@ -301,15 +301,6 @@ def _by_run_task(table) -> dict[tuple[str, str], dict[int, float]]:
     for run, task, step, value in zip(*(table[c].to_pylist() for c in ("run", "task", "step", "value"))):
         by_key.setdefault((run, task), {})[step] = value
     return by_key
-
-
-def _example_count(task: str, recorded: list[float | None]) -> tuple[int | None, str]:
-    """Examples behind a task-level score: as the import recorded them (lm-eval ``n-samples``), else the
-    benchmark's known size, else unknown; with where the number came from."""
-    known = [int(n) for n in recorded if n]
-    if known:
-        return min(known), "n-samples"
-    return benchmark_size(task), "known size"
 
 
 def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarray, size, config) -> StabilityRow:
