@@ -19,9 +19,14 @@ below all its members).
 Runs imported without per-example samples get task-level rows only (raw,
 ``metric`` of the results file), with example-level fields null.
 
-A task whose raw score stays near chance is flagged ``near_chance`` and left out
-of averages over tasks: a model flipping between "always yes" and "always no"
-is maximally unstable without having learned anything.
+A task whose raw score stays near chance (``tasks.chance``) is flagged ``near_chance``
+and left out of averages over tasks, its ``note`` saying why: a model flipping between
+"always yes" and "always no" is maximally unstable without having learned anything.
+
+Rows of one task cover the same checkpoints: every method is compared over the span
+all of them cover (``integration.shared_span``), and ``note`` says so when that span is
+shorter than the final window. A store that gives no row at all is an error naming
+what to run, never an empty table.
 """
 
 from __future__ import annotations
