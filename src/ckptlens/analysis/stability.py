@@ -222,7 +222,7 @@ def _span_note(window: list[int], shared: np.ndarray) -> str | None:
     if int(shared[0]) == window[0] and int(shared[-1]) == window[-1]:
         return None
     return (f"every method compared over steps {shared[0]}-{shared[-1]} ({len(shared)} checkpoints), the span all "
-            f"windows cover; the final window is {window[0]}-{window[-1]} ({len(window)})")
+            f"windows cover (final window {window[0]}-{window[-1]}, {len(window)} checkpoints)")
 
 
 def _joined(*notes: str | None) -> str | None:
