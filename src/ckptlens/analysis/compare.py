@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ckptlens.analysis.matrix import TaskMatrix, task_matrix
+from ckptlens.analysis.matrix import TaskMatrix, store_matrix, task_matrix
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
 
@@ -80,6 +80,28 @@ def compare_checkpoints(store: Store, run: str, task: str, step_a: int, step_b: 
     if records.num_rows == 0:
         raise CkptlensError(f"no per-example records for run {run!r} and task {task!r} in {store.root}")
     return compare_steps(task_matrix(records, run, task), step_a, step_b)
+
+
+def compare_tasks(
+    store: Store, step_a: int, step_b: int, run: str | None = None, task: str | None = None
+) -> list[Comparison]:
+    """``compare_checkpoints`` for ``task``, or for every scored task of the run when None; ``run`` may be
+    left out when the store holds one run that is not an average (the one evaluated or imported)."""
+    run = run or _only_run(store)
+    if task:
+        return [compare_checkpoints(store, run, task, step_a, step_b)]
+    matrices = [m for m in (store_matrix(store, run, t) for t in store.tasks(run)) if m is not None]
+    if not matrices:
+        raise CkptlensError(f"run {run!r} has no scored per-example records in {store.root} to compare")
+    return [compare_steps(m, step_a, step_b) for m in matrices]
+
+
+def _only_run(store: Store) -> str:
+    runs = [r for r in store.runs() if store.tasks(r) and not store.run_info(r).get("averaged_from")]
+    if len(runs) != 1:
+        named = ", ".join(runs) if runs else "none with per-example records"
+        raise CkptlensError(f"{store.root} holds {len(runs)} runs ({named}): name one with --run")
+    return runs[0]
 
 
 def compare_steps(matrix: TaskMatrix, step_a: int, step_b: int) -> Comparison:

@@ -15,8 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ckptlens.analysis.benchmarks import task_category
+from ckptlens.analysis.benchmarks import benchmark_chance, task_category
 from ckptlens.store import Store
+from ckptlens.tasks.chance import chance_level
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,16 @@ class TaskMatrix:
     @property
     def n_examples(self) -> int:
         return len(self.example_ids)
+
+    @property
+    def chance(self) -> float | None:
+        """``chance_level`` of the stored options (per example), 0 for generation; for multiple choice stored
+        without log-likelihoods, the benchmark table's (None when unknown)."""
+        if self.kind != "multiple_choice":
+            return 0.0
+        if self.logliks.shape[2] == 0:
+            return benchmark_chance(self.task)
+        return chance_level(np.isfinite(self.logliks[0]).sum(axis=1).tolist())
 
     def select_steps(self, steps) -> TaskMatrix:
         """The same matrix restricted to the given steps (which must be present)."""

@@ -23,10 +23,11 @@ import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices
 from ckptlens.analysis.matrix import TaskMatrix, task_matrices
-from ckptlens.analysis.stability import averaged_runs, near_chance
+from ckptlens.analysis.stability import averaged_runs
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
+from ckptlens.tasks.chance import near_chance
 
 ALL_TASKS = "(learned tasks)"
 
@@ -94,13 +95,19 @@ def select_checkpoints(store: Store, config: SelectConfig = SelectConfig(), run:
     return selections
 
 
+def nothing_to_select(config: SelectConfig) -> CkptlensError:
+    """The error a command raises when ``select_checkpoints`` found no task to select on."""
+    return CkptlensError(
+        f"nothing to select: every task is near chance or has fewer than 2 checkpoints in the final "
+        f"{config.last:.0%} with {config.window - 1} before them; see `ckptlens stability` (column note)")
+
+
 def _candidates(matrix: TaskMatrix, avg: TaskMatrix | None, config: SelectConfig) -> _Candidates | None:
     """None for a task near chance, or without enough checkpoints for the window."""
     window = set(last_fraction(matrix.steps, config.last))
     n = config.window
     ends = [t for t in range(n - 1, len(matrix.steps)) if matrix.steps[t] in window]
-    chance = 1 / max(matrix.logliks.shape[2], 1) if matrix.kind == "multiple_choice" else 0.0
-    if len(ends) < 2 or near_chance(float(matrix.score[:, ends].mean()), chance, matrix.n_examples):
+    if len(ends) < 2 or near_chance(float(matrix.score[:, ends].mean()), matrix.chance, matrix.n_examples):
         return None
     raw = matrix.score[:, ends]
     trailing = np.stack([matrix.score[:, t - n + 1 : t + 1].mean(axis=1) for t in ends], axis=1)

@@ -9,14 +9,15 @@ import typer
 
 from ckptlens.analysis.benchmarks import load_categories
 from ckptlens.analysis.capabilities import CapabilityConfig
-from ckptlens.analysis.compare import compare_checkpoints
-from ckptlens.analysis.selection import SelectConfig, select_checkpoints
+from ckptlens.analysis.compare import compare_tasks
+from ckptlens.analysis.selection import SelectConfig, nothing_to_select, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.failures import run_one_line
 from ckptlens.cli.options import (
+    DEFAULT_STORE,
     AdaptiveOpt,
     AdaptiveRule,
     Alignment,
@@ -103,11 +104,11 @@ def eval_command(
         list[str] | None,
         typer.Option(
             "--tasks",
-            help="Built-in task names, 'all', or task files (.jsonl, .yaml template or lm-eval task, "
-            ".txt perplexity); space- or comma-separated.",
+            help="Task files (.jsonl, .yaml template or lm-eval task, .txt perplexity), or built-in task names / "
+            "'all'; space- or comma-separated. Required unless the series records its tasks (the demo's).",
         ),
     ] = None,
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Run name in the store (default: the series folder name).")] = None,
     batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
     dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
@@ -144,23 +145,26 @@ def eval_command(
         batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size, reevaluate=reevaluate
     )
     cluster = cluster_options(executor, address, max_retries, watch)
-    filtered = steps is not None or last is not None or average_window is not None
+    filtered = steps is not None or average_window is not None
     if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
-        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps, --last or "
-                            "--average-window; --watch-timeout, --complete-marker and --report need --watch")
+        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps or --average-window; "
+                            "--watch-timeout, --complete-marker and --report need --watch")
     if watch:
         from ckptlens.cli.watching import refresh_after_each
         from ckptlens.evaluation.watch import WatchOptions, watch_series
 
+        if last is not None and report_dir is None:
+            raise CkptlensError("with --watch, --last sets the stability window of the --report it refreshes "
+                                "(every new checkpoint is evaluated): add --report DIR")
         options = WatchOptions(poll_seconds, watch_timeout, complete_marker)
-        refresh = refresh_after_each(console, Store(store), report_dir)
-        done = watch_series(series, names or ["all"], Store(store), run, config, options, refresh)
+        refresh = refresh_after_each(console, Store(store), report_dir, last)
+        done = watch_series(series, names, Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
     options = SeriesOptions(steps, last, average_window, skip_incomplete)
     with stage_bars(console) as bars:
         summary = evaluate(
-            series, names or ["all"], Store(store), run, config,
+            series, names, Store(store), run, config,
             progress=lambda done, total: bars("evaluate", done, total), series=options, cluster=cluster,
         )
     console.print(f"evaluated {summary.units_done} (checkpoint, task) units, {summary.units_skipped} already stored")
@@ -199,7 +203,7 @@ app.command()(interpolate)
 
 @app.command()
 def records(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     fmt: Annotated[RecordFormat, typer.Option("--format", help="Output format.")] = RecordFormat.jsonl,
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout).")] = None,
     run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs.")] = None,
@@ -214,7 +218,7 @@ def records(
 
 @app.command()
 def stability(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
@@ -245,26 +249,26 @@ def stability(
 def compare(
     step_a: Annotated[int, typer.Argument(help="Earlier step.")],
     step_b: Annotated[int, typer.Argument(help="Later step.")],
-    store: StoreOpt,
-    run: Annotated[str, typer.Option(help="Run name in the store.")],
-    task: Annotated[str, typer.Option(help="Task name.")],
+    store: StoreOpt = DEFAULT_STORE,
+    run: Annotated[str | None, typer.Option(help="Run name (default: the store's one run).")] = None,
+    task: Annotated[str | None, typer.Option(help="Task name (default: every task of the run).")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
 ) -> None:
     """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
-    result = compare_checkpoints(Store(store), run, task, step_a, step_b)
-    verdict = "a real change" if result.significant else "within noise"
-    sentence = (
-        f"{task} {step_a} -> {step_b}: {result.score_a:.3f} -> {result.score_b:.3f} "
-        f"({result.difference:+.3f}; lost {result.lost}, gained {result.gained} of {result.n_examples}); "
-        f"exact McNemar p = {result.p_value:.3g}: {verdict}; "
-        f"smallest difference this task detects (80% power): {result.min_detectable_difference:.3f}"
-    )
-    emit(fmt, result.to_dict(), lambda: [sentence])
+    results = compare_tasks(Store(store), step_a, step_b, run, task)
+    sentences = [
+        f"{r.task} {step_a} -> {step_b}: {r.score_a:.3f} -> {r.score_b:.3f} "
+        f"({r.difference:+.3f}; lost {r.lost}, gained {r.gained} of {r.n_examples}); "
+        f"exact McNemar p = {r.p_value:.3g}: {'a real change' if r.significant else 'within noise'}; "
+        f"smallest difference this task detects (80% power): {r.min_detectable_difference:.3f}"
+        for r in results
+    ]
+    emit(fmt, results[0].to_dict() if task else [r.to_dict() for r in results], lambda: sentences)
 
 
 @app.command("select")
 def select_command(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
     last: LastOpt = 0.2,
     window: Annotated[int, typer.Option(help="Checkpoints per trailing mean, ensemble or average.")] = 4,
@@ -272,13 +276,16 @@ def select_command(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv.")] = TableFormat.table,
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
-    rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits), run)
+    config = SelectConfig(last=last, window=window, splits=splits)
+    rows = select_checkpoints(Store(store), config, run)
+    if not rows:
+        raise nothing_to_select(config)
     emit(fmt, [r.to_dict() for r in rows], lambda: [selection_table(rows)])
 
 
 @app.command()
 def report(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
@@ -323,7 +330,7 @@ app.add_typer(import_app, name="import")
 @import_app.command("lm-eval")
 def import_lm_eval_command(
     paths: Annotated[list[Path], typer.Argument(help="lm-eval output folders (searched recursively) or files.")],
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Run name (default: the model name, e.g. pythia-410m).")] = None,
     step_from: Annotated[
         str | None, typer.Option("--step-from", help="Regex whose first group is the step in a file path.")
@@ -341,7 +348,7 @@ def import_lm_eval_command(
 
 @app.command()
 def capabilities(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     out: Annotated[Path, typer.Option("--out", help="Folder for capabilities.html, figures and CSV tables.")] = Path(
         "capabilities"
     ),

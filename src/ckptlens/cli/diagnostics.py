@@ -10,7 +10,7 @@ import typer
 from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
 from ckptlens.checkpoints import series_id
 from ckptlens.cli.console import console, stdout
-from ckptlens.cli.options import LastOpt, StoreOpt, TableFormat
+from ckptlens.cli.options import DEFAULT_STORE, LastOpt, StoreOpt, TableFormat
 from ckptlens.cli.output import emit
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
@@ -42,9 +42,12 @@ def drift(
     emit(fmt, rows, lambda: [drift_rich_table(rows)])
 
 
-def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
+def linearity(store: StoreOpt = DEFAULT_STORE, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
     """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
     summaries = summarise_gaps(linearity_gaps(Store(store), last))
+    if not summaries:
+        raise CkptlensError(f"{store} holds no averaged run linked to a base run: run `ckptlens average SERIES "
+                            f"--window 4 --out AVG` and `ckptlens eval AVG --tasks TASKS --store {store}` first")
     emit(fmt, [s.to_dict() for s in summaries],
          lambda: [linearity_rich_table(summaries), *linearity_findings(summaries)])
 

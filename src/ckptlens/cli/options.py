@@ -13,6 +13,7 @@ from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.checkpoints.select import parse_fraction
 from ckptlens.errors import CkptlensError
 
+DEFAULT_STORE = Path("store")  # every command's --store: ./store unless told otherwise
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
 LastOpt = Annotated[
     float,

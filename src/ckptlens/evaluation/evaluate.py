@@ -27,7 +27,7 @@ from ckptlens.evaluation.runner import (
 )
 from ckptlens.evaluation.scoring import encode_example
 from ckptlens.store import Store, prompt_changes
-from ckptlens.tasks.resolve import manifest_source, resolve_tasks, series_manifest
+from ckptlens.tasks.resolve import default_tasks, manifest_source, resolve_tasks, series_manifest
 from ckptlens.tasks.task import Task
 
 
@@ -61,6 +61,9 @@ def evaluate(
     and linked to the base run like an averaged folder written by ``ckptlens
     average``; averages never go into the raw run.
 
+    No ``tasks`` means the built-in tasks, and only on a series that records them (the demo's;
+    ``tasks.resolve.default_tasks``): another model gets a one-line error asking for ``--tasks``.
+
     ``progress(done, total)`` counts (checkpoint, task) units, finished or skipped.
     With ``cluster``, the units run on a Ray cluster (``ray_executor``) instead of here.
 
@@ -79,7 +82,8 @@ def evaluate(
         series_dir, series.steps, None if window else series.last, config.allow_pickle, series.skip_incomplete
     )
     checkpoints, load = _averaged(source, window, series.last, config) if window else (source, None)
-    task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
+    specs = list(tasks) or default_tasks(local_dir)
+    task_list = [t for spec in specs for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
     run = (run or series_name(series_dir)) + (f"-avg{window}" if window else "")
     validate_tasks(task_list, checkpoints[0])
     open_run(store, run, task_list, _source_info(series_dir, checkpoints, window), config.reevaluate)

@@ -28,6 +28,7 @@ from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary
 from ckptlens.store import Store
+from ckptlens.tasks.resolve import default_tasks
 from ckptlens.tasks.task import Task
 
 OnCheckpoint = Callable[[Checkpoint, EvalSummary], None]
@@ -99,6 +100,7 @@ def watch_series(
     series_dir = Path(series_dir)
     if not series_dir.is_dir():
         raise CkptlensError(f"series folder not found: {series_dir}; create it or point --watch at the run's output")
+    tasks = list(tasks) or default_tasks(series_dir)
     summary, ready, seen = WatchSummary(), [], {}
     last_new = time.monotonic()
     while True:

@@ -59,6 +59,27 @@ FOLDERS = ("records", "aggregates", "runs", "drift")
 
 
 class Store:
+    """A store folder: per-example records, imported aggregates and run descriptions (the module docstring).
+
+    Everything ckptlens computes starts from ``read`` (records as one Arrow table, long format: one row per
+    run, checkpoint, task and example) and ``read_aggregates`` (task-level imports). Both are plain
+    ``pyarrow.Table`` objects: ``.to_pandas()``, ``.to_pylist()`` or Arrow compute work on them directly.
+
+    >>> import tempfile
+    >>> from ckptlens.store import Store, records_table
+    >>> store = Store(tempfile.mkdtemp())
+    >>> rows = [{"run": "demo", "checkpoint": f"step{s}", "step": s, "task": "facts", "kind": "multiple_choice",
+    ...          "example_id": "q0", "logliks": [-1.0, -2.0], "pred": 0, "gold": 0, "correct": True, "score": 1.0}
+    ...         for s in (10, 20)]
+    >>> for s in (10, 20):
+    ...     _ = store.write_unit("demo", f"step{s}", "facts", records_table([r for r in rows if r["step"] == s]))
+    >>> store.runs(), store.tasks("demo"), store.has_unit("demo", "step20", "facts")
+    (['demo'], ['facts'], True)
+    >>> table = store.read(["demo"], ["facts"], columns=["step", "example_id", "pred", "correct"])
+    >>> table.num_rows, table.to_pylist()[1]
+    (2, {'step': 20, 'example_id': 'q0', 'pred': 0, 'correct': True})
+    """
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         for folder in (self.root, *(self.root / name for name in FOLDERS)):
@@ -71,6 +92,7 @@ class Store:
         return unit if shard is None else _shards_folder(unit) / shard.file_name
 
     def has_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> bool:
+        """Whether the unit (or shard) is finished: how a resumed evaluation skips work."""
         return self.unit_path(run, checkpoint, task, shard).is_file()
 
     def write_unit(self, run: str, checkpoint: str, task: str, table: pa.Table, shard: Shard | None = None) -> Path:
@@ -111,6 +133,7 @@ class Store:
         return try_claim(self.unit_path(run, checkpoint, task, shard))
 
     def aggregates_path(self, run: str, checkpoint: str) -> Path:
+        """The file of one checkpoint's imported task-level results."""
         return self.root / "aggregates" / _safe(run) / f"{_safe(checkpoint)}.parquet"
 
     def write_aggregates(self, run: str, checkpoint: str, table: pa.Table) -> Path:
@@ -158,6 +181,7 @@ class Store:
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
     def run_info(self, run: str) -> dict:
+        """What ``write_run_info`` recorded for ``run``, or just its name."""
         path = self.root / "runs" / f"{_safe(run)}.json"
         if not path.is_file():
             return {"run": run}

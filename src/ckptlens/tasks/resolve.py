@@ -32,6 +32,17 @@ def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) ->
     return [_resolve(spec, series_dir) for spec in dict.fromkeys(names)]
 
 
+def default_tasks(series_dir: str | Path | None) -> list[str]:
+    """The tasks to run when none are named: the built-ins, only on a series that records them in its
+    ``tasks/`` folder (the demo's pretraining run, or a series averaged from it); otherwise an error, since the
+    demo world's synthetic tasks mean nothing to another model."""
+    if any(folder.is_dir() for folder in _task_folders(series_dir)):
+        return ["all"]
+    where = f"{series_dir} records no tasks (no {TASKS_FOLDER}/ folder)" if series_dir else "no series folder"
+    raise CkptlensError(f"--tasks is required: {where}; name task files (.jsonl, .yaml, .txt) or lm-eval tasks, "
+                        "e.g. --tasks my_task.jsonl")
+
+
 def _resolve(spec: str, series_dir: str | Path | None) -> Task:
     path = Path(spec)
     if path.suffix in TASK_SUFFIXES or path.is_file():

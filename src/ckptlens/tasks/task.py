@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ckptlens.tasks.chance import chance_level
+
 TaskKind = Literal["multiple_choice", "generation", "perplexity"]
 
 
@@ -39,7 +41,7 @@ class Task:
 
     @property
     def chance(self) -> float:
-        """Expected score of a model that guesses uniformly (0 for generation)."""
-        if self.kind != "multiple_choice" or not self.examples:
+        """Expected score of a model that guesses uniformly (0 for generation): ``chance.chance_level``."""
+        if self.kind != "multiple_choice":
             return 0.0
-        return sum(1 / len(e.choices) for e in self.examples) / len(self.examples)
+        return chance_level(len(e.choices) for e in self.examples)
