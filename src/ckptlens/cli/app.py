@@ -24,11 +24,16 @@ from ckptlens.cli.options import (
     AdaptiveRule,
     Alignment,
     CategoriesOpt,
+    ChatTemplateOpt,
     Dtype,
+    FewshotSeedOpt,
     Grouping,
+    IncludePathOpt,
     LagWeightOpt,
     LastOpt,
+    LimitOpt,
     MtvTargetOpt,
+    NumFewshotOpt,
     RecordFormat,
     RulesOpt,
     StepsOpt,
@@ -38,6 +43,7 @@ from ckptlens.cli.options import (
     adaptive_config,
     parse_rules,
     parse_windows,
+    with_lm_eval_tasks,
 )
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
@@ -47,6 +53,7 @@ from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
 from ckptlens.report.tables import selection_table, stability_rich_table, summary_table, write_csv
 from ckptlens.store import Store, export_records
+from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
@@ -130,13 +137,22 @@ def eval_command(
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:10001 (default: local).")] = None,
     shard_size: Annotated[int | None, typer.Option(help="Split tasks larger than N examples into shards.")] = None,
     max_retries: Annotated[int | None, typer.Option(help="Ray: re-runs of a unit whose worker died [3].")] = None,
+    include_path: IncludePathOpt = None,
+    num_fewshot: NumFewshotOpt = None,
+    limit: LimitOpt = None,
+    fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
+    apply_chat_template: ChatTemplateOpt = False,
 ) -> None:
-    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
+    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work.
+
+    ``--tasks lm-eval:NAME`` runs lm-evaluation-harness's own task, tag or group NAME (or YAML path).
+    """
     from ckptlens.cli.cluster import cluster_options
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
     from ckptlens.evaluation.runner import EvalConfig
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
+    names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
     config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
     cluster = cluster_options(executor, address, max_retries, watch)
     filtered = steps is not None or last is not None or average_window is not None

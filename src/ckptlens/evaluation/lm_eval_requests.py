@@ -62,7 +62,7 @@ def _loglikelihood(model, tokenizer, requests: list, batch_size: int) -> dict[in
     """Answer (loglik, is_greedy) for each request; {id(request): continuation tokens}."""
     tokens: dict[int, int] = {}
     for group in _by_context(requests):
-        examples = [Example(str(i), context, tuple(r.arguments[1] for r in rs)) for i, (context, rs) in enumerate(group)]
+        examples = [Example(str(i), ctx, tuple(r.arguments[1] for r in rs)) for i, (ctx, rs) in enumerate(group)]
         scores = score_multiple_choice(model, tokenizer, examples, batch_size)
         for (_, rs), score in zip(group, scores, strict=True):
             for j, request in enumerate(rs):
@@ -99,8 +99,8 @@ def _stopping(kwargs: dict, eos: str | None, task_name: str) -> tuple[tuple[str,
     """``until`` (plus end of text, as lm-eval adds it) and ``max_gen_toks``; sampling is refused."""
     kwargs = dict(kwargs or {})
     if kwargs.get("do_sample") or (kwargs.get("temperature") or 0) > 0:
-        raise CkptlensError(f"lm-eval task {task_name!r} asks for sampled generation (generation_kwargs); "
-                            "ckptlens decodes greedily: set do_sample: false and temperature: 0 in an --include-path YAML")
+        raise CkptlensError(f"lm-eval task {task_name!r} asks for sampled generation (generation_kwargs); ckptlens "
+                            "decodes greedily: set do_sample: false and temperature: 0 in an --include-path YAML")
     until = kwargs.get("until") or []
     until = [until] if isinstance(until, str) else list(until)
     if eos and eos not in until:
@@ -122,7 +122,7 @@ def _row(source: LmEvalTask, kind: str, doc_id: int, requests: list, tokens: dic
     task, doc = source.task, source.docs[doc_id]
     metrics = _metrics(source, doc, requests)
     score = next((metrics[m] for m in (*source.metric_names, *metrics) if m in metrics), None)
-    score = score if kind != "perplexity" and score is not None and 0.0 <= score <= 1.0 else None  # a score is in [0, 1]
+    score = score if kind != "perplexity" and score is not None and 0.0 <= score <= 1.0 else None  # in [0, 1]
     row = {"example_id": str(doc_id), "metrics": list(metrics.items()), "task_version": source.version,
            "score": score, "correct": None if score not in (0.0, 1.0) else score == 1.0}
     first = next(iter(requests[0].filtered_resps))

@@ -44,7 +44,7 @@ KINDS: dict[str, TaskKind] = {
 
 @dataclass(frozen=True)
 class LmEvalOptions:
-    """The lm-eval flags of ``ckptlens eval``: ``--include-path``, ``--num-fewshot``, ``--limit``, ``--fewshot-seed``."""
+    """The lm-eval flags of ``ckptlens eval``: --include-path, --num-fewshot, --limit, --fewshot-seed."""
 
     include_paths: tuple[str, ...] = ()
     num_fewshot: int | None = None  # None: the YAML's own value (0 when it has none)
@@ -147,7 +147,8 @@ def _dataset_of(manager, names: list[str], error: Exception) -> str:
         if entry is not None and entry.yaml_path and str(entry.kind).endswith("TASK"):
             config = load_yaml(entry.yaml_path, resolve_func=False)
             if config.get("dataset_path"):
-                return repr(config["dataset_path"] + (f" ({config['dataset_name']})" if config.get("dataset_name") else ""))
+                name = f" ({config['dataset_name']})" if config.get("dataset_name") else ""
+                return repr(config["dataset_path"] + name)
     return f"({str(error).splitlines()[0][:200]})"
 
 
