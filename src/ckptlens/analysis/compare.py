@@ -62,12 +62,14 @@ def min_detectable_difference(n_examples: int, discordant_fraction: float) -> fl
     return (Z_ALPHA + Z_POWER) * math.sqrt(p / max(n_examples, 1))
 
 
-def compare_checkpoints(store: Store, run: str, task: str, step_a: int, step_b: int) -> Comparison:
-    """``ckptlens compare``: the paired test between two steps of a run on one task, from the store."""
+def compare_checkpoints(
+    store: Store, run: str, task: str, step_a: int, step_b: int, metric: str | None = None
+) -> Comparison:
+    """``ckptlens compare``: the paired test between two steps of a run on one task (on ``metric``), from the store."""
     records = store.read([run], [task])
     if records.num_rows == 0:
         raise CkptlensError(f"no per-example records for run {run!r} and task {task!r} in {store.root}")
-    return compare_steps(task_matrix(records, run, task), step_a, step_b)
+    return compare_steps(task_matrix(records, run, task, metric), step_a, step_b)
 
 
 def compare_steps(matrix: TaskMatrix, step_a: int, step_b: int) -> Comparison:

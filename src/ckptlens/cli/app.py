@@ -32,6 +32,7 @@ from ckptlens.cli.options import (
     LagWeightOpt,
     LastOpt,
     LimitOpt,
+    MetricOpt,
     MtvTargetOpt,
     NumFewshotOpt,
     RecordFormat,
@@ -229,7 +230,7 @@ def stability(
     windows: WindowsOpt = "2,4,8",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
     by: Annotated[Grouping, typer.Option("--by", help="Rows per task, or means per category.")] = Grouping.task,
-    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    metric: MetricOpt = None,
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
     rules: RulesOpt = "vote,mean-logprob",
@@ -264,9 +265,10 @@ def compare(
     run: Annotated[str, typer.Option(help="Run name in the store.")],
     task: Annotated[str, typer.Option(help="Task name.")],
     fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    metric: MetricOpt = None,
 ) -> None:
     """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
-    result = compare_checkpoints(Store(store), run, task, step_a, step_b)
+    result = compare_checkpoints(Store(store), run, task, step_a, step_b, metric)
     if fmt is TableFormat.table:
         verdict = "a real change" if result.significant else "within noise"
         stdout().print(
@@ -287,9 +289,10 @@ def select_command(
     window: Annotated[int, typer.Option(help="Checkpoints per trailing mean, ensemble or average.")] = 4,
     splits: Annotated[int, typer.Option(help="Random halves for the held-out check.")] = 200,
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv.")] = TableFormat.table,
+    metric: MetricOpt = None,
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
-    rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits), run)
+    rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits, metric=metric), run)
     table = [r.to_dict() for r in rows]
     if fmt is TableFormat.json:
         print(json.dumps(table, indent=2))
@@ -309,9 +312,10 @@ def report(
     adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
+    metric: MetricOpt = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
-    stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules),
+    stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
                                 adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
     config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
@@ -350,7 +354,7 @@ def capabilities(
     align: Annotated[Alignment, typer.Option(help="x axis: training step, tokens seen or fraction of training.")] = (
         Alignment.step
     ),
-    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    metric: MetricOpt = None,
     last: LastOpt = 0.2,
     categories: CategoriesOpt = None,
 ) -> None:

@@ -21,6 +21,11 @@ RulesOpt = Annotated[str, typer.Option("--rules", help="Ensemble rules: vote, me
 LagWeightOpt = Annotated[
     float, typer.Option("--lag-weight", help="Adaptive tradeoff: example MTV one checkpoint of lag costs.")
 ]
+MetricOpt = Annotated[
+    str | None,
+    typer.Option(help="Per-example metric: acc, acc_norm, exact_match, ... (default: each task's first; acc for "
+                 "imports without samples)."),
+]
 MtvTargetOpt = Annotated[float, typer.Option("--mtv-target", help="Adaptive target: example MTV to reach.")]
 
 

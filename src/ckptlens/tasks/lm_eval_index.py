@@ -130,16 +130,16 @@ def _load(manager, names: list[str]) -> dict:
     except (ConnectionError, OSError, ValueError, FileNotFoundError) as error:
         if "offline" not in str(error).lower() and "couldn't find" not in str(error).lower():
             raise
-        dataset = _dataset_of(manager, names, error)
+        dataset, yaml_path = _dataset_of(manager, names, error)
         raise CkptlensError(
             f"lm-eval task data {dataset} is not available offline; add an --include-path folder with a YAML that "
-            "has `include: <the task's YAML>`, the same `task:` name, `dataset_path: json` and "
+            f"has `include: {yaml_path}`, the same `task:` name, `dataset_path: json` and "
             "`dataset_kwargs: {data_files: {test: ..., validation: ..., train: ...}}` pointing at local files"
         ) from None
 
 
-def _dataset_of(manager, names: list[str], error: Exception) -> str:
-    """The dataset the failing task reads, from its YAML when it is a plain task, else from the error."""
+def _dataset_of(manager, names: list[str], error: Exception) -> tuple[str, str]:
+    """The dataset the failing task reads and its YAML, from the YAML for a plain task, else from the error."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
     for name in names:
@@ -147,9 +147,9 @@ def _dataset_of(manager, names: list[str], error: Exception) -> str:
         if entry is not None and entry.yaml_path and str(entry.kind).endswith("TASK"):
             config = load_yaml(entry.yaml_path, resolve_func=False)
             if config.get("dataset_path"):
-                name = f" ({config['dataset_name']})" if config.get("dataset_name") else ""
-                return repr(config["dataset_path"] + name)
-    return f"({str(error).splitlines()[0][:200]})"
+                subset = f" ({config['dataset_name']})" if config.get("dataset_name") else ""
+                return repr(config["dataset_path"] + subset), str(entry.yaml_path)
+    return f"({str(error).splitlines()[0][:200]})", "<the task's YAML>"
 
 
 def _categories(groups: dict, group_map: dict[str, list[str]]) -> dict[str, str]:
