@@ -135,8 +135,8 @@ def _row(source: LmEvalTask, kind: str, doc_id: int, requests: list, tokens: dic
     elif requests[0].request_type == "loglikelihood":
         row.update(logliks=[a[0] for a in answers], choice_tokens=[tokens[id(r)] for r in requests],
                    output=None, target=requests[0].arguments[1])
-    else:
-        row.update(output=str(answers[0]), target=str(task.doc_to_target(doc)))
+    else:  # the generated text itself; the filters' answer is what exact_match judged
+        row.update(output=str(requests[0].resps[0]), target=str(task.doc_to_target(doc)))
     return row
 
 
