@@ -34,6 +34,10 @@ from ckptlens.store import Store
 LENGTH_NORMALISED = {"acc_norm"}  # metrics that pick the choice by loglik / characters
 
 
+class MissingMetric(CkptlensError):
+    """A task's records have no per-example value of the chosen metric (a whole-store analysis skips the task)."""
+
+
 @dataclass(frozen=True)
 class TaskMatrix:
     run: str
@@ -80,9 +84,18 @@ def store_matrices(
     """Yield one matrix per scored (run, task) of the store, reading one group of files at a time."""
     for run in store.runs() if runs is None else runs:
         for task in store.tasks(run):
-            matrix = store_matrix(store, run, task, categories, metric)
+            matrix = _skip_missing(store_matrix, store, run, task, categories, metric)
             if matrix is not None:
                 yield matrix
+
+
+def _skip_missing(build, *args):
+    """``build(*args)``, or None with a warning when the task lacks the chosen metric."""
+    try:
+        return build(*args)
+    except MissingMetric as missing:
+        warnings.warn(f"{missing}; left out", stacklevel=3)
+        return None
 
 
 def store_matrix(
@@ -102,7 +115,8 @@ def task_matrices(records: pa.Table, metric: str | None = None) -> list[TaskMatr
     if records.num_rows == 0:
         return []
     keys = sorted(set(zip(records["run"].to_pylist(), records["task"].to_pylist())))
-    return [task_matrix(records, run, task, metric) for run, task in keys]
+    found = [_skip_missing(task_matrix, records, run, task, metric) for run, task in keys]
+    return [m for m in found if m is not None]
 
 
 def task_matrix(records: pa.Table, run: str, task: str, metric: str | None = None) -> TaskMatrix:
@@ -169,7 +183,7 @@ def _on_metric(matrix: TaskMatrix, rows: pa.Table, row, col, metric: str | None)
     if all(v is None for v in values):
         if metric is None or metric == "acc":  # records without a map: their score is acc / exact match
             return matrix
-        raise CkptlensError(f"{matrix.run}/{matrix.task}: no per-example {metric!r} in the records; "
+        raise MissingMetric(f"{matrix.run}/{matrix.task}: no per-example {metric!r} in the records; "
                             "pick a --metric the task has (e.g. acc)")
     score = _scatter(matrix.score.shape, row, col, np.array([np.nan if v is None else v for v in values]), np.nan)
     matrix = replace(matrix, score=score)

@@ -22,9 +22,11 @@ not on this machine is a one-line error saying which ``dataset_kwargs`` to set.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,9 +82,22 @@ def build_lm_eval_tasks(names: Sequence[str], options: LmEvalOptions = LmEvalOpt
     manager = task_manager(options.include_paths)
     for name in names:
         _check_known(manager, name)
-    loaded = _load(manager, list(names))
-    categories = _categories(loaded.get("groups", {}), loaded.get("group_map", {}))
-    return [_build(name, task, categories.get(name, "lm-eval"), options) for name, task in loaded["tasks"].items()]
+    with _quiet_lm_eval():
+        loaded = _load(manager, list(names))
+        categories = _categories(loaded.get("groups", {}), loaded.get("group_map", {}))
+        return [_build(name, task, categories.get(name, "lm-eval"), options) for name, task in loaded["tasks"].items()]
+
+
+@contextmanager
+def _quiet_lm_eval():
+    """lm-eval's own warnings while building (an include-path task overriding its original is the point here)."""
+    logger = logging.getLogger("lm_eval")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def task_manager(include_paths: Sequence[str]):
@@ -99,7 +114,8 @@ _MANAGERS: dict[tuple[str, ...], object] = {}
 def _cached_manager(include_paths: tuple[str, ...]):
     if include_paths not in _MANAGERS:
         TaskManager = _lm_eval_task_manager_class()
-        _MANAGERS[include_paths] = TaskManager(include_path=list(include_paths) or None)
+        with _quiet_lm_eval():
+            _MANAGERS[include_paths] = TaskManager(include_path=list(include_paths) or None)
     return _MANAGERS[include_paths]
 
 
