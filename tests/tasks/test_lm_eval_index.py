@@ -75,3 +75,10 @@ def test_without_lm_eval_installed_the_error_says_what_to_install(monkeypatch, t
     monkeypatch.setattr(lm_eval_index, "_MANAGERS", {})
     with pytest.raises(CkptlensError, match=r"pip install 'ckptlens\[lm-eval\]'"):
         build_lm_eval_tasks(["arc_easy"], LmEvalOptions(include_paths=(str(tmp_path),)))
+
+
+def test_a_yaml_path_resolves_through_the_common_task_resolver(lm_eval_include):
+    from ckptlens.tasks.resolve import resolve_tasks
+
+    task, = resolve_tasks([f"lm-eval:{lm_eval_include / 'arc_challenge.yaml'}"])
+    assert task.name == "arc_challenge" and len(task.examples) == 6 and task.category == "lm-eval"

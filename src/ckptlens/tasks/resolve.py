@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
+from ckptlens.tasks.lm_eval_index import resolve_lm_eval
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
 from ckptlens.tasks.task_file import load_task
@@ -23,12 +24,14 @@ TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 
 def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
-    """Tasks for each spec (a path to a task file, a built-in name, or ``all`` for every built-in)."""
+    """Tasks for each spec (a path to a task file, a built-in name, ``all`` for every built-in, or
+    ``lm-eval:NAME`` for lm-eval's own tasks with its default options; ``lm_eval_index`` takes options)."""
     builtins = builtin_names()
     if not specs:
         raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(builtins)}")
     names = [n for spec in specs for n in (builtins if spec == "all" else (spec,))]
-    return [_resolve(spec, series_dir) for spec in dict.fromkeys(names)]
+    resolved = resolve_lm_eval(list(dict.fromkeys(names)))
+    return [spec if isinstance(spec, Task) else _resolve(spec, series_dir) for spec in resolved]
 
 
 def _resolve(spec: str, series_dir: str | Path | None) -> Task:
