@@ -128,3 +128,20 @@ def test_a_prompt_that_differs_between_import_and_native_is_an_error(tiny_series
     evaluate_series(open_series(str(tiny_series), "20"), [built["arc_easy"]], store, "mixed")
     with pytest.raises(CkptlensError, match=r"mixed/arc_easy: example 0 has prompt \w+ at step000010 but \w+ at step"):
         store_matrix(store, "mixed", "arc_easy")
+
+
+def test_is_greedy_marks_a_choice_made_of_argmax_tokens(model_and_tokenizer):
+    import torch
+
+    from ckptlens.evaluation.scoring import score_multiple_choice
+    from ckptlens.tasks.task import Example
+
+    model, tokenizer = model_and_tokenizer
+    context = "Q : what is the capital of Oslo ? A :"
+    ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        best = int(model(torch.tensor([ids])).logits[0, -1].argmax())
+    other = next(t for t in range(3, len(tokenizer)) if t != best)
+    choices = tuple(" " + tokenizer.decode([t]) for t in (best, other))
+    scores, = score_multiple_choice(model, tokenizer, [Example("e", context, choices)])
+    assert scores.greedy == [True, False]
