@@ -77,8 +77,6 @@ def test_without_lm_eval_installed_the_error_says_what_to_install(monkeypatch, t
         build_lm_eval_tasks(["arc_easy"], LmEvalOptions(include_paths=(str(tmp_path),)))
 
 
-def test_a_yaml_path_resolves_through_the_common_task_resolver(lm_eval_include):
-    from ckptlens.tasks.resolve import resolve_tasks
-
-    task, = resolve_tasks([f"lm-eval:{lm_eval_include / 'arc_challenge.yaml'}"])
+def test_a_yaml_path_names_its_task(lm_eval_include):
+    task, = resolve_lm_eval([f"lm-eval:{lm_eval_include / 'arc_challenge.yaml'}"], _options(lm_eval_include))
     assert task.name == "arc_challenge" and len(task.examples) == 6 and task.category == "lm-eval"
