@@ -38,7 +38,7 @@ RANKING_COLUMNS = ("task", "step", "kendall_tau")
 @dataclass(frozen=True)
 class CapabilityConfig:
     align: str = "step"  # x axis for curves and milestones: step | tokens | fraction
-    metric: str = "acc"  # task-level metric of imports without samples
+    metric: str | None = None  # per-example metric (None: each task's first); imports without samples: acc
     last: float = 0.2  # final fraction of training for the stability figure
     categories: dict[str, str] | None = None  # user overrides {task regex: category}
 

@@ -74,23 +74,25 @@ def min_detectable_difference(n_examples: int, discordant_fraction: float) -> fl
     return (Z_ALPHA + Z_POWER) * math.sqrt(p / max(n_examples, 1))
 
 
-def compare_checkpoints(store: Store, run: str, task: str, step_a: int, step_b: int) -> Comparison:
-    """``ckptlens compare``: the paired test between two steps of a run on one task, from the store."""
+def compare_checkpoints(
+    store: Store, run: str, task: str, step_a: int, step_b: int, metric: str | None = None
+) -> Comparison:
+    """``ckptlens compare``: the paired test between two steps of a run on one task (on ``metric``), from the store."""
     records = store.read([run], [task])
     if records.num_rows == 0:
         raise CkptlensError(f"no per-example records for run {run!r} and task {task!r} in {store.root}")
-    return compare_steps(task_matrix(records, run, task), step_a, step_b)
+    return compare_steps(task_matrix(records, run, task, metric), step_a, step_b)
 
 
 def compare_tasks(
-    store: Store, step_a: int, step_b: int, run: str | None = None, task: str | None = None
+    store: Store, step_a: int, step_b: int, run: str | None = None, task: str | None = None, metric: str | None = None
 ) -> list[Comparison]:
     """``compare_checkpoints`` for ``task``, or for every scored task of the run when None; ``run`` may be
     left out when the store holds one run that is not an average (the one evaluated or imported)."""
     run = run or _only_run(store)
     if task:
-        return [compare_checkpoints(store, run, task, step_a, step_b)]
-    matrices = [m for m in (store_matrix(store, run, t) for t in store.tasks(run)) if m is not None]
+        return [compare_checkpoints(store, run, task, step_a, step_b, metric)]
+    matrices = [m for m in (store_matrix(store, run, t, metric=metric) for t in store.tasks(run)) if m is not None]
     if not matrices:
         raise CkptlensError(f"run {run!r} has no scored per-example records in {store.root} to compare")
     return [compare_steps(m, step_a, step_b) for m in matrices]

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
+from ckptlens.analysis.matrix import metric_scores
 from ckptlens.store import SAMPLE_COUNT, Store
 from ckptlens.tasks.chance import chance_level
 
@@ -40,14 +41,15 @@ class Curve:
         return self.steps.astype(float)
 
 
-def task_curves(store: Store, metric: str = "acc", categories: dict[str, str] | None = None) -> list[Curve]:
-    """Curves of every base run and task; records where a task has them, else the imported ``metric``.
+def task_curves(store: Store, metric: str | None = None, categories: dict[str, str] | None = None) -> list[Curve]:
+    """Curves of every base run and task; records where a task has them (their per-example ``metric``, None: the
+    task's first), else the imported ``metric`` (acc when None).
 
     Each carries its chance level and example count: from the records (options per example at the first
     step), else the benchmark table and the import's ``n_samples`` rows (``benchmarks.example_count``).
     """
-    curves = {(c.run, c.task): c for c in _aggregate_curves(store, metric, categories)}
-    curves.update({(c.run, c.task): c for c in _record_curves(store, categories)})
+    curves = {(c.run, c.task): c for c in _aggregate_curves(store, metric or "acc", categories)}
+    curves.update({(c.run, c.task): c for c in _record_curves(store, categories, metric)})
     return [curves[k] for k in sorted(curves)]
 
 
@@ -107,11 +109,12 @@ def _bits_per_byte(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]
     return losses
 
 
-def _record_curves(store: Store, categories) -> list[Curve]:
-    records = store.read(columns=["run", "task", "category", "kind", "step", "tokens_seen", "score"])
+def _record_curves(store: Store, categories, metric: str | None = None) -> list[Curve]:
+    records = store.read(columns=["run", "task", "category", "kind", "step", "tokens_seen", "score", "metrics"])
     records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
     if records.num_rows == 0:
         return []
+    records = records.set_column(records.schema.get_field_index("score"), "score", metric_scores(records, metric))
     grouped = records.group_by(["run", "task", "step"]).aggregate(
         [("score", "mean"), ("tokens_seen", "max"), ("category", "max")]
     )

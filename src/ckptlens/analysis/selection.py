@@ -38,6 +38,7 @@ class SelectConfig:
     window: int = 4  # checkpoints per trailing mean, ensemble or average
     splits: int = 200  # random halves for the held-out check
     seed: int = 0
+    metric: str | None = None  # per-example metric (None: each task's first, e.g. lm-eval's acc)
 
     def __post_init__(self) -> None:
         if self.splits < 1:
@@ -74,7 +75,7 @@ class _Candidates:
 
 def select_checkpoints(store: Store, config: SelectConfig = SelectConfig(), run: str | None = None) -> list[Selection]:
     """Selections per task and for each run as a whole, with the split-half check."""
-    matrices = {(m.run, m.task): m for m in task_matrices(store.read())}
+    matrices = {(m.run, m.task): m for m in task_matrices(store.read(), config.metric)}
     base_runs, averaged = averaged_runs(store)
     runs = sorted({r for r, _ in matrices if r in base_runs and run in (None, r)})
     if not runs:

@@ -100,7 +100,7 @@ class StabilityConfig:
     last: float = 0.2  # fraction of training (by step) the window covers
     windows: tuple[int, ...] = DEFAULT_WINDOWS  # averaging / ensembling window sizes (1 is raw)
     rules: tuple[str, ...] = ENSEMBLE_RULES  # multiple-choice ensemble rules
-    metric: str = "acc"  # task-level metric of imported results without samples
+    metric: str | None = None  # per-example metric (None: each task's first); imports without samples: acc
     bootstrap: int = 1000  # resamples of examples for confidence intervals; 0 disables them
     categories: dict[str, str] | None = None  # user overrides {task regex: category}
     adaptive: AdaptiveConfig | None = AdaptiveConfig()  # adaptive-window rows; None leaves them out
@@ -133,8 +133,8 @@ def stability_sweep(store: Store, config: StabilityConfig = StabilityConfig()) -
     """The stability rows with the adaptive windows' criteria and the failure flags (``analysis.failures``)."""
     base_runs, averaged = averaged_runs(store)
     sweep, with_records = Sweep([]), set()
-    for matrix in store_matrices(store, sorted(base_runs), config.categories):
-        averages = {n: store_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories)
+    for matrix in store_matrices(store, sorted(base_runs), config.categories, config.metric):
+        averages = {n: store_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories, config.metric)
                     for n in config.windows if (matrix.run, n) in averaged}
         sweep += _task_sweep(matrix, {n: m for n, m in averages.items() if m is not None}, config)
         with_records.add(matrix.run)
@@ -317,7 +317,7 @@ def _aggregate_rows(store: Store, runs: set[str], config: StabilityConfig) -> li
         return []
     table = table.filter(pc.invert(pc.fill_null(pc.not_equal(table["filter"], "none"), False)))
     counts = _by_run_task(table.filter(pc.equal(table["metric"], SAMPLE_COUNT)))
-    by_key = _by_run_task(table.filter(pc.equal(table["metric"], config.metric)))
+    by_key = _by_run_task(table.filter(pc.equal(table["metric"], config.metric or "acc")))
     rows = []
     for (run, task), values in sorted(by_key.items()):
         window = last_fraction(values, config.last)

@@ -22,12 +22,18 @@ from ckptlens.cli.options import (
     AdaptiveRule,
     Alignment,
     CategoriesOpt,
+    ChatTemplateOpt,
     Dtype,
+    FewshotSeedOpt,
     FilterLastOpt,
     Grouping,
+    IncludePathOpt,
     LagWeightOpt,
     LastOpt,
+    LimitOpt,
+    MetricOpt,
     MtvTargetOpt,
+    NumFewshotOpt,
     RecordFormat,
     RulesOpt,
     SkipIncompleteOpt,
@@ -38,6 +44,7 @@ from ckptlens.cli.options import (
     adaptive_config,
     parse_rules,
     parse_windows,
+    with_lm_eval_tasks,
 )
 from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
@@ -47,6 +54,7 @@ from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
 from ckptlens.report.tables import selection_table, stability_rich_table, summary_table
 from ckptlens.store import Store, check_store, export_records, repair_store
+from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
@@ -134,13 +142,22 @@ def eval_command(
     reevaluate: Annotated[
         bool, typer.Option(help="Re-evaluate and replace stored units whose task prompts changed.")
     ] = False,
+    include_path: IncludePathOpt = None,
+    num_fewshot: NumFewshotOpt = None,
+    limit: LimitOpt = None,
+    fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
+    apply_chat_template: ChatTemplateOpt = False,
 ) -> None:
-    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
+    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work.
+
+    ``--tasks lm-eval:NAME`` runs lm-evaluation-harness's own task, tag or group NAME (or YAML path).
+    """
     from ckptlens.cli.cluster import cluster_options
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
     from ckptlens.evaluation.runner import EvalConfig
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
+    names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
     config = EvalConfig(
         batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size, reevaluate=reevaluate
     )
@@ -223,7 +240,7 @@ def stability(
     windows: WindowsOpt = "2,4,8",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
     by: Annotated[Grouping, typer.Option("--by", help="Rows per task, or means per category.")] = Grouping.task,
-    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    metric: MetricOpt = None,
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
     rules: RulesOpt = "vote,mean-logprob",
@@ -253,9 +270,10 @@ def compare(
     run: Annotated[str | None, typer.Option(help="Run name (default: the store's one run).")] = None,
     task: Annotated[str | None, typer.Option(help="Task name (default: every task of the run).")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    metric: MetricOpt = None,
 ) -> None:
     """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
-    results = compare_tasks(Store(store), step_a, step_b, run, task)
+    results = compare_tasks(Store(store), step_a, step_b, run, task, metric)
     sentences = [
         f"{r.task} {step_a} -> {step_b}: {r.score_a:.3f} -> {r.score_b:.3f} "
         f"({r.difference:+.3f}; lost {r.lost}, gained {r.gained} of {r.n_examples}); "
@@ -274,9 +292,10 @@ def select_command(
     window: Annotated[int, typer.Option(help="Checkpoints per trailing mean, ensemble or average.")] = 4,
     splits: Annotated[int, typer.Option(help="Random halves for the held-out check.")] = 200,
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv.")] = TableFormat.table,
+    metric: MetricOpt = None,
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
-    config = SelectConfig(last=last, window=window, splits=splits)
+    config = SelectConfig(last=last, window=window, splits=splits, metric=metric)
     rows = select_checkpoints(Store(store), config, run)
     if not rows:
         raise nothing_to_select(config)
@@ -293,9 +312,10 @@ def report(
     adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
+    metric: MetricOpt = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
-    stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules),
+    stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
                                 adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
     config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
@@ -355,7 +375,7 @@ def capabilities(
     align: Annotated[Alignment, typer.Option(help="x axis: training step, tokens seen or fraction of training.")] = (
         Alignment.step
     ),
-    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    metric: MetricOpt = None,
     last: LastOpt = 0.2,
     categories: CategoriesOpt = None,
 ) -> None:

@@ -10,13 +10,25 @@ import typer
 from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
 from ckptlens.checkpoints import series_id
 from ckptlens.cli.console import console, stdout
-from ckptlens.cli.options import DEFAULT_STORE, LastOpt, StoreOpt, TableFormat
+from ckptlens.cli.options import (
+    DEFAULT_STORE,
+    FewshotSeedOpt,
+    IncludePathOpt,
+    LastOpt,
+    LimitOpt,
+    NumFewshotOpt,
+    StoreOpt,
+    TableFormat,
+    with_lm_eval_tasks,
+)
 from ckptlens.cli.output import emit
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
 from ckptlens.report.linearity import linearity_findings, linearity_rich_table
 from ckptlens.report.tables import write_csv
 from ckptlens.store import Store, drift_table
+from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
+from ckptlens.tasks.task import Task
 
 FormatOpt = Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")]
 
@@ -62,6 +74,10 @@ def interpolate(
     out: Annotated[Path, typer.Option(help="Folder for interpolation.csv and interpolation.png.")] = Path("interp"),
     batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: CUDA when present).")] = None,
+    include_path: IncludePathOpt = None,
+    num_fewshot: NumFewshotOpt = None,
+    limit: LimitOpt = None,
+    fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
 ) -> None:
     """Evaluate models on the straight line between two checkpoints: a flat path, or a barrier?"""
     from ckptlens.diagnostics.interpolation import barriers, interpolation_path
@@ -70,7 +86,8 @@ def interpolate(
     from ckptlens.tasks.resolve import resolve_tasks
 
     names = [n for spec in tasks for n in spec.split(",") if n]
-    task_list = resolve_tasks(names, b.parent)
+    specs = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, False)
+    task_list = [t for spec in specs for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], b.parent))]
     with stage_bars(console) as bars:
         path = interpolation_path(a, b, task_list, points, EvalConfig(batch_size=batch_size, device=device),
                                   progress=lambda done, total: bars("interpolate", done, total))

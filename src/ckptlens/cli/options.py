@@ -33,6 +33,11 @@ RulesOpt = Annotated[str, typer.Option("--rules", help="Ensemble rules: vote, me
 LagWeightOpt = Annotated[
     float, typer.Option("--lag-weight", help="Adaptive tradeoff: example MTV one checkpoint of lag costs.")
 ]
+MetricOpt = Annotated[
+    str | None,
+    typer.Option(help="Per-example metric: acc, acc_norm, exact_match, ... (default: each task's first; acc for "
+                 "imports without samples)."),
+]
 MtvTargetOpt = Annotated[float, typer.Option("--mtv-target", help="Adaptive target: example MTV to reach.")]
 
 
@@ -102,3 +107,20 @@ def parse_rules(text: str) -> tuple[str, ...]:
         named = unknown[0] if unknown else text
         raise CkptlensError(f"unknown ensemble rule {named!r}; use {', '.join(MULTIPLE_CHOICE_RULES)}")
     return rules
+
+
+IncludePathOpt = Annotated[
+    list[str] | None, typer.Option("--include-path", help="lm-eval: folder of task YAMLs (repeatable), as lm_eval's.")
+]
+NumFewshotOpt = Annotated[int | None, typer.Option(help="lm-eval: demonstrations per prompt (default: the YAML's).")]
+LimitOpt = Annotated[float | None, typer.Option(help="lm-eval: first N documents per task (below 1: a fraction).")]
+FewshotSeedOpt = Annotated[int, typer.Option(help="lm-eval: seed of the few-shot sampler, lm_eval's default.")]
+ChatTemplateOpt = Annotated[bool, typer.Option(help="lm-eval: apply a chat template (not supported: an error).")]
+
+
+def with_lm_eval_tasks(names: list[str], include_path, num_fewshot, limit, fewshot_seed, chat_template) -> list:
+    """``names`` with each ``lm-eval:NAME`` built into its tasks once (so every checkpoint reuses the requests)."""
+    from ckptlens.tasks.lm_eval_index import LmEvalOptions, resolve_lm_eval
+
+    options = LmEvalOptions(tuple(include_path or ()), num_fewshot, limit, fewshot_seed, chat_template)
+    return resolve_lm_eval(names, options)

@@ -37,6 +37,7 @@ from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import exact_match, generate_greedy
+from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
 from ckptlens.store import Claim, Shard, Store, records_table
@@ -247,7 +248,9 @@ def evaluate_task(
 ) -> list[dict]:
     """One record row per example of ``task`` (without run/checkpoint keys), in example order."""
     dtype = str(model.dtype).removeprefix("torch.")
-    if task.kind == "multiple_choice":
+    if task.lm_eval is not None:
+        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size)
+    elif task.kind == "multiple_choice":
         scores = score_multiple_choice(model, tokenizer, task.examples, batch_size)
         rows = [_choice_row(e, s) for e, s in zip(task.examples, scores, strict=True)]
     elif task.kind == "perplexity":

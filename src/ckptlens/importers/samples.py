@@ -20,7 +20,14 @@ import pyarrow as pa
 
 from ckptlens.errors import CkptlensError
 from ckptlens.importers.columnar import read_columnar
-from ckptlens.importers.columns import FIELD_TYPES, PROMPT_HASH_CHARS, SampleColumns, check_new, task_hash
+from ckptlens.importers.columns import (
+    FIELD_TYPES,
+    PROMPT_HASH_CHARS,
+    SampleColumns,
+    check_new,
+    metric_pairs,
+    task_hash,
+)
 from ckptlens.importers.lines import parse_sample
 
 
@@ -96,7 +103,7 @@ def _choice_row(sample: dict) -> tuple:
     gold = gold_index(str(sample.get("target")), continuations(sample.get("arguments")), pred, acc)
     correct = None if gold is None else pred == gold
     return (str(sample["doc_id"]), _short_hash(sample), logliks, pred, gold, None, None,
-            correct, None if correct is None else float(correct), acc)
+            correct, None if correct is None else float(correct), acc, metric_pairs(sample))
 
 
 def _generation_row(sample: dict) -> tuple:
@@ -108,6 +115,7 @@ def _generation_row(sample: dict) -> tuple:
         str(sample["doc_id"]), _short_hash(sample), None, None, None,
         None if output is None else str(output), None if target is None else str(target),
         None if score is None else float(score) == 1.0, None if score is None else float(score), None,
+        metric_pairs(sample),
     )
 
 

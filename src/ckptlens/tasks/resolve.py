@@ -15,6 +15,7 @@ from pathlib import Path
 from ckptlens.checkpoints.hub import is_hub_spec
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_json
+from ckptlens.tasks.lm_eval_index import resolve_lm_eval
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
 from ckptlens.tasks.task_file import load_task
@@ -24,12 +25,14 @@ TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 
 def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
-    """Tasks for each spec (a path to a task file, a built-in name, or ``all`` for every built-in)."""
+    """Tasks for each spec (a path to a task file, a built-in name, ``all`` for every built-in, or
+    ``lm-eval:NAME`` for lm-eval's own tasks with its default options; ``lm_eval_index`` takes options)."""
     builtins = builtin_names()
     if not specs:
         raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(builtins)}")
     names = [n for spec in specs for n in (builtins if spec == "all" else (spec,))]
-    return [_resolve(spec, series_dir) for spec in dict.fromkeys(names)]
+    resolved = resolve_lm_eval(list(dict.fromkeys(names)))
+    return [spec if isinstance(spec, Task) else _resolve(spec, series_dir) for spec in resolved]
 
 
 def default_tasks(series_dir: str | Path | None) -> list[str]:

@@ -7,6 +7,10 @@ log-likelihood; correct when the best-scoring choice is ``gold``.
 output is compared with ``target`` by exact match (after normalisation).
 ``perplexity``: each example's context is a document whose loss is measured
 (summed negative log-likelihood, tokens and bytes: bits per byte).
+
+A task from lm-eval's own index (``tasks.lm_eval_index``) also carries
+``lm_eval``: lm-eval's built task and requests, which score and judge it; its
+examples are lm-eval's documents (id = ``doc_id``, context = the prompt).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Task:
     stop: tuple[str, ...] = ("\n",)
     max_new_tokens: int = 16
     demonstrations: tuple[dict, ...] = field(default=())
+    lm_eval: object | None = field(default=None, compare=False, repr=False)  # an LmEvalTask, for lm-eval's tasks
 
     @property
     def chance(self) -> float:
