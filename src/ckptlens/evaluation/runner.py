@@ -39,11 +39,12 @@ from functools import partial
 import pyarrow as pa
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ckptlens.checkpoints.loading import load_model
+from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.budget import device_batch_tokens
 from ckptlens.evaluation.generation import exact_match, generate_greedy
+from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.pipeline import Encodings, Prefetcher, Writer
 from ckptlens.evaluation.scoring import Batching, ChoiceScores, score_encoded
@@ -62,6 +63,7 @@ class EvalConfig:
     dtype: str = "float32"  # float32 | float16 | bfloat16
     allow_pickle: bool = False  # load pytorch_model.bin weights (only for trusted folders)
     shard_size: int | None = None  # evaluate and store tasks with more examples in shards of this many
+    reevaluate: bool = False  # replace stored units whose task prompts changed (else a changed task is an error)
     batch_tokens: int | None = None  # multiple choice: rows x padded length per pass, at most (None: by device)
     prefetch: bool = True  # load checkpoint t+1 while t is scored (two models in memory at once)
 
@@ -69,6 +71,7 @@ class EvalConfig:
         if self.shard_size is not None and self.shard_size < 1:
             raise CkptlensError(f"--shard-size must be at least 1 example, got {self.shard_size}")
         Batching(self.batch_size, self.batch_tokens)  # checks both
+        resolve_dtype(self.dtype)
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,25 @@ def evaluate_piece(
     """The records of one piece, with their run/checkpoint/task keys (``encodings``: reuse a series' token ids)."""
     task = piece.examples_task(config.shard_size)
     rows = evaluate_task(model, tokenizer, task, config.batch_size, config.batch_tokens, encodings)
+    check_finite(rows, piece)
     return records_table(_with_unit_keys(rows, run, piece.checkpoint, piece.task))
+
+
+def check_finite(rows: list[dict], piece: Piece) -> None:
+    """Refuse NaN or infinite log-likelihoods: scored, a NaN row would count as choosing option 0.
+
+    The whole evaluation stops (nothing of the unit is stored) with the checkpoint named, since
+    non-finite log-likelihoods come from non-finite weights or an overflowing dtype, which no
+    other unit of that checkpoint escapes.
+    """
+    for row in rows:
+        values = [*(row.get("logliks") or ()), *([row["nll"]] if row.get("nll") is not None else [])]
+        if not all(math.isfinite(v) for v in values):
+            raise CkptlensError(
+                f"checkpoint {piece.checkpoint.path}: non-finite log-likelihoods on task {piece.task.name!r} "
+                f"(example {row['example_id']}); its weights hold NaN/inf or --dtype overflows: "
+                "fix or remove the checkpoint, or try --dtype float32"
+            )
 
 
 def write_piece(store: Store, run: str, piece: Piece, table: pa.Table) -> None:
@@ -232,6 +253,7 @@ def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Serie
     store, run, config, tally = series.store, series.run, series.config, series.tally
     for task in tasks:
         if store.has_unit(run, ckpt.name, task.name):
+            store.drop_stale_claim(run, ckpt.name, task.name)
             tally.add(ckpt, task, written_here=False)
     open_tasks = [t for t in tasks if not tally.has(ckpt, t)]
     pieces = [p for t in open_tasks for p in missing_pieces(store, run, ckpt, t, config.shard_size)]
@@ -288,7 +310,9 @@ def evaluate_task(
     ``batch_tokens`` None picks a budget from the device's free memory on CUDA (``device_batch_tokens``).
     """
     dtype = str(model.dtype).removeprefix("torch.")
-    if task.kind == "multiple_choice":
+    if task.lm_eval is not None:
+        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size)
+    elif task.kind == "multiple_choice":
         encoded = (encodings or Encodings()).get(tokenizer, task.name, task.examples)
         batching = Batching(batch_size, batch_tokens or device_batch_tokens(model))
         scores = score_encoded(model, task.examples, encoded, batching)

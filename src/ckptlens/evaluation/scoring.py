@@ -35,7 +35,7 @@ float32): a spurious flip would be reported as instability.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -50,10 +50,14 @@ Encoded = tuple[list[int], list[list[int]]]  # an example's context tokens, each
 
 @dataclass(frozen=True)
 class ChoiceScores:
-    """Per choice: summed log-likelihood of its continuation tokens, and how many tokens that is."""
+    """Per choice: summed log-likelihood of its continuation tokens, how many tokens that is, and is-greedy.
+
+    ``greedy[j]``: every token of choice j is the model's argmax (lm-eval's ``is_greedy``).
+    """
 
     logliks: list[float]
     n_tokens: list[int]
+    greedy: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -116,16 +120,19 @@ def score_encoded(
     leaves = [Row(i, plan.leaf_parent[i], plan.leaf_start[i], ctx[plan.leaf_start[i] :], conts)
               for i, (ctx, conts) in enumerate(encoded)]  # fmt: skip
     logliks = [[0.0] * len(conts) for _, conts in encoded]
+    greedy = [[True] * len(conts) for _, conts in encoded]
     with torch.inference_mode():
         _run_nodes(model, caches, batching, count)
         for batch in batches(sorted(leaves, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
-            for (i, j), value in _score_rows(model, batch, caches, count).items():
-                logliks[i][j] = value
+            for (i, j), (value, is_greedy) in _score_rows(model, batch, caches, count).items():
+                logliks[i][j], greedy[i][j] = value, is_greedy
             for row in batch:
                 caches.release(row.past)
     if count is not None:
         count.needed += needed_tokens([ctx + c[:-1] for ctx, conts in encoded for c in conts])
-    return [ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded, strict=True)]
+    return [
+        ChoiceScores(ll, [len(c) for c in conts], g) for ll, g, (_, conts) in zip(logliks, greedy, encoded, strict=True)
+    ]
 
 
 def split_boundary(context: str, continuation: str) -> tuple[str, str]:
@@ -218,14 +225,17 @@ def _run_nodes(model: PreTrainedModel, caches: NodeCaches, batching: Batching, c
 
 
 def _score_rows(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None) -> dict:
-    """{(example, choice): summed loglik} for rows of examples, in one forward pass."""
+    """{(example, choice): (summed loglik, is-greedy)} for rows of examples, in one forward pass."""
     packed, logits, _ = forward(model, rows, caches, count)
     device = logits.device
     index, columns, tokens, examples, choices = (list(v) for v in zip(*packed.scored, strict=True))
     picked = logits[torch.tensor(index, device=device), torch.tensor(columns, device=device)].float()
-    logprobs = picked.gather(-1, torch.tensor(tokens, device=device)[:, None]).squeeze(-1)
+    targets = torch.tensor(tokens, device=device)
+    logprobs = picked.gather(-1, targets[:, None]).squeeze(-1)
     logprobs = (logprobs - torch.logsumexp(picked, dim=-1)).tolist()
+    hits = (picked.argmax(-1) == targets).tolist()
     scores: dict = {}
-    for example, choice, value in zip(examples, choices, logprobs, strict=True):
-        scores[example, choice] = scores.get((example, choice), 0.0) + value
+    for example, choice, value, hit in zip(examples, choices, logprobs, hits, strict=True):
+        total, greedy = scores.get((example, choice), (0.0, True))
+        scores[example, choice] = (total + value, greedy and hit)
     return scores

@@ -46,7 +46,7 @@ def write_report(store: Store, out: str | Path, config: ReportConfig = ReportCon
     summary = summarise(rows)
     by_category = summarise(rows, ("run", "category", "method", "window"))
     base_runs, _ = averaged_runs(store)
-    matrices = [m for m in task_matrices(store.read()) if m.run in base_runs]
+    matrices = [m for m in task_matrices(store.read(), config.stability.metric) if m.run in base_runs]
     selections = select_checkpoints(store, _select_config(config)) if matrices else []
     noise = _neighbour_noise(matrices, config.stability.last)
     points = trajectories(store, config.plot_windows)
@@ -145,4 +145,4 @@ def _neighbour_noise(matrices: list[TaskMatrix], last: float) -> list[dict]:
 
 
 def _select_config(config: ReportConfig) -> SelectConfig:
-    return SelectConfig(last=config.stability.last, window=config.select_window)
+    return SelectConfig(last=config.stability.last, window=config.select_window, metric=config.stability.metric)

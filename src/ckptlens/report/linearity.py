@@ -10,7 +10,7 @@ from rich.table import Table
 from ckptlens.analysis.linearity import GapSummary, linearity_gaps, summarise_gaps
 from ckptlens.report.drift import drift_figure
 from ckptlens.report.html import Page
-from ckptlens.report.tables import write_csv
+from ckptlens.report.tables import add_columns, write_csv
 from ckptlens.store import Store
 
 COLUMNS = ("run", "task", "window", "n_steps", "mean_score_gap", "mean_abs_score_gap", "mean_gold_loglik_gap",
@@ -24,8 +24,7 @@ def linearity_rich_table(summaries: Sequence[GapSummary]) -> Table:
     gap: mean score gap; drift: summed relative L2 of the window's steps; holds: |gap| <= noise.
     """
     table = Table(title="Linearity gap: averaged checkpoint minus the mean of its members", title_justify="left")
-    for header in HEADERS:
-        table.add_column(header, justify="left" if header in ("run", "task") else "right")
+    add_columns(table, HEADERS, left=("run", "task"))
     for s in summaries:
         table.add_row(*(_cell(getattr(s, name)) for name in COLUMNS))
     return table
