@@ -36,7 +36,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.generation import exact_match, generate_greedy
+from ckptlens.evaluation.generation import generate_greedy, generation_row
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
 from ckptlens.store import Claim, Shard, Store, records_table
@@ -232,9 +232,9 @@ def evaluate_task(
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
-        rows = [_generation_row(e, out) for e, out in zip(task.examples, outputs, strict=True)]
+        rows = [generation_row(task, e, out) for e, out in zip(task.examples, outputs, strict=True)]
     return [
-        {**row, "prompt_hash": prompt_hash(e.context), "dtype": dtype}
+        {**row, "prompt_hash": prompt_hash(e.context), "dtype": dtype, "task_version": task.version}
         for e, row in zip(task.examples, rows, strict=True)
     ]
 
@@ -270,17 +270,6 @@ def _choice_row(example: Example, scores: ChoiceScores) -> dict:
         "target": example.choices[example.gold] if example.gold is not None else None,
         "correct": correct,
         "score": float(correct),
-    }
-
-
-def _generation_row(example: Example, output: str) -> dict:
-    score = exact_match(output, example.target) if example.target is not None else None
-    return {
-        "example_id": example.id,
-        "output": output,
-        "target": example.target,
-        "correct": None if score is None else score == 1.0,
-        "score": score,
     }
 
 

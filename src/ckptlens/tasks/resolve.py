@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
+from ckptlens.tasks.llm_jp_eval import is_llm_jp_eval, load_llm_jp_eval
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
 from ckptlens.tasks.task_file import load_task
@@ -23,12 +24,17 @@ TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 
 def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
-    """Tasks for each spec (a path to a task file, a built-in name, or ``all`` for every built-in)."""
+    """Tasks for each spec (a path to a task file, a built-in name, ``all`` for every built-in, or
+    ``llm-jp-eval:DIR[/NAME]`` for llm-jp-eval datasets with its default settings)."""
     builtins = builtin_names()
     if not specs:
         raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(builtins)}")
     names = [n for spec in specs for n in (builtins if spec == "all" else (spec,))]
-    return [_resolve(spec, series_dir) for spec in dict.fromkeys(names)]
+    return [
+        task
+        for spec in dict.fromkeys(names)
+        for task in (load_llm_jp_eval(spec) if is_llm_jp_eval(spec) else [_resolve(spec, series_dir)])
+    ]
 
 
 def _resolve(spec: str, series_dir: str | Path | None) -> Task:
