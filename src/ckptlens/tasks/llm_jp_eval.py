@@ -108,7 +108,8 @@ def load_llm_jp_eval(spec: str, options: LlmJpEvalOptions = LlmJpEvalOptions()) 
 def dataset_task(folder: Path, name: str, options: LlmJpEvalOptions = LlmJpEvalOptions()) -> Task:
     """One dataset as a generation Task: llm-jp-eval's prompts, its metrics (the category's first)."""
     data = read_dataset(folder / options.split / f"{name}.json")
-    shots = read_dataset(folder / "train" / f"{name}.json")["samples"][: options.num_fewshot] if options.num_fewshot else []
+    shots = read_dataset(folder / "train" / f"{name}.json")["samples"] if options.num_fewshot else []
+    shots = shots[: options.num_fewshot]
     if len(shots) < options.num_fewshot:
         raise CkptlensError(f"{folder / 'train' / (name + '.json')}: fewer than {options.num_fewshot} samples "
                             "for the demonstrations; lower --num-fewshot")
@@ -116,7 +117,7 @@ def dataset_task(folder: Path, name: str, options: LlmJpEvalOptions = LlmJpEvalO
     prefix = prompt_prefix(data["instruction"], shots, options.template)
     template = LLM_JP_EVAL_TEMPLATES[options.template]
     examples = tuple(
-        Example(str(i), prefix + template.query.format(input=s["input"]), target=unicodedata.normalize("NFKC", s["output"]))
+        Example(str(i), prefix + template.query.format(input=s["input"]), target=nfkc(s["output"]))
         for i, s in enumerate(samples)
     )
     if not examples:
@@ -133,6 +134,11 @@ def dataset_task(folder: Path, name: str, options: LlmJpEvalOptions = LlmJpEvalO
         answer_rule="llm-jp-eval",
         version=f"llm-jp-eval {options.template}",
     )
+
+
+def nfkc(text: str) -> str:
+    """llm-jp-eval's normalisation of gold answers."""
+    return unicodedata.normalize("NFKC", text)
 
 
 def prompt_prefix(instruction: str, shots: list[dict], template: str = DEFAULT_TEMPLATE) -> str:
