@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
+from ckptlens.tasks.llm_jp_eval import category_patterns
 
 OTHER = "other"
 
@@ -98,8 +99,17 @@ def benchmark_chance(task: str) -> float | None:
     return next((chance for pattern, _, chance in BENCHMARKS if re.fullmatch(pattern, task, re.I)), None)
 
 
+BUILTIN_CATEGORIES = {"llm-jp-eval": category_patterns}  # --categories NAME: tables ckptlens ships
+
+
 def load_categories(path: str | Path) -> dict[str, str]:
-    """A user mapping ``{category: [task name or regex, ...]}`` as {pattern: category}."""
+    """A user mapping ``{category: [task name or regex, ...]}`` as {pattern: category}, or a built-in table.
+
+    >>> load_categories("llm-jp-eval")["jsquad"]
+    'RC'
+    """
+    if str(path) in BUILTIN_CATEGORIES:
+        return BUILTIN_CATEGORIES[str(path)]()
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) if path.is_file() else None

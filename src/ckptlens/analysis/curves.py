@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ckptlens.analysis.benchmarks import task_category
+from ckptlens.importers.identity import nominal_params
 from ckptlens.store import Store
 
 ALIGNMENTS = ("step", "tokens", "fraction")
@@ -45,9 +46,9 @@ def task_curves(store: Store, metric: str = "acc", categories: dict[str, str] | 
 
 
 def run_sizes(store: Store) -> dict[str, int | None]:
-    """Parameters of each base run (None when unknown), from the run info."""
+    """Parameters of each base run (None when unknown): the run info's (``--size``), else the run's name (``-1.8b``)."""
     infos = [store.run_info(r) for r in store.runs()]
-    return {i["run"]: i.get("n_params") for i in infos if not i.get("averaged_from")}
+    return {i["run"]: i.get("n_params") or nominal_params(i["run"]) for i in infos if not i.get("averaged_from")}
 
 
 def loss_curves(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:

@@ -31,12 +31,14 @@ from ckptlens.cli.options import (
     MtvTargetOpt,
     RecordFormat,
     RulesOpt,
+    SizeOpt,
     StepsOpt,
     StoreOpt,
     TableFormat,
     WindowsOpt,
     adaptive_config,
     parse_rules,
+    parse_size,
     parse_windows,
 )
 from ckptlens.cli.progress import stage_bars
@@ -130,13 +132,19 @@ def eval_command(
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:10001 (default: local).")] = None,
     shard_size: Annotated[int | None, typer.Option(help="Split tasks larger than N examples into shards.")] = None,
     max_retries: Annotated[int | None, typer.Option(help="Ray: re-runs of a unit whose worker died [3].")] = None,
+    num_fewshot: Annotated[int, typer.Option(help="llm-jp-eval tasks: demonstrations from train/.")] = 4,
+    split: Annotated[str, typer.Option(help="llm-jp-eval tasks: dev or test.")] = "dev",
+    limit: Annotated[int | None, typer.Option(help="llm-jp-eval tasks: only the first N samples.")] = None,
+    size: SizeOpt = None,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
     from ckptlens.cli.cluster import cluster_options
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
     from ckptlens.evaluation.runner import EvalConfig
+    from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions, resolve_llm_jp_eval
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
+    names = resolve_llm_jp_eval(names, LlmJpEvalOptions(split, num_fewshot, limit))
     config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
     cluster = cluster_options(executor, address, max_retries, watch)
     filtered = steps is not None or last is not None or average_window is not None
@@ -152,7 +160,7 @@ def eval_command(
         done = watch_series(series, names or ["all"], Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
-    options = SeriesOptions(steps, None if last is None else parse_fraction(last), average_window)
+    options = SeriesOptions(steps, None if last is None else parse_fraction(last), average_window, parse_size(size))
     with stage_bars(console) as bars:
         summary = evaluate(
             series, names or ["all"], Store(store), run, config,
@@ -323,6 +331,24 @@ def import_lm_eval_command(
         f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
         f"{summary.aggregate_rows} task-level results, {summary.records} per-example records"
     )
+
+
+@import_app.command("llm-jp-eval")
+def import_llm_jp_eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="llm-jp-eval result files, or folders searched for them.")],
+    store: StoreOpt,
+    run: Annotated[str | None, typer.Option(help="Run name (default: the model's name).")] = None,
+    step_from: Annotated[
+        str | None, typer.Option("--step-from", help="Regex whose first group is the step in the model name or path.")
+    ] = None,
+    size: SizeOpt = None,
+) -> None:
+    """Import llm-jp-eval result files (one per checkpoint), recomputing every example's metrics."""
+    from ckptlens.importers.llm_jp_eval import import_llm_jp_eval
+
+    summary = import_llm_jp_eval(paths, Store(store), run, step_from, parse_size(size))
+    console.print(f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
+                  f"{summary.records} per-example records")
 
 
 @app.command()

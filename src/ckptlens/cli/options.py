@@ -14,7 +14,25 @@ from ckptlens.errors import CkptlensError
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
 LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
-CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]
+CategoriesOpt = Annotated[
+    Path | None,
+    typer.Option(help="YAML mapping each category to task names or regexes, or 'llm-jp-eval' (its 9 categories)."),
+]
+SizeOpt = Annotated[
+    str | None, typer.Option("--size", help="Model size for by-size analyses: 1.8b, 410m or a parameter count.")
+]
+
+
+def parse_size(text: str | None) -> int | None:
+    """``--size``: ``1.8b`` -> 1,800,000,000, ``410m``, or a plain count; None when not given."""
+    if text is None:
+        return None
+    unit = {"k": 10**3, "m": 10**6, "b": 10**9}.get(text[-1:].lower(), 1)
+    try:
+        value = float(text[:-1] if unit > 1 else text)
+    except ValueError:
+        raise CkptlensError(f"--size {text!r}: give a count or a size like 1.8b or 410m") from None
+    return round(value * unit)
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
 RulesOpt = Annotated[str, typer.Option("--rules", help="Ensemble rules: vote, mean-logprob, mean-prob, confidence.")]

@@ -27,6 +27,7 @@ class SeriesOptions:
     steps: str | None = None  # --steps filter: start:stop:every (stop included) or a list 100,200
     last: float | None = None  # only the final fraction of training (averages: windows ending there)
     average_window: int | None = None  # evaluate trailing-window averages of n checkpoints, held in memory
+    n_params: int | None = None  # the model's size (--size), for by-size analyses
 
 
 def evaluate(
@@ -62,7 +63,8 @@ def evaluate(
     checkpoints, load = _averaged(source, window, series.last, config) if window else (source, None)
     task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
     run = run or series_name(series_dir) + (f"-avg{window}" if window else "")
-    store.write_run_info(run, _source_info(series_dir, checkpoints, window))
+    info = _source_info(series_dir, checkpoints, window)
+    store.write_run_info(run, {**info, "n_params": series.n_params} if series.n_params else info)
     total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
     on_unit = None if progress is None else (lambda checkpoint, task: progress(next(done), total))
     if cluster is not None:

@@ -91,6 +91,11 @@ def is_llm_jp_eval(spec: str) -> bool:
     return spec.startswith(PREFIX)
 
 
+def resolve_llm_jp_eval(specs: list[str], options: LlmJpEvalOptions) -> list[str | Task]:
+    """``--tasks`` with each ``llm-jp-eval:...`` spec replaced by its tasks (read with ``options``)."""
+    return [t for spec in specs for t in (load_llm_jp_eval(spec, options) if is_llm_jp_eval(spec) else [spec])]
+
+
 def load_llm_jp_eval(spec: str, options: LlmJpEvalOptions = LlmJpEvalOptions()) -> list[Task]:
     """The tasks ``llm-jp-eval:DIR`` (every dataset of the split) or ``llm-jp-eval:DIR/NAME`` names."""
     path = Path(spec.removeprefix(PREFIX))
