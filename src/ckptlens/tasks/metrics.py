@@ -119,11 +119,12 @@ def set_f1(prediction: str, gold: str) -> float:
 
 def _bleu(language: str) -> Metric:
     def bleu(prediction: str, gold: str) -> float:
-        """Sentence BLEU / 100 as llm-jp-eval scores one example; an empty side: llm-jp-eval's 1 or 0 (/100)."""
+        """Sentence BLEU / 100 as llm-jp-eval scores one example (capped at 1 against float noise); an empty
+        side scores llm-jp-eval's 1 or 0 on its 0-100 scale, so 0.01 or 0 here."""
         prediction, gold = prediction.strip(), gold.strip()
         if not prediction or not gold:
             return float(prediction == gold) / 100
-        return _sacrebleu(language).corpus_score([prediction], [[gold]]).score / 100
+        return min(1.0, _sacrebleu(language).corpus_score([prediction], [[gold]]).score / 100)
 
     bleu.__name__ = f"bleu_{language}"
     return bleu
