@@ -301,10 +301,12 @@ def report(
     adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
+    categories: CategoriesOpt = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
     stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules),
-                                adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
+                                adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
+                                categories=load_categories(categories) if categories else None)
     config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
