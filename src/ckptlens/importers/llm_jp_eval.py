@@ -66,7 +66,7 @@ def import_llm_jp_eval(
             records += len(rows)
         store.write_aggregates(result.run, checkpoint, aggregates_table(_aggregates(result, checkpoint)))
     for name in sorted({f.run for f in files}):
-        size = n_params or identity.nominal_params(next(f.model for f in files if f.run == name))
+        size = n_params or identity.nominal_params(name)
         info = {k: v for k, v in store.run_info(name).items() if k != "run"}
         info.update({"source": SOURCE, "models": sorted({f.model for f in files if f.run == name})})
         store.write_run_info(name, {**info, "n_params": size} if size else info)
