@@ -19,7 +19,10 @@ def write_result(folder, name, model, outputs, scores=None):
 
 
 OUTPUTS = {
-    "jsquad": [{"input": "q1", "pred": "東京都", "gold": "東京"}, {"input": "q2", "pred": "ＡＢＣ\n\nmore", "gold": "ABC"}],
+    "jsquad": [
+        {"input": "q1", "pred": "東京都", "gold": "東京"},
+        {"input": "q2", "pred": "ＡＢＣ\n\nmore", "gold": "ABC"},
+    ],
     "chabsa": [{"input": "q", "pred": "売上 positive\n利益 negative", "gold": "売上 positive"}],
     "jnli": [{"input": "q", "pred": "entailment", "gold": "entailment"}],
 }
