@@ -35,6 +35,11 @@ def test_eval_stability_report_and_import_round_trip(evaluated, tiny_series, cli
     first_keys = {t: m[0][0] for t, m in zip(records["task"].to_pylist(), records["metrics"].to_pylist())}
     assert first_keys == {"jnli": "exact_match", "jsquad": "char_f1", "chabsa": "set_f1"}
 
+    results = write_result_files(records, root / "results")
+    code, _, err = cli("import", "llm-jp-eval", results, "--store", store, "--run", "tiny-2m", "--size", "2m")
+    assert code == 0, err
+    assert per_example(Store(store).read(["tiny-2m"])) == per_example(records)
+
     code, out, err = cli("stability", "--store", store, "--categories", "llm-jp-eval", "--by", "category",
                          "--last", "1.0", "--windows", "1,2", "--bootstrap", "0", "--format", "json")
     assert code == 0, err
@@ -47,11 +52,9 @@ def test_eval_stability_report_and_import_round_trip(evaluated, tiny_series, cli
     window_table = (root / "report" / "study_window_size.csv").read_text()
     assert all(category in window_table for category in ("NLI", "RC", "EL"))
     assert "window size" in (root / "report" / "report.html").read_text()
-
-    results = write_result_files(records, root / "results")
-    code, _, err = cli("import", "llm-jp-eval", results, "--store", root / "imported", "--run", "tiny-1m")
-    assert code == 0, err
-    assert per_example(Store(root / "imported").read()) == per_example(records)
+    by_size = (root / "report" / "study_by_size.csv").read_text().splitlines()
+    assert by_size[0] == "category,n_params,run,example_mtv,instability_score"
+    assert [line.split(",")[1] for line in by_size[1:3]] == ["1000000", "2000000"]  # from the name, from --size
 
 
 def write_result_files(records, folder):
