@@ -44,6 +44,9 @@ def add_study_section(page: Page, store: Store, rows: list[StabilityRow], points
     page.heading("The study's views: window size, final-window trajectories, model size")
     page.text("Means over every task of a category (near-chance tasks included, as the study averages them). "
               "Tables: study_window_size.csv, study_trajectories.csv, study_by_size.csv.")
+    if any(r["category"] == "MT" for r in by_category):
+        page.warning("MT is scored by BLEU, not COMET: the comet_wmt22 model is not used by ckptlens, so MT "
+                     "numbers are not comparable with the paper's COMET scores.")
     write_csv(by_category, out / "study_window_size.csv")
     for run in sorted({r["run"] for r in by_category}):
         title = f"{run}: example MTV and instability score against window size, per category"
