@@ -100,6 +100,7 @@ def window_size_figure(rows: list[dict], path: Path, title: str) -> Path:
     categories = sorted({r["category"] for r in rows})
     fig, axes = plt.subplots(len(categories), 2, figsize=(8, 2.4 * len(categories)), squeeze=False)
     raw = {r["category"]: r for r in rows if r["method"] == "raw"}
+    windows = sorted({r["window"] for r in rows})
     for i, category in enumerate(categories):
         for j, (key, label) in enumerate(MEASURES):
             ax = axes[i][j]
@@ -111,7 +112,8 @@ def window_size_figure(rows: list[dict], path: Path, title: str) -> Path:
                 ax.plot([r["window"] for r in line], [r[key] for r in line], "o-", label=method, ms=3)
             if category in raw:
                 ax.scatter([1], [raw[category][key]], color="black", zorder=3, label="raw")
-            ax.set(xlabel="window size", ylabel=label, title=category)
+            ax.set(xlabel="window size", ylabel=label, title=category, xscale="log")
+            ax.set_xticks(windows, labels=[str(w) for w in windows])
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
