@@ -13,7 +13,7 @@ import pytest
 
 from ckptlens.store import Store
 from ckptlens.tasks.llm_jp_eval import category_scores
-from tests.tasks.llm_jp_eval_files import SAMPLES, write_datasets
+from tests.tasks.llm_jp_eval_files import METRICS, SAMPLES, write_datasets
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,8 @@ def test_eval_stability_report_and_import_round_trip(evaluated, tiny_series, cli
     window_table = (root / "report" / "study_window_size.csv").read_text()
     assert all(category in window_table for category in ("NLI", "RC", "EL"))
     assert "window size" in (root / "report" / "report.html").read_text()
+    study_scores = (root / "report" / "study_scores.csv").read_text()
+    assert "tiny-1m,40,AVG," in study_scores and "tiny-2m,40,NLI," in study_scores
     by_size = (root / "report" / "study_by_size.csv").read_text().splitlines()
     assert by_size[0] == "category,n_params,run,example_mtv,instability_score"
     assert [line.split(",")[1] for line in by_size[1:3]] == ["1000000", "2000000"]  # from the name, from --size
@@ -68,8 +70,9 @@ def write_result_files(records, folder):
         scores = {t: sum(r["score"] for r in rows if r["step"] == step and r["task"] == t) / len(o)
                   for t, o in outputs.items()}
         categories, overall = category_scores(scores)
+        named = {f"{t}_{METRICS[t][0]}": v for t, v in scores.items()}
         data = {"config": {"model": {"pretrained_model_name_or_path": f"/models/tiny-1m/step{step}"}},
-                "scores": {**scores, **categories, "AVG": overall}, "outputs": outputs}
+                "scores": {**named, **categories, "AVG": overall}, "outputs": outputs}
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"result_step{step}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return folder

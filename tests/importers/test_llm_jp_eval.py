@@ -13,7 +13,7 @@ from ckptlens.store import Store
 
 def write_result(folder, name, model, outputs, scores=None):
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"config": {"model": {"pretrained_model_name_or_path": model}}, "scores": scores or {"jsquad": 0.5},
+    data = {"config": {"model": {"pretrained_model_name_or_path": model}}, "scores": scores or {"jsquad_char_f1": 0.9},
             "outputs": outputs}
     (folder / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
@@ -48,7 +48,13 @@ def test_run_named_after_the_model_and_sized(tmp_path):
     assert store.runs() == ["llm-jp-1.8b"]
     assert store.run_info("llm-jp-1.8b")["n_params"] == 1_800_000_000
     aggregates = store.read_aggregates().to_pylist()
-    assert [(a["task"], a["value"], a["step"]) for a in aggregates] == [("jsquad", 0.5, 500)]
+    assert [(a["task"], a["metric"], a["value"], a["step"]) for a in aggregates] == [("jsquad", "char_f1", 0.9, 500)]
+
+
+def test_a_file_score_that_is_not_the_recomputed_one_is_named(tmp_path):
+    write_result(tmp_path / "r", "a.json", "/ckpt/m/step10", OUTPUTS, {"jsquad_char_f1": 0.5, "AVG": 0.5})
+    with pytest.warns(UserWarning, match="jsquad_char_f1 is 0.5 in the file but 0.9000 recomputed"):
+        import_llm_jp_eval([tmp_path / "r"], Store(tmp_path / "store"))
 
 
 def test_errors_name_the_file_and_the_fix(tmp_path):

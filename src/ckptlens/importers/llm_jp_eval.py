@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,18 @@ from ckptlens.checkpoints.series import parse_step
 from ckptlens.errors import CkptlensError
 from ckptlens.importers import identity
 from ckptlens.store import Store, aggregates_table, records_table
-from ckptlens.tasks.llm_jp_eval import DEFAULT_TEMPLATE, dataset_category, dataset_metric, nfkc, task_metrics
+from ckptlens.tasks.llm_jp_eval import (
+    DEFAULT_TEMPLATE,
+    dataset_category,
+    dataset_metric,
+    dataset_score,
+    nfkc,
+    task_metrics,
+)
 from ckptlens.tasks.metrics import first_paragraph_nfkc, score_all
 
 SOURCE = "llm-jp-eval"
+SCORE_TOLERANCE = 0.005  # llm-jp-eval rounds its scores; a larger gap means the file was scored differently
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ def import_llm_jp_eval(
         checkpoint = f"step{result.step}"
         for dataset, outputs in sorted(result.outputs.items()):
             rows = [_row(result, checkpoint, dataset, i, o) for i, o in enumerate(outputs)]
+            _check_score(result, dataset, rows)
             store.write_unit(result.run, checkpoint, dataset, records_table(rows))
             records += len(rows)
         store.write_aggregates(result.run, checkpoint, aggregates_table(_aggregates(result, checkpoint)))
@@ -163,10 +173,28 @@ def _row(result: ResultFile, checkpoint: str, dataset: str, index: int, output: 
     }
 
 
+def _check_score(result: ResultFile, dataset: str, rows: list[dict]) -> None:
+    """Warn when the file's own score of a dataset (key ``DATASET_METRIC``) is not the recomputed one."""
+    metric = next(iter(rows[0]["metrics"])) if rows else dataset_metric(dataset)
+    stated = result.scores.get(f"{dataset}_{metric}")
+    if not isinstance(stated, int | float):
+        return
+    recomputed = dataset_score(dataset, [r["output"] for r in rows], [r["target"] for r in rows],
+                               [r["score"] for r in rows])
+    scale = 100 if metric.startswith("bleu") else 1  # llm-jp-eval reports BLEU on 0-100
+    if abs(stated / scale - recomputed) > SCORE_TOLERANCE:
+        warnings.warn(f"{result.path}: {dataset}_{metric} is {stated} in the file but {recomputed:.4f} recomputed "
+                      "from its outputs; the records hold the recomputed scores", stacklevel=3)
+
+
 def _aggregates(result: ResultFile, checkpoint: str) -> list[dict]:
-    return [
-        {"run": result.run, "checkpoint": checkpoint, "step": result.step, "task": name, "metric": "llm-jp-eval",
-         "value": float(value), "source": str(result.path)}
-        for name, value in sorted(result.scores.items())
-        if isinstance(value, int | float)
-    ]
+    """The file's scores: ``DATASET_METRIC`` keys as (dataset, metric), categories and AVG as themselves."""
+    rows = []
+    for key, value in sorted(result.scores.items()):
+        if not isinstance(value, int | float):
+            continue
+        dataset = next((d for d in result.outputs if key.startswith(f"{d}_")), None)
+        task, metric = (dataset, key[len(dataset) + 1 :]) if dataset else (key, SOURCE)
+        rows.append({"run": result.run, "checkpoint": checkpoint, "step": result.step, "task": task,
+                     "metric": metric, "value": float(value), "source": str(result.path)})
+    return rows

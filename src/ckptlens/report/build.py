@@ -75,7 +75,7 @@ def write_report(store: Store, out: str | Path, config: ReportConfig = ReportCon
     page.heading("Score trajectories")
     for title, path in _trajectory_figures(rows, points, out / "figures") + _loss_figures(store, out / "figures"):
         page.figure(path, title)
-    add_study_section(page, store, rows, points, out)
+    add_study_section(page, store, rows, points, matrices, out)
     add_linearity_section(page, store, base_runs, config.stability.last, out)
     page.heading("Neighbour changes beyond noise")
     page.text("Exact McNemar test between neighbouring checkpoints in the window (5% level): most moves of the "

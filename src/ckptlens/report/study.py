@@ -4,6 +4,8 @@
   for averaging and each ensemble rule (``--windows 1,2,5,10,20`` gives the paper's sizes);
 - **Final-window trajectories**: per run and category, the mean score over the category's tasks by step in the
   stability window, raw against each integrated method;
+- **llm-jp-eval scores**: per run and checkpoint each dataset's score, each category's and the overall average,
+  computed as llm-jp-eval does (``tasks.llm_jp_eval.category_scores``), beside the paper's tables;
 - **By size**: when several runs know their size (``--size``, or a size in the run name such as ``-1.8b``),
   each category's raw example MTV and IS across sizes: does scale reduce instability?
 
@@ -24,26 +26,35 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ckptlens.analysis.curves import run_sizes  # noqa: E402
+from ckptlens.analysis.matrix import TaskMatrix  # noqa: E402
 from ckptlens.analysis.stability import StabilityRow, summarise  # noqa: E402
 from ckptlens.analysis.trajectories import TrajectoryPoint  # noqa: E402
 from ckptlens.report.figures import save_figure  # noqa: E402
 from ckptlens.report.html import Page  # noqa: E402
 from ckptlens.report.tables import write_csv  # noqa: E402
 from ckptlens.store import Store  # noqa: E402
+from ckptlens.tasks.llm_jp_eval import CATEGORIES, category_scores, dataset_score  # noqa: E402
 
 MEASURES = (("example_mtv", "example MTV"), ("instability_score", "instability score"))
 BY = ("run", "category", "method", "window")
 
 
 def add_study_section(page: Page, store: Store, rows: list[StabilityRow], points: list[TrajectoryPoint],
-                      out: Path) -> None:
-    """The three study views as figures and CSV tables under ``out``, with a heading on ``page``."""
+                      matrices: list[TaskMatrix], out: Path) -> None:
+    """The study views as figures and CSV tables under ``out``, with a heading on ``page``."""
     by_category = category_means(rows)
     if not by_category:
         return
     page.heading("The study's views: window size, final-window trajectories, model size")
     page.text("Means over every task of a category (near-chance tasks included, as the study averages them). "
-              "Tables: study_window_size.csv, study_trajectories.csv, study_by_size.csv.")
+              "Tables: study_window_size.csv, study_trajectories.csv, study_scores.csv, study_by_size.csv.")
+    scores = llm_jp_eval_scores(matrices)
+    if scores:
+        write_csv(scores, out / "study_scores.csv")
+        last = [r for r in scores if r["step"] == max(s["step"] for s in scores if s["run"] == r["run"])]
+        page.text("llm-jp-eval scores at each run's last checkpoint (category: unweighted mean of its datasets; "
+                  "AVG: mean over categories; jsts left out):")
+        page.table(["run", "step", "name", "score"], last)
     if any(r["category"] == "MT" for r in by_category):
         page.warning("MT is scored by BLEU, not COMET: the comet_wmt22 model is not used by ckptlens, so MT "
                      "numbers are not comparable with the paper's COMET scores.")
@@ -64,6 +75,23 @@ def add_study_section(page: Page, store: Store, rows: list[StabilityRow], points
         page.table(["category", "n_params", "run", "example_mtv", "instability_score"], sized)
         title = "Raw example MTV and instability score across model sizes, per category"
         page.figure(size_figure(sized, out / "figures" / "study_by_size.png", title), title)
+
+
+def llm_jp_eval_scores(matrices: list[TaskMatrix]) -> list[dict]:
+    """Per (run, step): each dataset's llm-jp-eval score, then each category's and AVG; empty without
+    llm-jp-eval datasets."""
+    known = {name for datasets in CATEGORIES.values() for name in datasets} | {"jsts"}
+    datasets: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    for m in (m for m in matrices if m.task in known and m.kind == "generation"):
+        for t, step in enumerate(m.steps):
+            datasets[(m.run, int(step))][m.task] = dataset_score(
+                m.task, [str(o) for o in m.outputs[:, t]], [str(g) for g in m.targets], list(m.score[:, t]))
+    rows = []
+    for (run, step), scores in sorted(datasets.items()):
+        categories, overall = category_scores(scores)
+        named = {**scores, **categories, **({"AVG": overall} if categories else {})}
+        rows += [{"run": run, "step": step, "name": name, "score": float(value)} for name, value in named.items()]
+    return rows
 
 
 def category_means(rows: list[StabilityRow]) -> list[dict]:

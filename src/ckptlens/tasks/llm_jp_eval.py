@@ -66,6 +66,7 @@ CATEGORIES: dict[str, dict[str, str]] = {
            "wikicorpus-j-to-e": "comet_wmt22"},
     "HE": {"mmlu_en": "exact_match", "jmmlu": "exact_match"},
 }
+DATASET_LEVEL = {"jsts": "pearson"}  # scored over the whole dataset, outside the categories
 SCORED_OUTSIDE_AVERAGE = {"jsts": "STS"}  # scored (pearson/spearman), left out of the average as llm-jp-eval does
 COMET = "comet_wmt22"
 BLEU_FALLBACK = {"e-to-j": "bleu_ja", "j-to-e": "bleu_en"}  # MT without the COMET model
@@ -200,7 +201,7 @@ def task_metrics(name: str, listed: list[str]) -> tuple[str, ...]:
 
 def dataset_metric(name: str, listed: list[str] | None = None) -> str:
     """The metric a dataset's category score uses: the table's, else the dataset file's first."""
-    for datasets in CATEGORIES.values():
+    for datasets in (*CATEGORIES.values(), DATASET_LEVEL):
         if name in datasets:
             return datasets[name]
     return (listed or ["exact_match"])[0]
@@ -215,6 +216,18 @@ def category_patterns() -> dict[str, str]:
     """``--categories llm-jp-eval``: {dataset name: category}, in the form of a user categories file."""
     table = {name: category for category, datasets in CATEGORIES.items() for name in datasets}
     return {**table, **SCORED_OUTSIDE_AVERAGE}
+
+
+def dataset_score(name: str, predictions: list[str], golds: list[str], scores: list[float]) -> float:
+    """A dataset's llm-jp-eval score: the mean of its examples' scores, or its dataset-level metric (jsts).
+
+    >>> dataset_score("jsts", ["1", "2", "3"], ["1", "2", "3"], [0.0, 0.0, 0.0])
+    1.0
+    """
+    chosen = dataset_metric(name)
+    if chosen in DATASET_METRICS:
+        return DATASET_METRICS[chosen](predictions, golds)
+    return mean(scores) if scores else float("nan")
 
 
 def category_scores(dataset_scores: dict[str, float]) -> tuple[dict[str, float], float]:
