@@ -1,7 +1,8 @@
 """Acceptance: llm-jp-eval datasets of 3 categories end to end on the tiny series, and the import round trip.
 
-eval -> stability --categories llm-jp-eval -> report with the study's window-size figure; then the run's
-records written as llm-jp-eval result files (one per checkpoint) and imported give the same per-example scores.
+eval; the run's records written as llm-jp-eval result files (one per checkpoint) and imported as a second run
+give the same per-example scores; stability --categories llm-jp-eval; report with the study's figures;
+capabilities --categories llm-jp-eval.
 The fixture tokenizer is word-level English, so the Japanese prompts are unknown tokens: this checks plumbing.
 """
 
@@ -54,6 +55,10 @@ def test_eval_stability_report_and_import_round_trip(evaluated, tiny_series, cli
     assert "window size" in (root / "report" / "report.html").read_text()
     study_scores = (root / "report" / "study_scores.csv").read_text()
     assert "tiny-1m,40,AVG," in study_scores and "tiny-2m,40,NLI," in study_scores
+    code, _, err = cli("capabilities", "--store", store, "--out", root / "capabilities", "--categories", "llm-jp-eval")
+    assert code == 0, err
+    assert {"EL", "NLI", "RC"} <= set((root / "capabilities" / "category_curves.csv").read_text().split(","))
+
     by_size = (root / "report" / "study_by_size.csv").read_text().splitlines()
     assert by_size[0] == "category,n_params,run,example_mtv,instability_score"
     assert [line.split(",")[1] for line in by_size[1:3]] == ["1000000", "2000000"]  # from the name, from --size

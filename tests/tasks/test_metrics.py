@@ -70,6 +70,8 @@ def test_pearson_and_spearman_over_a_dataset():
     # ties take average ranks: x ranks 0.5, 0.5, 2 against 0, 1, 2 -> 1.5 / sqrt(1.5 * 2)
     assert metrics.spearman(["1", "1", "3"], ["1", "2", "3"]) == pytest.approx(1.5 / math.sqrt(3))
     assert metrics.pearson(["1", "1"], ["1", "2"]) == 0.0  # undefined: 0, as llm-jp-eval
+    with pytest.raises(CkptlensError, match="numeric gold"):
+        metrics.pearson(["1"], ["高い"])
 
 
 def test_bleu_per_example():

@@ -185,7 +185,11 @@ def spearman(predictions: Sequence[str], golds: Sequence[str]) -> float:
 
 
 def _floats(predictions: Sequence[str], golds: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([parse_float(p) for p in predictions]), np.array([float(g) for g in golds])
+    try:
+        gold = np.array([float(g) for g in golds])
+    except ValueError as err:
+        raise CkptlensError(f"pearson/spearman need numeric gold answers: {err}") from None
+    return np.array([parse_float(p) for p in predictions]), gold
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
