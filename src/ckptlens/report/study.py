@@ -95,9 +95,12 @@ def llm_jp_eval_scores(matrices: list[TaskMatrix]) -> list[dict]:
 
 
 def category_means(rows: list[StabilityRow]) -> list[dict]:
-    """Mean over a category's tasks per (run, category, method, window), near-chance tasks included."""
-    fixed = [r for r in rows if r.window is not None and r.example_mtv is not None]
-    return summarise([replace(r, near_chance=False) for r in fixed], BY)
+    """Mean over a category's tasks per (run, category, method, window), near-chance tasks included.
+
+    Adaptive methods choose their window per task, so they have no place on a window-size axis.
+    """
+    with_examples = [replace(r, near_chance=False) for r in rows if r.example_mtv is not None]
+    return [m for m in summarise(with_examples, BY) if m["window"] is not None]
 
 
 def category_trajectories(rows: list[StabilityRow], points: list[TrajectoryPoint]) -> list[dict]:
