@@ -145,6 +145,7 @@ def window_size_figure(rows: list[dict], path: Path, title: str) -> Path:
                 ax.scatter([1], [raw[category][key]], color="black", zorder=3, label="raw")
             ax.set(xlabel="window size", ylabel=label, title=category, xscale="log")
             ax.set_xticks(windows, labels=[str(w) for w in windows])
+            ax.minorticks_off()
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
