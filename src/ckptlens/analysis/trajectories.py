@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, normalise_text
+from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, text_scores
 from ckptlens.analysis.matrix import TaskMatrix, task_matrices
 from ckptlens.analysis.stability import DEFAULT_WINDOWS, averaged_runs
 from ckptlens.store import Store
@@ -43,11 +43,8 @@ def trajectories(store: Store, windows=DEFAULT_WINDOWS, rule: str = "vote") -> l
 
 def _ensemble_scores(matrix: TaskMatrix, window: int, rule: str) -> np.ndarray:
     if matrix.kind == "multiple_choice":
-        correct = ensemble_choices(matrix.logliks, window, rule) == matrix.gold[:, None]
-    else:
-        targets = np.array([normalise_text(t) for t in matrix.targets], dtype=object)
-        correct = ensemble_texts(matrix.outputs, window) == targets[:, None]
-    return correct.mean(axis=0)
+        return (ensemble_choices(matrix.logliks, window, rule) == matrix.gold[:, None]).mean(axis=0)
+    return text_scores(ensemble_texts(matrix.outputs, window), matrix.targets, matrix.metric).mean(axis=0)
 
 
 def _points(matrix: TaskMatrix, method: str, window: int, steps, scores) -> list[TrajectoryPoint]:

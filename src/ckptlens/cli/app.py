@@ -31,13 +31,16 @@ from ckptlens.cli.options import (
     NumFewshotOpt,
     RecordFormat,
     RulesOpt,
+    SizeOpt,
     SkipIncompleteOpt,
     StepsOpt,
     StoreOpt,
     TableFormat,
     WindowsOpt,
     adaptive_config,
+    llm_jp_eval_options,
     parse_rules,
+    parse_size,
     parse_windows,
     with_lm_eval_tasks,
 )
@@ -144,20 +147,24 @@ def eval_command(
     limit: LimitOpt = None,
     fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
     apply_chat_template: ChatTemplateOpt = False,
+    split: Annotated[str, typer.Option(help="llm-jp-eval tasks: dev or test.")] = "dev",
+    size: SizeOpt = None,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work.
 
     ``--tasks lm-eval:NAME`` runs lm-evaluation-harness's own task, tag or group NAME (or YAML path).
     """
     from ckptlens.cli.cluster import cluster_options
-
-    names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
-    names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
     filtered = steps is not None or average_window is not None
     if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
         raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps or --average-window; "
                             "--watch-timeout, --complete-marker and --report need --watch")
     cluster = cluster_options(executor, address, max_retries, watch)
+    from ckptlens.tasks.llm_jp_eval import resolve_llm_jp_eval
+
+    names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
+    names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
+    names = resolve_llm_jp_eval(names, llm_jp_eval_options(split, num_fewshot, limit))
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate  # torch and transformers: arguments are fine
     from ckptlens.evaluation.runner import EvalConfig
     from ckptlens.store import Store
@@ -176,7 +183,7 @@ def eval_command(
         done = watch_series(series, names, Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
-    options = SeriesOptions(steps, last, average_window, skip_incomplete)
+    options = SeriesOptions(steps, last, average_window, skip_incomplete, parse_size(size))
     with stage_bars(console) as bars:
         summary = evaluate(
             series, names, Store(store), run, config,
@@ -325,14 +332,17 @@ def report(
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
     metric: MetricOpt = None,
+    categories: CategoriesOpt = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
+    from ckptlens.analysis.benchmarks import load_categories
     from ckptlens.analysis.stability import StabilityConfig
     from ckptlens.report import ReportConfig, write_report
     from ckptlens.store import Store
 
     stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
-                                adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
+                                adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
+                                categories=load_categories(categories) if categories else None)
     config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
@@ -385,6 +395,25 @@ def import_lm_eval_command(
         f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
         f"{summary.aggregate_rows} task-level results, {summary.records} per-example records"
     )
+
+
+@import_app.command("llm-jp-eval")
+def import_llm_jp_eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="llm-jp-eval result files, or folders searched for them.")],
+    store: StoreOpt,
+    run: Annotated[str | None, typer.Option(help="Run name (default: the model's name).")] = None,
+    step_from: Annotated[
+        str | None, typer.Option("--step-from", help="Regex whose first group is the step in the model name or path.")
+    ] = None,
+    size: SizeOpt = None,
+) -> None:
+    """Import llm-jp-eval result files (one per checkpoint), recomputing every example's metrics."""
+    from ckptlens.importers.llm_jp_eval import import_llm_jp_eval
+    from ckptlens.store import Store
+
+    summary = import_llm_jp_eval(paths, Store(store), run, step_from, parse_size(size))
+    console.print(f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
+                  f"{summary.records} per-example records")
 
 
 @app.command()

@@ -119,9 +119,15 @@ class Writer:
         if first is not None:
             raise first
 
-    def close(self) -> None:
+    def close(self, raise_error: bool = True) -> None:
+        """Wait for every queued write and stop the thread; raise the first error unless told not to."""
         try:
-            self.flush()
+            if raise_error:
+                self.flush()
+            else:
+                for future in self._futures:
+                    future.exception()  # wait for it; its error, if any, gives way to the one already raised
+                self._futures = []
         finally:
             self._pool.shutdown(wait=True)
 

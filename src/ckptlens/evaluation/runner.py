@@ -43,7 +43,7 @@ from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.budget import device_batch_tokens
-from ckptlens.evaluation.generation import exact_match, generate_greedy
+from ckptlens.evaluation.generation import generate_greedy, generation_row
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.pipeline import Encodings, Prefetcher, Writer
@@ -106,8 +106,12 @@ def evaluate_series(
             waiting = [c for i, c in enumerate(waiting) if not _evaluate_checkpoint(c, tasks, series, waiting[i + 1 :])]
             if not waiting:
                 series.writer.flush()
+                series.tally.report()
                 return series.tally.summary()
             time.sleep(CLAIM_POLL_SECONDS)
+    except BaseException:
+        series.writer.close(raise_error=False)  # queued records are still written; the first error is the one raised
+        raise
     finally:
         series.prefetcher.close()
         series.writer.close()
@@ -224,16 +228,34 @@ class UnitTally:
         self.stored: set[tuple[str, str]] = set()
         self.writing: set[tuple[str, str]] = set()  # units queued for the background writer
         self.done = self.skipped = self.loaded = 0
+        self._unreported: list[tuple[Checkpoint, Task]] = []  # stored by the writer, not yet told to on_unit
         self._lock = threading.Lock()  # the background writer adds units too
 
     def add(self, ckpt: Checkpoint, task: Task, written_here: bool) -> None:
+        if self._record(ckpt, task, written_here):
+            _notify(self.on_unit, ckpt, task)
+
+    def add_quietly(self, ckpt: Checkpoint, task: Task, written_here: bool) -> None:
+        """From the background writer: counted now, told to ``on_unit`` by the next ``report`` (main thread)."""
+        if self._record(ckpt, task, written_here):
+            with self._lock:
+                self._unreported.append((ckpt, task))
+
+    def report(self) -> None:
+        """Tell ``on_unit`` about the units the writer stored, on the calling thread (a callback may raise)."""
+        with self._lock:
+            units, self._unreported = self._unreported, []
+        for ckpt, task in units:
+            _notify(self.on_unit, ckpt, task)
+
+    def _record(self, ckpt: Checkpoint, task: Task, written_here: bool) -> bool:
         with self._lock:
             if (ckpt.name, task.name) in self.stored:
-                return
+                return False
             self.stored.add((ckpt.name, task.name))
             self.done += written_here
             self.skipped += not written_here
-        _notify(self.on_unit, ckpt, task)
+            return True
 
     def has(self, ckpt: Checkpoint, task: Task) -> bool:
         """Stored, or queued for writing by this process."""
@@ -272,6 +294,7 @@ def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Serie
                     tally.writing.add((ckpt.name, piece.task.name))
                 queued.add(i)  # from here the writer's job releases the claim
                 series.writer.submit(partial(_store_piece, series, piece, table, claim))
+                tally.report()
             del model, tokenizer
             gc.collect()
     finally:
@@ -283,6 +306,7 @@ def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Serie
     for task in open_tasks:  # shards all stored, by others too: merge them
         if merge_if_complete(store, run, ckpt, task, config.shard_size):
             tally.add(ckpt, task, written_here=True)
+    tally.report()
     return all(tally.has(ckpt, t) for t in tasks)
 
 
@@ -292,7 +316,7 @@ def _store_piece(series: _Series, piece: Piece, table: pa.Table, claim: Claim) -
         write_piece(series.store, series.run, piece, table)
         if piece.shard is None or merge_if_complete(series.store, series.run, piece.checkpoint, piece.task,
                                                     series.config.shard_size):  # fmt: skip
-            series.tally.add(piece.checkpoint, piece.task, written_here=True)
+            series.tally.add_quietly(piece.checkpoint, piece.task, written_here=True)
     finally:
         claim.release()
 
@@ -322,9 +346,9 @@ def evaluate_task(
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
-        rows = [_generation_row(e, out) for e, out in zip(task.examples, outputs, strict=True)]
+        rows = [generation_row(task, e, out) for e, out in zip(task.examples, outputs, strict=True)]
     return [
-        {**row, "prompt_hash": prompt_hash(e.context), "dtype": dtype}
+        {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}
         for e, row in zip(task.examples, rows, strict=True)
     ]
 
@@ -360,17 +384,6 @@ def _choice_row(example: Example, scores: ChoiceScores) -> dict:
         "target": example.choices[example.gold] if example.gold is not None else None,
         "correct": correct,
         "score": float(correct),
-    }
-
-
-def _generation_row(example: Example, output: str) -> dict:
-    score = exact_match(output, example.target) if example.target is not None else None
-    return {
-        "example_id": example.id,
-        "output": output,
-        "target": example.target,
-        "correct": None if score is None else score == 1.0,
-        "score": score,
     }
 
 

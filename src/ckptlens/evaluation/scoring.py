@@ -70,7 +70,7 @@ class Batching:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise CkptlensError(f"batch size must be at least 1, got {self.batch_size}")
+            raise CkptlensError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.batch_tokens is not None and self.batch_tokens < 1:
             raise CkptlensError(f"--batch-tokens must be at least 1, got {self.batch_tokens}")
 

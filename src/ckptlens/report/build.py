@@ -19,6 +19,7 @@ from ckptlens.report.failures import add_adaptive_section, add_failures_section
 from ckptlens.report.figures import example_heatmap, loss_figure, trajectory_figure
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import add_linearity_section
+from ckptlens.report.study import add_study_section
 from ckptlens.report.tables import TABLE_COLUMNS, summary_order, window_label, write_csv, write_json
 from ckptlens.store import Store
 
@@ -74,6 +75,7 @@ def write_report(store: Store, out: str | Path, config: ReportConfig = ReportCon
     page.heading("Score trajectories")
     for title, path in _trajectory_figures(rows, points, out / "figures") + _loss_figures(store, out / "figures"):
         page.figure(path, title)
+    add_study_section(page, store, rows, points, matrices, out)
     add_linearity_section(page, store, base_runs, config.stability.last, out)
     page.heading("Neighbour changes beyond noise")
     page.text("Exact McNemar test between neighbouring checkpoints in the window (5% level): most moves of the "
