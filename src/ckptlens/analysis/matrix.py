@@ -59,6 +59,9 @@ class TaskMatrix:
         )
 
 
+Matrices = dict[tuple[str, str], TaskMatrix]  # (run, task) -> matrix
+
+
 def store_matrices(store: Store, runs: list[str] | None = None, categories: dict[str, str] | None = None):
     """Yield one matrix per scored (run, task) of the store, reading one group of files at a time."""
     for run in store.runs() if runs is None else runs:
@@ -73,8 +76,27 @@ def store_matrix(store: Store, run: str, task: str, categories: dict[str, str] |
     records = store.read([run], [task])
     if records.num_rows == 0 or records["kind"][0].as_py() == "perplexity":
         return None
-    matrix = _matrix(records, run, task)
-    return replace(matrix, category=task_category(task, matrix.category, categories))
+    return _categorised(_matrix(records, run, task), categories)
+
+
+def read_matrices(store: Store, categories: dict[str, str] | None = None) -> Matrices:
+    """Every scored (run, task) of the store from one read: what the report's analyses share.
+
+    ``store_matrix`` reads one (run, task) at a time, which keeps a command's memory small; a report needs
+    every matrix anyway, and reading them once spares it a pass over the store per analysis.
+    """
+    return {(m.run, m.task): _categorised(m, categories) for m in task_matrices(store.read())}
+
+
+def loaded_matrix(
+    store: Store, run: str, task: str, categories: dict[str, str] | None, loaded: Matrices | None
+) -> TaskMatrix | None:
+    """The matrix of (run, task) from ``loaded`` when the caller read the store already, else from the store."""
+    return store_matrix(store, run, task, categories) if loaded is None else loaded.get((run, task))
+
+
+def _categorised(matrix: TaskMatrix, categories: dict[str, str] | None) -> TaskMatrix:
+    return replace(matrix, category=task_category(matrix.task, matrix.category, categories))
 
 
 def task_matrices(records: pa.Table) -> list[TaskMatrix]:
