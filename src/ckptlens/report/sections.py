@@ -48,11 +48,17 @@ def best_section(page: Page, data: ReportData) -> None:
 
 def selection_section(page: Page, data: ReportData) -> None:
     """Which checkpoint each rule picks, checked on held-out halves of the examples."""
-    if not data.selections:
+    if not any(run in data.base_runs for run, _ in data.matrices):
         return
     section = page.section("Which checkpoint does each rule pick?",
                            "Does picking by a smoothed score choose checkpoints that are better on examples it has "
                            "not seen?")
+    if not data.selections:
+        n = data.config.select_window
+        section.text(f"No rule could pick: a task needs 2 checkpoints in the final window with {n - 1} before each "
+                     "(the rules' window) and a score above chance; widen the window (`--last`) or evaluate more "
+                     "checkpoints.")
+        return
     section.text("Each rule picks the best checkpoint of the final window on a random half of the examples; the "
                  "picked raw checkpoint is scored on the other half, 200 times. win rate / loss rate: how often its "
                  "held-out score beats / trails the raw rule's pick; mean gain: the mean held-out difference.")
