@@ -30,7 +30,7 @@ def test_averaging_that_halves_the_flips_at_the_same_score():
     assert ("Averaging 4 checkpoints cuts these flips by 50% (example MTV 0.070 → 0.035) at the same score "
             "(0.800 → 0.805).") in text
     assert "Trust the average of the last 4 checkpoints over any single raw checkpoint." in text
-    assert "not reliably better than its neighbours on 1 of 2 tasks" in text
+    assert "On 1 of 2 tasks, the best raw checkpoint is not reliably better than its neighbours" in text
     assert ("picking by the trailing mean of 4 checkpoints' scores beats picking by raw score in 55% of splits and "
             "loses in 5% (+0.020 on average)") in text
     assert "No averaged checkpoints" not in text
@@ -69,6 +69,13 @@ def test_near_chance_tasks_are_left_out_or_named():
     assert verdict([row("a", score=0.26, near=True)]).startswith("Every task (1) scores near chance")
     text = verdict([row("a"), row("b", score=0.26, near=True)])
     assert "(mean over 1 task; 1 task near chance left out)" in text
+
+
+def test_the_best_checkpoint_on_every_task_or_on_one():
+    rows = [row("a"), row("b"), row("c")]
+    shaky = [best(t, False) for t in "abc"]
+    assert "On all 3 tasks, the best raw checkpoint is not reliably better" in verdict(rows, shaky)
+    assert "On this task, the best raw checkpoint" in verdict([row("a")], [best("a", False)])
 
 
 def test_nothing_evaluated():

@@ -1,4 +1,4 @@
-"""The report's "Where integration fails" and "Adaptive window" parts: tables, sentences, CSV/JSON beside the page."""
+"""The report's "Where integration fails" and "Adaptive windows" sections: tables, sentences, CSV/JSON files."""
 
 from __future__ import annotations
 

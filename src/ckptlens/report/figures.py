@@ -37,7 +37,7 @@ def trajectory_figure(points: list[TrajectoryPoint], window: tuple[int, int], pi
     families = sorted({m for m, _ in curves if m != "raw"}, key=lambda m: (m != "average", m))
     cols = 2 if len(families) + 1 <= 4 else 3
     rows = -(-(len(families) + 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.1 * rows), squeeze=False)
     zoomed = list(axes.flat)[1 : len(families) + 1]
     for ax in zoomed[1:]:
         ax.sharey(zoomed[0])  # every method on one scale: a steadier line reads as steadier
@@ -76,7 +76,7 @@ def _axes(ax, title: str) -> None:
     ax.tick_params(labelsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)  # below, off the lines
 
 
 def loss_figure(curve: list[dict], path: Path, title: str) -> Path:

@@ -149,10 +149,9 @@ def _best(best) -> str:
     test = "(exact McNemar test, 5% level)"
     if shaky == 0:
         return f"The best raw checkpoint is reliably better than its neighbours on every task {test}."
-    share = "any" if shaky == len(best) == 1 else f"{shaky} of {len(best)}"
-    where = "its task" if len(best) == 1 else f"{share} tasks"
-    return (f"The best raw checkpoint is not reliably better than its neighbours on {where} {test}: picking it "
-            "picks noise.")
+    where = ("this task" if len(best) == 1 else f"all {len(best)} tasks" if shaky == len(best)
+             else f"{shaky} of {len(best)} tasks")
+    return f"On {where}, the best raw checkpoint is not reliably better than its neighbours {test}: its lead is noise."
 
 
 def _selection(selections: Sequence[Selection]) -> str:
