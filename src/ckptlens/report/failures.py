@@ -33,8 +33,9 @@ def failures_section(page: Page, data: ReportData) -> None:
                  "than the noise (the standard deviation of the raw score over the final window), while the raw score "
                  "rose across the window's checkpoints by more than the noise. Ensemble below its members: the "
                  "ensemble scores below every checkpoint it combines.")
+    flagged = sweep.lag_flags or sweep.ensemble_flags
     for sentence in failure_findings(sweep.lag_flags, sweep.ensemble_flags):
-        section.warning(sentence)
+        (section.warning if flagged else section.text)(sentence)
     section.table(list(LAG_COLUMNS), _grouped(sweep.lag_flags, "largest_shortfall", lambda f: f.shortfall),
                   {"largest_shortfall": "largest shortfall", "near_chance": "near chance"})
     section.table(list(ENSEMBLE_COLUMNS), _grouped(sweep.ensemble_flags, "largest_deficit", _deficit),
@@ -97,7 +98,8 @@ def adaptive_section(page: Page, data: ReportData) -> None:
     section.text("The adaptive rows of the stability table, with 95% intervals where computed:")
     section.table(["task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv",
                    "instability_score", "std"],
-                  [stability_cells(r, f"{r.run} / {r.task}") for r in adaptive], STABILITY_HEADERS)
+                  [stability_cells(r, f"{r.run} / {r.task}" if len(data.runs()) > 1 else r.task) for r in adaptive],
+                  STABILITY_HEADERS)
 
 
 def adaptive_choices(criteria: list[WindowCriterion]) -> list[dict]:

@@ -17,7 +17,7 @@ from ckptlens.analysis.trajectories import TrajectoryPoint  # noqa: E402
 from ckptlens.files import atomic_path  # noqa: E402
 
 DPI = 100  # a figure of width w inches is w x 100 pixels: shown at 100% zoom, its fonts read as set
-SCORE_LABEL = "task score (fraction of examples right)"
+SCORE_LABEL = "score (fraction right)"
 STEP_LABEL = "training step"
 FAMILY_COLOURS = {"average": "Blues", "ensemble-vote": "Oranges", "ensemble-mean-logprob": "Greens",
                   "ensemble-mean-prob": "Purples", "ensemble-confidence": "Reds"}

@@ -3,6 +3,7 @@ worse than its members."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 from rich.table import Table
@@ -41,21 +42,32 @@ def against_members(summary: GapSummary) -> str:
 
 
 def linearity_findings(summaries: Sequence[GapSummary]) -> list[str]:
-    """Plain sentences: where the average is better or worse than its members by more than the noise."""
+    """Plain sentences, one per (run, task, direction): where the average is better or worse than its members by
+    more than the noise."""
     if not summaries:
         return ["No averaged runs in the store: evaluate averaged checkpoints to measure the gap."]
-    apart = [s for s in summaries if not s.holds]
-    if not apart:
+    groups: dict[tuple, list[GapSummary]] = defaultdict(list)
+    for s in summaries:
+        if not s.holds:
+            groups[(s.run, s.task, s.mean_score_gap < 0)].append(s)
+    if not groups:
         return ["Every average scores like the mean of its members, within the score noise: averaging smooths the "
                 "curve as the first-order argument says."]
-    return [
-        f"{s.run} / {s.task}, window {s.window}: the average scores {abs(s.mean_score_gap):.3f} "
-        f"{'above' if s.mean_score_gap > 0 else 'below'} the mean of its members (noise {s.score_noise:.3f}): "
-        + ("the average is better than its members; it sits in a better region than any of them."
-           if s.mean_score_gap > 0 else "the average is worse than its members, which sit across a barrier; prefer "
-           "a smaller window or ensembling.")
-        for s in apart
-    ]
+    return [_finding(group) for _, group in sorted(groups.items())]
+
+
+def _finding(group: list[GapSummary]) -> str:
+    first, gaps = group[0], sorted(abs(s.mean_score_gap) for s in group)
+    above = first.mean_score_gap > 0
+    if len(group) == 1:
+        head = f"{first.run} / {first.task}, window {first.window}: the average scores {gaps[0]:.3f}"
+    else:
+        windows = ", ".join(str(s.window) for s in group)
+        head = f"{first.run} / {first.task}, windows {windows}: the averages score {gaps[0]:.3f} to {gaps[-1]:.3f}"
+    members = "its members" if len(group) == 1 else "their members"
+    return (f"{head} {'above' if above else 'below'} the mean of {members} (noise {first.score_noise:.3f}): "
+            + (f"better than {members}; the average sits in a better region than any of them." if above else
+               f"worse than {members}, which sit across a barrier; prefer a smaller window or ensembling."))
 
 
 def linearity_section(page: Page, data: ReportData) -> None:
