@@ -30,12 +30,12 @@ KINDS = (  # (name shown in the legend, colour map, words a module name holds), 
     ("embedding / output head", "Purples", ("embed", "wte", "wpe", "lm_head", "embed_out")),
 )
 OTHER_KIND = ("other", "Greys", ())
-LABELLED = 3  # modules named at the end of their line: those that moved most at the last step
+LABELLED = 3  # modules named in the legend (dashed): those that moved most at the last step
 
 
 def drift_figure(rows: Sequence[Mapping], path: Path, title: str = TITLE) -> Path:
     """Relative L2 drift by step (whole model in black, each module coloured by kind, deeper layers darker, the
-    modules that moved most named at the right) and the whole model's cosine.
+    modules that moved most at the last step dashed and named) and the whole model's cosine.
 
     A drift that shrinks late in training is what makes a trailing-window average close to its members.
     """
@@ -43,32 +43,29 @@ def drift_figure(rows: Sequence[Mapping], path: Path, title: str = TITLE) -> Pat
     for row in rows:
         curves[row["module"]].append(row)
     modules = sorted(m for m in curves if m != WHOLE_MODEL)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(2.3, 1))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, height_ratios=(2.3, 1))
     by_kind = defaultdict(list)
     for module in modules:
         by_kind[module_kind(module)].append(module)
+    named = sorted(modules, key=lambda m: curves[m][-1]["relative_l2"])[-LABELLED:]
     for (kind, cmap, _), members in sorted(by_kind.items()):
         shades = plt.get_cmap(cmap)(np.linspace(0.4, 0.95, len(members)))
         for module, colour in zip(members, shades):
             points = curves[module]
-            top.plot([p["step_b"] for p in points], [p["relative_l2"] for p in points], color=colour, lw=0.9)
-        top.plot([], [], color=shades[-1], lw=1.5, label=f"{kind} ({len(members)} module(s), darker = deeper)")
-    for module in sorted(modules, key=lambda m: curves[m][-1]["relative_l2"])[-LABELLED:]:
-        end = curves[module][-1]
-        top.annotate(module, (end["step_b"], end["relative_l2"]), xytext=(4, 0), textcoords="offset points",
-                     fontsize=7, va="center")
+            style = dict(lw=1.8, ls="--", label=module) if module in named else dict(lw=0.8, alpha=0.7)
+            top.plot([p["step_b"] for p in points], [p["relative_l2"] for p in points], color=colour, **style)
+        top.plot([], [], color=shades[-1], lw=1.5, label=f"{kind}: {len(members)} module(s), darker = deeper")
     whole = curves[WHOLE_MODEL]
     steps = [p["step_b"] for p in whole]
     top.plot(steps, [p["relative_l2"] for p in whole], "o-", color="black", ms=3, lw=1.8, label="whole model")
     top.set_yscale("log")
-    top.set_ylabel("relative L2 change\n‖θ_t − θ_t−1‖ / ‖θ_t−1‖", fontsize=9)
+    top.set_ylabel("relative L2 change\n‖θ(t) − θ(t−1)‖ / ‖θ(t−1)‖", fontsize=9)
     top.set_title(title, fontsize=10)
-    top.legend(fontsize=7, loc="upper right")
-    top.margins(x=0.12)
-    bottom.plot(steps, [p["cosine"] for p in whole], "o-", color="black", ms=3, lw=1.2, label="whole model")
+    bottom.plot(steps, [p["cosine"] for p in whole], "o-", color="black", ms=3, lw=1.2)
     bottom.set_xlabel("training step (of the later checkpoint of each pair)", fontsize=9)
-    bottom.set_ylabel("cosine(θ_t−1, θ_t)", fontsize=9)
-    bottom.legend(fontsize=7)
+    fig.legend(*top.get_legend_handles_labels(), fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               frameon=False)  # below both panels, off the lines
+    bottom.set_ylabel("cosine(θ(t−1), θ(t))", fontsize=9)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=8)

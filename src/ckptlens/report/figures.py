@@ -106,7 +106,7 @@ def save_figure(fig, path: Path) -> Path:
 def example_heatmap(view: ExampleView, path: Path, max_rows: int = 300) -> Path:
     """Examples x checkpoints, right (dark) or wrong (light), most-flipping examples on top."""
     rows = np.linspace(0, len(view.example_ids) - 1, min(max_rows, len(view.example_ids))).astype(int)
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(8, 4.4))
     ax.imshow(view.correct[rows], aspect="auto", interpolation="nearest", cmap="Greys", vmin=0, vmax=1,
               extent=(0, len(view.steps), len(rows), 0))
     start = int(np.searchsorted(view.steps, view.window_start))
@@ -119,5 +119,5 @@ def example_heatmap(view: ExampleView, path: Path, max_rows: int = 300) -> Path:
     ax.set_title(f"{view.run} / {view.task}: each example right or wrong at each checkpoint", fontsize=10)
     ax.set_xlabel(f"{STEP_LABEL} (checkpoints in order)", fontsize=9)
     ax.set_ylabel(f"examples, most flips first{shown}", fontsize=9)
-    ax.legend(fontsize=8, loc="lower left", framealpha=0.9)
+    ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     return save_figure(fig, path)
