@@ -8,7 +8,7 @@ import pytest
 from ckptlens.analysis.stability import StabilityConfig, StabilityRow
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.html import Page
-from ckptlens.store import Store
+from ckptlens.store import Store, aggregates_table
 from tests.analysis.test_stability import store  # noqa: F401  (base, its window-2 averages, a near-chance task)
 
 CONFIG = ReportConfig(stability=StabilityConfig(last=0.5, windows=(2,)))
@@ -103,3 +103,15 @@ def test_an_empty_section_is_left_out_and_a_table_without_rows_writes_nothing():
     page.section("Full", "Is this here?").text("yes, with `code`")
     html = page.render()
     assert "Empty" not in html and "<summary>Full</summary>" in html and "<code>code</code>" in html
+
+
+def test_task_level_imports_get_a_verdict_and_no_empty_parts(tmp_path):
+    imported = Store(tmp_path / "store")
+    for step, value in {0: 0.25, 8000: 0.50, 9000: 0.58, 10000: 0.52}.items():
+        row = {"run": "p", "checkpoint": f"step{step}", "step": step, "task": "mytask", "metric": "acc", "value": value}
+        imported.write_aggregates("p", f"step{step}", aggregates_table([row]))
+    report = write_report(imported, tmp_path / "report", ReportConfig())
+    page = words(report.html.read_text())
+    assert "the raw task score moves by 0.070" in page and "the store has no per-example records" in page
+    assert "<img" not in page and "nothing to show" not in page and "[lo, hi]" not in page
+    assert all(path.read_text().splitlines()[0] for path in report.html.parent.glob("*.csv"))
