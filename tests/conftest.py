@@ -90,3 +90,12 @@ def cli(monkeypatch, capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def lm_eval_include(tmp_path_factory) -> Path:
+    """An --include-path folder of lm-eval's own YAMLs on local data (``tests/lm_eval_local.py``)."""
+    pytest.importorskip("lm_eval", reason="lm-eval is the optional extra ckptlens[lm-eval] (in the test extra)")
+    from tests.lm_eval_local import write_include_path
+
+    return write_include_path(tmp_path_factory.mktemp("lm_eval"))

@@ -1,12 +1,13 @@
 """Atomic writes: a block that fails leaves the old file and no temporary one; a figure is saved the same way."""
 
-import doctest
+import errno
+import os
 
 import matplotlib.pyplot as plt
 import pytest
 
-from ckptlens import files
-from ckptlens.files import atomic_path, write_text_atomic
+from ckptlens.errors import CkptlensError
+from ckptlens.files import HOST, TMP_PREFIX, atomic_dir, atomic_path, temporary_name, write_text_atomic
 from ckptlens.report.figures import save_figure
 
 
@@ -27,6 +28,32 @@ def test_a_figure_is_written_whole_under_its_own_name(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
 
 
-def test_doctests():
-    result = doctest.testmod(files)
-    assert result.attempted > 0 and result.failed == 0
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    target = write_text_atomic(tmp_path / "table.csv", "old\n")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.raises(CkptlensError, match=r"cannot write .*table.csv: No space left on device; free space"):
+        write_text_atomic(target, "new\n")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_a_failed_folder_leaves_no_temporary_folder_and_a_finished_one_is_kept(tmp_path):
+    with atomic_dir(tmp_path / "ckpt") as partial:
+        (partial / "w.bin").write_bytes(b"first")
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "ckpt") as partial:
+        (partial / "w.bin").write_bytes(b"half")
+        raise RuntimeError("killed")
+    with atomic_dir(tmp_path / "ckpt") as partial:  # another writer finished first: its folder stays
+        (partial / "w.bin").write_bytes(b"second")
+    assert (tmp_path / "ckpt" / "w.bin").read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_temporary_names_are_unique_per_writer(tmp_path):
+    names = {temporary_name(tmp_path / "unit.parquet") for _ in range(100)}
+    prefix = f"{TMP_PREFIX}unit.parquet.{HOST}.{os.getpid()}."
+    assert len(names) == 100 and all(n.name.startswith(prefix) for n in names)

@@ -14,7 +14,7 @@ COMMANDS = [line for line in LINES if line.startswith("ckptlens ")]
 
 def subcommand(line: str) -> list[str]:
     words = line.split()[1:]
-    return words[:2] if words[0] == "import" else words[:1]
+    return words[:2] if words[0] in ("import", "store") else words[:1]
 
 
 def test_readme_opens_with_the_demo_and_the_test_command():

@@ -32,6 +32,7 @@ from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.build import Report
 from ckptlens.store import Store, drift_table
 
+DEMO_MARKER = ".ckptlens-demo"  # marks a folder the demo made (the demo may remove its unfinished parts)
 # stage name, done, total
 Progress = Callable[[str, int, int], None]
 
@@ -48,6 +49,7 @@ class DemoConfig:
 def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: Progress | None = None) -> Report:
     """Run (or resume) the demo into ``out``; returns the report with its stability rows."""
     out = Path(out)
+    _take_out_dir(out)
     notify = progress or (lambda stage, done, total: None)
     series_dir = _pretrained_series(out / "series", config.pretrain, notify)
     store = Store(out / "store")
@@ -64,6 +66,22 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: Progr
         _evaluate(avg_dir, store, f"{run}-avg{n}", config, notify, f"evaluate averages n={n}")
     report_config = ReportConfig(StabilityConfig(last=config.last, windows=config.windows))
     return write_report(store, out / "report", report_config)
+
+
+def _take_out_dir(out: Path) -> None:
+    """Make ``out`` the demo's folder, refusing a non-empty one the demo did not make.
+
+    The demo removes what it left unfinished (a series killed mid-pretraining), so it must
+    only ever work in a folder of its own: marked by ``DEMO_MARKER``, or holding the
+    pretraining manifest an earlier demo wrote.
+    """
+    if out.exists() and not out.is_dir():
+        raise CkptlensError(f"--out {out} is a file; give a new folder for the demo")
+    ours = (out / DEMO_MARKER).is_file() or (out / "series" / "manifest.json").is_file()
+    if out.is_dir() and any(out.iterdir()) and not ours:
+        raise CkptlensError(f"--out {out} is not empty and was not made by the demo; give a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).touch()
 
 
 def _pretrained_series(series_dir: Path, config: PretrainConfig, notify: Progress) -> Path:

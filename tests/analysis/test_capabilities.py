@@ -90,3 +90,25 @@ def test_pure_pieces():
     assert shape_similarity(x, x, x * 2, x * 10) == pytest.approx(1.0)  # same shape on the shared range
     signal, noise, ratio = signal_to_noise([np.array([0.2, 0.21]), np.array([0.4, 0.39])])
     assert (signal, noise, ratio) == pytest.approx((0.095, 0.01, 9.5))  # std of means 0.205 and 0.395
+
+
+def test_a_task_at_chance_in_every_size_is_never_one_to_watch(tmp_path):
+    """winogrande sits at chance (0.5, 1267 examples: 5-point margin) in both sizes, 3 points apart with little
+    noise, so its signal-to-noise ratio is the highest; it is still not recommended, arc_easy is."""
+    store = Store(tmp_path)
+    rng = np.random.default_rng(0)
+    for run, offset in (("small", 0.0), ("large", 0.03)):
+        for step in STEPS:
+            rows = [{"run": run, "checkpoint": f"step{step}", "step": step, "task": task, "metric": "acc",
+                     "value": value + rng.normal(0, 0.001)}
+                    for task, value in (("winogrande", 0.5 + offset), ("arc_easy", 0.3 + step / 400000 + offset))]
+            store.write_aggregates(run, f"step{step}", aggregates_table(rows))
+        store.write_run_info(run, {"n_params": SIZES[run]})
+    cap = capability_analysis(store)
+    wino = [d for d in cap.dynamics if d["task"] == "winogrande"]
+    assert all(d["chance"] == 0.5 and d["near_chance"] for d in wino)
+    assert not any(d["near_chance"] for d in cap.dynamics if d["task"] == "arc_easy")
+    late = {r["task"]: r["snr"] for r in cap.snr if r["stretch"] == "late"}
+    assert late["winogrande"] > late["arc_easy"]
+    assert cap.recommendations[0].startswith("watch arc_easy") and not any(
+        line.startswith("watch winogrande") for line in cap.recommendations)

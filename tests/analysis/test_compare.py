@@ -25,10 +25,22 @@ def test_mcnemar_by_hand():
     assert mcnemar_exact(0, 8) == pytest.approx(2 / 256)
 
 
-def test_mcnemar_matches_a_direct_binomial_sum_for_large_counts():
-    b, c = 2900, 3100
-    direct = 2 * sum(math.comb(b + c, k) for k in range(b + 1)) / 2 ** (b + c)
-    assert mcnemar_exact(b, c) == pytest.approx(direct) and 0 < mcnemar_exact(b, c) < 0.02
+def exact_big_integer(b: int, c: int) -> float:
+    """The definition, summed in exact integers (the old implementation): the reference for small counts."""
+    n = b + c
+    return min(1.0, 2 * sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2**n)
+
+
+@pytest.mark.parametrize("b, c", [(0, 1), (1, 0), (3, 9), (10, 2), (7, 8), (40, 10), (0, 60), (150, 230), (500, 420)])
+def test_mcnemar_equals_the_exact_integer_sum(b, c):
+    assert mcnemar_exact(b, c) == pytest.approx(exact_big_integer(b, c), rel=1e-10, abs=0)
+
+
+def test_mcnemar_for_large_counts():
+    # 2900 lost vs 3100 gained of 6000 discordant: z = 200 / sqrt(6000) = 2.58, two-sided normal p = 0.0098;
+    # the exact tail with continuity correction, z = 199 / sqrt(6000), gives 0.0100
+    assert mcnemar_exact(2900, 3100) == pytest.approx(0.0100, abs=2e-4)
+    assert mcnemar_exact(0, 5000) == 0.0  # 2^-4999 is below the smallest float
 
 
 def test_compare_counts_discordant_examples():
@@ -37,7 +49,7 @@ def test_compare_counts_discordant_examples():
     assert (result.lost, result.gained, result.n_examples) == (2, 1, 5)
     assert result.difference == pytest.approx(-0.2)
     assert result.p_value == 1.0 and not result.significant
-    assert result.min_detectable_difference == pytest.approx(min_detectable_difference(5, 3 / 5))
+    assert result.min_detectable_difference == pytest.approx(2.801585 * math.sqrt(3 / 5 / 5))
     assert [c.step_b for c in neighbour_comparisons(matrix(score))] == [20, 30]
 
 

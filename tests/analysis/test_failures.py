@@ -88,7 +88,8 @@ def test_averaged_run_lagging_a_jump_is_flagged_with_the_raw_noise(tmp_path):
         write(store, "avg4", "facts", step, mc_rows("avg4", "facts", step, [0] * avg + [1] * (20 - avg), golds))
     store.write_run_info("base", {"series": "/runs/base"})
     store.write_run_info("avg4", {"series": "/runs/avg4", "averaged_from": "/runs/base", "window": 4})
-    sweep = stability_sweep(store, StabilityConfig(last=1.0, windows=(4,), bootstrap=0))
+    # no ensembles: an ensemble of 4 starts at step 40, and every row would be compared from there
+    sweep = stability_sweep(store, StabilityConfig(last=1.0, windows=(4,), rules=(), bootstrap=0))
     raw = next(r for r in sweep.rows if r.method == "raw")
     flags = [f for f in sweep.lag_flags if f.method == "average"]
     # noise = std of the raw score over the window = 0.3: only step 60 trails by more (0.45); at 70 by exactly 0.3

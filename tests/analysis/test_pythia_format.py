@@ -64,3 +64,18 @@ def test_capabilities_on_pythia_files(cli, pythia, tmp_path):
     lambada = [dict(zip(header, line.split(","))) for line in dynamics[1:] if ",lambada_openai," in line]
     assert len(lambada) == 3 and all(float(r["loss_correlation"]) < -0.9 for r in lambada)  # vs log perplexity
     assert {r["run"]: int(r["n_params"]) for r in lambada}["pythia-410m"] == 410_000_000
+
+
+def test_tasks_well_above_chance_count_in_the_means(cli, pythia):
+    """The Pythia files hold no example count: the known benchmark sizes stand in, so arc_easy at 0.6 (chance
+    0.25) is learned, and every task of every size counts in the mean over tasks."""
+    store, truth = pythia
+    code, out, err = cli("stability", "--store", store, "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert not any(r["near_chance"] for r in rows) and all(r["note"] is None for r in rows)
+    from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
+    from ckptlens.store import Store
+
+    summary = summarise(stability_table(Store(store), StabilityConfig()))
+    assert {(s["run"], s["n_tasks"]) for s in summary} == {(f"pythia-{size}", len(TASKS)) for size in truth}

@@ -159,3 +159,42 @@ def test_summary_means_cover_the_same_tasks_for_every_method(store):
     lacking = [StabilityRow(**{**r.to_dict(), "task": "gen"}) for r in extra]  # a task with raw rows only
     summary = summarise(rows + lacking)
     assert {s["n_tasks"] for s in summary} == {1}  # "gen" lacks the ensembles: left out everywhere
+
+
+def test_aggregate_near_chance_says_why_and_uses_the_recorded_example_count(tmp_path):
+    """A task-level import near chance is flagged with the numbers in ``note``; an ``n_samples`` row (lm-eval's
+    ``n-samples``) sets the example count, else the benchmark's known size does."""
+    from ckptlens.store import aggregates_table
+
+    store = Store(tmp_path)
+    for step in (8000, 9000, 10000):
+        rows = [{"run": "p", "checkpoint": f"step{step}", "step": step, "task": task, "metric": "acc", "value": 0.33}
+                for task in ("arc_easy", "arc_challenge")]
+        rows.append({"run": "p", "checkpoint": f"step{step}", "step": step, "task": "arc_challenge",
+                     "metric": "n_samples", "value": 30.0})
+        store.write_aggregates("p", f"step{step}", aggregates_table(rows))
+    rows = {r.task: r for r in stability_table(store, StabilityConfig(last=0.2))}
+    assert not rows["arc_easy"].near_chance and rows["arc_easy"].note is None  # 8 points above, 2376 examples
+    assert rows["arc_challenge"].near_chance  # 30 examples: 3 standard errors are 0.237, capped at 10 points
+    assert rows["arc_challenge"].note == (
+        "near chance: score 0.330 is within 0.100 of chance 0.250 (30 examples, n-samples)")
+
+
+def test_chance_of_options_varying_per_example_is_one_number_for_stability_and_select(tmp_path):
+    """Half the examples have 2 options, half 4: chance is the mean of 1/options, 0.375, for every consumer
+    (select used 1 / the largest count, 0.25, and kept this task while stability left it out)."""
+    from ckptlens.analysis.matrix import store_matrix
+    from ckptlens.analysis.selection import SelectConfig, select_checkpoints
+
+    store = Store(tmp_path)
+    golds = [0] * 400
+    rng = np.random.default_rng(0)
+    for step in range(10, 110, 10):
+        preds = [0 if rng.random() < 0.40 else 1 for _ in golds]
+        lls = [[-1.0 if c == p else -2.0 for c in range(2 if i % 2 else 4)] for i, p in enumerate(preds)]
+        write(store, "r", "mixed", step, mc_rows("r", "mixed", step, preds, golds, logliks=lls))
+    store.write_run_info("r", {"series": "/r"})
+    assert store_matrix(store, "r", "mixed").chance == pytest.approx(0.375)
+    (raw,) = [r for r in stability_table(store, StabilityConfig(windows=(2,))) if r.method == "raw"]
+    assert raw.chance == pytest.approx(0.375) and raw.near_chance
+    assert select_checkpoints(store, SelectConfig(window=2, splits=10)) == []  # left out there too

@@ -64,14 +64,15 @@ def test_finished_outputs_are_skipped_on_resume(toy_series, tmp_path, read_count
     out_dir = tmp_path / "avg"
     first = average_series(toy_series, 2, out_dir, steps=[600])
     stamp = (first[0].path / "model.safetensors").stat().st_mtime_ns
-    (out_dir / ".step300.partial").mkdir()  # left by a crash: no finished output
+    (out_dir / ".tmp-step300.4242.0badf00d").mkdir()  # left by a crash: no finished output
     read_counter.clear()
     progress = []
     outputs = average_series(toy_series, 2, out_dir, progress=lambda done, total: progress.append((done, total)))
     assert (outputs[-1].path / "model.safetensors").stat().st_mtime_ns == stamp
     assert read_counter.get(("step600", "w"), 0) == 0  # only the skipped output used it
     assert progress[0] == (1, 5) and progress[-1] == (5, 5)
-    assert sorted(p.name for p in out_dir.iterdir()) == ["manifest.json"] + [c.name for c in toy_series[1:]]
+    finished = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("."))
+    assert finished == ["manifest.json"] + [c.name for c in toy_series[1:]]
 
 
 def test_manifest_lists_members_and_makes_the_folder_a_series(toy_series, tmp_path):
@@ -113,3 +114,20 @@ def test_sharded_input_gives_sharded_output(make_series, tmp_path):
     assert index["weight_map"] == shards and index["metadata"]["total_size"] == 2 * 4 + 2 * 4 + 8
     assert torch.equal(load_file(str(out / shards["w"]))["w"], torch.full((2,), 1.0))
     assert torch.equal(load_file(str(out / shards["b"]))["pos"], torch.tensor([2]))
+
+
+def test_two_averages_into_one_out_folder_both_finish_with_whole_outputs(toy_series, tmp_path):
+    """Two commands writing one --out at once: unique temporary names, so neither writes into the other's
+    folder; each output is renamed into place whole, and a finished one is kept, never half replaced."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out_dir = tmp_path / "avg"
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(average_series, toy_series, 2, out_dir) for _ in range(2)]
+        outputs = [run.result() for run in runs]
+    assert [c.name for c in outputs[0]] == [c.name for c in outputs[1]] == [c.name for c in toy_series[1:]]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["manifest.json"] + [c.name for c in toy_series[1:]]
+    alone = average_series(toy_series, 2, tmp_path / "alone")
+    for shared, single in zip(outputs[0], alone):
+        weights = [load_file(c.path / "model.safetensors")["w"] for c in (shared, single)]
+        assert torch.equal(*weights)

@@ -64,9 +64,44 @@ def test_filters_apply_to_hub_series(offline_cache):
     assert [c.step for c in open_series("hf://EleutherAI/pythia-70m", last=0.2)] == [4000, 5000]
 
 
-def test_revision_without_a_cached_snapshot_is_left_out(offline_cache):
+def test_revision_without_a_cached_snapshot_is_left_out_with_a_warning_naming_it(offline_cache):
     (offline_cache / "snapshots" / "c5" / "config.json").unlink()
-    assert open_series("hf://EleutherAI/pythia-70m")[-1].step == 4000
+    with pytest.warns(UserWarning, match="no snapshot .* left out: step5000$"):
+        assert open_series("hf://EleutherAI/pythia-70m")[-1].step == 4000
+
+
+class ConnectError(Exception):
+    """Stands in for the HTTP client's transport error (not an OSError): what the Hub raises with no network."""
+
+
+@pytest.fixture
+def no_network(tmp_path, monkeypatch):
+    """Online mode (no HF_HUB_OFFLINE) on a machine whose network is down."""
+
+    def unreachable(*args, **kwargs):
+        raise ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "list_repo_refs", unreachable)
+    monkeypatch.setattr(hub, "snapshot_download", unreachable)
+    monkeypatch.setattr(hub, "_network_errors", lambda: (OSError, ConnectError))
+
+
+def test_without_network_a_cached_series_is_used_with_a_notice(no_network, tmp_path):
+    build_cache(tmp_path / "hub", "EleutherAI/pythia-70m", REVISIONS)
+    with pytest.warns(UserWarning, match="cannot reach the Hugging Face Hub .*HF_HUB_OFFLINE=1"):
+        assert len(open_series("hf://EleutherAI/pythia-70m")) == 5
+
+
+def test_without_network_an_uncached_series_says_to_set_offline_mode(no_network):
+    with pytest.raises(CkptlensError, match="cannot reach the Hugging Face Hub .*not in the local HF cache.*OFFLINE=1"):
+        open_series("hf://EleutherAI/pythia-70m")
+
+
+def test_the_network_errors_include_the_hub_clients_transport_error():
+    assert any(e.__name__ in {"HTTPError", "RequestException"} for e in hub._network_errors())
 
 
 def test_uncached_repo_offline_is_a_one_line_error(offline_cache):

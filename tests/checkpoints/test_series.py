@@ -13,8 +13,19 @@ def make_folders(root, names):
         (root / name).mkdir(parents=True)
         (root / name / "config.json").write_text(json.dumps({}))
     (root / "runs").mkdir()  # not a checkpoint
-    (root / "step9").mkdir()  # no config.json: not a checkpoint
+    (root / "step9.txt").write_text("")  # a file, not a folder: not a checkpoint
     return root
+
+
+def test_a_checkpoint_folder_without_config_is_an_error_or_a_gap_with_skip_incomplete(tmp_path):
+    root = make_folders(tmp_path / "s", ["step100", "step300", "step400"])
+    (root / "step200").mkdir()
+    with pytest.raises(CkptlensError, match=r"step200 has no config.json.*--skip-incomplete"):
+        discover_series(root)
+    series = discover_series(root, skip_incomplete=True)
+    assert [(c.step, c.follows_gap) for c in series] == [(100, False), (300, True), (400, False)]
+    kept = filter_series(series, steps="100,400")  # the gap lies between the kept ones
+    assert [(c.step, c.follows_gap) for c in kept] == [(100, False), (400, True)]
 
 
 @pytest.mark.parametrize(

@@ -81,8 +81,8 @@ def test_compare_select_and_category_summary(cli, tiny_series, tmp_path):
 
     code, out, err = cli("select", "--store", store, "--last", "0.7", "--window", "2", "--splits", "10",
                          "--format", "json")
-    assert code == 0, err  # random weights stay near chance: nothing learned, nothing to select
-    assert json.loads(out) == []
+    assert code == 2 and out == ""  # random weights stay near chance: nothing learned, nothing to select
+    assert "nothing to select" in err and "near chance" in err and len(err.strip().splitlines()) == 1
 
 
 def test_select_and_category_summary_on_a_learned_task(cli, tmp_path):
@@ -106,3 +106,33 @@ def test_compare_unknown_step_is_one_line(cli, tiny_series, tmp_path):
     cli("eval", tiny_series, "--tasks", task, "--store", tmp_path / "s", "--run", "tiny")
     code, _, err = cli("compare", 10, 15, "--store", tmp_path / "s", "--run", "tiny", "--task", "colors")
     assert code == 2 and "no checkpoint at step 15" in err
+
+
+def test_compare_infers_the_run_and_compares_every_task(cli, tmp_path):
+    store = Store(tmp_path / "store")
+    write_task(store, "rising", lambda step: 0.6 + step / 1000)
+    write_task(store, "flat", lambda step: 0.7, seed=1)
+    store.write_run_info("r", {"series": "/r"})
+    code, out, err = cli("compare", 10, 100, "--format", "json", "--store", store.root)
+    assert code == 0, err
+    assert [(r["run"], r["task"]) for r in json.loads(out)] == [("r", "flat"), ("r", "rising")]
+    code, out, err = cli("compare", 10, 100, "--store", store.root, "--task", "rising")
+    assert code == 0 and out.startswith("rising 10 -> 100") and "flat" not in out
+    write_task_for_run = [dict(run="other", checkpoint="s10", step=10, task="t", kind="multiple_choice",
+                               example_id="0", pred=0, gold=0, correct=True, score=1.0)]
+    from ckptlens.store import records_table
+
+    store.write_unit("other", "s10", "t", records_table(write_task_for_run))
+    code, _, err = cli("compare", 10, 100, "--store", store.root)
+    assert code == 2 and "holds 2 runs (other, r): name one with --run" in err
+
+
+def test_store_defaults_to_store_in_the_working_folder(cli, tmp_path, monkeypatch):
+    store = Store(tmp_path / "store")
+    write_task(store, "rising", lambda step: 0.6 + step / 1000)
+    store.write_run_info("r", {"series": "/r"})
+    monkeypatch.chdir(tmp_path)
+    for command in (["stability", "--windows", "2", "--bootstrap", "0"], ["compare", "10", "20"],
+                    ["select", "--window", "2", "--splits", "5"], ["records", "--format", "csv"], ["linearity"]):
+        code, out, err = cli(*command)
+        assert (code, bool(out)) == ((2, False) if command[0] == "linearity" else (0, True)), (command, err)

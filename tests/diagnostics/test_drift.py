@@ -1,6 +1,5 @@
 """Parameter drift of a series against a direct torch computation on whole state dicts."""
 
-import doctest
 import json
 import math
 import shutil
@@ -88,11 +87,6 @@ def test_checkpoints_with_different_shapes_are_a_clear_error(tmp_path):
 def test_drift_figure_is_written(rows, tmp_path):
     path = drift_figure([r.to_dict() for r in rows], tmp_path / "drift.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_docstring_examples():
-    result = doctest.testmod(distance)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_pair_sums_over_many_blocks_match_one_float64_pass(monkeypatch):

@@ -67,10 +67,12 @@ def test_aggregates_split_metric_and_filter(lm_eval_out, tmp_path):
     import_lm_eval([lm_eval_out], tmp_path / "store")
     rows = Store(tmp_path / "store").read_aggregates().to_pylist()
     arc = [r for r in rows if r["task"] == "arc_easy" and r["step"] == 1000]
-    assert [(r["metric"], r["filter"], r["stderr"], r["num_fewshot"]) for r in arc] == [("acc", "none", 0.05, 0)]
+    assert [(r["metric"], r["filter"], r["stderr"], r["num_fewshot"]) for r in arc] == [
+        ("acc", "none", 0.05, 0), ("n_samples", None, None, 0)]  # n-samples: the example count, kept
     expected = sum(s.line()["acc"] for s in choice_samples(1000)) / 6
-    assert arc[0]["value"] == pytest.approx(expected)
-    assert {(r["task"], r["filter"]) for r in rows} == {("arc_easy", "none"), ("gsm8k", "strict-match")}
+    assert arc[0]["value"] == pytest.approx(expected) and arc[1]["value"] == 6
+    scored = {(r["task"], r["filter"]) for r in rows if r["metric"] != "n_samples"}
+    assert scored == {("arc_easy", "none"), ("gsm8k", "strict-match")}
 
 
 def test_run_info_records_source_and_size(lm_eval_out, tmp_path):

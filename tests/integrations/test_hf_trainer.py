@@ -1,5 +1,8 @@
 """The Trainer callback: the tiny demo model trained with the HF Trainer leaves records and TensorBoard scalars."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from transformers import Trainer, TrainingArguments
@@ -58,3 +61,20 @@ def test_a_later_ckptlens_eval_of_the_output_skips_what_the_callback_stored(tiny
     code, _, err = cli("eval", tmp_path / "out", "--tasks", task_file, "--store", tmp_path / "store", "--run", "live")
     assert code == 0, err
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "store" / "records").rglob("*.parquet")} == written
+
+
+def test_a_trainer_run_with_a_relative_output_dir_finds_its_averages(tiny_model, demo_world, tmp_path, monkeypatch,
+                                                                     cli):
+    """The callback stores the series in the form ``average`` records ``averaged_from``, so stability links them."""
+    tokenizer, windows, tasks = demo_world
+    monkeypatch.chdir(tmp_path)
+    train(tiny_model, tokenizer, windows, Path("out"), CkptlensCallback(tasks[:1], "store", "live"))
+    assert Store("store").run_info("live")["series"] == str((tmp_path / "out").resolve())
+    assert cli("average", "out", "--window", "2", "--out", "avg2")[0] == 0
+    task = save_task(tasks[0], tmp_path / "tasks")
+    code, _, err = cli("eval", "avg2", "--tasks", task, "--store", "store")
+    assert code == 0, err
+    code, out, err = cli("stability", "--store", "store", "--last", "1", "--windows", "2", "--format", "json",
+                         "--bootstrap", "0", "--adaptive", "none")
+    assert code == 0, err
+    assert {(r["run"], r["method"]) for r in json.loads(out)} >= {("live", "raw"), ("live", "average")}

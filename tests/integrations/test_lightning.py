@@ -63,3 +63,23 @@ def test_without_lightning_installed_the_import_is_a_one_line_error(monkeypatch)
     monkeypatch.delitem(sys.modules, "ckptlens.integrations.lightning")
     with pytest.raises(CkptlensError, match=r"pip install 'ckptlens\[train\]'"):
         importlib.import_module("ckptlens.integrations.lightning")
+
+
+def test_export_dir_writes_a_series_that_averages_and_resumes(tiny_model, demo_world, tmp_path):
+    """``export_dir``: each save is also a Hugging Face folder ``step<N>``, a series ckptlens can average, and
+    evaluating it into the same run skips every checkpoint the callback already stored."""
+    from ckptlens.averaging import average_series
+    from ckptlens.checkpoints import discover_series
+    from ckptlens.evaluation.evaluate import evaluate
+
+    tokenizer, windows, tasks = demo_world
+    callback = CkptlensLightningCallback(tasks, tmp_path / "store", "lit", tokenizer, export_dir=tmp_path / "hf")
+    fit(CausalLM(tiny_model), windows, tmp_path, callback)
+
+    series = discover_series(tmp_path / "hf")
+    assert [(c.name, c.step) for c in series] == [("step2", 2), ("step4", 4), ("step6", 6)]
+    assert sorted(p.name for p in (tmp_path / "hf").iterdir()) == ["step2", "step4", "step6"]  # no partial left
+    summary = evaluate(tmp_path / "hf", tasks, Store(tmp_path / "store"), run="lit")
+    assert (summary.units_done, summary.units_skipped) == (0, 3 * len(tasks))
+    written = average_series(series, window=2, out_dir=tmp_path / "avg2")
+    assert len(written) == 2

@@ -47,3 +47,15 @@ def test_task_file_path(tmp_path):
 def test_unknown_name_suggests_the_closest(tmp_path):
     with pytest.raises(CkptlensError, match=f"did you mean '{NAME}'"):
         resolve_tasks([NAME[:-1] + "x"], tmp_path)
+
+
+def test_no_tasks_named_means_the_builtins_only_on_a_series_that_records_them(tmp_path):
+    from ckptlens.tasks.resolve import default_tasks
+
+    save_task(own_task(), tmp_path / "demo" / "tasks")
+    (tmp_path / "avg").mkdir()
+    (tmp_path / "avg" / "manifest.json").write_text(json.dumps({"source": str(tmp_path / "demo")}))
+    assert default_tasks(tmp_path / "demo") == default_tasks(tmp_path / "avg") == ["all"]
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(CkptlensError, match="--tasks is required"):
+        default_tasks(tmp_path / "mine")

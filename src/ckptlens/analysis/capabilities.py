@@ -27,14 +27,18 @@ from ckptlens.analysis.dynamics import dominant_phase, milestone
 from ckptlens.analysis.scaling import kendall_tau, pearson, shape_similarity, signal_to_noise
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
+from ckptlens.tasks.chance import near_chance
 
 THIRDS = (("early", 0.0, 1 / 3), ("middle", 1 / 3, 2 / 3), ("late", 2 / 3, 1.0 + 1e-9))
+# columns of the tables that are empty with too few sizes (CSV files keep their header)
+SIMILARITY_COLUMNS = ("run_a", "run_b", "category", "n_tasks", "correlation")
+RANKING_COLUMNS = ("task", "step", "kendall_tau")
 
 
 @dataclass(frozen=True)
 class CapabilityConfig:
     align: str = "step"  # x axis for curves and milestones: step | tokens | fraction
-    metric: str = "acc"  # task-level metric of imports without samples
+    metric: str | None = None  # per-example metric (None: each task's first); imports without samples: acc
     last: float = 0.2  # final fraction of training for the stability figure
     categories: dict[str, str] | None = None  # user overrides {task regex: category}
 
@@ -73,15 +77,20 @@ def capability_analysis(store: Store, config: CapabilityConfig = CapabilityConfi
 
 
 def recommend(snr: list[dict], dynamics: list[dict], n_runs: int, top: int = 3) -> list[str]:
-    """Which tasks' scores to watch late in training, and which to distrust, in plain sentences."""
+    """Which tasks' scores to watch late in training, and which to distrust, in plain sentences.
+
+    Tasks near chance in every size (``tasks.chance.near_chance`` over the final window) are never "watch".
+    """
     if n_runs < 2:
-        ranked = sorted(dynamics, key=lambda d: -abs(d["monotonicity"]))
+        ranked = sorted((d for d in dynamics if not d["near_chance"]), key=lambda d: -abs(d["monotonicity"]))
         return [f"watch {d['task']}: monotonicity {d['monotonicity']:+.2f} over training"
                 + ("" if d["task_mtv_last"] is None else f", final-window task MTV {d['task_mtv_last']:.3f}")
                 + " (signal-to-noise across sizes needs at least two runs)" for d in ranked[:top]]
     late = sorted((r for r in snr if r["stretch"] == "late" and np.isfinite(r["snr"])), key=lambda r: -r["snr"])
+    learned = {d["task"] for d in dynamics if not d["near_chance"]}  # at chance in every size: nothing to watch
+    watched = [r for r in late if r["task"] in learned][:top]
     lines = [f"watch {r['task']}: sizes differ by {r['snr']:.1f}x its checkpoint-to-checkpoint noise late in "
-             f"training (monotonicity {r['monotonicity']:+.2f})" for r in late[:top]]
+             f"training (monotonicity {r['monotonicity']:+.2f})" for r in watched]
     lines += [f"do not decide on {r['task']} alone: its checkpoint-to-checkpoint noise is larger than the spread "
               f"across sizes late in training (SNR {r['snr']:.2f})" for r in late if r["snr"] < 1][:top]
     return lines
@@ -100,6 +109,9 @@ def _dynamics_row(curve: Curve, n_params, loss, config: CapabilityConfig) -> dic
         "monotonicity": metrics.monotonicity(curve.scores),
         "task_mtv_last": metrics.task_mtv(tail) if len(tail) >= 2 else None,
         "loss_correlation": None,
+        "chance": curve.chance,
+        "near_chance": near_chance(float(tail.mean()) if len(tail) else float(curve.scores[-1]), curve.chance,
+                                   curve.n_examples),
     }
     if loss is not None:
         steps, values, _ = loss
@@ -141,8 +153,7 @@ def _similarity(curves: list[Curve], runs: list[str]) -> list[dict]:
             for category in ["all", *sorted({cat for cat, _ in per_task.values()})]:
                 values = [v for cat, v in per_task.values() if category in ("all", cat)]
                 if values:
-                    rows.append({"run_a": a, "run_b": b, "category": category, "n_tasks": len(values),
-                                 "correlation": float(np.mean(values))})
+                    rows.append(dict(zip(SIMILARITY_COLUMNS, (a, b, category, len(values), float(np.mean(values))))))
     return rows
 
 
@@ -162,7 +173,7 @@ def _ranking(curves: list[Curve], runs: list[str]) -> list[dict]:
         final = [members[r].scores[np.searchsorted(members[r].steps, steps[-1])] for r in runs]
         for step in steps:
             now = [members[r].scores[np.searchsorted(members[r].steps, step)] for r in runs]
-            rows.append({"task": task, "step": int(step), "kendall_tau": _finite(kendall_tau(now, final))})
+            rows.append(dict(zip(RANKING_COLUMNS, (task, int(step), _finite(kendall_tau(now, final))))))
     return rows
 
 

@@ -7,14 +7,16 @@ seen and the fraction of training for alignment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ckptlens.analysis.benchmarks import task_category
-from ckptlens.store import Store
+from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
+from ckptlens.analysis.matrix import metric_scores
+from ckptlens.store import SAMPLE_COUNT, Store
+from ckptlens.tasks.chance import chance_level
 
 ALIGNMENTS = ("step", "tokens", "fraction")
 
@@ -27,6 +29,8 @@ class Curve:
     steps: np.ndarray  # (m,) increasing
     tokens: np.ndarray  # (m,) float, NaN where unknown
     scores: np.ndarray  # (m,)
+    chance: float | None = None  # ``tasks.chance.chance_level`` of its options; None when unknown
+    n_examples: int | None = None  # examples behind each score, when known
 
     def x(self, align: str) -> np.ndarray:
         """The curve's x axis: training step, tokens seen, or fraction of the run's last step."""
@@ -37,11 +41,31 @@ class Curve:
         return self.steps.astype(float)
 
 
-def task_curves(store: Store, metric: str = "acc", categories: dict[str, str] | None = None) -> list[Curve]:
-    """Curves of every base run and task; records where a task has them, else the imported ``metric``."""
-    curves = {(c.run, c.task): c for c in _aggregate_curves(store, metric, categories)}
-    curves.update({(c.run, c.task): c for c in _record_curves(store, categories)})
+def task_curves(store: Store, metric: str | None = None, categories: dict[str, str] | None = None) -> list[Curve]:
+    """Curves of every base run and task; records where a task has them (their per-example ``metric``, None: the
+    task's first), else the imported ``metric`` (acc when None).
+
+    Each carries its chance level and example count: from the records (options per example at the first
+    step), else the benchmark table and the import's ``n_samples`` rows (``benchmarks.example_count``).
+    """
+    curves = {(c.run, c.task): c for c in _aggregate_curves(store, metric or "acc", categories)}
+    curves.update({(c.run, c.task): c for c in _record_curves(store, categories, metric)})
     return [curves[k] for k in sorted(curves)]
+
+
+def _with_record_chance(curve: Curve, store: Store) -> Curve:
+    first = store.read([curve.run], [curve.task], columns=["step", "kind", "logliks"])
+    first = first.filter(pc.equal(first["step"], int(curve.steps[0])))
+    if first["kind"][0].as_py() not in (None, "multiple_choice"):
+        return replace(curve, chance=0.0, n_examples=first.num_rows)
+    counts = pc.fill_null(pc.list_value_length(first["logliks"]), 0).to_numpy()
+    chance = chance_level(counts.tolist()) if counts.all() else benchmark_chance(curve.task)
+    return replace(curve, chance=chance, n_examples=first.num_rows)
+
+
+def _with_benchmark_chance(curve: Curve, counts: dict[tuple[str, str], list[float]]) -> Curve:
+    n_examples, _ = example_count(curve.task, counts.get((curve.run, curve.task), []))
+    return replace(curve, chance=benchmark_chance(curve.task), n_examples=n_examples)
 
 
 def run_sizes(store: Store) -> dict[str, int | None]:
@@ -85,27 +109,34 @@ def _bits_per_byte(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]
     return losses
 
 
-def _record_curves(store: Store, categories) -> list[Curve]:
-    records = store.read(columns=["run", "task", "category", "kind", "step", "tokens_seen", "score"])
+def _record_curves(store: Store, categories, metric: str | None = None) -> list[Curve]:
+    records = store.read(columns=["run", "task", "category", "kind", "step", "tokens_seen", "score", "metrics"])
     records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
     if records.num_rows == 0:
         return []
+    records = records.set_column(records.schema.get_field_index("score"), "score", metric_scores(records, metric))
     grouped = records.group_by(["run", "task", "step"]).aggregate(
         [("score", "mean"), ("tokens_seen", "max"), ("category", "max")]
     )
     infos = {r: store.run_info(r) for r in set(grouped["run"].to_pylist())}
     grouped = grouped.filter(pa.array([not infos[r].get("averaged_from") for r in grouped["run"].to_pylist()]))
-    return _curves(grouped, "score_mean", "tokens_seen_max", "category_max", categories)
+    return [_with_record_chance(c, store) for c in _curves(grouped, "score_mean", "tokens_seen_max", "category_max",
+                                                            categories)]
 
 
 def _aggregate_curves(store: Store, metric: str, categories) -> list[Curve]:
     table = store.read_aggregates()
+    sizes = table.filter(pc.equal(table["metric"], SAMPLE_COUNT))
+    counts: dict[tuple[str, str], list[float]] = {}
+    for run, task, n in zip(*(sizes[c].to_pylist() for c in ("run", "task", "value"))):
+        counts.setdefault((run, task), []).append(n)
     table = table.filter(pc.equal(table["metric"], metric))
     table = table.filter(pc.invert(pc.fill_null(pc.not_equal(table["filter"], "none"), False)))
     if table.num_rows == 0:
         return []
     grouped = table.group_by(["run", "task", "step"]).aggregate([("value", "mean"), ("tokens_seen", "max")])
-    return _curves(grouped, "value_mean", "tokens_seen_max", None, categories)
+    return [_with_benchmark_chance(c, counts) for c in _curves(grouped, "value_mean", "tokens_seen_max", None,
+                                                               categories)]
 
 
 def _curves(table: pa.Table, score: str, tokens: str, category: str | None, categories) -> list[Curve]:

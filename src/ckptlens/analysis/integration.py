@@ -9,10 +9,17 @@ scored window.
   their examples differ from the base run's);
 - ``ensemble-<rule>``: the trailing window's stored predictions combined (generation: ``vote`` over texts), at
   each checkpoint of the scored window with n - 1 predecessors.
+
+**Like with like.** Every method is then restricted to the span of steps that all of them cover (the latest
+first step to the earliest last step), so rows set side by side cover the same checkpoints: after
+``eval --last 0.2`` an ensemble of 8 starts 7 checkpoints into the final window, and raw is compared from
+there too (``shared_span``). A window that leaves fewer than 2 checkpoints in the scored window is left out,
+and one that leaves fewer than 3 is kept, each with a warning: its MTV rests on one difference.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,14 +50,41 @@ def method_matrices(
     matrix: TaskMatrix, averages: dict[int, TaskMatrix], window: list[int], windows: tuple[int, ...],
     rules: tuple[str, ...],
 ) -> list[MethodMatrix]:
-    """Raw first, then ensembles by window and rule, then averages by window (the stability table's order)."""
+    """Raw first, then ensembles by window and rule, then averages by window (the stability table's order),
+    all over the span they share (``shared_span``)."""
     found = [raw_matrix(matrix.select_steps(window))]
     found += _ensembles(matrix, window, windows, rules)
     for n, avg in sorted(averages.items()):
         steps = [s for s in avg.steps if s >= window[0]]
-        if len(steps) >= 2 and np.array_equal(avg.example_ids, matrix.example_ids):
+        if _enough(matrix, f"average of {n}", len(steps)) and np.array_equal(avg.example_ids, matrix.example_ids):
             found.append(_evaluated(avg.select_steps(steps), AVERAGE, n))
-    return found
+    return shared_span(found)
+
+
+def shared_span(found: list[MethodMatrix]) -> list[MethodMatrix]:
+    """Every method restricted to the steps from the latest first step to the earliest last step of all.
+
+    >>> a = MethodMatrix("raw", 1, np.array([1, 2, 3, 4]), np.zeros((1, 4)), np.zeros((1, 4)))
+    >>> b = MethodMatrix("ensemble-vote", 3, np.array([3, 4]), np.zeros((1, 2)), np.zeros((1, 2)))
+    >>> [m.steps.tolist() for m in shared_span([a, b])]
+    [[3, 4], [3, 4]]
+    """
+    lo, hi = max(int(m.steps[0]) for m in found), min(int(m.steps[-1]) for m in found)
+    return [_within(m, lo, hi) for m in found]
+
+
+def _within(m: MethodMatrix, lo: int, hi: int) -> MethodMatrix:
+    keep = (m.steps >= lo) & (m.steps <= hi)
+    return m if keep.all() else MethodMatrix(m.method, m.window, m.steps[keep], m.score[:, keep], m.outputs[:, keep])
+
+
+def _enough(matrix: TaskMatrix, what: str, n_steps: int) -> bool:
+    """Whether a window leaves at least 2 checkpoints in the scored window; warns below 3."""
+    if n_steps < 3:
+        fate = "left out" if n_steps < 2 else "kept, but its MTV is one difference"
+        warnings.warn(f"{matrix.run}: {what} covers {n_steps} checkpoint(s) of the final window ({fate}); "
+                      "evaluate earlier checkpoints or use smaller --windows", stacklevel=3)
+    return n_steps >= 2
 
 
 def raw_matrix(matrix: TaskMatrix) -> MethodMatrix:
@@ -76,7 +110,7 @@ def _ensembles(matrix: TaskMatrix, window: list[int], windows: tuple[int, ...], 
     found = []
     for n in (n for n in windows if n > 1):
         ends = [t for t in range(n - 1, len(matrix.steps)) if matrix.steps[t] in window]
-        if len(ends) < 2:
+        if not rules or not _enough(matrix, f"ensemble of {n}", len(ends)):
             continue
         for rule in rules:
             if matrix.kind == "multiple_choice":

@@ -4,6 +4,18 @@ Checkpoints are columns ordered by step; examples are rows ordered by id. Only
 examples present at every checkpoint are kept (a warning says how many were
 dropped): comparing a checkpoint with its neighbour on different examples would
 report sampling as instability.
+
+Scores follow one per-example metric: ``metric`` names a key of the records'
+``metrics`` map (lm-eval's ``acc``, ``acc_norm``, ``exact_match``, ...); None
+takes the task's first metric (lm-eval's ``metric_list`` order), or the
+stored ``score`` for records without a metrics map. For ``acc_norm`` the
+per-choice log-likelihoods are divided by the choices' character lengths, as
+lm-eval normalises them, so predictions, the instability score and the
+ensembles follow the normalised choice too.
+
+The prompt of an example must be the same at every checkpoint: a series that
+mixes ``ckptlens eval`` with ``ckptlens import lm-eval`` checkpoints lines up
+by task and doc_id, and a different ``prompt_hash`` is an error naming both.
 """
 
 from __future__ import annotations
@@ -15,8 +27,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ckptlens.analysis.benchmarks import task_category
+from ckptlens.analysis.benchmarks import benchmark_chance, task_category
+from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
+from ckptlens.tasks.chance import chance_level
+
+LENGTH_NORMALISED = {"acc_norm"}  # metrics that pick the choice by loglik / characters
+
+
+class MissingMetric(CkptlensError):
+    """A task's records have no per-example value of the chosen metric (a whole-store analysis skips the task)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,16 @@ class TaskMatrix:
     @property
     def n_examples(self) -> int:
         return len(self.example_ids)
+
+    @property
+    def chance(self) -> float | None:
+        """``chance_level`` of the stored options (per example), 0 for generation; for multiple choice stored
+        without log-likelihoods, the benchmark table's (None when unknown)."""
+        if self.kind != "multiple_choice":
+            return 0.0
+        if self.logliks.shape[2] == 0:
+            return benchmark_chance(self.task)
+        return chance_level(np.isfinite(self.logliks[0]).sum(axis=1).tolist())
 
     def select_steps(self, steps) -> TaskMatrix:
         """The same matrix restricted to the given steps (which must be present)."""
@@ -62,59 +92,79 @@ class TaskMatrix:
 Matrices = dict[tuple[str, str], TaskMatrix]  # (run, task) -> matrix
 
 
-def store_matrices(store: Store, runs: list[str] | None = None, categories: dict[str, str] | None = None):
+def store_matrices(
+    store: Store, runs: list[str] | None = None, categories: dict[str, str] | None = None, metric: str | None = None
+):
     """Yield one matrix per scored (run, task) of the store, reading one group of files at a time."""
     for run in store.runs() if runs is None else runs:
         for task in store.tasks(run):
-            matrix = store_matrix(store, run, task, categories)
+            matrix = _skip_missing(store_matrix, store, run, task, categories, metric)
             if matrix is not None:
                 yield matrix
 
 
-def store_matrix(store: Store, run: str, task: str, categories: dict[str, str] | None = None) -> TaskMatrix | None:
+def _skip_missing(build, *args):
+    """``build(*args)``, or None with a warning when the task lacks the chosen metric."""
+    try:
+        return build(*args)
+    except MissingMetric as missing:
+        warnings.warn(f"{missing}; left out", stacklevel=3)
+        return None
+
+
+def store_matrix(
+    store: Store, run: str, task: str, categories: dict[str, str] | None = None, metric: str | None = None
+) -> TaskMatrix | None:
     """The matrix of one (run, task), None when it has no scored records (e.g. a perplexity task)."""
     records = store.read([run], [task])
     if records.num_rows == 0 or records["kind"][0].as_py() == "perplexity":
         return None
-    return _categorised(_matrix(records, run, task), categories)
+    return _categorised(_matrix(records, run, task, metric), categories)
 
 
-def read_matrices(store: Store, categories: dict[str, str] | None = None) -> Matrices:
+def read_matrices(store: Store, categories: dict[str, str] | None = None, metric: str | None = None) -> Matrices:
     """Every scored (run, task) of the store from one read: what the report's analyses share.
 
     ``store_matrix`` reads one (run, task) at a time, which keeps a command's memory small; a report needs
     every matrix anyway, and reading them once spares it a pass over the store per analysis.
     """
-    return {(m.run, m.task): _categorised(m, categories) for m in task_matrices(store.read())}
+    return {(m.run, m.task): _categorised(m, categories) for m in task_matrices(store.read(), metric)}
 
 
 def loaded_matrix(
-    store: Store, run: str, task: str, categories: dict[str, str] | None, loaded: Matrices | None
+    store: Store, run: str, task: str, categories: dict[str, str] | None, loaded: Matrices | None,
+    metric: str | None = None,
 ) -> TaskMatrix | None:
-    """The matrix of (run, task) from ``loaded`` when the caller read the store already, else from the store."""
-    return store_matrix(store, run, task, categories) if loaded is None else loaded.get((run, task))
+    """The matrix of (run, task) from ``loaded`` when the caller read the store already (with its metric),
+    else from the store."""
+    if loaded is not None:
+        return loaded.get((run, task))
+    return store_matrix(store, run, task, categories, metric)
 
 
 def _categorised(matrix: TaskMatrix, categories: dict[str, str] | None) -> TaskMatrix:
     return replace(matrix, category=task_category(matrix.task, matrix.category, categories))
 
 
-def task_matrices(records: pa.Table) -> list[TaskMatrix]:
+def task_matrices(records: pa.Table, metric: str | None = None) -> list[TaskMatrix]:
     """One matrix per scored (run, task) in ``records``; perplexity records are losses, not scores."""
     records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
     if records.num_rows == 0:
         return []
     keys = sorted(set(zip(records["run"].to_pylist(), records["task"].to_pylist())))
-    return [task_matrix(records, run, task) for run, task in keys]
+    found = [_skip_missing(task_matrix, records, run, task, metric) for run, task in keys]
+    return [m for m in found if m is not None]
 
 
-def task_matrix(records: pa.Table, run: str, task: str) -> TaskMatrix:
+def task_matrix(records: pa.Table, run: str, task: str, metric: str | None = None) -> TaskMatrix:
     """The matrix of one (run, task) out of a table holding any records."""
-    return _matrix(records.filter(pc.and_(pc.equal(records["run"], run), pc.equal(records["task"], task))), run, task)
+    rows = records.filter(pc.and_(pc.equal(records["run"], run), pc.equal(records["task"], task)))
+    return _matrix(rows, run, task, metric)
 
 
-def _matrix(rows: pa.Table, run: str, task: str) -> TaskMatrix:
+def _matrix(rows: pa.Table, run: str, task: str, metric: str | None = None) -> TaskMatrix:
     rows = _shared_examples(rows, run, task)
+    _check_prompts(rows, run, task)
     steps, col = np.unique(rows["step"].to_numpy(), return_inverse=True)
     ids, row = np.unique(np.asarray(rows["example_id"].to_pylist(), dtype=str), return_inverse=True)
     if len(steps) * len(ids) != rows.num_rows:
@@ -122,7 +172,7 @@ def _matrix(rows: pa.Table, run: str, task: str) -> TaskMatrix:
     shape = (len(ids), len(steps))
     checkpoints = np.empty(len(steps), dtype=object)
     checkpoints[col] = rows["checkpoint"].to_pylist()
-    return TaskMatrix(
+    matrix = TaskMatrix(
         run=run,
         task=task,
         kind=rows["kind"][0].as_py() or "multiple_choice",
@@ -137,6 +187,67 @@ def _matrix(rows: pa.Table, run: str, task: str) -> TaskMatrix:
         outputs=_scatter(shape, row, col, _strings(rows["output"]), ""),
         targets=_per_example(len(ids), row, _strings(rows["target"]), ""),
     )
+    return _on_metric(matrix, rows, row, col, metric)
+
+
+def chosen_metric(rows: pa.Table, metric: str | None) -> str | None:
+    """``metric``, or the first key of the records' metrics map (the task's first metric); None without a map."""
+    if metric is not None or "metrics" not in rows.column_names:
+        return metric
+    first = next((m for m in rows["metrics"].to_pylist() if m), None)
+    return first[0][0] if first else None
+
+
+def metric_scores(records: pa.Table, metric: str | None) -> pa.Array:
+    """Each record's score under ``metric`` (None: its task's first metric); the stored score where it has none."""
+    scores = records["score"].to_pylist()
+    if "metrics" not in records.column_names:
+        return pa.array(scores, pa.float64())
+    out = []
+    for score, pairs in zip(scores, records["metrics"].to_pylist(), strict=True):
+        values = dict(pairs or ())
+        name = metric if metric is not None else (pairs[0][0] if pairs else None)
+        out.append(values.get(name, score) if name is not None else score)
+    return pa.array(out, pa.float64())
+
+
+def _on_metric(matrix: TaskMatrix, rows: pa.Table, row, col, metric: str | None) -> TaskMatrix:
+    """Scores (and for acc_norm, predictions and log-likelihoods) of the chosen per-example metric."""
+    name = chosen_metric(rows, metric)
+    if name is None or "metrics" not in rows.column_names:
+        return matrix
+    values = [dict(m).get(name) if m else None for m in rows["metrics"].to_pylist()]
+    if all(v is None for v in values):
+        if metric is None or metric == "acc":  # records without a map: their score is acc / exact match
+            return matrix
+        raise MissingMetric(f"{matrix.run}/{matrix.task}: no per-example {metric!r} in the records; "
+                            "pick a --metric the task has (e.g. acc)")
+    score = _scatter(matrix.score.shape, row, col, np.array([np.nan if v is None else v for v in values]), np.nan)
+    matrix = replace(matrix, score=score)
+    if name in LENGTH_NORMALISED and matrix.logliks.shape[2] and "choice_chars" in rows.column_names:
+        chars = _logliks(rows["choice_chars"], matrix.score.shape, row, col)
+        logliks = np.where(np.isfinite(matrix.logliks), matrix.logliks / np.where(chars > 0, chars, 1), -np.inf)
+        pred = np.argmax(logliks, axis=2).T  # (E, m): ties go to the first option, as lm-eval's argmax
+        matrix = replace(matrix, logliks=logliks, pred=pred, outputs=pred.astype(str).astype(object))
+    return matrix
+
+
+def _check_prompts(rows: pa.Table, run: str, task: str) -> None:
+    """One prompt per example across checkpoints (native and imported records mix only when prompts agree)."""
+    if "prompt_hash" not in rows.column_names or rows["prompt_hash"].null_count == rows.num_rows:
+        return
+    seen: dict[str, tuple[str, str]] = {}
+    for example, checkpoint, digest in zip(rows["example_id"].to_pylist(), rows["checkpoint"].to_pylist(),
+                                           rows["prompt_hash"].to_pylist(), strict=True):
+        if digest is None:
+            continue
+        first = seen.setdefault(example, (checkpoint, digest))
+        if first[1] != digest:
+            raise CkptlensError(
+                f"{run}/{task}: example {example} has prompt {first[1]} at {first[0]} but {digest} at {checkpoint}; "
+                "the prompts differ (other few-shot seed, num_fewshot or template): evaluate or import them as "
+                "separate runs"
+            )
 
 
 def _shared_examples(rows: pa.Table, run: str, task: str) -> pa.Table:

@@ -23,10 +23,11 @@ import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices
 from ckptlens.analysis.matrix import Matrices, TaskMatrix, task_matrices
-from ckptlens.analysis.stability import averaged_runs, near_chance
+from ckptlens.analysis.stability import averaged_runs
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
+from ckptlens.tasks.chance import near_chance
 
 ALL_TASKS = "(learned tasks)"
 
@@ -37,6 +38,13 @@ class SelectConfig:
     window: int = 4  # checkpoints per trailing mean, ensemble or average
     splits: int = 200  # random halves for the held-out check
     seed: int = 0
+    metric: str | None = None  # per-example metric (None: each task's first, e.g. lm-eval's acc)
+
+    def __post_init__(self) -> None:
+        if self.splits < 1:
+            raise CkptlensError(f"--splits must be at least 1 random half, got {self.splits}")
+        if self.window < 1:
+            raise CkptlensError(f"--window must be at least 1 checkpoint, got {self.window}")
 
 
 @dataclass(frozen=True)
@@ -70,9 +78,12 @@ def select_checkpoints(
 ) -> list[Selection]:
     """Selections per task and for each run as a whole, with the split-half check.
 
-    ``loaded``: every matrix of the store, when the caller read it once already (``read_matrices``).
+    ``loaded``: every matrix of the store with ``config.metric``, when the caller read it once already
+    (``read_matrices``).
     """
-    matrices = loaded if loaded is not None else {(m.run, m.task): m for m in task_matrices(store.read())}
+    if loaded is None:
+        loaded = {(m.run, m.task): m for m in task_matrices(store.read(), config.metric)}
+    matrices = loaded
     base_runs, averaged = averaged_runs(store)
     runs = sorted({r for r, _ in matrices if r in base_runs and run in (None, r)})
     if not runs:
@@ -93,13 +104,19 @@ def select_checkpoints(
     return selections
 
 
+def nothing_to_select(config: SelectConfig) -> CkptlensError:
+    """The error a command raises when ``select_checkpoints`` found no task to select on."""
+    return CkptlensError(
+        f"nothing to select: every task is near chance or has fewer than 2 checkpoints in the final "
+        f"{config.last:.0%} with {config.window - 1} before them; see `ckptlens stability` (column note)")
+
+
 def _candidates(matrix: TaskMatrix, avg: TaskMatrix | None, config: SelectConfig) -> _Candidates | None:
     """None for a task near chance, or without enough checkpoints for the window."""
     window = set(last_fraction(matrix.steps, config.last))
     n = config.window
     ends = [t for t in range(n - 1, len(matrix.steps)) if matrix.steps[t] in window]
-    chance = 1 / max(matrix.logliks.shape[2], 1) if matrix.kind == "multiple_choice" else 0.0
-    if len(ends) < 2 or near_chance(float(matrix.score[:, ends].mean()), chance, matrix.n_examples):
+    if len(ends) < 2 or near_chance(float(matrix.score[:, ends].mean()), matrix.chance, matrix.n_examples):
         return None
     raw = matrix.score[:, ends]
     trailing = np.stack([matrix.score[:, t - n + 1 : t + 1].mean(axis=1) for t in ends], axis=1)

@@ -19,14 +19,20 @@ below all its members).
 Runs imported without per-example samples get task-level rows only (raw,
 ``metric`` of the results file), with example-level fields null.
 
-A task whose raw score stays near chance is flagged ``near_chance`` and left out
-of averages over tasks: a model flipping between "always yes" and "always no"
-is maximally unstable without having learned anything.
+A task whose raw score stays near chance (``tasks.chance``) is flagged ``near_chance``
+and left out of averages over tasks, its ``note`` saying why: a model flipping between
+"always yes" and "always no" is maximally unstable without having learned anything.
+
+Rows of one task cover the same checkpoints: every method is compared over the span
+all of them cover (``integration.shared_span``), and ``note`` says so when that span is
+shorter than the final window. A store that gives no row at all is an error naming
+what to run, never an empty table.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
 
@@ -35,13 +41,15 @@ import pyarrow.compute as pc
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX, AdaptiveConfig, WindowCriterion, adaptive_matrix
-from ckptlens.analysis.benchmarks import benchmark_chance, task_category
+from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
 from ckptlens.analysis.bootstrap import bootstrap_cis, resample_weights
 from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, lag_flags
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
 from ckptlens.analysis.matrix import Matrices, TaskMatrix, loaded_matrix, store_matrices
 from ckptlens.checkpoints import last_fraction
-from ckptlens.store import Store
+from ckptlens.errors import CkptlensError
+from ckptlens.store import SAMPLE_COUNT, Store
+from ckptlens.tasks.chance import chance_note, near_chance
 
 DEFAULT_WINDOWS = (2, 4, 8)
 ENSEMBLE_RULES = ("vote", "mean-logprob")
@@ -80,6 +88,8 @@ class StabilityRow:
     example_mtv_hi: float | None = None
     instability_score_lo: float | None = None
     instability_score_hi: float | None = None
+    # why the row is left out of means over tasks (near chance, with the numbers), or what span it covers
+    note: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -90,10 +100,14 @@ class StabilityConfig:
     last: float = 0.2  # fraction of training (by step) the window covers
     windows: tuple[int, ...] = DEFAULT_WINDOWS  # averaging / ensembling window sizes (1 is raw)
     rules: tuple[str, ...] = ENSEMBLE_RULES  # multiple-choice ensemble rules
-    metric: str = "acc"  # task-level metric of imported results without samples
+    metric: str | None = None  # per-example metric (None: each task's first); imports without samples: acc
     bootstrap: int = 1000  # resamples of examples for confidence intervals; 0 disables them
     categories: dict[str, str] | None = None  # user overrides {task regex: category}
     adaptive: AdaptiveConfig | None = AdaptiveConfig()  # adaptive-window rows; None leaves them out
+
+    def __post_init__(self) -> None:
+        if self.bootstrap < 0:
+            raise CkptlensError(f"--bootstrap takes a number of resamples, or 0 for no intervals; got {self.bootstrap}")
 
 
 @dataclass(frozen=True)
@@ -124,14 +138,55 @@ def stability_sweep(
     """
     base_runs, averaged = averaged_runs(store)
     sweep, with_records = Sweep([]), set()
-    matrices = (store_matrices(store, sorted(base_runs), config.categories) if loaded is None
+    matrices = (store_matrices(store, sorted(base_runs), config.categories, config.metric) if loaded is None
                 else [m for key, m in sorted(loaded.items()) if key[0] in base_runs])
     for matrix in matrices:
-        averages = {n: loaded_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories, loaded)
+        averages = {n: loaded_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories, loaded,
+                                     config.metric)
                     for n in config.windows if (matrix.run, n) in averaged}
         sweep += _task_sweep(matrix, {n: m for n, m in averages.items() if m is not None}, config)
         with_records.add(matrix.run)
-    return sweep + Sweep(_aggregate_rows(store, base_runs - with_records, config))
+    if with_records:
+        _check_windows(sweep.rows, config)
+    sweep += Sweep(_aggregate_rows(store, base_runs - with_records, config))
+    if not sweep.rows:
+        raise CkptlensError(_nothing_to_show(store, base_runs, config))
+    return sweep
+
+
+def _nothing_to_show(store: Store, base_runs: set[str], config: StabilityConfig) -> str:
+    """Why a store gives no stability row, and what to run: one line."""
+    root = store.root
+    if not store.runs():
+        if any((p / "config.json").is_file() for p in root.iterdir() if p.is_dir()):
+            return (f"{root} is a checkpoint series, not a store: run `ckptlens eval {root} --tasks TASKS --store "
+                    f"store`, then `ckptlens stability --store store`")
+        return (f"{root} holds no records: run `ckptlens eval SERIES --tasks TASKS --store {root}` or "
+                f"`ckptlens import lm-eval OUT --store {root}`")
+    if not base_runs:
+        sources = sorted({str(store.run_info(r).get("averaged_from")) for r in store.runs()})
+        return (f"{root} holds only averaged runs ({', '.join(store.runs())}): evaluate the series they were "
+                f"averaged from into it too, `ckptlens eval {sources[0]} --tasks TASKS --store {root}`")
+    return (f"{root}: no scored task in runs {', '.join(sorted(base_runs))} (perplexity tasks only, or imports "
+            f"without metric {config.metric!r}); evaluate a multiple-choice or generation task, or pick --metric")
+
+
+def _check_windows(rows: list[StabilityRow], config: StabilityConfig) -> None:
+    """Refuse windows that give no row at all: a table of raw rows alone would pass for an answer.
+
+    A window that fits some runs but not others only warns, naming it.
+    """
+    wanted = sorted({n for n in config.windows if n > 1})
+    found = {r.window for r in rows if r.method != "raw" and not r.method.startswith(ADAPTIVE_PREFIX)}
+    missing = [n for n in wanted if n not in found]
+    if wanted and missing == wanted:
+        raise CkptlensError(
+            f"--windows {','.join(map(str, wanted))}: no run has a full window of that many checkpoints ending in "
+            f"the final {config.last:.0%} of training; use smaller windows or evaluate more checkpoints"
+        )
+    if missing:
+        warnings.warn(f"--windows {','.join(map(str, missing))}: no run has that many checkpoints; "
+                      "those windows are left out", stacklevel=3)
 
 
 def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", "window")) -> list[dict]:
@@ -165,14 +220,6 @@ def _window_per_task(row: StabilityRow) -> StabilityRow:
     return replace(row, window=None) if row.method.startswith(ADAPTIVE_PREFIX) else row
 
 
-def near_chance(mean_score: float, chance: float | None, n_examples: int | None) -> bool:
-    """Within 5 points or 3 binomial standard errors of chance, whichever is wider (False if chance unknown)."""
-    if chance is None:
-        return False
-    se = math.sqrt(max(chance * (1 - chance), 1e-12) / max(n_examples or 1, 1))
-    return mean_score < chance + max(0.05, 3 * se)
-
-
 def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
     """The base runs, and (base run, window) -> averaged run, linked through the series averaged from."""
     infos = [store.run_info(run) for run in store.runs()]
@@ -199,7 +246,20 @@ def _task_sweep(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: Sta
             choices += adaptive[1]
     near = rows[0].near_chance
     lags, ensembles = _failure_flags(matrix, found, noise=rows[0].std)
+    rows = [replace(r, note=_joined(rows[0].note, _span_note(window, found[0].steps))) for r in rows]
     return Sweep(_marked(rows, near), choices, _marked(lags, near), _marked(ensembles, near))
+
+
+def _span_note(window: list[int], shared: np.ndarray) -> str | None:
+    """Said when the methods' shared span (``integration.shared_span``) is shorter than the final window."""
+    if int(shared[0]) == window[0] and int(shared[-1]) == window[-1]:
+        return None
+    return (f"every method compared over steps {shared[0]}-{shared[-1]} ({len(shared)} checkpoints), the span all "
+            f"windows cover (final window {window[0]}-{window[-1]}, {len(window)} checkpoints)")
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "; ".join(n for n in notes if n) or None
 
 
 def _marked(items: list, near: bool) -> list:
@@ -229,7 +289,7 @@ def _failure_flags(matrix: TaskMatrix, found: list[MethodMatrix], noise: float):
 def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
     score, outputs, steps = m.score, m.outputs, m.steps
     trajectory = score.mean(axis=0)
-    chance = _chance(base)
+    chance = base.chance
     mean_score = float(trajectory.mean())
     cis = bootstrap_cis(score, outputs, weights) if weights is not None else {}
     return StabilityRow(
@@ -253,6 +313,7 @@ def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
         forgetting_events=metrics.forgetting_events(score),
         chance=chance,
         near_chance=near_chance(mean_score, chance, score.shape[0]),
+        note=chance_note(mean_score, chance, score.shape[0], "records"),
         **{f"{name}_{end}": cis[name][i] for name in cis for i, end in enumerate(("lo", "hi"))},
     )
 
@@ -262,33 +323,35 @@ def _aggregate_rows(store: Store, runs: set[str], config: StabilityConfig) -> li
     table = store.read_aggregates(sorted(runs)) if runs else None
     if table is None or table.num_rows == 0:
         return []
-    table = table.filter(pc.equal(table["metric"], config.metric))
     table = table.filter(pc.invert(pc.fill_null(pc.not_equal(table["filter"], "none"), False)))
-    by_key: dict[tuple[str, str], dict[int, float]] = {}
-    for run, task, step, value in zip(*(table[c].to_pylist() for c in ("run", "task", "step", "value"))):
-        by_key.setdefault((run, task), {})[step] = value
+    counts = _by_run_task(table.filter(pc.equal(table["metric"], SAMPLE_COUNT)))
+    by_key = _by_run_task(table.filter(pc.equal(table["metric"], config.metric or "acc")))
     rows = []
     for (run, task), values in sorted(by_key.items()):
         window = last_fraction(values, config.last)
-        rows.append(_trajectory_row(run, task, window, np.array([values[s] for s in window]), config))
+        size = example_count(task, [counts.get((run, task), {}).get(s) for s in window])
+        rows.append(_trajectory_row(run, task, window, np.array([values[s] for s in window]), size, config))
     return rows
 
 
-def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarray, config) -> StabilityRow:
+def _by_run_task(table) -> dict[tuple[str, str], dict[int, float]]:
+    by_key: dict[tuple[str, str], dict[int, float]] = {}
+    for run, task, step, value in zip(*(table[c].to_pylist() for c in ("run", "task", "step", "value"))):
+        by_key.setdefault((run, task), {})[step] = value
+    return by_key
+
+
+def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarray, size, config) -> StabilityRow:
     chance = benchmark_chance(task)
     mean_score = float(trajectory.mean())
+    n_examples, basis = size
     return StabilityRow(
         run=run, task=task, category=task_category(task, None, config.categories), method="raw", window=1,
         n_checkpoints=len(steps), first_step=steps[0], last_step=steps[-1], n_examples=None,
         mean_score=mean_score, task_mtv=metrics.task_mtv(trajectory), example_mtv=None, instability_score=None,
         std=metrics.score_std(trajectory), relative_std=metrics.relative_std(trajectory),
         monotonicity=metrics.monotonicity(trajectory), flip_fraction=None, forgetting_events=None,
-        chance=chance, near_chance=near_chance(mean_score, chance, None),
+        chance=chance, near_chance=near_chance(mean_score, chance, n_examples),
+        note=chance_note(mean_score, chance, n_examples, basis),
     )
 
-
-def _chance(matrix: TaskMatrix) -> float:
-    if matrix.kind != "multiple_choice" or matrix.logliks.shape[2] == 0:
-        return 0.0
-    n_choices = np.isfinite(matrix.logliks[0]).sum(axis=1)
-    return float(np.mean(1.0 / np.maximum(n_choices, 1)))

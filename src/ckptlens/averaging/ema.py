@@ -28,6 +28,7 @@ from ckptlens.averaging.window import (
 )
 from ckptlens.averaging.writer import OutputFile, write_manifest
 from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.checkpoints.source import series_id
 from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 
@@ -40,11 +41,12 @@ def ema_series(
     steps: Iterable[int] | None = None,
     progress: Progress | None = None,
     dtype: torch.dtype | str | None = None,
+    source: str | None = None,
 ) -> list[Checkpoint]:
     """Write the EMA at every ``stride``-th checkpoint (or at ``steps``) to ``out_dir/<checkpoint name>/``.
 
     Outputs already there are not rewritten, but every checkpoint is still read
-    (an EMA depends on the whole history).
+    (an EMA depends on the whole history). The manifest's ``source`` is ``source``, as in ``average_series``.
     """
     if not 0 <= decay < 1:
         raise CkptlensError(f"--ema takes a decay in [0, 1), e.g. 0.9, got {decay}")
@@ -70,9 +72,8 @@ def ema_series(
                 "members": [c.name for c in series[: index + 1]],
             }
         )
-        write_manifest(
-            out_dir, {"method": "ema", "decay": decay, "source": str(series[0].path.parent), "checkpoints": entries}
-        )
+        origin = source or series_id(series[0].path.parent)
+        write_manifest(out_dir, {"method": "ema", "decay": decay, "source": origin, "checkpoints": entries})
         report_progress(progress, len(entries), len(targets))
     return [
         Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen)

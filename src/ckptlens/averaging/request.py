@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ckptlens.averaging.ema import ema_series
 from ckptlens.averaging.window import Progress, average_checkpoints, average_series
-from ckptlens.checkpoints import open_series, parse_fraction, window_ends_in_last
+from ckptlens.checkpoints import open_series, parse_fraction, series_id, window_ends_in_last
 from ckptlens.errors import CkptlensError
 
 
@@ -26,6 +26,13 @@ class AverageRequest:
     steps: str | None = None  # --steps filter applied to the series first, e.g. 1000:5000:500
     last: str | float | None = None  # only outputs ending in the final fraction of training (0.2 or 20%)
     dtype: str | None = None  # output dtype of averaged tensors; None keeps the stored dtype
+    skip_incomplete: bool = False  # leave out checkpoint folders without config.json; no window spans them
+
+    def __post_init__(self) -> None:
+        if self.window is not None and self.window < 1:
+            raise CkptlensError(f"--window must be at least 1 checkpoint, got {self.window}")
+        if self.stride < 1:
+            raise CkptlensError(f"--stride must be at least 1, got {self.stride}")
 
 
 def run_average(request: AverageRequest, progress: Progress | None = None) -> list[Path]:
@@ -41,7 +48,8 @@ def run_average(request: AverageRequest, progress: Progress | None = None) -> li
         raise CkptlensError(
             f"--window and --ema take one series (a folder or hf://org/name), got {len(request.sources)}"
         )
-    series = open_series(request.sources[0], request.steps)
+    series = open_series(request.sources[0], request.steps, skip_incomplete=request.skip_incomplete)
+    source = series_id(request.sources[0])  # what the store calls the series: averages link to its runs
     size = request.window or 1
     ends = (
         None
@@ -49,9 +57,9 @@ def run_average(request: AverageRequest, progress: Progress | None = None) -> li
         else window_ends_in_last(series, size, parse_fraction(request.last), request.stride)
     )
     if request.ema is not None:
-        written = ema_series(series, request.ema, request.out, request.stride, ends, progress, request.dtype)
+        written = ema_series(series, request.ema, request.out, request.stride, ends, progress, request.dtype, source)
     else:
-        written = average_series(series, size, request.out, request.stride, ends, progress, request.dtype)
+        written = average_series(series, size, request.out, request.stride, ends, progress, request.dtype, source)
     return [c.path for c in written]
 
 

@@ -29,7 +29,8 @@ from ckptlens.averaging.mean import Sink, finish, fresh_sum, is_averaged, mean_t
 from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
 from ckptlens.averaging.writer import OutputFile, read_manifest, write_checkpoint, write_manifest
 from ckptlens.checkpoints.safetensors_stream import Fill, TensorSpec
-from ckptlens.checkpoints.series import Checkpoint, parse_step
+from ckptlens.checkpoints.series import Checkpoint, parse_step, window_is_whole
+from ckptlens.checkpoints.source import series_id
 from ckptlens.checkpoints.weights import (
     Layout,
     TensorInfo,
@@ -40,6 +41,7 @@ from ckptlens.checkpoints.weights import (
     torch_dtype,
 )
 from ckptlens.errors import CkptlensError
+from ckptlens.files import refused_writes
 
 Progress = Callable[[int, int], None]
 # (tensor name -> float32 window sum, tensor name -> integer tensor copied from the newest member)
@@ -97,13 +99,15 @@ def average_series(
     steps: Iterable[int] | None = None,
     progress: Progress | None = None,
     dtype: torch.dtype | str | None = None,
+    source: str | None = None,
 ) -> list[Checkpoint]:
     """Write the trailing-window average ending at every ``stride``-th checkpoint to ``out_dir``.
 
     Output ``out_dir/<name of theta_t>/`` carries theta_t's name, step and
     tokens seen; ``steps`` keeps only those outputs. Finished outputs are
     skipped, so an interrupted run resumes. ``out_dir/manifest.json`` lists
-    every output with its members and is rewritten after each one.
+    every output with its members and is rewritten after each one; its ``source`` is ``source``
+    (``series_id`` of the series spec, e.g. ``hf://org/name``), by default the series' resolved folder.
 
     >>> average_series(discover_series("runs/demo"), 3, Path("runs/demo-avg3"))  # doctest: +SKIP
     """
@@ -119,7 +123,7 @@ def average_series(
         files = _output_files(layouts[target], state, window, resolved)
         write_output(out_dir / series[target].name, series[target], layouts[target], files, resolved)
         entries[target] = _manifest_entry(series, target, window)
-        write_manifest(out_dir, _manifest(series, window, entries))
+        write_manifest(out_dir, _manifest(series, window, entries, source))
         report_progress(progress, len(entries), len(targets))
     return [
         Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen) for t in targets
@@ -273,10 +277,10 @@ def resolve_output_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None) -> list[int]:
     if window < 1 or stride < 1:
-        raise CkptlensError(f"window and stride must be at least 1 (got window={window}, stride={stride})")
+        raise CkptlensError(f"--window and --stride must be at least 1 (got window={window}, stride={stride})")
     if len(series) < window:
         raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
-    targets = list(range(window - 1, len(series), stride))
+    targets = [t for t in range(window - 1, len(series), stride) if window_is_whole(series, t, window)]
     if steps is None:
         return targets
     by_step = {series[t].step: t for t in targets}
@@ -292,7 +296,10 @@ def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: I
 def check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
     if any(out_dir.resolve() == c.path.parent.resolve() for c in series):
         raise CkptlensError(f"{out_dir} holds the series itself; write averages to another folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CkptlensError(f"--out {out_dir} is a file; name a folder for the averaged checkpoints")
+    with refused_writes(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _resumed_entries(out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]) -> dict[int, dict]:
@@ -310,11 +317,11 @@ def _manifest_entry(series: list[Checkpoint], target: int, window: int) -> dict:
     return {"step": series[target].step, "tokens_seen": series[target].tokens_seen, "members": members}
 
 
-def _manifest(series: list[Checkpoint], window: int, entries: dict[int, dict]) -> dict:
+def _manifest(series: list[Checkpoint], window: int, entries: dict[int, dict], source: str | None) -> dict:
     return {
         "method": "average",
         "window": window,
-        "source": str(series[0].path.parent),
+        "source": source or series_id(series[0].path.parent),
         "checkpoints": [entries[t] for t in sorted(entries)],
     }
 

@@ -1,8 +1,9 @@
 """Write an averaged checkpoint as a normal Hugging Face folder, atomically, and the series manifest.
 
-Everything goes into a hidden ``.<name>.partial`` folder beside the target and
-is renamed into place at the end, so a crash never leaves a folder that looks
-finished (resuming relies on that). Files that are not weights (config,
+Everything goes into a hidden temporary folder beside the target, unique to the
+writer (``files.atomic_dir``), and is renamed into place at the end, so a crash
+never leaves a folder that looks finished (resuming relies on that), and two
+commands writing one ``--out`` never write into each other's folder. Files that are not weights (config,
 generation config, tokenizer) are copied from the newest member of the window.
 Weights are streamed: each tensor, or block of one, is written as soon as it is computed.
 
@@ -19,7 +20,6 @@ Weights are streamed: each tensor, or block of one, is written as soon as it is 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +29,7 @@ import torch
 
 from ckptlens.checkpoints.safetensors_stream import Fill, TensorSpec, write_streamed
 from ckptlens.checkpoints.weights import INDEX_FILE
-from ckptlens.files import write_text_atomic
+from ckptlens.files import atomic_dir, read_json, write_text_atomic
 
 # Weights, optimizer and RNG states are never copied: the average has its own
 # weights, and a trainer state of one member would be wrong for the average.
@@ -60,30 +60,26 @@ def write_checkpoint(
     (e.g. ``"float32"``) rewrites the dtype recorded in ``config.json`` when the
     output dtype differs from the stored one.
     """
-    partial = out.parent / f".{out.name}.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    _copy_non_weights(source, partial)
-    weight_map: dict[str, str] = {}
-    total_size = 0
-    for file in files:
-        write_streamed(partial / file.name, file.specs, file.tensors)
-        weight_map.update(dict.fromkeys(file.specs, file.name))
-        total_size += sum(spec.nbytes for spec in file.specs.values())
-    if sharded:
-        index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
-        (partial / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
-    if config_dtype is not None:
-        _set_config_dtype(partial / "config.json", config_dtype)
-    os.replace(partial, out)
+    with atomic_dir(out) as partial:
+        _copy_non_weights(source, partial)
+        weight_map: dict[str, str] = {}
+        total_size = 0
+        for file in files:
+            write_streamed(partial / file.name, file.specs, file.tensors)
+            weight_map.update(dict.fromkeys(file.specs, file.name))
+            total_size += sum(spec.nbytes for spec in file.specs.values())
+        if sharded:
+            index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
+            (partial / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+        if config_dtype is not None:
+            _set_config_dtype(partial / "config.json", config_dtype)
     return out
 
 
 def read_manifest(out_dir: Path) -> dict | None:
     """The manifest of an output folder, or None when there is none yet."""
     path = out_dir / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path) if path.is_file() else None
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:

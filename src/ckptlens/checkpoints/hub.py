@@ -15,7 +15,9 @@ no network. A checkpoint's path is always its snapshot folder in that cache.
 
 from __future__ import annotations
 
+import importlib
 import os
+import warnings
 from pathlib import Path
 
 from huggingface_hub import constants, list_repo_refs, snapshot_download
@@ -89,12 +91,18 @@ def download_checkpoints(spec: str, checkpoints: list[Checkpoint], allow_pickle:
                 f"revision {checkpoint.name} of {repo_id} is not in the local HF cache; "
                 "download it while online or unset HF_HUB_OFFLINE"
             )
-        snapshot_download(
-            repo_id,
-            revision=checkpoint.path.name,
-            cache_dir=_cache_dir(),
-            allow_patterns=list(DOWNLOAD_PATTERNS + (PICKLE_PATTERNS if allow_pickle else ())),
-        )
+        try:
+            snapshot_download(
+                repo_id,
+                revision=checkpoint.path.name,
+                cache_dir=_cache_dir(),
+                allow_patterns=list(DOWNLOAD_PATTERNS + (PICKLE_PATTERNS if allow_pickle else ())),
+            )
+        except _network_errors() as error:
+            raise CkptlensError(
+                f"cannot download revision {checkpoint.name} of {repo_id} ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}); connect, or drop it with --steps"
+            ) from None
 
 
 def _online_branches(repo_id: str) -> dict[str, str]:
@@ -102,13 +110,30 @@ def _online_branches(repo_id: str) -> dict[str, str]:
         refs = list_repo_refs(repo_id)
     except RepositoryNotFoundError:
         raise CkptlensError(f"no repository {repo_id} on the Hugging Face Hub; check the name") from None
-    except (OfflineModeIsEnabled, HfHubHTTPError, OSError) as error:
-        if _repo_cache(repo_id).is_dir():
-            return _cached_branches(repo_id)
-        raise CkptlensError(
-            f"cannot list the revisions of {repo_id} ({type(error).__name__}) and it is not in the local HF cache"
-        ) from None
+    except _network_errors() as error:
+        if not (_repo_cache(repo_id) / "refs").is_dir():
+            raise CkptlensError(
+                f"cannot reach the Hugging Face Hub to list the revisions of {repo_id} ({type(error).__name__}) "
+                "and it is not in the local HF cache; connect, or set HF_HUB_OFFLINE=1 to use a cache you copied"
+            ) from None
+        warnings.warn(
+            f"cannot reach the Hugging Face Hub ({type(error).__name__}); using the revisions of {repo_id} in the "
+            "local HF cache (set HF_HUB_OFFLINE=1 to skip the Hub)", stacklevel=2,
+        )
+        return _cached_branches(repo_id)
     return {branch.name: branch.target_commit for branch in refs.branches}
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What huggingface_hub raises when the Hub cannot be reached: its own errors, and its HTTP client's
+    transport errors (``httpx`` or a fork of it, or ``requests`` in older versions), whichever is installed."""
+    errors: list[type[BaseException]] = [OfflineModeIsEnabled, HfHubHTTPError, OSError]
+    for module, name in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
 
 
 def _cached_branches(repo_id: str) -> dict[str, str]:
@@ -118,11 +143,18 @@ def _cached_branches(repo_id: str) -> dict[str, str]:
         raise CkptlensError(
             f"{repo_id} is not in the local HF cache ({_cache_dir()}); download it while online or unset HF_HUB_OFFLINE"
         )
-    branches = {}
+    branches, missing = {}, []
     for ref in sorted(p for p in refs.iterdir() if p.is_file()):
         commit = ref.read_text().strip()
         if (_repo_cache(repo_id) / "snapshots" / commit / "config.json").is_file():
             branches[ref.name] = commit
+        elif parse_revision(ref.name) is not None:
+            missing.append(ref.name)
+    if missing:
+        warnings.warn(
+            f"{len(missing)} revision(s) of {repo_id} have no snapshot with a config.json in the local HF cache "
+            f"and are left out: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", stacklevel=2,
+        )
     return branches
 
 

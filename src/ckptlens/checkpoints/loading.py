@@ -11,13 +11,18 @@ re-initialised layer: a half-random model would look like instability.
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from pathlib import Path
 
 import torch
 import transformers
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from ckptlens.checkpoints.weights import read_layout
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -42,10 +47,13 @@ def load_model(
     path = Path(path)
     torch_dtype = resolve_dtype(dtype)
     use_safetensors = _weights_format(path, allow_pickle)
+    if use_safetensors:
+        read_layout(path)  # a truncated file or a header that lies is one line here, not deep in transformers
     _silence_transformers()
     model = _load_weights(path, torch_dtype, use_safetensors)
+    _check_finite(model, path)
     model.to(resolve_device(device)).eval()
-    return model, _load_tokenizer(path)
+    return model, load_tokenizer(path)
 
 
 def resolve_dtype(name: str) -> torch.dtype:
@@ -56,10 +64,29 @@ def resolve_dtype(name: str) -> torch.dtype:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device`` as a torch.device; None picks CUDA when available, else CPU."""
+    """``device`` as a torch.device; None picks CUDA when available, else CPU.
+
+    A device this machine does not have is an error now, not a failure deep inside the first forward pass.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: --device 'gpu' is not a device: use cpu, cuda, cuda:1, mps ...
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise CkptlensError(f"--device {device!r} is not a device: use cpu, cuda, cuda:1, mps ...") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise CkptlensError(f"--device {device}: this machine has no CUDA device that torch can use; use --device cpu")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise CkptlensError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA devices")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise CkptlensError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    return resolved
 
 
 def _weights_format(path: Path, allow_pickle: bool) -> bool:
@@ -81,19 +108,29 @@ def _weights_format(path: Path, allow_pickle: bool) -> bool:
 
 def _load_weights(path: Path, dtype: torch.dtype, use_safetensors: bool) -> PreTrainedModel:
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(
-            path,
-            dtype=dtype,
-            use_safetensors=use_safetensors,
-            weights_only=True,
-            ignore_mismatched_sizes=True,
-            output_loading_info=True,
-        )
-    except (OSError, ValueError, RuntimeError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CkptlensError(f"cannot load the model in {path}: {first_line}") from None
+        with warnings.catch_warnings():  # torch's notes on pickle protocols say nothing a user can act on
+            warnings.filterwarnings("ignore", message=".*pickle protocol")
+            model, info = AutoModelForCausalLM.from_pretrained(
+                path,
+                dtype=dtype,
+                use_safetensors=use_safetensors,
+                weights_only=True,
+                ignore_mismatched_sizes=True,
+                output_loading_info=True,
+            )
+    except (EOFError, pickle.UnpicklingError) as err:
+        raise CkptlensError(f"the pickle weights in {path} cannot be read ({_first_sentence(err)}); "
+                            "copy the checkpoint again") from None
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
+        raise CkptlensError(f"cannot load the model in {path}: {_first_sentence(err)}") from None
     _check_weights_match_config(path, info)
     return model
+
+
+def _first_sentence(err: BaseException) -> str:
+    """The first sentence of an error from transformers or torch, whose messages run to paragraphs."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text.split(". ")[0].removesuffix(".")
 
 
 def _check_weights_match_config(path: Path, info: dict) -> None:
@@ -112,7 +149,21 @@ def _check_weights_match_config(path: Path, info: dict) -> None:
         )
 
 
-def _load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+def _check_finite(model: PreTrainedModel, path: Path) -> None:
+    """Refuse weights holding NaN or inf: such a model's scores are not a measurement (one pass, no copy)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CkptlensError(f"checkpoint {path}: tensor {name} holds NaN or inf; fix or remove the checkpoint")
+
+
+SAVE_AGAIN = "repair it, or save the model again with save_pretrained"
+
+
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The tokenizer saved in ``path``; transformers reads ``config.json`` for it, so a broken one is named first."""
+    config = Path(path) / "config.json"
+    if config.is_file() and not isinstance(read_json(config, SAVE_AGAIN), dict):
+        raise CkptlensError(f"{config} is not a model config (a JSON object); {SAVE_AGAIN}")
     try:
         return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as err:

@@ -10,8 +10,9 @@ log-spaced early checkpoints do not shift the window.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.checkpoints.series import Checkpoint, window_is_whole
 from ckptlens.errors import CkptlensError
 
 
@@ -38,7 +39,9 @@ def window_ends_in_last(checkpoints: Sequence[Checkpoint], window: int, fraction
     What to average when only the stability window will be analysed.
     """
     in_window = set(last_fraction([c.step for c in checkpoints], fraction))
-    return [c.step for c in list(checkpoints)[window - 1 :: stride] if c.step in in_window]
+    series = list(checkpoints)
+    ends = range(window - 1, len(series), stride)
+    return [series[t].step for t in ends if series[t].step in in_window and window_is_whole(series, t, window)]
 
 
 def parse_fraction(text: str | float) -> float:
@@ -102,7 +105,18 @@ def filter_series(
     if not kept:
         available = [c.step for c in checkpoints]
         raise CkptlensError(f"--steps {steps} keeps no checkpoint; the series has steps {_short(available)}")
-    return kept
+    return _gaps_kept(list(checkpoints), kept)
+
+
+def _gaps_kept(series: list[Checkpoint], kept: list[Checkpoint]) -> list[Checkpoint]:
+    """``kept`` with ``follows_gap`` set where a skipped checkpoint lies between it and the kept one before it."""
+    marked, previous = [], None
+    for ckpt in kept:
+        between = [c for c in series if (previous is None or c.step > previous) and c.step <= ckpt.step]
+        gap = previous is not None and any(c.follows_gap for c in between)
+        marked.append(replace(ckpt, follows_gap=gap))
+        previous = ckpt.step
+    return marked
 
 
 def _short(steps: list[int]) -> str:

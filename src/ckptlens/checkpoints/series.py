@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json
 
 # Checked in order; the first that matches the folder name gives the step.
 STEP_PATTERNS = (
@@ -31,6 +31,17 @@ class Checkpoint:
     path: Path
     step: int
     tokens_seen: int | None = None
+    follows_gap: bool = False  # an incomplete checkpoint was skipped just before this one (--skip-incomplete)
+
+
+def window_is_whole(series: list[Checkpoint], end: int, window: int) -> bool:
+    """Whether the trailing window of ``window`` checkpoints ending at index ``end`` spans no skipped checkpoint.
+
+    >>> a, b = Checkpoint("step1", Path("a"), 1), Checkpoint("step3", Path("b"), 3, follows_gap=True)
+    >>> window_is_whole([a, b], 1, 2), window_is_whole([a, b], 1, 1)
+    (False, True)
+    """
+    return not any(c.follows_gap for c in series[end - window + 2 : end + 1])
 
 
 def parse_step(name: str) -> int | None:
@@ -54,7 +65,7 @@ def parse_tokens(name: str) -> int | None:
     return round(float(match.group(1)) * TOKEN_UNITS[match.group(2).upper()])
 
 
-def discover_series(root: str | Path) -> list[Checkpoint]:
+def discover_series(root: str | Path, skip_incomplete: bool = False) -> list[Checkpoint]:
     """The checkpoints under ``root``, sorted by step.
 
     A checkpoint is a sub-folder whose name encodes a step (``step1200``,
@@ -63,17 +74,31 @@ def discover_series(root: str | Path) -> list[Checkpoint]:
     ``config.json``, with ``model.safetensors`` or a sharded index beside it.
     Tokens seen come from the series ``manifest.json`` when it lists them (the
     embedded pretraining run writes one), else from the folder name.
+
+    A checkpoint folder without ``config.json`` is an error naming it: skipping it
+    silently would make neighbours of checkpoints that are not. With
+    ``skip_incomplete`` it is left out, and the checkpoint after it is marked
+    ``follows_gap`` so that no averaging or ensembling window spans the gap.
     """
     root = Path(root)
     if not root.is_dir():
         raise CkptlensError(f"series folder not found: {root}")
     tokens = _tokens_by_step(root)
-    found = []
+    found, incomplete = [], []
     for child in root.iterdir():
         step = parse_step(child.name)
-        if step is None or not child.is_dir() or not (child / "config.json").is_file():
+        if step is None or not child.is_dir():
+            continue
+        if not (child / "config.json").is_file():
+            incomplete.append((step, child))
             continue
         found.append(Checkpoint(child.name, child, step, tokens.get(step, parse_tokens(child.name))))
+    if incomplete and not skip_incomplete:
+        folder = min(incomplete)[1]
+        raise CkptlensError(
+            f"checkpoint folder {folder} has no config.json; complete or remove it, "
+            "or pass --skip-incomplete to leave it out (no window then spans it)"
+        )
     if not found:
         raise CkptlensError(
             f"no checkpoints in {root}: expected sub-folders named like step1200, "
@@ -83,12 +108,28 @@ def discover_series(root: str | Path) -> list[Checkpoint]:
     duplicated = sorted({s for s in steps if steps.count(s) > 1})
     if duplicated:
         raise CkptlensError(f"several checkpoints in {root} share a step: {duplicated[:5]}; keep one per step")
-    return sorted(found, key=lambda c: c.step)
+    return _mark_gaps(sorted(found, key=lambda c: c.step), sorted(step for step, _ in incomplete))
+
+
+def _mark_gaps(found: list[Checkpoint], skipped: list[int]) -> list[Checkpoint]:
+    """``found`` with ``follows_gap`` set on each checkpoint that comes right after a skipped step."""
+    marked = []
+    for previous, ckpt in zip([None, *found], found):
+        low = -1 if previous is None else previous.step
+        gap = previous is not None and any(low < s < ckpt.step for s in skipped)
+        marked.append(replace(ckpt, follows_gap=True) if gap else ckpt)
+    return marked
 
 
 def _tokens_by_step(root: Path) -> dict[int, int]:
     manifest = root / SERIES_MANIFEST
     if not manifest.is_file():
         return {}
-    rows = json.loads(manifest.read_text()).get("checkpoints", [])
-    return {int(r["step"]): int(r["tokens_seen"]) for r in rows if r.get("tokens_seen") is not None}
+    data = read_json(manifest)
+    rows = data.get("checkpoints", []) if isinstance(data, dict) else None
+    try:
+        return {int(r["step"]): int(r["tokens_seen"]) for r in rows if r.get("tokens_seen") is not None}
+    except (TypeError, KeyError, ValueError, AttributeError):
+        raise CkptlensError(
+            f"{manifest}: 'checkpoints' must list objects with integer 'step' and 'tokens_seen'; repair or remove it"
+        ) from None

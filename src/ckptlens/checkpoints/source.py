@@ -18,16 +18,21 @@ from ckptlens.checkpoints.series import Checkpoint, discover_series
 
 
 def open_series(
-    spec: str | Path, steps: str | None = None, last: float | None = None, allow_pickle: bool = False
+    spec: str | Path,
+    steps: str | None = None,
+    last: float | None = None,
+    allow_pickle: bool = False,
+    skip_incomplete: bool = False,
 ) -> list[Checkpoint]:
     """The series' checkpoints kept by ``steps``/``last``, sorted by step, each on local disk.
 
     ``steps`` is a ``--steps`` filter (``1000:5000:500`` or ``100,200``); ``last`` keeps the
     final fraction of training. Hub revisions not in the local cache are downloaded
     (``.bin`` pickles only with ``allow_pickle``; loading still uses ``weights_only``).
+    ``skip_incomplete`` leaves out local checkpoint folders without ``config.json`` (see ``discover_series``).
     """
     if not is_hub_spec(spec):
-        return filter_series(discover_series(spec), steps, last)
+        return filter_series(discover_series(spec, skip_incomplete), steps, last)
     kept = filter_series(list_hub_series(str(spec)), steps, last)
     download_checkpoints(str(spec), kept, allow_pickle)
     return kept

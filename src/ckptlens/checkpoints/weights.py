@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -58,8 +59,7 @@ def read_layout(folder: Path) -> Layout:
     """The layout of the safetensors weights in ``folder`` (single file or sharded with an index)."""
     folder = Path(folder)
     if (folder / INDEX_FILE).is_file():
-        weight_map = json.loads((folder / INDEX_FILE).read_text())["weight_map"]
-        files = list(dict.fromkeys(weight_map.values()))
+        files = _shard_files(folder / INDEX_FILE)
         sharded = True
     elif (folder / SINGLE_FILE).is_file():
         files, sharded = [SINGLE_FILE], False
@@ -156,6 +156,15 @@ def _require_names(have: Layout, have_name: str, other: Layout, other_name: str)
         )
 
 
+def _shard_files(index: Path) -> list[str]:
+    """The shard files an index lists, in order; an index that does not parse or lists no files is an error."""
+    data = read_json(index, "copy the checkpoint again")
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map or not all(isinstance(f, str) for f in weight_map.values()):
+        raise CkptlensError(f"{index} has no 'weight_map' of tensor -> shard file; copy the checkpoint again")
+    return list(dict.fromkeys(weight_map.values()))
+
+
 def _read_header(folder: Path, file: str) -> dict[str, TensorInfo]:
     path = folder / file
     if not path.is_file():
@@ -169,19 +178,47 @@ def _read_header(folder: Path, file: str) -> dict[str, TensorInfo]:
         if length is None or length > min(HEADER_LIMIT, size - 8):
             raise CkptlensError(f"{path} is truncated or not a safetensors file; copy it again")
         raw = handle.read(length)
-    try:
-        header = json.loads(raw)
-    except ValueError as error:
-        raise CkptlensError(f"{path} has a corrupt safetensors header ({error}); copy it again") from error
-    header.pop("__metadata__", None)
+    header = _parse_header(path, raw)
     data_size = size - 8 - length
     tensors = {}
     for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
         begin, end = entry["data_offsets"]
-        if end > data_size or entry["dtype"] not in _DTYPES or not _size_matches(entry, end - begin):
+        if entry["dtype"] not in _DTYPES:
+            raise CkptlensError(
+                f"{path}: tensor {name} has dtype {entry['dtype']!r}, which ckptlens cannot read "
+                f"(known: {', '.join(_DTYPES)}); convert the checkpoint"
+            )
+        if not 0 <= begin <= end <= data_size or not _size_matches(entry, end - begin):
             raise CkptlensError(f"{path} is truncated or corrupt at tensor {name}; copy it again")
         tensors[name] = TensorInfo(entry["dtype"], tuple(entry["shape"]), file, (8 + length + begin, 8 + length + end))
     return tensors
+
+
+def _parse_header(path: Path, raw: bytes) -> dict[str, dict]:
+    """The header's tensor entries, each checked to hold a dtype string, a shape and two integer offsets."""
+    try:
+        header = json.loads(raw)
+    except ValueError as error:
+        raise CkptlensError(f"{path} has a corrupt safetensors header ({error}); copy it again") from None
+    if not isinstance(header, dict):
+        raise CkptlensError(f"{path} has a corrupt safetensors header (not a JSON object); copy it again")
+    header.pop("__metadata__", None)
+    for name, entry in header.items():
+        if not _well_formed(entry):
+            raise CkptlensError(f"{path} has a corrupt safetensors header at tensor {name}; copy it again")
+    return header
+
+
+def _well_formed(entry: object) -> bool:
+    def ints(values: object, count: int | None = None) -> bool:
+        return isinstance(values, list) and all(type(v) is int and v >= 0 for v in values) and (
+            count is None or len(values) == count
+        )
+
+    return (
+        isinstance(entry, dict) and isinstance(entry.get("dtype"), str)
+        and ints(entry.get("shape")) and ints(entry.get("data_offsets"), 2)
+    )
 
 
 def _size_matches(entry: dict, nbytes: int) -> bool:

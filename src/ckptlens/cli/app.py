@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,25 +9,34 @@ import typer
 
 from ckptlens.analysis.benchmarks import load_categories
 from ckptlens.analysis.capabilities import CapabilityConfig
-from ckptlens.analysis.compare import compare_checkpoints
-from ckptlens.analysis.selection import SelectConfig, select_checkpoints
+from ckptlens.analysis.compare import compare_tasks
+from ckptlens.analysis.selection import SelectConfig, nothing_to_select, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
-from ckptlens.checkpoints import parse_fraction
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
+from ckptlens.cli.failures import run_one_line
 from ckptlens.cli.options import (
+    DEFAULT_STORE,
     AdaptiveOpt,
     AdaptiveRule,
     Alignment,
     CategoriesOpt,
+    ChatTemplateOpt,
     Dtype,
+    FewshotSeedOpt,
+    FilterLastOpt,
     Grouping,
+    IncludePathOpt,
     LagWeightOpt,
     LastOpt,
+    LimitOpt,
+    MetricOpt,
     MtvTargetOpt,
+    NumFewshotOpt,
     RecordFormat,
     RulesOpt,
+    SkipIncompleteOpt,
     StepsOpt,
     StoreOpt,
     TableFormat,
@@ -38,15 +44,17 @@ from ckptlens.cli.options import (
     adaptive_config,
     parse_rules,
     parse_windows,
+    with_lm_eval_tasks,
 )
+from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
-from ckptlens.files import atomic_path
 from ckptlens.importers import import_lm_eval
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.capability_report import write_capability_report
-from ckptlens.report.tables import selection_table, stability_rich_table, summary_table, write_csv
-from ckptlens.store import Store, export_records
+from ckptlens.report.tables import selection_table, stability_rich_table, summary_table
+from ckptlens.store import Store, check_store, export_records, repair_store
+from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
@@ -104,17 +112,17 @@ def eval_command(
         list[str] | None,
         typer.Option(
             "--tasks",
-            help="Built-in task names, 'all', or task files (.jsonl, .yaml template or lm-eval task, "
-            ".txt perplexity); space- or comma-separated.",
+            help="Task files (.jsonl, .yaml template or lm-eval task, .txt perplexity), or built-in task names / "
+            "'all'; space- or comma-separated. Required unless the series records its tasks (the demo's).",
         ),
     ] = None,
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Run name in the store (default: the series folder name).")] = None,
     batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
     dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,
     steps: StepsOpt = None,
-    last: Annotated[str | None, typer.Option(help="Only the final fraction of training: 0.2 or 20%.")] = None,
+    last: FilterLastOpt = None,
     average_window: Annotated[
         int | None, typer.Option(help="Evaluate trailing-window averages of n checkpoints, held in memory.")
     ] = None,
@@ -130,32 +138,50 @@ def eval_command(
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:10001 (default: local).")] = None,
     shard_size: Annotated[int | None, typer.Option(help="Split tasks larger than N examples into shards.")] = None,
     max_retries: Annotated[int | None, typer.Option(help="Ray: re-runs of a unit whose worker died [3].")] = None,
+    skip_incomplete: SkipIncompleteOpt = False,
+    reevaluate: Annotated[
+        bool, typer.Option(help="Re-evaluate and replace stored units whose task prompts changed.")
+    ] = False,
+    include_path: IncludePathOpt = None,
+    num_fewshot: NumFewshotOpt = None,
+    limit: LimitOpt = None,
+    fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
+    apply_chat_template: ChatTemplateOpt = False,
 ) -> None:
-    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work."""
+    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work.
+
+    ``--tasks lm-eval:NAME`` runs lm-evaluation-harness's own task, tag or group NAME (or YAML path).
+    """
     from ckptlens.cli.cluster import cluster_options
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
     from ckptlens.evaluation.runner import EvalConfig
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
-    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size)
+    names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
+    config = EvalConfig(
+        batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size, reevaluate=reevaluate
+    )
     cluster = cluster_options(executor, address, max_retries, watch)
-    filtered = steps is not None or last is not None or average_window is not None
+    filtered = steps is not None or average_window is not None
     if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
-        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps, --last or "
-                            "--average-window; --watch-timeout, --complete-marker and --report need --watch")
+        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps or --average-window; "
+                            "--watch-timeout, --complete-marker and --report need --watch")
     if watch:
         from ckptlens.cli.watching import refresh_after_each
         from ckptlens.evaluation.watch import WatchOptions, watch_series
 
+        if last is not None and report_dir is None:
+            raise CkptlensError("with --watch, --last sets the stability window of the --report it refreshes "
+                                "(every new checkpoint is evaluated): add --report DIR")
         options = WatchOptions(poll_seconds, watch_timeout, complete_marker)
-        refresh = refresh_after_each(console, Store(store), report_dir)
-        done = watch_series(series, names or ["all"], Store(store), run, config, options, refresh)
+        refresh = refresh_after_each(console, Store(store), report_dir, last)
+        done = watch_series(series, names, Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
-    options = SeriesOptions(steps, None if last is None else parse_fraction(last), average_window)
+    options = SeriesOptions(steps, last, average_window, skip_incomplete)
     with stage_bars(console) as bars:
         summary = evaluate(
-            series, names or ["all"], Store(store), run, config,
+            series, names, Store(store), run, config,
             progress=lambda done, total: bars("evaluate", done, total), series=options, cluster=cluster,
         )
     console.print(f"evaluated {summary.units_done} (checkpoint, task) units, {summary.units_skipped} already stored")
@@ -171,13 +197,16 @@ def average(
     ema: Annotated[float | None, typer.Option("--ema", help="Exponential moving average with this decay.")] = None,
     stride: Annotated[int, typer.Option(help="Write every k-th output.")] = 1,
     steps: StepsOpt = None,
-    last: Annotated[str | None, typer.Option(help="Only outputs ending in the final fraction: 0.2 or 20%.")] = None,
+    last: FilterLastOpt = None,
     dtype: Annotated[Dtype | None, typer.Option(help="Output dtype (default: as stored).")] = None,
+    skip_incomplete: SkipIncompleteOpt = False,
 ) -> None:
     """Average checkpoints into loadable Hugging Face folders: a trailing window, an EMA, or the listed folders once."""
     from ckptlens.averaging import AverageRequest, run_average
 
-    request = AverageRequest(tuple(sources), out, window, ema, stride, steps, last, dtype and dtype.value)
+    request = AverageRequest(
+        tuple(sources), out, window, ema, stride, steps, last, dtype and dtype.value, skip_incomplete
+    )
     label = f"average n={window}" if window else f"ema {ema}" if ema is not None else "average (tensors)"
     with stage_bars(console) as progress:
         written = run_average(request, progress=lambda done, total: progress(label, done, total))
@@ -191,29 +220,27 @@ app.command()(interpolate)
 
 @app.command()
 def records(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     fmt: Annotated[RecordFormat, typer.Option("--format", help="Output format.")] = RecordFormat.jsonl,
     out: Annotated[Path | None, typer.Option("--out", help="Output file (default: stdout).")] = None,
     run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs.")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", help="Only these tasks.")] = None,
 ) -> None:
     """Export per-example records (run, checkpoint, step, task, example_id, logliks, pred, gold, correct, ...)."""
-    if out is None:
-        export_records(Store(store), sys.stdout, fmt.value, run, task)
-        return
-    with atomic_path(out) as partial, partial.open("w", newline="") as f:
-        n = export_records(Store(store), f, fmt.value, run, task)
-    console.print(f"{n} records written to {out}")
+    with output_stream(out) as stream:
+        n = export_records(Store(store), stream, fmt.value, run, task)
+    if out is not None:
+        console.print(f"{n} records written to {out}")
 
 
 @app.command()
 def stability(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
     by: Annotated[Grouping, typer.Option("--by", help="Rows per task, or means per category.")] = Grouping.task,
-    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    metric: MetricOpt = None,
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
     rules: RulesOpt = "vote,mean-logprob",
@@ -229,63 +256,55 @@ def stability(
     )
     rows = stability_table(Store(store), config)
     table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
-    if fmt is TableFormat.json:
-        print(json.dumps(table, indent=2))
-    elif fmt is TableFormat.csv:
-        write_csv(table, sys.stdout)
-    elif by == "task":
-        stdout().print(stability_rich_table(rows))
-        stdout().print(summary_table(summarise(rows)))
+    if by == "task":
+        emit(fmt, table, lambda: [stability_rich_table(rows), summary_table(summarise(rows))])
     else:
-        stdout().print(summary_table(table, title="Final-window stability, mean over tasks per category"))
+        emit(fmt, table, lambda: [summary_table(table, title="Final-window stability, mean over tasks per category")])
 
 
 @app.command()
 def compare(
     step_a: Annotated[int, typer.Argument(help="Earlier step.")],
     step_b: Annotated[int, typer.Argument(help="Later step.")],
-    store: StoreOpt,
-    run: Annotated[str, typer.Option(help="Run name in the store.")],
-    task: Annotated[str, typer.Option(help="Task name.")],
+    store: StoreOpt = DEFAULT_STORE,
+    run: Annotated[str | None, typer.Option(help="Run name (default: the store's one run).")] = None,
+    task: Annotated[str | None, typer.Option(help="Task name (default: every task of the run).")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", help="table or json.")] = TableFormat.table,
+    metric: MetricOpt = None,
 ) -> None:
     """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
-    result = compare_checkpoints(Store(store), run, task, step_a, step_b)
-    if fmt is TableFormat.table:
-        verdict = "a real change" if result.significant else "within noise"
-        stdout().print(
-            f"{task} {step_a} -> {step_b}: {result.score_a:.3f} -> {result.score_b:.3f} "
-            f"({result.difference:+.3f}; lost {result.lost}, gained {result.gained} of {result.n_examples}); "
-            f"exact McNemar p = {result.p_value:.3g}: {verdict}; "
-            f"smallest difference this task detects (80% power): {result.min_detectable_difference:.3f}"
-        )
-    else:
-        print(json.dumps(result.to_dict(), indent=2))
+    results = compare_tasks(Store(store), step_a, step_b, run, task, metric)
+    sentences = [
+        f"{r.task} {step_a} -> {step_b}: {r.score_a:.3f} -> {r.score_b:.3f} "
+        f"({r.difference:+.3f}; lost {r.lost}, gained {r.gained} of {r.n_examples}); "
+        f"exact McNemar p = {r.p_value:.3g}: {'a real change' if r.significant else 'within noise'}; "
+        f"smallest difference this task detects (80% power): {r.min_detectable_difference:.3f}"
+        for r in results
+    ]
+    emit(fmt, results[0].to_dict() if task else [r.to_dict() for r in results], lambda: sentences)
 
 
 @app.command("select")
 def select_command(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Only this run.")] = None,
     last: LastOpt = 0.2,
     window: Annotated[int, typer.Option(help="Checkpoints per trailing mean, ensemble or average.")] = 4,
     splits: Annotated[int, typer.Option(help="Random halves for the held-out check.")] = 200,
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv.")] = TableFormat.table,
+    metric: MetricOpt = None,
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
-    rows = select_checkpoints(Store(store), SelectConfig(last=last, window=window, splits=splits), run)
-    table = [r.to_dict() for r in rows]
-    if fmt is TableFormat.json:
-        print(json.dumps(table, indent=2))
-    elif fmt is TableFormat.csv:
-        write_csv(table, sys.stdout)
-    else:
-        stdout().print(selection_table(rows))
+    config = SelectConfig(last=last, window=window, splits=splits, metric=metric)
+    rows = select_checkpoints(Store(store), config, run)
+    if not rows:
+        raise nothing_to_select(config)
+    emit(fmt, [r.to_dict() for r in rows], lambda: [selection_table(rows)])
 
 
 @app.command()
 def report(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("report"),
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
@@ -293,13 +312,35 @@ def report(
     adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
+    metric: MetricOpt = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
-    stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules),
+    stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
                                 adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
     config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
+
+
+store_app = typer.Typer(help="Look after a store folder.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("check")
+def store_check_command(
+    store: StoreOpt = Path("store"),
+    repair: Annotated[bool, typer.Option(help="Remove damaged files, stale claims and temporary leftovers.")] = False,
+) -> None:
+    """List damaged record files, stale claims and leftover temporary files; --repair removes them."""
+    problems = check_store(Store(store))
+    for line in problems.lines():
+        stdout().print(line, highlight=False, soft_wrap=True)
+    if repair:
+        console.print(f"removed {repair_store(problems)} file(s); a rerun redoes the damaged units")
+    elif problems.removable:
+        console.print(f"{len(problems.removable)} problem(s); `ckptlens store check --repair` removes them")
+    else:
+        console.print(f"{store}: no damaged files, stale claims or temporary leftovers")
 
 
 import_app = typer.Typer(help="Import other tools' evaluation outputs into a store.", no_args_is_help=True)
@@ -309,7 +350,7 @@ app.add_typer(import_app, name="import")
 @import_app.command("lm-eval")
 def import_lm_eval_command(
     paths: Annotated[list[Path], typer.Argument(help="lm-eval output folders (searched recursively) or files.")],
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Run name (default: the model name, e.g. pythia-410m).")] = None,
     step_from: Annotated[
         str | None, typer.Option("--step-from", help="Regex whose first group is the step in a file path.")
@@ -327,14 +368,14 @@ def import_lm_eval_command(
 
 @app.command()
 def capabilities(
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     out: Annotated[Path, typer.Option("--out", help="Folder for capabilities.html, figures and CSV tables.")] = Path(
         "capabilities"
     ),
     align: Annotated[Alignment, typer.Option(help="x axis: training step, tokens seen or fraction of training.")] = (
         Alignment.step
     ),
-    metric: Annotated[str, typer.Option(help="Task-level metric of imports without samples.")] = "acc",
+    metric: MetricOpt = None,
     last: LastOpt = 0.2,
     categories: CategoriesOpt = None,
 ) -> None:
@@ -360,18 +401,6 @@ def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny:
     return type(base)(**{**base.to_dict(), **overrides})
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    console.print(f"[yellow]warning:[/] {message}", highlight=False)
-
-
 def main() -> None:
-    """Entry point: user errors print one line and exit 2, never a traceback."""
-    warnings.showwarning = _one_line_warning
-    try:
-        app()
-    except CkptlensError as err:
-        console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        console.print("interrupted; finished work is kept and a rerun resumes")
-        sys.exit(130)
+    """Entry point: every failure is one line on stderr (see ``cli.failures``)."""
+    run_one_line(app)

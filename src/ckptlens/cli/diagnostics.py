@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
+from ckptlens.checkpoints import series_id
 from ckptlens.cli.console import console, stdout
-from ckptlens.cli.options import LastOpt, StoreOpt, TableFormat
+from ckptlens.cli.options import (
+    DEFAULT_STORE,
+    FewshotSeedOpt,
+    IncludePathOpt,
+    LastOpt,
+    LimitOpt,
+    NumFewshotOpt,
+    StoreOpt,
+    TableFormat,
+    with_lm_eval_tasks,
+)
+from ckptlens.cli.output import emit
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
 from ckptlens.report.linearity import linearity_findings, linearity_rich_table
 from ckptlens.report.tables import write_csv
 from ckptlens.store import Store, drift_table
+from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
+from ckptlens.tasks.task import Task
 
 FormatOpt = Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")]
 
@@ -39,25 +51,17 @@ def drift(
         console.print(f"recorded: {target[0].write_drift(target[1], drift_table(rows))}")
     if plot is not None:
         console.print(f"figure: {drift_figure(rows, plot)}")
-    if fmt is TableFormat.table:
-        stdout().print(drift_rich_table(rows))
-    elif fmt is TableFormat.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        write_csv(rows, sys.stdout)
+    emit(fmt, rows, lambda: [drift_rich_table(rows)])
 
 
-def linearity(store: StoreOpt, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
+def linearity(store: StoreOpt = DEFAULT_STORE, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
     """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
     summaries = summarise_gaps(linearity_gaps(Store(store), last))
-    if fmt is TableFormat.json:
-        print(json.dumps([s.to_dict() for s in summaries], indent=2))
-    elif fmt is TableFormat.csv:
-        write_csv([s.to_dict() for s in summaries], sys.stdout)
-    else:
-        stdout().print(linearity_rich_table(summaries))
-        for finding in linearity_findings(summaries):
-            stdout().print(finding, highlight=False)
+    if not summaries:
+        raise CkptlensError(f"{store} holds no averaged run linked to a base run: run `ckptlens average SERIES "
+                            f"--window 4 --out AVG` and `ckptlens eval AVG --tasks TASKS --store {store}` first")
+    emit(fmt, [s.to_dict() for s in summaries],
+         lambda: [linearity_rich_table(summaries), *linearity_findings(summaries)])
 
 
 def interpolate(
@@ -70,6 +74,10 @@ def interpolate(
     out: Annotated[Path, typer.Option(help="Folder for interpolation.csv and interpolation.png.")] = Path("interp"),
     batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: CUDA when present).")] = None,
+    include_path: IncludePathOpt = None,
+    num_fewshot: NumFewshotOpt = None,
+    limit: LimitOpt = None,
+    fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
 ) -> None:
     """Evaluate models on the straight line between two checkpoints: a flat path, or a barrier?"""
     from ckptlens.diagnostics.interpolation import barriers, interpolation_path
@@ -78,7 +86,8 @@ def interpolate(
     from ckptlens.tasks.resolve import resolve_tasks
 
     names = [n for spec in tasks for n in spec.split(",") if n]
-    task_list = resolve_tasks(names, b.parent)
+    specs = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, False)
+    task_list = [t for spec in specs for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], b.parent))]
     with stage_bars(console) as bars:
         path = interpolation_path(a, b, task_list, points, EvalConfig(batch_size=batch_size, device=device),
                                   progress=lambda done, total: bars("interpolate", done, total))
@@ -90,8 +99,8 @@ def interpolate(
 
 def run_of_series(store: Store, series: Path) -> str:
     """The run whose evaluation read ``series`` (its run info names the folder)."""
-    wanted = series.resolve()
-    runs = [r for r in store.runs() if Path(store.run_info(r).get("series", "")).resolve() == wanted]
+    wanted = series_id(series)  # run infos hold this canonical form: compared as written, never re-resolved
+    runs = [r for r in store.runs() if store.run_info(r).get("series") == wanted]
     if len(runs) != 1:
         found = "no run" if not runs else f"runs {', '.join(runs)}"
         raise CkptlensError(f"{found} in {store.root} evaluated {series}; name the run with --run")

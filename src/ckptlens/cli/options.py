@@ -10,16 +10,33 @@ import typer
 
 from ckptlens.analysis.adaptive import AdaptiveConfig
 from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
+from ckptlens.checkpoints.select import parse_fraction
 from ckptlens.errors import CkptlensError
 
+DEFAULT_STORE = Path("store")  # every command's --store: ./store unless told otherwise
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
-LastOpt = Annotated[float, typer.Option("--last", help="Stability window: final fraction of training by step.")]
+LastOpt = Annotated[
+    float,
+    typer.Option("--last", parser=parse_fraction, help="Stability window: final fraction of training, 0.2 or 20%."),
+]
+FilterLastOpt = Annotated[
+    float | None,
+    typer.Option("--last", parser=parse_fraction, help="Only the final fraction of training: 0.2 or 20%."),
+]
 CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
+SkipIncompleteOpt = Annotated[
+    bool, typer.Option("--skip-incomplete", help="Leave out checkpoint folders without config.json.")
+]
 RulesOpt = Annotated[str, typer.Option("--rules", help="Ensemble rules: vote, mean-logprob, mean-prob, confidence.")]
 LagWeightOpt = Annotated[
     float, typer.Option("--lag-weight", help="Adaptive tradeoff: example MTV one checkpoint of lag costs.")
+]
+MetricOpt = Annotated[
+    str | None,
+    typer.Option(help="Per-example metric: acc, acc_norm, exact_match, ... (default: each task's first; acc for "
+                 "imports without samples)."),
 ]
 MtvTargetOpt = Annotated[float, typer.Option("--mtv-target", help="Adaptive target: example MTV to reach.")]
 
@@ -90,3 +107,20 @@ def parse_rules(text: str) -> tuple[str, ...]:
         named = unknown[0] if unknown else text
         raise CkptlensError(f"unknown ensemble rule {named!r}; use {', '.join(MULTIPLE_CHOICE_RULES)}")
     return rules
+
+
+IncludePathOpt = Annotated[
+    list[str] | None, typer.Option("--include-path", help="lm-eval: folder of task YAMLs (repeatable), as lm_eval's.")
+]
+NumFewshotOpt = Annotated[int | None, typer.Option(help="lm-eval: demonstrations per prompt (default: the YAML's).")]
+LimitOpt = Annotated[float | None, typer.Option(help="lm-eval: first N documents per task (below 1: a fraction).")]
+FewshotSeedOpt = Annotated[int, typer.Option(help="lm-eval: seed of the few-shot sampler, lm_eval's default.")]
+ChatTemplateOpt = Annotated[bool, typer.Option(help="lm-eval: apply a chat template (not supported: an error).")]
+
+
+def with_lm_eval_tasks(names: list[str], include_path, num_fewshot, limit, fewshot_seed, chat_template) -> list:
+    """``names`` with each ``lm-eval:NAME`` built into its tasks once (so every checkpoint reuses the requests)."""
+    from ckptlens.tasks.lm_eval_index import LmEvalOptions, resolve_lm_eval
+
+    options = LmEvalOptions(tuple(include_path or ()), num_fewshot, limit, fewshot_seed, chat_template)
+    return resolve_lm_eval(names, options)

@@ -6,28 +6,33 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ckptlens.analysis.stability import StabilityConfig
 from ckptlens.checkpoints import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalSummary
 from ckptlens.evaluation.watch import OnCheckpoint
-from ckptlens.report import write_report
+from ckptlens.report import ReportConfig, write_report
 from ckptlens.store import Store
 
 
-def refresh_after_each(console: Console, store: Store, report_dir: Path | None) -> OnCheckpoint:
+def refresh_after_each(
+    console: Console, store: Store, report_dir: Path | None, last: float | None = None
+) -> OnCheckpoint:
     """A callback that reports the checkpoint and rewrites the report (stability tables included).
 
-    Early in a run the stability window may hold fewer than two checkpoints: the report
-    then says why it waits instead of stopping the watch.
+    ``last`` is the report's stability window (final fraction of training so far; default 0.2). Early in a
+    run that window may hold fewer than two checkpoints: the report then says why it waits (and that a
+    larger ``--last`` shows it now) instead of stopping the watch.
     """
+    config = ReportConfig() if last is None else ReportConfig(stability=StabilityConfig(last=last))
 
     def refresh(ckpt: Checkpoint, summary: EvalSummary) -> None:
         console.print(f"evaluated {ckpt.name}: {summary.units_done} new units, {summary.units_skipped} already stored")
         if report_dir is None:
             return
         try:
-            console.print(f"report: {write_report(store, report_dir).html}")
+            console.print(f"report: {write_report(store, report_dir, config).html}")
         except CkptlensError as err:
-            console.print(f"report not refreshed yet: {err}", highlight=False)
+            console.print(f"report not refreshed yet: {err} (a larger --last shows it sooner)", highlight=False)
 
     return refresh

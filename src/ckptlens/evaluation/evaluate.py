@@ -13,12 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ckptlens.checkpoints import Checkpoint, is_hub_spec, open_series, series_id, series_name, window_ends_in_last
+from ckptlens.checkpoints.loading import load_tokenizer, resolve_device
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.in_memory import averaged_checkpoints, window_average_loader
 from ckptlens.evaluation.ray_executor import RayOptions, evaluate_on_ray
-from ckptlens.evaluation.runner import EvalConfig, EvalSummary, Loader, evaluate_series
-from ckptlens.store import Store
-from ckptlens.tasks.resolve import resolve_tasks, series_manifest
+from ckptlens.evaluation.runner import (
+    EvalConfig,
+    EvalSummary,
+    Loader,
+    check_unique_names,
+    evaluate_series,
+    prompt_hash,
+)
+from ckptlens.evaluation.scoring import encode_example
+from ckptlens.store import Store, prompt_changes
+from ckptlens.tasks.resolve import default_tasks, manifest_source, resolve_tasks, series_manifest
 from ckptlens.tasks.task import Task
 
 
@@ -27,6 +36,11 @@ class SeriesOptions:
     steps: str | None = None  # --steps filter: start:stop:every (stop included) or a list 100,200
     last: float | None = None  # only the final fraction of training (averages: windows ending there)
     average_window: int | None = None  # evaluate trailing-window averages of n checkpoints, held in memory
+    skip_incomplete: bool = False  # leave out checkpoint folders without config.json instead of stopping
+
+    def __post_init__(self) -> None:
+        if self.average_window is not None and self.average_window < 1:
+            raise CkptlensError(f"--average-window must be at least 1 checkpoint, got {self.average_window}")
 
 
 def evaluate(
@@ -42,9 +56,13 @@ def evaluate(
     """Evaluate every checkpoint in ``series_dir`` on ``tasks``; the run is named after the folder by default.
 
     ``series_dir`` may also be a Hub series ``hf://org/name``. With
-    ``series.average_window`` n, the run (default name ``<series>-avg<n>``)
-    holds the trailing-window averages, computed in memory and linked to the
-    base run like an averaged folder written by ``ckptlens average``.
+    ``series.average_window`` n, the run ``<run>-avg<n>`` (``<run>`` defaulting
+    to the series name) holds the trailing-window averages, computed in memory
+    and linked to the base run like an averaged folder written by ``ckptlens
+    average``; averages never go into the raw run.
+
+    No ``tasks`` means the built-in tasks, and only on a series that records them (the demo's;
+    ``tasks.resolve.default_tasks``): another model gets a one-line error asking for ``--tasks``.
 
     ``progress(done, total)`` counts (checkpoint, task) units, finished or skipped.
     With ``cluster``, the units run on a Ray cluster (``ray_executor``) instead of here.
@@ -57,17 +75,66 @@ def evaluate(
     if cluster is not None and window:
         raise CkptlensError("--average-window keeps a running sum in one process and cannot run on Ray; "
                             "write the averages with `ckptlens average` and evaluate that folder")
+    if cluster is None:
+        resolve_device(config.device)  # on Ray the workers' devices count, not this machine's
     local_dir = None if is_hub_spec(series_dir) else Path(series_dir)
-    source = open_series(series_dir, series.steps, None if window else series.last, config.allow_pickle)
+    source = open_series(
+        series_dir, series.steps, None if window else series.last, config.allow_pickle, series.skip_incomplete
+    )
     checkpoints, load = _averaged(source, window, series.last, config) if window else (source, None)
-    task_list = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
-    run = run or series_name(series_dir) + (f"-avg{window}" if window else "")
-    store.write_run_info(run, _source_info(series_dir, checkpoints, window))
+    specs = list(tasks) or default_tasks(local_dir)
+    task_list = [t for spec in specs for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
+    run = (run or series_name(series_dir)) + (f"-avg{window}" if window else "")
+    validate_tasks(task_list, checkpoints[0])
+    open_run(store, run, task_list, _source_info(series_dir, checkpoints, window), config.reevaluate)
     total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
     on_unit = None if progress is None else (lambda checkpoint, task: progress(next(done), total))
     if cluster is not None:
         return evaluate_on_ray(checkpoints, task_list, store, run, config, cluster, on_unit)
     return evaluate_series(checkpoints, task_list, store, run, config, on_unit=on_unit, load=load)
+
+
+def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:
+    """Check every task against the series' tokenizer before anything is written to the store.
+
+    Task files are checked when loaded; what only the tokenizer can tell (a choice that
+    encodes to no tokens) would otherwise stop the run after some units were stored.
+    """
+    check_unique_names(tasks)
+    tokenizer = load_tokenizer(first.path)
+    for task in tasks:
+        if task.kind != "multiple_choice":
+            continue
+        for example in task.examples:
+            try:
+                encode_example(tokenizer, example)
+            except CkptlensError as err:
+                raise CkptlensError(f"task {task.name!r}: {err}") from None
+
+
+def open_run(store: Store, run: str, tasks: Sequence[Task], info: dict, reevaluate: bool) -> None:
+    """Record ``run`` in the store, once its stored records are known to come from the tasks' prompts.
+
+    A task edited since its records were stored is an error naming it (mixing old and new
+    prompts would read as instability), unless ``reevaluate``: then the units holding
+    other prompts are removed, and the evaluation that follows redoes exactly those.
+    ``Store.write_run_info`` refuses another series under a used run name.
+    """
+    changes = [c for t in tasks if (c := prompt_changes(store, run, t.name, task_hashes(t))) is not None]
+    if changes and not reevaluate:
+        raise CkptlensError(
+            f"{changes[0].describe()}: the task changed since it was evaluated; pass --reevaluate to re-evaluate "
+            f"and replace its {len(changes[0].checkpoints)} stored unit(s), or give the edited task a new name"
+        )
+    store.write_run_info(run, info)
+    for change in changes:
+        for checkpoint in change.checkpoints:
+            store.remove_unit(run, checkpoint, change.task)
+
+
+def task_hashes(task: Task) -> dict[str, str]:
+    """Example id -> prompt hash, as the records of ``task`` store them."""
+    return {e.id: prompt_hash(e.context) for e in task.examples}
 
 
 def _source_info(series_dir: str | Path, checkpoints: list[Checkpoint], window: int | None) -> dict:
@@ -94,7 +161,8 @@ def run_info(series_dir: Path, checkpoints: list[Checkpoint]) -> dict:
     manifest = series_manifest(series_dir)
     info = {"series": str(series_dir.resolve()), "checkpoints": [c.name for c in checkpoints]}
     if manifest.get("method") == "average":
-        info["averaged_from"] = str(Path(manifest["source"]).resolve())
+        source = manifest_source(series_dir)
+        info["averaged_from"] = manifest["source"] if source is None else str(source)  # a local folder or hf://
         info["window"] = int(manifest["window"])
     for key in ("n_params", "seed"):
         if key in manifest:

@@ -20,7 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.averaging import iter_window_averages
 from ckptlens.checkpoints.loading import load_model
-from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.checkpoints.series import Checkpoint, window_is_whole
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, Loader
 
@@ -31,7 +31,7 @@ def averaged_checkpoints(series: Sequence[Checkpoint], window: int, steps: Seque
         raise CkptlensError(f"--average-window must be at least 1, got {window}")
     if len(series) < window:
         raise CkptlensError(f"a window of {window} needs at least {window} checkpoints; the series has {len(series)}")
-    ends = list(series)[window - 1 :]
+    ends = [c for t, c in enumerate(series) if t >= window - 1 and window_is_whole(list(series), t, window)]
     return ends if steps is None else [c for c in ends if c.step in set(steps)]
 
 

@@ -33,10 +33,11 @@ from functools import partial
 import pyarrow as pa
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ckptlens.checkpoints.loading import load_model
+from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import exact_match, generate_greedy
+from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
 from ckptlens.store import Claim, Shard, Store, records_table
@@ -54,10 +55,14 @@ class EvalConfig:
     dtype: str = "float32"  # float32 | float16 | bfloat16
     allow_pickle: bool = False  # load pytorch_model.bin weights (only for trusted folders)
     shard_size: int | None = None  # evaluate and store tasks with more examples in shards of this many
+    reevaluate: bool = False  # replace stored units whose task prompts changed (else a changed task is an error)
 
     def __post_init__(self) -> None:
         if self.shard_size is not None and self.shard_size < 1:
             raise CkptlensError(f"--shard-size must be at least 1 example, got {self.shard_size}")
+        if self.batch_size < 1:
+            raise CkptlensError(f"--batch-size must be at least 1, got {self.batch_size}")
+        resolve_dtype(self.dtype)
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,25 @@ def evaluate_piece(
     """The records of one piece, with their run/checkpoint/task keys."""
     task = piece.examples_task(config.shard_size)
     rows = evaluate_task(model, tokenizer, task, config.batch_size)
+    check_finite(rows, piece)
     return records_table(_with_unit_keys(rows, run, piece.checkpoint, piece.task))
+
+
+def check_finite(rows: list[dict], piece: Piece) -> None:
+    """Refuse NaN or infinite log-likelihoods: scored, a NaN row would count as choosing option 0.
+
+    The whole evaluation stops (nothing of the unit is stored) with the checkpoint named, since
+    non-finite log-likelihoods come from non-finite weights or an overflowing dtype, which no
+    other unit of that checkpoint escapes.
+    """
+    for row in rows:
+        values = [*(row.get("logliks") or ()), *([row["nll"]] if row.get("nll") is not None else [])]
+        if not all(math.isfinite(v) for v in values):
+            raise CkptlensError(
+                f"checkpoint {piece.checkpoint.path}: non-finite log-likelihoods on task {piece.task.name!r} "
+                f"(example {row['example_id']}); its weights hold NaN/inf or --dtype overflows: "
+                "fix or remove the checkpoint, or try --dtype float32"
+            )
 
 
 def write_piece(store: Store, run: str, piece: Piece, table: pa.Table) -> None:
@@ -196,6 +219,7 @@ def _evaluate_checkpoint(
     """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored."""
     for task in tasks:
         if store.has_unit(run, ckpt.name, task.name):
+            store.drop_stale_claim(run, ckpt.name, task.name)
             tally.add(ckpt, task, written_here=False)
     open_tasks = [t for t in tasks if not tally.has(ckpt, t)]
     pieces = [p for t in open_tasks for p in missing_pieces(store, run, ckpt, t, config.shard_size)]
@@ -224,7 +248,9 @@ def evaluate_task(
 ) -> list[dict]:
     """One record row per example of ``task`` (without run/checkpoint keys), in example order."""
     dtype = str(model.dtype).removeprefix("torch.")
-    if task.kind == "multiple_choice":
+    if task.lm_eval is not None:
+        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size)
+    elif task.kind == "multiple_choice":
         scores = score_multiple_choice(model, tokenizer, task.examples, batch_size)
         rows = [_choice_row(e, s) for e, s in zip(task.examples, scores, strict=True)]
     elif task.kind == "perplexity":

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
@@ -45,10 +45,14 @@ PAD_ID = 0
 
 @dataclass(frozen=True)
 class ChoiceScores:
-    """Per choice: summed log-likelihood of its continuation tokens, and how many tokens that is."""
+    """Per choice: summed log-likelihood of its continuation tokens, how many tokens that is, and is-greedy.
+
+    ``greedy[j]``: every token of choice j is the model's argmax (lm-eval's ``is_greedy``).
+    """
 
     logliks: list[float]
     n_tokens: list[int]
+    greedy: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -85,14 +89,17 @@ def score_multiple_choice(
     contexts = [ctx for ctx, _ in encoded]
     shared = shared_prefix_length(contexts) if share_prefix else 0
     logliks = [[0.0] * len(conts) for _, conts in encoded]
+    greedy = [[True] * len(conts) for _, conts in encoded]
     order = sorted(range(len(encoded)), key=lambda i: -len(contexts[i]))
     with torch.inference_mode():
         prefix = _run_prefix(model, contexts[0][:shared]) if shared else None
         for chunk in _batches(order, batch_size):
             group = [_Pending(i, contexts[i][shared:], encoded[i][1]) for i in chunk]
-            for (i, j), value in _score_group(model, group, prefix, shared).items():
-                logliks[i][j] = value
-    return [ChoiceScores(ll, [len(c) for c in conts]) for ll, (_, conts) in zip(logliks, encoded, strict=True)]
+            for (i, j), (value, is_greedy) in _score_group(model, group, prefix, shared).items():
+                logliks[i][j], greedy[i][j] = value, is_greedy
+    return [
+        ChoiceScores(ll, [len(c) for c in conts], g) for ll, g, (_, conts) in zip(logliks, greedy, encoded, strict=True)
+    ]
 
 
 def split_boundary(context: str, continuation: str) -> tuple[str, str]:
@@ -260,7 +267,7 @@ def _tree_mask(packed: _Packed, shared: int, dtype: torch.dtype) -> torch.Tensor
 
 
 def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: int) -> dict:
-    """{(example, choice): summed loglik} for a group of examples, in one forward pass."""
+    """{(example, choice): (summed loglik, is-greedy)} for a group of examples, in one forward pass."""
     packed = _pack(group, shared)
     device = model.device
     kept = packed.ids.shape[1] - packed.width + 1
@@ -276,11 +283,14 @@ def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: 
     logits = model(**inputs, use_cache=prefix is not None).logits[:, -kept:]
     rows, columns, tokens, examples, choices = (list(v) for v in zip(*packed.scored, strict=True))
     picked = logits[torch.tensor(rows, device=device), torch.tensor(columns, device=device)].float()
-    logprobs = picked.gather(-1, torch.tensor(tokens, device=device)[:, None]).squeeze(-1)
+    targets = torch.tensor(tokens, device=device)
+    logprobs = picked.gather(-1, targets[:, None]).squeeze(-1)
     logprobs = (logprobs - torch.logsumexp(picked, dim=-1)).tolist()
+    hits = (picked.argmax(-1) == targets).tolist()
     scores: dict = {}
-    for example, choice, value in zip(examples, choices, logprobs, strict=True):
-        scores[example, choice] = scores.get((example, choice), 0.0) + value
+    for example, choice, value, hit in zip(examples, choices, logprobs, hits, strict=True):
+        total, greedy = scores.get((example, choice), (0.0, True))
+        scores[example, choice] = (total + value, greedy and hit)
     return scores
 
 

@@ -28,6 +28,7 @@ from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary
 from ckptlens.store import Store
+from ckptlens.tasks.resolve import default_tasks
 from ckptlens.tasks.task import Task
 
 OnCheckpoint = Callable[[Checkpoint, EvalSummary], None]
@@ -99,6 +100,7 @@ def watch_series(
     series_dir = Path(series_dir)
     if not series_dir.is_dir():
         raise CkptlensError(f"series folder not found: {series_dir}; create it or point --watch at the run's output")
+    tasks = list(tasks) or default_tasks(series_dir)
     summary, ready, seen = WatchSummary(), [], {}
     last_new = time.monotonic()
     while True:
@@ -142,7 +144,7 @@ def _newly_complete(
 def _candidates(series_dir: Path) -> list[Checkpoint]:
     """The series' checkpoint folders so far; none yet (a run that has not saved) is not an error."""
     started = any(parse_step(p.name) is not None and (p / "config.json").is_file() for p in series_dir.iterdir())
-    return discover_series(series_dir) if started else []
+    return discover_series(series_dir, skip_incomplete=True) if started else []
 
 
 def _evaluate_newest(
@@ -160,7 +162,7 @@ def _evaluate_newest(
     skips the units of those handled before, which ``summary`` already counted.
     """
     steps = ",".join(str(c.step) for c in ready)
-    result = evaluate(series_dir, tasks, store, run, config, series=SeriesOptions(steps=steps))
+    result = evaluate(series_dir, tasks, store, run, config, series=SeriesOptions(steps=steps, skip_incomplete=True))
     counted_before = summary.units_done + summary.units_skipped
     own = EvalSummary(result.units_done, result.units_skipped - counted_before, result.models_loaded)
     summary.checkpoints.append(ready[-1].name)

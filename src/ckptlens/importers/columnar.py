@@ -37,13 +37,15 @@ def read_columnar(lines: list[bytes], path: Path) -> SampleColumns | None:
     _check_unique(table["doc_id"].to_pylist(), path, filter_name)
     multiple_choice = pa.types.is_list(table["filtered_resps"].type.value_type)
     kind_columns = choice_columns(table) if multiple_choice else generation_columns(table)
-    if kind_columns is None:
+    metrics = metrics_column(table)
+    if kind_columns is None or metrics is None:
         return None
     n = table.num_rows
     columns = {
         "example_id": pc.cast(table["doc_id"].combine_chunks(), pa.string()),
         "prompt_hash": pc.utf8_slice_codeunits(_column(table, "prompt_hash", pa.string()), 0, PROMPT_HASH_CHARS),
         "lm_eval_acc": _column(table, "acc", pa.float64()),
+        "metrics": metrics,
         **kind_columns,
     }
     columns = {name: columns.get(name, pa.nulls(n, type_)).cast(type_) for name, type_ in FIELD_TYPES.items()}
@@ -99,6 +101,27 @@ def generation_columns(table: pa.Table) -> dict[str, pa.Array] | None:
     score = _column(table, "exact_match", pa.float64())
     return {"output": pc.list_element(responses, 0), "target": pc.cast(table["target"].combine_chunks(), pa.string()),
             "score": score, "correct": pc.equal(score, 1.0)}
+
+
+def metrics_column(table: pa.Table) -> pa.Array | None:
+    """The per-sample metrics map, in bulk: lm-eval lists the same metric names on every line of a task.
+    None (read the file line by line) when lines list different metrics or a value is missing."""
+    n = table.num_rows
+    if "metrics" not in table.column_names or n == 0:
+        return pa.nulls(n, FIELD_TYPES["metrics"])
+    lists = table["metrics"].to_pylist()
+    names = [m for m in (lists[0] or []) if m in table.column_names and _numeric(table[m].type)]
+    if any(row != lists[0] for row in lists) or any(table[m].null_count for m in names):
+        return None
+    keys = pa.array(names * n, pa.string())
+    columns = [pc.cast(table[m].combine_chunks(), pa.float64()).to_numpy(zero_copy_only=False) for m in names]
+    items = np.stack(columns, axis=1).reshape(-1) if names else np.zeros(0)
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * len(names))
+    return pa.MapArray.from_arrays(offsets, keys, pa.array(items, pa.float64()))
+
+
+def _numeric(type_: pa.DataType) -> bool:
+    return pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_boolean(type_)
 
 
 def first_argmax(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:

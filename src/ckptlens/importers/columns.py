@@ -22,6 +22,7 @@ FIELD_TYPES = {
     "correct": pa.bool_(),
     "score": pa.float64(),
     "lm_eval_acc": pa.float64(),  # lm-eval's own per-sample acc, to cross-check correctness
+    "metrics": pa.map_(pa.string(), pa.float64()),  # every numeric per-sample metric lm-eval wrote, in its order
 }
 PROMPT_HASH_CHARS = 16  # lm-eval's SHA-256 of the first context, cut to the length ckptlens's runner keeps
 
@@ -47,6 +48,16 @@ class SampleColumns:
     def prompts(self) -> dict[str, str | None]:
         """example_id -> prompt hash."""
         return dict(zip(self.columns["example_id"].to_pylist(), self.columns["prompt_hash"].to_pylist(), strict=True))
+
+
+def metric_pairs(sample: dict) -> list[tuple[str, float]]:
+    """The sample's per-example metrics (the names lm-eval lists in ``metrics``) that are numbers.
+
+    >>> metric_pairs({"metrics": ["acc", "acc_norm", "f1"], "acc": 1.0, "acc_norm": 0, "f1": [1, 0]})
+    [('acc', 1.0), ('acc_norm', 0.0)]
+    """
+    names = sample.get("metrics") or []
+    return [(n, float(sample[n])) for n in names if isinstance(sample.get(n), int | float)]
 
 
 def task_hash(pieces: list[str]) -> str:

@@ -80,10 +80,12 @@ def import_lm_eval(
         progress("read results", i, len(results_paths))
     runs = {r.path: run or _default_run(r) for r in results}
     _check_runs(results, runs, explicit=run is not None)
-    rows = _write_aggregates(store, results, runs)
     units = _sample_units(samples_paths, {r.path: r for r in results}, runs)
     _warn_partial_tasks(results, runs, units)
+    # Samples first: each (run, task) group is read and checked whole before its records are written, and the
+    # aggregates only after every group, so a file the importer cannot read leaves a one-group import unwritten.
     groups = _import_samples(store, units, progress)
+    rows = _write_aggregates(store, results, runs)
     for message in (m for g in groups for m in g.warnings):
         warnings.warn(message, stacklevel=2)
     _write_run_infos(store, results, runs, n_params)

@@ -2,7 +2,8 @@
 
 A results file says which model and revision it evaluated and holds task-level
 metrics; it becomes a ``ResultsFile``: the checkpoint's identity plus long-format
-aggregate rows (task, metric, filter, value, stderr, num_fewshot). The format is
+aggregate rows (task, metric, filter, value, stderr, num_fewshot), plus one ``n_samples`` row per task
+when the file records its example count (0.4.x ``n-samples``). The format is
 recognised from the metric keys: 0.4.x packs the filter into the key
 (``"acc,none"``), the old format has bare names (``"acc"``).
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from ckptlens.errors import CkptlensError
 from ckptlens.importers import identity
+from ckptlens.store import SAMPLE_COUNT
 
 STDERR_SUFFIX = "_stderr"
 
@@ -66,7 +68,8 @@ def read_results(path: Path, step_from: re.Pattern | None) -> ResultsFile:
         step=step,
         tokens_seen=identity.tokens_seen(checkpoint, step, model),
         num_fewshot=shots,
-        rows=_aggregate_rows(data["results"], shots, str(path), new_format),
+        rows=_aggregate_rows(data["results"], shots, str(path), new_format)
+        + _sample_count_rows(data.get("n-samples"), shots, str(path)),
         dtype=_dtype(config.get("model_dtype")),
         n_params=config.get("model_num_parameters") or identity.nominal_params(model),
         task_hashes=data.get("task_hashes") or {},
@@ -80,6 +83,10 @@ def _load(path: Path) -> dict:
         raise CkptlensError(f"cannot read lm-eval results {path}: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise CkptlensError(f"{path} is not an lm-eval results file: expected a 'results' mapping of task -> metrics")
+    odd = [task for task, metrics in data["results"].items() if not isinstance(metrics, dict)]
+    if odd:
+        raise CkptlensError(f"{path}: results of task {odd[0]!r} are not a mapping of metric -> value; "
+                            "not an lm-eval results file")
     return data
 
 
@@ -108,6 +115,20 @@ def _aggregate_rows(results: dict, shots: dict, source: str, new_format: bool) -
                 "task": task, "metric": metric, "filter": filter_name, "value": float(value),
                 "stderr": None if stderr is None else float(stderr), "num_fewshot": shots.get(task), "source": source,
             })
+    return rows
+
+
+def _sample_count_rows(counts, shots: dict, source: str) -> list[dict]:
+    """lm-eval 0.4's ``n-samples`` ({task: {"original": N, "effective": M}}) as ``SAMPLE_COUNT`` rows.
+
+    The effective count (after ``--limit``) is what the scores were computed on; near-chance checks use it.
+    """
+    rows = []
+    for task, count in (counts if isinstance(counts, dict) else {}).items():
+        n = count.get("effective", count.get("original")) if isinstance(count, dict) else count
+        if _is_number(n) and n > 0:
+            rows.append({"task": task, "metric": SAMPLE_COUNT, "filter": None, "value": float(n), "stderr": None,
+                         "num_fewshot": shots.get(task), "source": source})
     return rows
 
 

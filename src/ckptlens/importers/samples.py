@@ -20,7 +20,14 @@ import pyarrow as pa
 
 from ckptlens.errors import CkptlensError
 from ckptlens.importers.columnar import read_columnar
-from ckptlens.importers.columns import FIELD_TYPES, PROMPT_HASH_CHARS, SampleColumns, check_new, task_hash
+from ckptlens.importers.columns import (
+    FIELD_TYPES,
+    PROMPT_HASH_CHARS,
+    SampleColumns,
+    check_new,
+    metric_pairs,
+    task_hash,
+)
 from ckptlens.importers.lines import parse_sample
 
 
@@ -39,21 +46,40 @@ def read_samples(path: Path) -> SampleColumns:
 
 def _read_line_by_line(lines: list[bytes], path: Path) -> SampleColumns:
     """The general path: each line parsed on its own (one at a time: keeping them all alive costs more)."""
-    first = parse_sample(lines[0])
+    first = _parse(lines[0], f"{path}:1")
     result = SampleColumns(kind=_kind(first, path), filter=first.get("filter"))
     row_of = ROW_OF[result.kind]
     seen: set = set()
     hashes, rows = [], []
-    for line in lines:
-        sample = parse_sample(line)
+    for n, line in enumerate(lines, start=1):
+        sample = _parse(line, f"{path}:{n}")
         hashes.append(f"{sample.get('doc_hash', '')}{sample.get('prompt_hash', '')}{sample.get('target_hash', '')}")
         if sample.get("filter") == result.filter:
-            check_new(sample["doc_id"], seen, path, result.filter)
-            rows.append(row_of(sample))
+            try:
+                check_new(sample["doc_id"], seen, path, result.filter)
+                rows.append(row_of(sample))
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+                raise CkptlensError(
+                    f"{path}:{n}: not an lm-eval {result.kind} sample ({type(error).__name__}: {error}); "
+                    "rerun lm-eval with --log_samples or remove the file"
+                ) from None
     values = zip(*rows, strict=True)
     result.columns = {name: pa.array(list(v), type_) for (name, type_), v in zip(FIELD_TYPES.items(), values)}
     result.task_hash = task_hash(hashes)
     return result
+
+
+def _parse(line: bytes, where: str) -> dict:
+    """One samples line as a dict; a line that is not a JSON object in UTF-8 is an error naming it."""
+    try:
+        sample = parse_sample(line)
+    except UnicodeDecodeError:
+        raise CkptlensError(f"{where}: not UTF-8 text; lm-eval writes UTF-8, so the file was changed") from None
+    except ValueError as error:
+        raise CkptlensError(f"{where}: not valid JSON ({error}); each line must be one lm-eval sample") from None
+    if not isinstance(sample, dict):
+        raise CkptlensError(f"{where}: each line must be a JSON object (an lm-eval sample)")
+    return sample
 
 
 def _kind(sample: dict, path: Path) -> str:
@@ -77,7 +103,7 @@ def _choice_row(sample: dict) -> tuple:
     gold = gold_index(str(sample.get("target")), continuations(sample.get("arguments")), pred, acc)
     correct = None if gold is None else pred == gold
     return (str(sample["doc_id"]), _short_hash(sample), logliks, pred, gold, None, None,
-            correct, None if correct is None else float(correct), acc)
+            correct, None if correct is None else float(correct), acc, metric_pairs(sample))
 
 
 def _generation_row(sample: dict) -> tuple:
@@ -89,6 +115,7 @@ def _generation_row(sample: dict) -> tuple:
         str(sample["doc_id"]), _short_hash(sample), None, None, None,
         None if output is None else str(output), None if target is None else str(target),
         None if score is None else float(score) == 1.0, None if score is None else float(score), None,
+        metric_pairs(sample),
     )
 
 

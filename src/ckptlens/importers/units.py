@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ckptlens.errors import CkptlensError
 from ckptlens.importers.samples import SampleColumns, read_samples
-from ckptlens.store import RECORD_SCHEMA, Store
+from ckptlens.store import RECORD_SCHEMA, Store, prompt_changes
 
 SHOWN_IDS = 5  # doc_ids an error message names
 
@@ -50,6 +51,7 @@ def import_group(store_root: str, units: list[SampleUnit]) -> GroupResult:
     tables, warnings = [], []
     for unit in units:
         columns = read_samples(unit.path)
+        _check_finite(unit, columns)
         warnings += _task_hash_warnings(unit, columns)
         _check_prompts(unit, columns.prompts(), reference, units[0].checkpoint)
         if columns.disagreements:
@@ -57,6 +59,7 @@ def import_group(store_root: str, units: list[SampleUnit]) -> GroupResult:
                             "(ties or an unusual target); records follow the log-likelihoods")
         tables.append(records_of(unit, columns))
     store = Store(store_root)
+    _check_stored_prompts(store, units[0], reference)
     for unit, table in zip(units, tables, strict=True):
         store.write_unit(unit.run, unit.checkpoint, unit.task, table)
     return GroupResult(units[0].run, units[0].task, sum(t.num_rows for t in tables), len(units), tuple(warnings))
@@ -91,6 +94,33 @@ def _task_hash_warnings(unit: SampleUnit, columns: SampleColumns) -> list[str]:
                             "(task hashes in the results file); rename or remove it")
     return [f"{unit.path}: its samples do not match the hash the results file records for {unit.task!r}; "
             "it may come from another lm-eval run"]
+
+
+def _check_finite(unit: SampleUnit, columns: SampleColumns) -> None:
+    """Refuse NaN or infinite log-likelihoods: stored, they would be scored (a NaN row picks option 0)."""
+    logliks = columns.columns.get("logliks")
+    if logliks is None or len(logliks) == 0:
+        return
+    values = pc.list_flatten(logliks)
+    bad = pc.invert(pc.is_finite(values))
+    if pc.any(bad).as_py():
+        rows = pc.list_parent_indices(logliks).filter(bad)
+        example = columns.columns["example_id"][rows[0].as_py()].as_py()
+        raise CkptlensError(f"{unit.path}: non-finite log-likelihoods (doc_id {example}, checkpoint "
+                            f"{unit.checkpoint}); the model's weights or dtype overflowed: re-run lm-eval on it")
+
+
+def _check_stored_prompts(store: Store, unit: SampleUnit, prompts: dict[str, str | None]) -> None:
+    """Refuse samples whose prompts differ from records the store already holds for the run and task.
+
+    Those may be an earlier import or native records: either way the two sets of prompts must not mix.
+    """
+    change = prompt_changes(store, unit.run, unit.task, prompts, same_examples=False)
+    if change is not None:
+        raise CkptlensError(
+            f"{change.describe()} (prompt_hash of {unit.path.name}); different prompts are not instability: "
+            f"import into another --run, or remove {store.root / 'records' / unit.run / unit.task} first"
+        )
 
 
 def _check_prompts(unit: SampleUnit, prompts: dict[str, str | None], reference: dict, first: str) -> None:

@@ -22,17 +22,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 import torch
-from torch.utils.tensorboard import SummaryWriter
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.matrix import store_matrix
 from ckptlens.checkpoints.series import Checkpoint
+from ckptlens.checkpoints.source import series_id
+from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series
 from ckptlens.store import Store
 from ckptlens.tasks.task import Task
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 TAG_PREFIX = "ckptlens"
 
@@ -56,7 +61,7 @@ class TrainingEvaluation:
         self.log_dir = Path(log_dir)
         self._writer: SummaryWriter | None = None
         if series_dir is not None:
-            store.write_run_info(run, {"series": str(series_dir)})
+            store.write_run_info(run, {"series": series_id(series_dir)})
 
     def evaluate(
         self, model: torch.nn.Module, tokenizer, step: int, checkpoint: str, tokens_seen: int | None = None
@@ -95,6 +100,10 @@ class TrainingEvaluation:
 
     def _tensorboard(self) -> SummaryWriter:
         if self._writer is None:
+            try:  # the `train` extra: importing this module must not need it
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise CkptlensError("logging to TensorBoard needs it: pip install 'ckptlens[train]'") from None
             self._writer = SummaryWriter(str(self.log_dir))
         return self._writer
 

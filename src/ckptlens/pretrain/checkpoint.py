@@ -8,14 +8,12 @@ and renamed over the old one.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from ckptlens.checkpoints.series import SERIES_MANIFEST
-from ckptlens.files import write_text_atomic
+from ckptlens.files import atomic_dir, write_text_atomic
 
 
 def checkpoint_name(step: int) -> str:
@@ -26,11 +24,9 @@ def checkpoint_name(step: int) -> str:
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, out_dir: Path, step: int) -> Path:
     """Save model, generation config and tokenizer as ``out_dir/step{step:06d}/``, atomically."""
     final = out_dir / checkpoint_name(step)
-    partial = out_dir / f".partial-{step:06d}"
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    os.replace(partial, final)
+    with atomic_dir(final) as partial:
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
     return final
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ckptlens.analysis.capabilities import Capabilities, CapabilityConfig, capability_analysis
+from ckptlens.analysis.capabilities import (
+    RANKING_COLUMNS,
+    SIMILARITY_COLUMNS,
+    Capabilities,
+    CapabilityConfig,
+    capability_analysis,
+)
 from ckptlens.analysis.curves import loss_curves
 from ckptlens.report.capability_figures import (
     category_curves_figure,
@@ -33,8 +39,9 @@ def write_capability_report(
     """Run the capability analysis and write ``out/capabilities.html`` with its figures and tables."""
     out = Path(out)
     cap = capability_analysis(store, config)
+    columns = {"similarity": SIMILARITY_COLUMNS, "ranking": RANKING_COLUMNS}
     for name in ("dynamics", "category_curves", "similarity", "ranking", "snr"):
-        write_csv(getattr(cap, name), out / f"{name}.csv")
+        write_csv(getattr(cap, name), out / f"{name}.csv", columns.get(name))
     figures = out / "figures"
     page = Page("ckptlens capability analysis")
     page.text(f"Runs by size: {', '.join(_sized(cap, r) for r in cap.runs)}. Scores: per-example records where "

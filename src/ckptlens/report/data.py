@@ -69,11 +69,11 @@ class ReportData:
 
 def analyse(store: Store, config: ReportConfig, out: Path) -> ReportData:
     """Read the store once and run every analysis the report shows."""
-    matrices = read_matrices(store, config.stability.categories)
+    matrices = read_matrices(store, config.stability.categories, config.stability.metric)
     base_runs, averaged = averaged_runs(store)
     sweep = stability_sweep(store, config.stability, matrices)
     base_matrices = any(run in base_runs for run, _ in matrices)
-    select = SelectConfig(last=config.stability.last, window=config.select_window)
+    select = SelectConfig(last=config.stability.last, window=config.select_window, metric=config.stability.metric)
     selections = select_checkpoints(store, select, loaded=matrices) if base_matrices else []
     stability = config.stability
     return ReportData(

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from ckptlens.report.figures import save_figure  # noqa: E402
+from ckptlens.report.tables import add_columns
 from ckptlens.store import WHOLE_MODEL  # noqa: E402
 
 TITLE = "Parameter drift between neighbouring checkpoints"
@@ -85,8 +86,7 @@ def module_kind(module: str) -> tuple[str, str, tuple[str, ...]]:
 def drift_rich_table(rows: Sequence[Mapping]) -> Table:
     """The whole-model row of each neighbouring pair; per-module rows are in the CSV/JSON output."""
     table = Table(title="Parameter drift, whole model (per module: --format csv or json)", title_justify="left")
-    for name in ("step_a", "step_b", "l2", "relative_l2", "cosine"):
-        table.add_column(name, justify="right")
+    add_columns(table, ("step_a", "step_b", "l2", "relative_l2", "cosine"))
     for r in rows:
         if r["module"] == WHOLE_MODEL:
             table.add_row(str(r["step_a"]), str(r["step_b"]), f"{r['l2']:.4g}", f"{r['relative_l2']:.4g}",

@@ -13,6 +13,7 @@ from rich.table import Table  # noqa: E402
 
 from ckptlens.diagnostics.interpolation import Barrier, PathPoint  # noqa: E402
 from ckptlens.report.figures import save_figure  # noqa: E402
+from ckptlens.report.tables import add_columns
 
 
 def interpolation_figure(points: Sequence[PathPoint], path: Path, title: str) -> Path:
@@ -36,8 +37,7 @@ def interpolation_figure(points: Sequence[PathPoint], path: Path, title: str) ->
 def barrier_rich_table(found: Sequence[Barrier]) -> Table:
     """One line per task: the path's worst excursion beyond the chord, and the midpoint's gain over it."""
     table = Table(title="Interpolation path against the straight chord between its ends", title_justify="left")
-    for name in ("task", "metric", "barrier", "at alpha", "midpoint gain"):
-        table.add_column(name, justify="left" if name in ("task", "metric") else "right")
+    add_columns(table, ("task", "metric", "barrier", "at alpha", "midpoint gain"), left=("task", "metric"))
     for b in found:
         where = f"{b.alpha:.2f}" if b.height > 0 else "-"
         table.add_row(b.task, b.metric, f"{b.height:.4f}", where, f"{b.midpoint_gain:+.4f}")

@@ -12,7 +12,7 @@ from ckptlens.analysis.linearity import GapSummary, LinearityRow, summarise_gaps
 from ckptlens.report.data import ReportData
 from ckptlens.report.drift import drift_figure
 from ckptlens.report.html import Page
-from ckptlens.report.tables import field_names, write_csv
+from ckptlens.report.tables import add_columns, field_names, write_csv
 
 COLUMNS = ("run", "task", "window", "n_steps", "mean_score_gap", "mean_abs_score_gap", "mean_gold_loglik_gap",
            "score_noise", "mean_window_drift", "holds")  # fmt: skip
@@ -27,8 +27,7 @@ def linearity_rich_table(summaries: Sequence[GapSummary]) -> Table:
     when the gap exceeds the noise, else "like them".
     """
     table = Table(title="Linearity gap: averaged checkpoint minus the mean of its members", title_justify="left")
-    for header in HEADERS:
-        table.add_column(header, justify="left" if header in ("run", "task") else "right")
+    add_columns(table, HEADERS, left=("run", "task"))
     for s in summaries:
         table.add_row(*(_cell(getattr(s, name)) for name in COLUMNS[:-1]), against_members(s))
     return table

@@ -18,14 +18,24 @@ from ckptlens.analysis.stability import CI_FIELDS, StabilityRow
 from ckptlens.files import write_text_atomic
 
 TABLE_COLUMNS = ("mean_score", "task_mtv", "example_mtv", "instability_score", "std")
+# Terminal headers: short, defined in the caption of every table that uses them; CSV/JSON keep the full names.
+HEADERS = {"mean_score": "score", "task_mtv": "task MTV", "example_mtv": "ex. MTV", "instability_score": "IS"}
+HEADER_KEY = ("score: mean task score; task MTV / ex. MTV: mean total variation of the task score / of each "
+              "example's correctness; IS: instability score (answer changes); std: of the task score")
+
+
+def add_columns(table: Table, names: Sequence[str], left: Sequence[str] = ()) -> Table:
+    """Columns that fold a long name or value onto a second line instead of cutting it (``instabilit…``)."""
+    for name in names:
+        table.add_column(HEADERS.get(name, name), justify="left" if name in left else "right", overflow="fold")
+    return table
 
 
 def summary_table(summary: list[dict], title: str = "Final-window stability, mean over tasks") -> Table:
     """Raw vs averaged vs ensembled, one line per (run, [category,] method, window)."""
     keys = ("run", "category", "method") if summary and "category" in summary[0] else ("run", "method")
-    table = Table(title=title, title_justify="left")
-    for name in (*keys, "window", "tasks", *TABLE_COLUMNS):
-        table.add_column(name, justify="left" if name in keys else "right", no_wrap=name == "method")
+    table = Table(title=title, title_justify="left", caption=HEADER_KEY, caption_justify="left")
+    add_columns(table, (*keys, "window", "tasks", *TABLE_COLUMNS), left=keys)
     for row in sorted(summary, key=summary_order):
         table.add_row(
             *(row[k] for k in keys), window_label(row["window"]), str(row["n_tasks"]),
@@ -37,8 +47,8 @@ def summary_table(summary: list[dict], title: str = "Final-window stability, mea
 def selection_table(rows: Sequence[Selection]) -> Table:
     """Which checkpoint each rule picks, and how its pick does on held-out halves against raw's pick."""
     table = Table(title="Checkpoint selection (held-out: other half of the examples)", title_justify="left")
-    for name in ("run", "task", "rule", "n", "step", "score", "held-out", "wins", "losses", "mean gain"):
-        table.add_column(name, justify="left" if name in ("run", "task", "rule") else "right")
+    add_columns(table, ("run", "task", "rule", "n", "step", "score", "held-out", "wins", "losses", "mean gain"),
+                left=("run", "task", "rule"))
     for r in rows:
         table.add_row(
             r.run, r.task, r.rule, str(r.window), str(r.selected_step), _fmt(r.selected_score),
@@ -48,11 +58,14 @@ def selection_table(rows: Sequence[Selection]) -> Table:
 
 
 def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
-    """Every row of the stability table; near-chance tasks marked."""
-    table = Table(title="Stability over the final window", title_justify="left")
-    for name in ("run", "task", "method", "n", "ckpts", *TABLE_COLUMNS):
-        justify = "left" if name in ("run", "task", "method") else "right"
-        table.add_column(name, justify=justify, no_wrap=name == "method")
+    """Every row of the stability table; near-chance tasks marked, and a shared span said under the table."""
+    spans = sorted({f"{r.run}/{r.task}: {note}" for r in rows for note in (r.note or "").split("; ")
+                    if note.startswith("every method")})
+    caption = "\n".join([HEADER_KEY, "n: window; ckpts: checkpoints scored; (near chance): left out of means, "
+                          "why in the note column of --format csv/json", *spans])
+    table = Table(title="Stability over the final window", title_justify="left", caption=caption,
+                  caption_justify="left")
+    add_columns(table, ("run", "task", "method", "n", "ckpts", *TABLE_COLUMNS), left=("run", "task", "method"))
     for r in rows:
         task = f"{r.task} (near chance)" if r.near_chance else r.task
         table.add_row(
@@ -65,18 +78,19 @@ def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
 def write_csv(rows: Sequence[dict], target: Path | TextIO, columns: Sequence[str] | None = None) -> None:
     """Rows as CSV (null as an empty field) to a file path (atomically) or an open text stream.
 
-    ``columns`` (default: the first row's keys) make the header, so a file without rows still has one.
+    The header is ``columns``, else the first row's keys; a table that can be empty must name its columns,
+    so that an empty table is still a header, never a 0-byte file.
     """
     if isinstance(target, Path):
         text = io.StringIO(newline="")
         write_csv(rows, text, columns)
         write_text_atomic(target, text.getvalue())
         return
-    fieldnames = list(columns) if columns is not None else list(rows[0]) if rows else []
-    if fieldnames:
-        writer = csv.DictWriter(target, fieldnames=fieldnames)
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+    if columns is None and not rows:
+        return
+    writer = csv.DictWriter(target, fieldnames=list(columns or rows[0]))
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
 
 
 def field_names(cls) -> list[str]:

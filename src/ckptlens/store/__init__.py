@@ -1,11 +1,14 @@
 """Per-example records in Parquet, one file per (run, checkpoint, task)."""
 
+from ckptlens.store.check import StoreProblems, check_store, repair_store
 from ckptlens.store.claims import Claim
 from ckptlens.store.export import export_records
+from ckptlens.store.prompts import PromptChange, prompt_changes
 from ckptlens.store.records import (
     AGGREGATE_SCHEMA,
     DRIFT_SCHEMA,
     RECORD_SCHEMA,
+    SAMPLE_COUNT,
     WHOLE_MODEL,
     aggregates_table,
     drift_table,
@@ -18,11 +21,17 @@ __all__ = [
     "Claim",
     "DRIFT_SCHEMA",
     "RECORD_SCHEMA",
+    "SAMPLE_COUNT",
     "WHOLE_MODEL",
+    "PromptChange",
     "Shard",
+    "StoreProblems",
     "Store",
     "aggregates_table",
+    "check_store",
     "drift_table",
     "export_records",
+    "prompt_changes",
     "records_table",
+    "repair_store",
 ]

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ckptlens.files import HOST, process_runs, refused_writes
+
 CLAIM_SUFFIX = ".claim"
 HEARTBEAT_SECONDS = 20.0  # how often a holder touches its claims
 STALE_AFTER_SECONDS = 120.0  # untouched this long: the holder is gone (keep well above the heartbeat and clock skew)
-HOST = socket.gethostname()
 
 
 @dataclass(frozen=True)
@@ -63,20 +63,21 @@ def claim_path(target: Path) -> Path:
 def try_claim(target: Path, stale_after: float = STALE_AFTER_SECONDS) -> Claim | None:
     """Claim ``target`` for this process; None when a live writer holds it. A stale claim is taken over."""
     path = claim_path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):  # a claim released or removed as stale between two looks: try again
-        token = uuid.uuid4().hex
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if not _remove_if_stale(path, stale_after):
-                return None
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump({"host": HOST, "pid": os.getpid(), "time": time.time(), "token": token}, f)
-        _HEARTBEAT.keep(path, token)
-        return Claim(target, token)
-    return None
+    with refused_writes(path):  # a read-only store or a full disk: one line naming the claim
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):  # a claim released or removed as stale between two looks: try again
+            token = uuid.uuid4().hex
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not _remove_if_stale(path, stale_after):
+                    return None
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"host": HOST, "pid": os.getpid(), "time": time.time(), "token": token}, f)
+            _HEARTBEAT.keep(path, token)
+            return Claim(target, token)
+        return None
 
 
 def is_stale(path: Path, stale_after: float = STALE_AFTER_SECONDS) -> bool:
@@ -97,7 +98,7 @@ def _abandoned(text: str, age: float, stale_after: float) -> bool:
     pid = int(holder.get("pid", 0))
     if pid == os.getpid():  # this process's own claim that it no longer keeps (left by an interrupted call)
         return not _HEARTBEAT.holds(holder.get("token"))
-    return not _process_runs(pid)
+    return not process_runs(pid)
 
 
 def _remove_if_stale(path: Path, stale_after: float) -> bool:
@@ -129,23 +130,6 @@ def _read(path: Path) -> tuple[str, float]:
     """The claim's text and its age in seconds since it was last touched."""
     with path.open() as f:
         return f.read(), time.time() - os.fstat(f.fileno()).st_mtime
-
-
-def _process_runs(pid: int) -> bool:
-    """Whether process ``pid`` of this host runs (an exited child not yet reaped does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in {"Z", "X"}
 
 
 class _Heartbeat:

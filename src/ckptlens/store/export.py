@@ -2,6 +2,7 @@
 
 Columns are the record schema's, in its order; in CSV the list columns
 (``logliks``, ``choice_tokens``) are JSON arrays and null is an empty field.
+The ``metrics`` map is a JSON object in both (``{"acc": 1.0, "acc_norm": 0.0}``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def export_records(store: Store, out: TextIO, fmt: str = "jsonl", runs=None, tas
         writer.writeheader()
     for batch in table.to_batches(max_chunksize=10_000):
         for row in batch.to_pylist():
+            row["metrics"] = None if row.get("metrics") is None else dict(row["metrics"])
             if writer:
                 writer.writerow(_csv_row(row))
             else:
@@ -37,4 +39,4 @@ def export_records(store: Store, out: TextIO, fmt: str = "jsonl", runs=None, tas
 
 
 def _csv_row(row: dict) -> dict:
-    return {k: json.dumps(v) if isinstance(v, list) else ("" if v is None else v) for k, v in row.items()}
+    return {k: json.dumps(v) if isinstance(v, list | dict) else ("" if v is None else v) for k, v in row.items()}

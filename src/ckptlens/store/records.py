@@ -5,7 +5,9 @@ Records: one typed row per (run, checkpoint, task, example).
 Long format with no composite keys; a value that does not apply is null
 (``pred``/``gold`` for generation tasks, ``logliks`` when only outputs are known).
 Aggregates: one row per (run, checkpoint, task, metric, filter), e.g. from a
-published lm-eval results JSON that has no per-example samples.
+published lm-eval results JSON that has no per-example samples. The number of
+examples a task was scored on, when the source says it, is the aggregate row of
+metric ``SAMPLE_COUNT`` (``n_samples``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def records_table(rows: Iterable[Mapping]) -> pa.Table:
     """Rows (dicts keyed by column; missing keys become null) as a table of RECORD_SCHEMA."""
     return _table(rows, RECORD_SCHEMA)
 
+
+SAMPLE_COUNT = "n_samples"  # aggregate metric whose value is the number of examples a task was scored on
 
 AGGREGATE_SCHEMA = pa.schema(
     [

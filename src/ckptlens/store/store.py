@@ -21,9 +21,7 @@ task folder are records.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +31,16 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
-from ckptlens.store.claims import Claim, try_claim
+from ckptlens.files import TMP_PREFIX, atomic_path, read_json
+from ckptlens.store.claims import Claim, claim_path, is_stale, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 
-TMP_PREFIX = ".tmp-"
+# Record columns added after the first stores were written; files without them read them as null.
+OPTIONAL_RECORD_COLUMNS = frozenset({"choice_chars", "metrics", "task_version"})
+_CHECKED: set[tuple[Path, int, int]] = set()  # (file, size, mtime) already checked by check_files
+# What a run is, fixed when its info is first written: the series (folder or hf://), and for
+# averages the series averaged from and the window.
+RUN_IDENTITY = ("series", "averaged_from", "window")
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,36 @@ class Shard:
         return f"{self.index + 1:05d}-of-{self.count:05d}.parquet"
 
 
+FOLDERS = ("records", "aggregates", "runs", "drift")
+
+
 class Store:
+    """A store folder: per-example records, imported aggregates and run descriptions (the module docstring).
+
+    Everything ckptlens computes starts from ``read`` (records as one Arrow table, long format: one row per
+    run, checkpoint, task and example) and ``read_aggregates`` (task-level imports). Both are plain
+    ``pyarrow.Table`` objects: ``.to_pandas()``, ``.to_pylist()`` or Arrow compute work on them directly.
+
+    >>> import tempfile
+    >>> from ckptlens.store import Store, records_table
+    >>> store = Store(tempfile.mkdtemp())
+    >>> rows = [{"run": "demo", "checkpoint": f"step{s}", "step": s, "task": "facts", "kind": "multiple_choice",
+    ...          "example_id": "q0", "logliks": [-1.0, -2.0], "pred": 0, "gold": 0, "correct": True, "score": 1.0}
+    ...         for s in (10, 20)]
+    >>> for s in (10, 20):
+    ...     _ = store.write_unit("demo", f"step{s}", "facts", records_table([r for r in rows if r["step"] == s]))
+    >>> store.runs(), store.tasks("demo"), store.has_unit("demo", "step20", "facts")
+    (['demo'], ['facts'], True)
+    >>> table = store.read(["demo"], ["facts"], columns=["step", "example_id", "pred", "correct"])
+    >>> table.num_rows, table.to_pylist()[1]
+    (2, {'step': 20, 'example_id': 'q0', 'pred': 0, 'correct': True})
+    """
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        for folder in (self.root, *(self.root / name for name in FOLDERS)):
+            if folder.exists() and not folder.is_dir():
+                raise CkptlensError(f"store {self.root}: {folder} is a file, not a folder; name another --store")
 
     def unit_path(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Path:
         """The unit's file, or with ``shard`` the file of that shard of it."""
@@ -61,6 +92,7 @@ class Store:
         return unit if shard is None else _shards_folder(unit) / shard.file_name
 
     def has_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> bool:
+        """Whether the unit (or shard) is finished: how a resumed evaluation skips work."""
         return self.unit_path(run, checkpoint, task, shard).is_file()
 
     def write_unit(self, run: str, checkpoint: str, task: str, table: pa.Table, shard: Shard | None = None) -> Path:
@@ -75,9 +107,25 @@ class Store:
             shutil.rmtree(_shards_folder(path), ignore_errors=True)
         return path
 
+    def remove_unit(self, run: str, checkpoint: str, task: str) -> None:
+        """Remove a stored unit (and shards of it), so that the next evaluation redoes it."""
+        path = self.unit_path(run, checkpoint, task)
+        path.unlink(missing_ok=True)
+        shutil.rmtree(_shards_folder(path), ignore_errors=True)
+
+    def drop_stale_claim(self, run: str, checkpoint: str, task: str) -> None:
+        """Remove the claim of a stored unit left by a writer killed between writing it and releasing the claim."""
+        path = claim_path(self.unit_path(run, checkpoint, task))
+        try:
+            if is_stale(path):
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
     def merge_shards(self, run: str, checkpoint: str, task: str, count: int) -> Path:
         """Write the unit from its ``count`` shards, in shard order (the task's example order)."""
-        shards = [pq.read_table(self.unit_path(run, checkpoint, task, Shard(i, count))) for i in range(count)]
+        shards = [_read_parquet(self.unit_path(run, checkpoint, task, Shard(i, count)), RECORD_SCHEMA)
+                  for i in range(count)]
         return self.write_unit(run, checkpoint, task, pa.concat_tables(shards))
 
     def claim_unit(self, run: str, checkpoint: str, task: str, shard: Shard | None = None) -> Claim | None:
@@ -85,6 +133,7 @@ class Store:
         return try_claim(self.unit_path(run, checkpoint, task, shard))
 
     def aggregates_path(self, run: str, checkpoint: str) -> Path:
+        """The file of one checkpoint's imported task-level results."""
         return self.root / "aggregates" / _safe(run) / f"{_safe(checkpoint)}.parquet"
 
     def write_aggregates(self, run: str, checkpoint: str, table: pa.Table) -> Path:
@@ -106,7 +155,7 @@ class Store:
         ]
         if not files:
             return AGGREGATE_SCHEMA.empty_table()
-        return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in files)
+        return pa.concat_tables(pq.read_table(f, schema=AGGREGATE_SCHEMA) for f in check_files(files, AGGREGATE_SCHEMA))
 
     def write_drift(self, run: str, table: pa.Table) -> Path:
         """Write a run's parameter drift (``records.drift_table``) atomically, replacing an earlier one."""
@@ -118,16 +167,28 @@ class Store:
     def read_drift(self, run: str) -> pa.Table | None:
         """The run's parameter drift, or None when ``ckptlens drift --store`` never recorded it."""
         path = self.root / "drift" / f"{_safe(run)}.parquet"
-        return pq.read_table(path, schema=DRIFT_SCHEMA) if path.is_file() else None
+        return _read_parquet(path, DRIFT_SCHEMA) if path.is_file() else None
 
     def write_run_info(self, run: str, info: dict) -> None:
+        """Record what ``run`` is; its identity (``RUN_IDENTITY``), once recorded, never changes.
+
+        A second series under a used run name would mix two runs' records, or mark a raw
+        run averaged so that stability drops it: refused, with the run named.
+        """
         path = self.root / "runs" / f"{_safe(run)}.json"
+        _check_identity(run, self.run_info(run), info)
         text = json.dumps({"run": run, **info}, indent=2, sort_keys=True)
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
     def run_info(self, run: str) -> dict:
+        """What ``write_run_info`` recorded for ``run``, or just its name."""
         path = self.root / "runs" / f"{_safe(run)}.json"
-        return json.loads(path.read_text()) if path.is_file() else {"run": run}
+        if not path.is_file():
+            return {"run": run}
+        info = read_json(path, "repair it, or remove it and evaluate the run again")
+        if not isinstance(info, dict):
+            raise CkptlensError(f"{path} is not a run description (a JSON object); repair or remove it")
+        return info
 
     def tasks(self, run: str) -> list[str]:
         """Tasks with per-example records in ``run``."""
@@ -153,7 +214,7 @@ class Store:
             if not self.root.is_dir():
                 raise CkptlensError(f"store not found: {self.root}; create one with `ckptlens eval ... --store`")
             return schema.empty_table()
-        return ds.dataset(files, format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
+        return ds.dataset(check_files(files), format="parquet", schema=RECORD_SCHEMA).to_table(columns=columns)
 
     def _unit_files(self, runs: Iterable[str] | None, tasks: Iterable[str] | None) -> list[Path]:
         wanted_runs = None if runs is None else {_safe(r) for r in runs}
@@ -166,6 +227,64 @@ class Store:
                 if wanted_tasks is None or task_dir.name in wanted_tasks:
                     files.extend(sorted(task_dir.glob("*.parquet")))
         return [f for f in files if not f.name.startswith(TMP_PREFIX) and f.is_file()]
+
+
+def _read_parquet(path: Path, schema: pa.Schema) -> pa.Table:
+    """A file of the store; one that cannot be read (cut short, not Parquet) is an error naming it."""
+    try:
+        return pq.read_table(path, schema=schema)
+    except (pa.ArrowException, OSError) as error:
+        reason = " ".join(str(error).split()).split(". ")[0]
+        raise CkptlensError(
+            f"{path} is damaged ({reason}); `ckptlens store check --repair` removes it so a rerun redoes it"
+        ) from None
+
+
+def check_files(files: list[Path], schema: pa.Schema = RECORD_SCHEMA) -> list[Path]:
+    """``files``, once each is known to be a readable Parquet file of ``schema``; else an error naming it.
+
+    Columns added to a schema later (``OPTIONAL_RECORD_COLUMNS``) may be missing: older
+    files read them as null. A file is checked once per change (size and time).
+    """
+    for path in files:
+        stat = path.stat()
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        if key not in _CHECKED:
+            _check_file(path, schema)
+            _CHECKED.add(key)
+    return files
+
+
+def _check_file(path: Path, schema: pa.Schema) -> None:
+    try:
+        found = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CkptlensError(
+            f"{path} is damaged ({reason}); `ckptlens store check --repair` removes it so a rerun redoes it"
+        ) from None
+    for field in schema:
+        if field.name not in found.names:
+            if field.name in OPTIONAL_RECORD_COLUMNS:
+                continue
+            raise CkptlensError(f"{path} is not a ckptlens file of this kind: it has no column {field.name!r}; "
+                                "move it out of the store")
+        if found.field(field.name).type != field.type:
+            raise CkptlensError(f"{path} is not a ckptlens file of this kind: column {field.name!r} is "
+                                f"{found.field(field.name).type}, not {field.type}; move it out of the store")
+
+
+def _check_identity(run: str, stored: dict, info: dict) -> None:
+    """Refuse ``info`` when ``stored`` already fixes the run's series (imported runs have none) to another one."""
+    if "series" not in stored:
+        return
+    changed = [key for key in RUN_IDENTITY if stored.get(key) != info.get(key)]
+    if changed:
+        key = changed[0]
+        raise CkptlensError(
+            f"run {run!r} is already {key} {stored.get(key)!r} in this store, not {info.get(key)!r}; "
+            "give this series another --run name"
+        )
 
 
 def _safe(name: str) -> str:
@@ -185,12 +304,5 @@ def _shards_folder(unit: Path) -> Path:
 
 
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as partial:
+        write(partial)

@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_text
 from ckptlens.tasks.task import Task
 from ckptlens.tasks.template import TemplateSpec, read_jsonl, render_task
 
@@ -89,7 +90,7 @@ def load_lm_eval_task(path: str | Path, raw: dict | None = None) -> Task:
 def read_yaml(path: Path) -> dict:
     """A task YAML as a mapping; lm-eval's ``!function`` tags name Python code ckptlens will not run."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path))
     except yaml.constructor.ConstructorError as err:
         raise CkptlensError(f"{path}: {err.problem}; Python hooks (!function) are not supported") from None
     except yaml.YAMLError as err:

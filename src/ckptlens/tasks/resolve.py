@@ -9,11 +9,13 @@ world of the series' seed (0 when the series does not record one).
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from ckptlens.checkpoints.hub import is_hub_spec
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json
+from ckptlens.tasks.lm_eval_index import resolve_lm_eval
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
 from ckptlens.tasks.task_file import load_task
@@ -23,12 +25,25 @@ TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 
 def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
-    """Tasks for each spec (a path to a task file, a built-in name, or ``all`` for every built-in)."""
+    """Tasks for each spec (a path to a task file, a built-in name, ``all`` for every built-in, or
+    ``lm-eval:NAME`` for lm-eval's own tasks with its default options; ``lm_eval_index`` takes options)."""
     builtins = builtin_names()
     if not specs:
         raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(builtins)}")
     names = [n for spec in specs for n in (builtins if spec == "all" else (spec,))]
-    return [_resolve(spec, series_dir) for spec in dict.fromkeys(names)]
+    resolved = resolve_lm_eval(list(dict.fromkeys(names)))
+    return [spec if isinstance(spec, Task) else _resolve(spec, series_dir) for spec in resolved]
+
+
+def default_tasks(series_dir: str | Path | None) -> list[str]:
+    """The tasks to run when none are named: the built-ins, only on a series that records them in its
+    ``tasks/`` folder (the demo's pretraining run, or a series averaged from it); otherwise an error, since the
+    demo world's synthetic tasks mean nothing to another model."""
+    if any(folder.is_dir() for folder in _task_folders(series_dir)):
+        return ["all"]
+    where = f"{series_dir} records no tasks (no {TASKS_FOLDER}/ folder)" if series_dir else "no series folder"
+    raise CkptlensError(f"--tasks is required: {where}; name task files (.jsonl, .yaml, .txt) or lm-eval tasks, "
+                        "e.g. --tasks my_task.jsonl")
 
 
 def _resolve(spec: str, series_dir: str | Path | None) -> Task:
@@ -53,9 +68,9 @@ def _task_folders(series_dir: str | Path | None) -> list[Path]:
         return []
     series_dir = Path(series_dir)
     folders = [series_dir / TASKS_FOLDER]
-    source = series_manifest(series_dir).get("source")
-    if source:
-        folders.append(Path(source) / TASKS_FOLDER)
+    source = manifest_source(series_dir)
+    if source is not None:
+        folders.append(source / TASKS_FOLDER)
     return folders
 
 
@@ -63,8 +78,9 @@ def _series_seed(series_dir: str | Path | None) -> int:
     if series_dir is None:
         return 0
     manifest = series_manifest(Path(series_dir))
-    if "seed" not in manifest and manifest.get("source"):
-        manifest = series_manifest(Path(manifest["source"]))
+    source = manifest_source(Path(series_dir))
+    if "seed" not in manifest and source is not None:
+        manifest = series_manifest(source)
     return int(manifest.get("seed", 0))
 
 
@@ -73,7 +89,20 @@ def series_manifest(series_dir: Path) -> dict:
     path = Path(series_dir) / "manifest.json"
     if not path.is_file():
         return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise CkptlensError(f"{path} is not valid JSON; repair or delete it") from None
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise CkptlensError(f"{path} is not a series manifest (a JSON object); repair or remove it")
+    return manifest
+
+
+def manifest_source(series_dir: Path) -> Path | None:
+    """The local series an averaged folder was made from, as a resolved path; None for a plain or Hub series.
+
+    ``average`` writes the source as an absolute path; a relative one is read relative to
+    the folder holding the manifest, never to the current directory, so every command
+    finds the same source wherever it runs.
+    """
+    source = series_manifest(series_dir).get("source")
+    if not source or is_hub_spec(source):
+        return None
+    return (Path(series_dir) / source).resolve()

@@ -7,12 +7,18 @@ log-likelihood; correct when the best-scoring choice is ``gold``.
 output is compared with ``target`` by exact match (after normalisation).
 ``perplexity``: each example's context is a document whose loss is measured
 (summed negative log-likelihood, tokens and bytes: bits per byte).
+
+A task from lm-eval's own index (``tasks.lm_eval_index``) also carries
+``lm_eval``: lm-eval's built task and requests, which score and judge it; its
+examples are lm-eval's documents (id = ``doc_id``, context = the prompt).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+from ckptlens.tasks.chance import chance_level
 
 TaskKind = Literal["multiple_choice", "generation", "perplexity"]
 
@@ -36,10 +42,11 @@ class Task:
     stop: tuple[str, ...] = ("\n",)
     max_new_tokens: int = 16
     demonstrations: tuple[dict, ...] = field(default=())
+    lm_eval: object | None = field(default=None, compare=False, repr=False)  # an LmEvalTask, for lm-eval's tasks
 
     @property
     def chance(self) -> float:
-        """Expected score of a model that guesses uniformly (0 for generation)."""
-        if self.kind != "multiple_choice" or not self.examples:
+        """Expected score of a model that guesses uniformly (0 for generation): ``chance.chance_level``."""
+        if self.kind != "multiple_choice":
             return 0.0
-        return sum(1 / len(e.choices) for e in self.examples) / len(self.examples)
+        return chance_level(len(e.choices) for e in self.examples)

@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from ckptlens.errors import CkptlensError
-from ckptlens.files import atomic_path, write_text_atomic
+from ckptlens.files import atomic_path, read_text, write_text_atomic
 from ckptlens.tasks.jsonl import json_objects
 from ckptlens.tasks.lm_eval_yaml import is_lm_eval_yaml, load_lm_eval_task, read_yaml
 from ckptlens.tasks.task import Example, Task
@@ -122,7 +122,7 @@ def _read_spec(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        spec = yaml.safe_load(path.read_text()) or {}
+        spec = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as err:
         raise CkptlensError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
     if not isinstance(spec, dict):
@@ -160,7 +160,7 @@ def _multiple_choice(where: str, obj: dict) -> Example:
 
 def perplexity_task(path: Path) -> Task:
     """A ``.txt`` file as a perplexity task of one document, named after the file."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     if not text.strip():
         raise CkptlensError(f"{path} is empty; a perplexity task needs some text")
     return Task(name=path.stem, kind="perplexity", examples=(Example(path.name, text),), category="language modeling")

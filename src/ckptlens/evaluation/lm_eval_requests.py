@@ -1,0 +1,191 @@
+"""lm-eval's requests answered by ckptlens's engine, then judged by the task's own filters and ``process_results``.
+
+- ``loglikelihood`` (and the ``multiple_choice`` requests it stands for): the
+  requests of one context are one example of ``score_multiple_choice``, so an
+  example's options share one context pass and the prefix every context shares
+  (fixed demonstrations, or at least the description) runs once per call;
+  each answer is ``(summed loglik, is_greedy)`` as lm-eval's models return it.
+- ``generate_until``: greedy decoding until one of ``until`` (and end of text),
+  at most ``max_gen_toks`` new tokens (lm-eval's default 256).
+- ``loglikelihood_rolling``: the document's summed log-likelihood over disjoint
+  windows (``evaluation.perplexity``, lm-eval's rolling windows).
+
+The answers then go through the task's filters and ``process_results`` exactly
+as ``lm_eval.evaluator.evaluate`` feeds them, so every per-example metric
+(``acc``, ``acc_norm``, ``acc_mutual_info``, ``exact_match`` after filters,
+``f1``, perplexities, ...) is lm-eval's by construction. A metric lm-eval only
+aggregates (perplexities, ``f1``) is stored per example as its aggregation of
+that one document. Metrics of a filter other than the task's first are keyed
+``metric,filter`` as lm-eval's results JSON names them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections import defaultdict
+from collections.abc import Sequence
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.generation import generate_greedy
+from ckptlens.evaluation.perplexity import text_loss
+from ckptlens.evaluation.scoring import score_multiple_choice
+from ckptlens.tasks.lm_eval_index import LmEvalTask
+from ckptlens.tasks.task import Example, Task
+
+DEFAULT_MAX_GEN_TOKS = 256  # lm-eval's HF model default when generation_kwargs give none
+
+
+def evaluate_lm_eval_task(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: Task, batch_size: int = 32
+) -> list[dict]:
+    """One record row per document of ``task`` (an lm-eval task), without run/checkpoint keys or prompt hash."""
+    source: LmEvalTask = task.lm_eval
+    doc_ids = [int(e.id) for e in task.examples]
+    requests = [r for doc_id in doc_ids for r in source.instances[doc_id]]
+    for request in requests:  # the built requests are shared by every checkpoint of the command
+        request.resps, request.filtered_resps = [], {}
+    by_type: dict[str, list] = defaultdict(list)
+    for request in requests:
+        by_type[request.request_type].append(request)
+    tokens = _loglikelihood(model, tokenizer, by_type["loglikelihood"], batch_size)
+    _generate(model, tokenizer, by_type["generate_until"], batch_size)
+    tokens.update(_rolling(model, tokenizer, by_type["loglikelihood_rolling"], batch_size))
+    for ensemble in getattr(source.task, "_filters", ()):
+        ensemble.apply(requests)
+    return [_row(source, task.kind, doc_id, source.instances[doc_id], tokens) for doc_id in doc_ids]
+
+
+def _loglikelihood(model, tokenizer, requests: list, batch_size: int) -> dict[int, int]:
+    """Answer (loglik, is_greedy) for each request; {id(request): continuation tokens}."""
+    tokens: dict[int, int] = {}
+    for group in _by_context(requests):
+        examples = [Example(str(i), ctx, tuple(r.arguments[1] for r in rs)) for i, (ctx, rs) in enumerate(group)]
+        scores = score_multiple_choice(model, tokenizer, examples, batch_size)
+        for (_, rs), score in zip(group, scores, strict=True):
+            for j, request in enumerate(rs):
+                request.resps.extend([(score.logliks[j], score.greedy[j])] * (request.repeats or 1))
+                tokens[id(request)] = score.n_tokens[j]
+    return tokens
+
+
+def _by_context(requests: list) -> list[list[tuple[str, list]]]:
+    """Requests grouped by context, in two calls: empty contexts (mutual information) would break prefix sharing."""
+    contexts: dict[str, list] = defaultdict(list)
+    for request in requests:
+        contexts[request.arguments[0]].append(request)
+    with_context = [(c, rs) for c, rs in contexts.items() if c]
+    empty = [(c, rs) for c, rs in contexts.items() if not c]
+    return [g for g in (with_context, empty) if g]
+
+
+def _generate(model, tokenizer, requests: list, batch_size: int) -> None:
+    """Greedy generations, batched per distinct (until, max_gen_toks)."""
+    eos = tokenizer.decode([tokenizer.eos_token_id]) if tokenizer.eos_token_id is not None else None
+    groups: dict[tuple, list] = defaultdict(list)
+    for request in requests:
+        context, kwargs = request.arguments
+        groups[_stopping(kwargs, eos, request.task_name)].append(request)
+    for (until, max_gen_toks), group in groups.items():
+        examples = [Example(str(i), r.arguments[0]) for i, r in enumerate(group)]
+        outputs = generate_greedy(model, tokenizer, examples, until, max_gen_toks, batch_size)
+        for request, output in zip(group, outputs, strict=True):
+            request.resps.extend([output] * (request.repeats or 1))
+
+
+def _stopping(kwargs: dict, eos: str | None, task_name: str) -> tuple[tuple[str, ...], int]:
+    """``until`` (plus end of text, as lm-eval adds it) and ``max_gen_toks``; sampling is refused."""
+    kwargs = dict(kwargs or {})
+    if kwargs.get("do_sample") or (kwargs.get("temperature") or 0) > 0:
+        raise CkptlensError(f"lm-eval task {task_name!r} asks for sampled generation (generation_kwargs); ckptlens "
+                            "decodes greedily: set do_sample: false and temperature: 0 in an --include-path YAML")
+    until = kwargs.get("until") or []
+    until = [until] if isinstance(until, str) else list(until)
+    if eos and eos not in until:
+        until.append(eos)
+    return tuple(until), int(kwargs.get("max_gen_toks", DEFAULT_MAX_GEN_TOKS))
+
+
+def _rolling(model, tokenizer, requests: list, batch_size: int) -> dict[int, int]:
+    """Answer each document's rolling log-likelihood; {id(request): tokens scored}."""
+    if not requests:
+        return {}
+    losses = text_loss(model, tokenizer, [r.arguments[0] for r in requests], batch_size)
+    for request, loss in zip(requests, losses, strict=True):
+        request.resps.extend([-loss.nll] * (request.repeats or 1))
+    return {id(r): loss.tokens for r, loss in zip(requests, losses, strict=True)}
+
+
+def _row(source: LmEvalTask, kind: str, doc_id: int, requests: list, tokens: dict[int, int]) -> dict:
+    task, doc = source.task, source.docs[doc_id]
+    metrics = _metrics(source, doc, requests)
+    score = next((metrics[m] for m in (*source.metric_names, *metrics) if m in metrics), None)
+    score = score if kind != "perplexity" and score is not None and 0.0 <= score <= 1.0 else None  # in [0, 1]
+    row = {"example_id": str(doc_id), "metrics": list(metrics.items()), "task_version": source.version,
+           "score": score, "correct": None if score not in (0.0, 1.0) else score == 1.0}
+    first = next(iter(requests[0].filtered_resps))
+    answers = [r.filtered_resps[first] for r in requests]
+    if task.get_config("output_type") == "multiple_choice":
+        row.update(_choice_fields(task, doc, requests, answers, tokens))
+    elif kind == "perplexity":
+        text = requests[0].arguments[0]
+        row.update(nll=-answers[0], n_tokens=tokens[id(requests[0])], n_bytes=len(text.encode("utf-8")))
+    elif requests[0].request_type == "loglikelihood":
+        row.update(logliks=[a[0] for a in answers], choice_tokens=[tokens[id(r)] for r in requests],
+                   output=None, target=requests[0].arguments[1])
+    else:  # the generated text itself; the filters' answer is what exact_match judged
+        row.update(output=str(requests[0].resps[0]), target=str(task.doc_to_target(doc)))
+    return row
+
+
+def _choice_fields(task, doc: dict, requests: list, answers: list, tokens: dict[int, int]) -> dict:
+    """Per-choice log-likelihoods and character lengths (acc_norm's divisor), prediction, gold."""
+    choices = list(task.doc_to_choice(doc))
+    n = len(choices)  # acc_mutual_info appends the unconditional requests after the choices
+    logliks = [float(a[0]) for a in answers[:n]]
+    pred = max(range(n), key=lambda i: (logliks[i], -i))
+    gold = _gold_index(task.doc_to_target(doc), choices)
+    return {
+        "logliks": logliks, "choice_tokens": [tokens[id(r)] for r in requests[:n]],
+        "choice_chars": [len(c) for c in choices], "pred": pred, "gold": gold, "output": choices[pred],
+        "target": choices[gold] if gold is not None and 0 <= gold < n else None,
+    }
+
+
+def _gold_index(target, choices: Sequence[str]) -> int | None:
+    """lm-eval's gold: an index, a choice's text, or a list of acceptable indices (the first is kept)."""
+    if isinstance(target, list):
+        target = target[0] if target else None
+    if isinstance(target, str):
+        return choices.index(target) if target in choices else (int(target) if target.isdigit() else None)
+    return None if target is None else int(target)
+
+
+def _metrics(source: LmEvalTask, doc: dict, requests: list) -> dict[str, float]:
+    """process_results for each filter; values lm-eval only aggregates become that aggregation of one document."""
+    task = source.task
+    aggregations = task.aggregation()
+    filters = list(requests[0].filtered_resps)
+    out: dict[str, float] = {}
+    for n, filter_key in enumerate(filters):
+        results = task.process_results(doc, [r.filtered_resps[filter_key] for r in requests])
+        for metric, value in results.items():
+            number = _scalar(value, aggregations.get(metric))
+            if number is not None:
+                out[metric if n == 0 else f"{metric},{filter_key}"] = number
+    order = {m: i for i, m in enumerate(source.metric_names)}
+    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0].split(",")[0], len(order))))
+
+
+def _scalar(value, aggregate) -> float | None:
+    if isinstance(value, bool | numbers.Number):
+        return float(value)
+    if aggregate is None:
+        return None
+    try:
+        number = aggregate([value])
+    except Exception:  # an aggregation that needs more than one document (e.g. mcc) has no per-example value
+        return None
+    return float(number) if isinstance(number, numbers.Number) and math.isfinite(float(number)) else None

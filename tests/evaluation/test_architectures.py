@@ -1,0 +1,73 @@
+"""The scoring engine on five more architectures than the Llama the other tests use.
+
+The engine runs a shared prefix once into a KV cache, packs every choice of an example into one row under a
+tree-shaped 4D mask with explicit position ids, and keeps only the scored logits. Each of those touches
+something architectures do differently (learned vs rotary positions, OPT's position offset, Gemma's scaled
+embeddings and grouped keys, GPT-2's fused attention), so each tiny model, random weights built from its
+config, is checked against a direct transformers forward: ctx + continuation, no cache, no batching, the
+sum of log-softmax over the continuation tokens.
+"""
+
+import pytest
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    GemmaConfig,
+    GPT2Config,
+    GPTNeoXConfig,
+    LlamaConfig,
+    OPTConfig,
+    Qwen2Config,
+)
+
+from ckptlens.evaluation.scoring import encode_pair, score_multiple_choice
+from tests.conftest import build_tokenizer
+from tests.evaluation.test_scoring import _examples
+
+SIZE = {"max_position_embeddings": 256, "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 1}
+CONFIGS = {
+    "gpt_neox": lambda v: GPTNeoXConfig(vocab_size=v, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=4, rotary_pct=0.5, **SIZE),
+    "gpt2": lambda v: GPT2Config(vocab_size=v, n_embd=32, n_layer=2, n_head=4, n_positions=256,
+                                 pad_token_id=0, eos_token_id=1, bos_token_id=1),
+    "qwen2": lambda v: Qwen2Config(vocab_size=v, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, **SIZE),
+    "opt": lambda v: OPTConfig(vocab_size=v, hidden_size=32, ffn_dim=64, num_hidden_layers=2, num_attention_heads=4,
+                               word_embed_proj_dim=32, **SIZE),
+    "gemma": lambda v: GemmaConfig(vocab_size=v, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=1, head_dim=8, **SIZE),
+    "llama": lambda v: LlamaConfig(vocab_size=v, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=4, **SIZE),
+}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+def direct_logliks(model, tokenizer, example) -> list[float]:
+    """Sum of log-softmax over the continuation's tokens, from one plain forward of context + continuation."""
+    logliks = []
+    for choice in example.choices:
+        ctx, cont = encode_pair(tokenizer, example.context, choice)
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ctx + cont])).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        logliks.append(sum(float(logprobs[len(ctx) - 1 + i, token]) for i, token in enumerate(cont)))
+    return logliks
+
+
+@pytest.mark.parametrize("architecture", sorted(CONFIGS))
+def test_scores_equal_a_direct_forward(architecture, tokenizer, one_thread):
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(CONFIGS[architecture](len(tokenizer)), dtype=torch.float32).eval()
+    examples = _examples(6)
+    expected = [direct_logliks(model, tokenizer, e) for e in examples]
+    for share_prefix in (True, False):
+        scores = score_multiple_choice(model, tokenizer, examples, batch_size=4, share_prefix=share_prefix)
+        got = [s.logliks for s in scores]
+        assert [len(g) for g in got] == [len(e.choices) for e in examples]
+        difference = max(abs(a - b) for g, e in zip(got, expected) for a, b in zip(g, e))
+        assert difference < 1e-4, (architecture, share_prefix, difference)
+    assert len({round(v, 3) for e in expected for v in e}) > len(examples)  # the scores vary: a real model ran
