@@ -115,3 +115,9 @@ def test_task_level_imports_get_a_verdict_and_no_empty_parts(tmp_path):
     assert "the raw task score moves by 0.070" in page and "the store has no per-example records" in page
     assert "<img" not in page and "nothing to show" not in page and "[lo, hi]" not in page
     assert all(path.read_text().splitlines()[0] for path in report.html.parent.glob("*.csv"))
+
+
+def test_the_raw_curve_covers_all_of_training(report):
+    with (report.html.parent / "trajectories.csv").open() as f:
+        raw = [int(r["step"]) for r in csv.DictReader(f) if (r["task"], r["method"]) == ("facts", "raw")]
+    assert raw == [10, 20, 30, 40, 50]

@@ -1,15 +1,15 @@
 """Score per checkpoint for raw, averaged and ensembled checkpoints: the curves the report draws.
 
-The curves come from ``analysis.integration.method_matrices`` over every step of the run, so the report draws
-exactly the methods, windows and rules of its stability table (an average of window n wherever it was evaluated,
-an ensemble of n at every checkpoint with n - 1 predecessors).
+The integrated curves come from ``analysis.integration.method_matrices`` over every step of the run, so the
+report draws exactly the methods, windows and rules of its stability table, over the steps they all cover; the
+raw curve covers all of training.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ckptlens.analysis.integration import method_matrices
+from ckptlens.analysis.integration import method_matrices, raw_matrix
 from ckptlens.analysis.matrix import Matrices, TaskMatrix
 
 
@@ -49,8 +49,9 @@ def trajectories(
 def task_trajectories(
     matrix: TaskMatrix, averages: dict[int, TaskMatrix], windows: tuple[int, ...], rules: tuple[str, ...]
 ) -> list[TrajectoryPoint]:
-    """One task's curves: the method matrices of every step, each reduced to its score per step."""
-    found = method_matrices(matrix, averages, matrix.steps.tolist(), windows, rules)
+    """One task's curves: raw at every step, and each method over the steps all methods share (where the table
+    compares them), each reduced to its score per step."""
+    found = [raw_matrix(matrix), *method_matrices(matrix, averages, matrix.steps.tolist(), windows, rules)[1:]]
     return [
         TrajectoryPoint(matrix.run, matrix.task, m.method, m.window, int(step), float(score))
         for m in found
