@@ -22,6 +22,7 @@ import yaml
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_text
 from ckptlens.tasks.chance import chance_level
+from ckptlens.tasks.llm_jp_eval import category_patterns
 
 OTHER = "other"
 
@@ -148,8 +149,17 @@ def example_count(task: str, recorded: list[float | None]) -> tuple[int | None, 
     return benchmark_size(task), "known size"
 
 
+BUILTIN_CATEGORIES = {"llm-jp-eval": category_patterns}  # --categories NAME: tables ckptlens ships
+
+
 def load_categories(path: str | Path) -> dict[str, str]:
-    """A user mapping ``{category: [task name or regex, ...]}`` as {pattern: category}."""
+    """A user mapping ``{category: [task name or regex, ...]}`` as {pattern: category}, or a built-in table.
+
+    >>> load_categories("llm-jp-eval")["jsquad"]
+    'RC'
+    """
+    if str(path) in BUILTIN_CATEGORIES:
+        return BUILTIN_CATEGORIES[str(path)]()
     path = Path(path)
     try:
         data = yaml.safe_load(read_text(path)) if path.is_file() else None

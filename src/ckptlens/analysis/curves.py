@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
 from ckptlens.analysis.matrix import metric_scores
+from ckptlens.importers.identity import nominal_params
 from ckptlens.store import SAMPLE_COUNT, Store
 from ckptlens.tasks.chance import chance_level
 
@@ -69,9 +70,9 @@ def _with_benchmark_chance(curve: Curve, counts: dict[tuple[str, str], list[floa
 
 
 def run_sizes(store: Store) -> dict[str, int | None]:
-    """Parameters of each base run (None when unknown), from the run info."""
+    """Parameters of each base run (None when unknown): the run info's (``--size``), else the run's name (``-1.8b``)."""
     infos = [store.run_info(r) for r in store.runs()]
-    return {i["run"]: i.get("n_params") for i in infos if not i.get("averaged_from")}
+    return {i["run"]: i.get("n_params") or nominal_params(i["run"]) for i in infos if not i.get("averaged_from")}
 
 
 def loss_curves(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ckptlens.errors import CkptlensError
+from ckptlens.tasks.metrics import metric, normalise_text
 
 TIE_TOLERANCE = 1e-9  # confidence totals this close (relative) are a tie: summation order must not pick a winner
 
@@ -66,11 +67,6 @@ def vote_text(outputs: np.ndarray) -> np.ndarray:
     return np.array([_vote_row(row) for row in outputs], dtype=object)
 
 
-def normalise_text(text: str) -> str:
-    """Whitespace-collapsed text: the form generated answers are compared in."""
-    return " ".join(str(text).split())
-
-
 MULTIPLE_CHOICE_RULES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "vote": vote,
     "mean-logprob": mean_logprob,
@@ -94,6 +90,18 @@ def ensemble_choices(logliks: np.ndarray, window: int, rule: str, ends: list[int
     combine = _rule(rule)
     columns = [combine(logliks[list(w)]) for w in _windows(len(logliks), window, ends)]
     return np.stack(columns, axis=1) if columns else np.zeros((logliks.shape[1], 0), dtype=int)
+
+
+def text_scores(texts: np.ndarray, targets: np.ndarray, metric_name: str = "exact_match") -> np.ndarray:
+    """(E, T) score of each (voted) text against its example's target by the task's metric.
+
+    >>> text_scores(np.array([["東京", "大阪"]], dtype=object), np.array(["東京都"], dtype=object), "char_f1")
+    array([[0.8, 0. ]])
+    """
+    score = metric(metric_name)
+    return np.array([[score(str(t), str(g)) for t in row] for row, g in zip(texts, targets)], dtype=float).reshape(
+        texts.shape
+    )
 
 
 def ensemble_texts(outputs: np.ndarray, window: int, ends: list[int] | None = None) -> np.ndarray:

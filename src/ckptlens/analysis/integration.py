@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, normalise_text
+from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, text_scores
 from ckptlens.analysis.matrix import TaskMatrix
+from ckptlens.tasks.metrics import normalise_text
 
 RAW = "raw"
 AVERAGE = "average"
@@ -93,7 +94,7 @@ def raw_matrix(matrix: TaskMatrix) -> MethodMatrix:
 
 
 def normalised(texts: np.ndarray) -> np.ndarray:
-    """Generated texts in the whitespace-collapsed form they are compared in."""
+    """Generated texts in the form they are compared in (``tasks.metrics.normalise_text``)."""
     return np.vectorize(normalise_text, otypes=[object])(texts) if texts.size else texts
 
 
@@ -118,6 +119,6 @@ def _ensembles(matrix: TaskMatrix, window: list[int], windows: tuple[int, ...], 
                 score = (outputs == matrix.gold[:, None]).astype(float)
             else:
                 outputs = ensemble_texts(matrix.outputs, n, ends)
-                score = (outputs == normalised(matrix.targets)[:, None]).astype(float)
+                score = text_scores(outputs, matrix.targets, matrix.metric)
             found.append(MethodMatrix(f"{ENSEMBLE_PREFIX}{rule}", n, matrix.steps[ends], score, outputs))
     return found

@@ -54,6 +54,7 @@ class TaskMatrix:
     logliks: np.ndarray  # (m, E, C) float, -inf where an example has fewer than C choices
     outputs: np.ndarray  # (E, m) str: chosen option text or generated text
     targets: np.ndarray  # (E,) str
+    metric: str = "exact_match"  # generation: the metric of ``score`` (the first key of the records' metrics map)
 
     @property
     def n_examples(self) -> int:
@@ -86,6 +87,7 @@ class TaskMatrix:
             logliks=self.logliks[keep],
             outputs=self.outputs[:, keep],
             targets=self.targets,
+            metric=self.metric,
         )
 
 
@@ -186,6 +188,7 @@ def _matrix(rows: pa.Table, run: str, task: str, metric: str | None = None) -> T
         logliks=_logliks(rows["logliks"], shape, row, col),
         outputs=_scatter(shape, row, col, _strings(rows["output"]), ""),
         targets=_per_example(len(ids), row, _strings(rows["target"]), ""),
+        metric=_score_metric(rows),
     )
     return _on_metric(matrix, rows, row, col, metric)
 
@@ -248,6 +251,17 @@ def _check_prompts(rows: pa.Table, run: str, task: str) -> None:
                 "the prompts differ (other few-shot seed, num_fewshot or template): evaluate or import them as "
                 "separate runs"
             )
+
+
+def _score_metric(rows: pa.Table) -> str:
+    """The metric a generation task's ``score`` holds: the first key of its metrics map (exact match without one).
+
+    The evaluation and the llm-jp-eval importer write the task's own metric first.
+    """
+    if "metrics" not in rows.column_names:
+        return "exact_match"
+    first = next((m for m in rows["metrics"].to_pylist() if m), None)
+    return first[0][0] if first else "exact_match"
 
 
 def _shared_examples(rows: pa.Table, run: str, task: str) -> pa.Table:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ckptlens.errors import CkptlensError
+from ckptlens.tasks.metrics import char_f1
 
 
 def task_mtv(scores: np.ndarray) -> float:
@@ -45,23 +46,13 @@ def instability_score(outputs: np.ndarray) -> float:
 
 
 def instability_score_char_f1(outputs: np.ndarray) -> float:
-    """Instability score with character-F1 similarity between neighbouring generated texts."""
+    """Instability score with character-F1 similarity (llm-jp-eval's, ``tasks.metrics.char_f1``) between
+    neighbouring generated texts."""
     outputs = _matrix(outputs)
     changes = [
         1.0 - char_f1(str(a), str(b)) for row in outputs for a, b in zip(row[:-1], row[1:])
     ]
     return float(np.mean(changes))
-
-
-def char_f1(a: str, b: str) -> float:
-    """F1 over the multisets of characters (1.0 for two empty strings)."""
-    if not a and not b:
-        return 1.0
-    common = sum(min(a.count(c), b.count(c)) for c in set(a))
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(a), common / len(b)
-    return 2 * precision * recall / (precision + recall)
 
 
 def score_std(scores: np.ndarray) -> float:

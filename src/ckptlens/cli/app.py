@@ -36,13 +36,16 @@ from ckptlens.cli.options import (
     NumFewshotOpt,
     RecordFormat,
     RulesOpt,
+    SizeOpt,
     SkipIncompleteOpt,
     StepsOpt,
     StoreOpt,
     TableFormat,
     WindowsOpt,
     adaptive_config,
+    llm_jp_eval_options,
     parse_rules,
+    parse_size,
     parse_windows,
     with_lm_eval_tasks,
 )
@@ -147,6 +150,8 @@ def eval_command(
     limit: LimitOpt = None,
     fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
     apply_chat_template: ChatTemplateOpt = False,
+    split: Annotated[str, typer.Option(help="llm-jp-eval tasks: dev or test.")] = "dev",
+    size: SizeOpt = None,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work.
 
@@ -155,9 +160,11 @@ def eval_command(
     from ckptlens.cli.cluster import cluster_options
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
     from ckptlens.evaluation.runner import EvalConfig
+    from ckptlens.tasks.llm_jp_eval import resolve_llm_jp_eval
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
     names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
+    names = resolve_llm_jp_eval(names, llm_jp_eval_options(split, num_fewshot, limit))
     config = EvalConfig(
         batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size, reevaluate=reevaluate
     )
@@ -178,7 +185,7 @@ def eval_command(
         done = watch_series(series, names, Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
-    options = SeriesOptions(steps, last, average_window, skip_incomplete)
+    options = SeriesOptions(steps, last, average_window, skip_incomplete, parse_size(size))
     with stage_bars(console) as bars:
         summary = evaluate(
             series, names, Store(store), run, config,
@@ -313,10 +320,12 @@ def report(
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
     metric: MetricOpt = None,
+    categories: CategoriesOpt = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
     stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
-                                adaptive=adaptive_config(adaptive, lag_weight, mtv_target))
+                                adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
+                                categories=load_categories(categories) if categories else None)
     config = ReportConfig(stability=stability)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
@@ -364,6 +373,24 @@ def import_lm_eval_command(
         f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
         f"{summary.aggregate_rows} task-level results, {summary.records} per-example records"
     )
+
+
+@import_app.command("llm-jp-eval")
+def import_llm_jp_eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="llm-jp-eval result files, or folders searched for them.")],
+    store: StoreOpt,
+    run: Annotated[str | None, typer.Option(help="Run name (default: the model's name).")] = None,
+    step_from: Annotated[
+        str | None, typer.Option("--step-from", help="Regex whose first group is the step in the model name or path.")
+    ] = None,
+    size: SizeOpt = None,
+) -> None:
+    """Import llm-jp-eval result files (one per checkpoint), recomputing every example's metrics."""
+    from ckptlens.importers.llm_jp_eval import import_llm_jp_eval
+
+    summary = import_llm_jp_eval(paths, Store(store), run, step_from, parse_size(size))
+    console.print(f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
+                  f"{summary.records} per-example records")
 
 
 @app.command()

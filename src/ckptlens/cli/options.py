@@ -23,7 +23,25 @@ FilterLastOpt = Annotated[
     float | None,
     typer.Option("--last", parser=parse_fraction, help="Only the final fraction of training: 0.2 or 20%."),
 ]
-CategoriesOpt = Annotated[Path | None, typer.Option(help="YAML mapping each category to task names or regexes.")]
+CategoriesOpt = Annotated[
+    Path | None,
+    typer.Option(help="YAML mapping each category to task names or regexes, or 'llm-jp-eval' (its 9 categories)."),
+]
+SizeOpt = Annotated[
+    str | None, typer.Option("--size", help="Model size for by-size analyses: 1.8b, 410m or a parameter count.")
+]
+
+
+def parse_size(text: str | None) -> int | None:
+    """``--size``: ``1.8b`` -> 1,800,000,000, ``410m``, or a plain count; None when not given."""
+    if text is None:
+        return None
+    unit = {"k": 10**3, "m": 10**6, "b": 10**9}.get(text[-1:].lower(), 1)
+    try:
+        value = float(text[:-1] if unit > 1 else text)
+    except ValueError:
+        raise CkptlensError(f"--size {text!r}: give a count or a size like 1.8b or 410m") from None
+    return round(value * unit)
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
 SkipIncompleteOpt = Annotated[
@@ -112,8 +130,10 @@ def parse_rules(text: str) -> tuple[str, ...]:
 IncludePathOpt = Annotated[
     list[str] | None, typer.Option("--include-path", help="lm-eval: folder of task YAMLs (repeatable), as lm_eval's.")
 ]
-NumFewshotOpt = Annotated[int | None, typer.Option(help="lm-eval: demonstrations per prompt (default: the YAML's).")]
-LimitOpt = Annotated[float | None, typer.Option(help="lm-eval: first N documents per task (below 1: a fraction).")]
+NumFewshotOpt = Annotated[
+    int | None, typer.Option(help="Demonstrations per prompt (default: the lm-eval YAML's; llm-jp-eval: 4).")
+]
+LimitOpt = Annotated[float | None, typer.Option(help="First N documents per task (lm-eval: below 1, a fraction).")]
 FewshotSeedOpt = Annotated[int, typer.Option(help="lm-eval: seed of the few-shot sampler, lm_eval's default.")]
 ChatTemplateOpt = Annotated[bool, typer.Option(help="lm-eval: apply a chat template (not supported: an error).")]
 
@@ -124,3 +144,12 @@ def with_lm_eval_tasks(names: list[str], include_path, num_fewshot, limit, fewsh
 
     options = LmEvalOptions(tuple(include_path or ()), num_fewshot, limit, fewshot_seed, chat_template)
     return resolve_lm_eval(names, options)
+
+
+def llm_jp_eval_options(split: str, num_fewshot: int | None, limit: float | None):
+    """``--split``, ``--num-fewshot`` (llm-jp-eval's 4 when not given) and ``--limit`` (a count), for llm-jp-eval."""
+    from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions
+
+    if limit is not None and limit != int(limit):
+        raise CkptlensError(f"--limit {limit}: llm-jp-eval tasks take a whole number of samples")
+    return LlmJpEvalOptions(split, 4 if num_fewshot is None else num_fewshot, None if limit is None else int(limit))

@@ -37,6 +37,7 @@ class SeriesOptions:
     last: float | None = None  # only the final fraction of training (averages: windows ending there)
     average_window: int | None = None  # evaluate trailing-window averages of n checkpoints, held in memory
     skip_incomplete: bool = False  # leave out checkpoint folders without config.json instead of stopping
+    n_params: int | None = None  # the model's size (--size), for by-size analyses
 
     def __post_init__(self) -> None:
         if self.average_window is not None and self.average_window < 1:
@@ -86,7 +87,9 @@ def evaluate(
     task_list = [t for spec in specs for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], local_dir))]
     run = (run or series_name(series_dir)) + (f"-avg{window}" if window else "")
     validate_tasks(task_list, checkpoints[0])
-    open_run(store, run, task_list, _source_info(series_dir, checkpoints, window), config.reevaluate)
+    info = _source_info(series_dir, checkpoints, window)
+    info = {**info, "n_params": series.n_params} if series.n_params else info
+    open_run(store, run, task_list, info, config.reevaluate)
     total, done = len(checkpoints) * len(task_list), iter(range(1, len(checkpoints) * len(task_list) + 1))
     on_unit = None if progress is None else (lambda checkpoint, task: progress(next(done), total))
     if cluster is not None:

@@ -6,14 +6,14 @@ tokens and positions are the same whatever else shares its batch, and the
 output does not depend on ``batch_size``. A row stops at end-of-text or when
 its decoded text contains a stop sequence; the batch stops when every row has.
 
-Scores compare the output with the reference after one normalisation: leading
-and trailing whitespace is stripped (so ``" 17"`` matches ``"17\\n"``);
-case and inner whitespace count.
+The stored output is the prediction the task's answer rule reads from the
+generated text (by default: stripped, so ``" 17"`` matches ``"17\\n"``; case and
+inner whitespace count), scored by the task's metrics from
+:mod:`ckptlens.tasks.metrics`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 import torch
@@ -21,7 +21,8 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.scoring import PAD_ID, boundary_token, cache_argument, max_positions, supports_logits_to_keep
-from ckptlens.tasks.task import Example
+from ckptlens.tasks.metrics import ANSWER_RULES, score_all
+from ckptlens.tasks.task import Example, Task
 
 
 def generate_greedy(
@@ -54,31 +55,24 @@ def generate_greedy(
     return outputs
 
 
-def exact_match(output: str, target: str) -> float:
-    """1.0 when output and target agree after stripping surrounding whitespace, else 0.0.
+def generation_row(task: Task, example: Example, output: str) -> dict:
+    """The record of one generated output: the prediction (the task's answer rule), every metric, the score.
 
-    >>> exact_match(" 17\\n", "17"), exact_match("17.", "17")
-    (1.0, 0.0)
+    The score is the task's first metric; the metrics map holds them all (``tasks.metrics``).
     """
-    return float(output.strip() == target.strip())
-
-
-def char_f1(output: str, target: str) -> float:
-    """F1 of the character multisets of output and target (surrounding whitespace stripped).
-
-    Partial credit for near misses, in [0, 1]; two empty strings agree fully.
-
-    >>> char_f1("abc", "abc"), char_f1("abcd", "ab"), char_f1("", "")
-    (1.0, 0.6666666666666666, 1.0)
-    """
-    out, ref = output.strip(), target.strip()
-    if not out or not ref:
-        return float(out == ref)
-    common = sum((Counter(out) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(out), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    prediction = ANSWER_RULES[task.answer_rule](output)
+    if example.target is None:
+        return {"example_id": example.id, "output": prediction, "target": None, "correct": None, "score": None}
+    scores = score_all(task.metrics, prediction, example.target)
+    score = scores[task.metrics[0]]
+    return {
+        "example_id": example.id,
+        "output": prediction,
+        "target": example.target,
+        "correct": score == 1.0,
+        "score": score,
+        "metrics": scores,
+    }
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

@@ -36,7 +36,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.generation import exact_match, generate_greedy
+from ckptlens.evaluation.generation import generate_greedy, generation_row
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
@@ -258,9 +258,9 @@ def evaluate_task(
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
-        rows = [_generation_row(e, out) for e, out in zip(task.examples, outputs, strict=True)]
+        rows = [generation_row(task, e, out) for e, out in zip(task.examples, outputs, strict=True)]
     return [
-        {**row, "prompt_hash": prompt_hash(e.context), "dtype": dtype}
+        {**row, "prompt_hash": prompt_hash(e.context), "dtype": dtype, "task_version": task.version}
         for e, row in zip(task.examples, rows, strict=True)
     ]
 
@@ -296,17 +296,6 @@ def _choice_row(example: Example, scores: ChoiceScores) -> dict:
         "target": example.choices[example.gold] if example.gold is not None else None,
         "correct": correct,
         "score": float(correct),
-    }
-
-
-def _generation_row(example: Example, output: str) -> dict:
-    score = exact_match(output, example.target) if example.target is not None else None
-    return {
-        "example_id": example.id,
-        "output": output,
-        "target": example.target,
-        "correct": None if score is None else score == 1.0,
-        "score": score,
     }
 
 

@@ -36,6 +36,7 @@ from ckptlens.report.sections import (
     neighbour_noise,
     selection_section,
 )
+from ckptlens.report.study import study_section
 from ckptlens.report.tables import (
     STABILITY_HEADERS,
     TABLE_COLUMNS,
@@ -54,7 +55,7 @@ __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
 TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
-    category_section, more_numbers_section, loss_section, files_section,
+    category_section, study_section, more_numbers_section, loss_section, files_section,
 )
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
 TABLE_KEYS = ("task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv", "instability_score",

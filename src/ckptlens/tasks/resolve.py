@@ -15,6 +15,7 @@ from pathlib import Path
 from ckptlens.checkpoints.hub import is_hub_spec
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_json
+from ckptlens.tasks.llm_jp_eval import is_llm_jp_eval, load_llm_jp_eval
 from ckptlens.tasks.lm_eval_index import resolve_lm_eval
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
@@ -26,13 +27,19 @@ TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
     """Tasks for each spec (a path to a task file, a built-in name, ``all`` for every built-in, or
-    ``lm-eval:NAME`` for lm-eval's own tasks with its default options; ``lm_eval_index`` takes options)."""
+    ``lm-eval:NAME`` for lm-eval's own tasks with its default options; ``lm_eval_index`` takes options;
+    ``llm-jp-eval:DIR[/NAME]`` for llm-jp-eval datasets with its default settings))."""
     builtins = builtin_names()
     if not specs:
         raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(builtins)}")
     names = [n for spec in specs for n in (builtins if spec == "all" else (spec,))]
     resolved = resolve_lm_eval(list(dict.fromkeys(names)))
-    return [spec if isinstance(spec, Task) else _resolve(spec, series_dir) for spec in resolved]
+    return [
+        task
+        for spec in resolved
+        for task in ([spec] if isinstance(spec, Task) else
+                     load_llm_jp_eval(spec) if is_llm_jp_eval(spec) else [_resolve(spec, series_dir)])
+    ]
 
 
 def default_tasks(series_dir: str | Path | None) -> list[str]:

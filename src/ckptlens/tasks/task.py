@@ -4,7 +4,9 @@ Two kinds exist. ``multiple_choice``: each example has a context (holding any
 few-shot demonstrations already) and choices scored as continuations by summed
 log-likelihood; correct when the best-scoring choice is ``gold``.
 ``generation``: greedy decoding from the context until a stop sequence; the
-output is compared with ``target`` by exact match (after normalisation).
+output, read by the task's ``answer_rule``, is compared with ``target`` by
+each of the task's ``metrics`` (:mod:`ckptlens.tasks.metrics`; the first is
+the record's ``score``).
 ``perplexity``: each example's context is a document whose loss is measured
 (summed negative log-likelihood, tokens and bytes: bits per byte).
 
@@ -43,6 +45,9 @@ class Task:
     max_new_tokens: int = 16
     demonstrations: tuple[dict, ...] = field(default=())
     lm_eval: object | None = field(default=None, compare=False, repr=False)  # an LmEvalTask, for lm-eval's tasks
+    metrics: tuple[str, ...] = ("exact_match",)  # generation: per-example metrics, the first is the score
+    answer_rule: str = "strip"  # generation: how the output becomes the prediction (tasks.metrics.ANSWER_RULES)
+    version: str | None = None  # the task's own version, stored as the records' task_version
 
     @property
     def chance(self) -> float:
