@@ -23,7 +23,7 @@ def test_tiny_demo_end_to_end_then_resume(tmp_path):
     drift = Store(tmp_path / "store").read_drift("tiny").to_pylist()
     assert sorted({r["step_b"] for r in drift}) == list(range(8, 41, 4))  # every neighbour pair of the 10 checkpoints
     html = (tmp_path / "report" / "report.html").read_text()
-    assert "Does an averaged checkpoint score like its members?" in html and "parameter drift" in html
+    assert "Is an average better or worse than its members?" in html and "parameter drift" in html
 
     written = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*.parquet")}
     again_stages = []

@@ -62,7 +62,8 @@ def test_report_writes_html_figures_and_tables(cli, tiny_series, tmp_path):
     assert code == 0, err
     page = (tmp_path / "r" / "report.html").read_text()
     assert "data:image/png;base64," in page and "colors" in page
-    for section in ("Mean over tasks", "Neighbour changes beyond noise", "Checkpoint selection", "Examples that flip"):
+    for section in ("Mean over tasks", "Is the best raw checkpoint better than its neighbours?",
+                    "Which checkpoint does each rule pick?", "Which examples flip?"):
         assert section in page
     assert len(list((tmp_path / "r" / "figures").glob("*__colors__examples.png"))) == 1
     assert (tmp_path / "r" / "stability.csv").is_file() and (tmp_path / "r" / "trajectories.csv").is_file()

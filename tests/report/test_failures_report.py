@@ -15,8 +15,9 @@ def test_report_shows_the_ensemble_worse_than_its_members(tmp_path):
     stability = StabilityConfig(last=1.0, windows=(2, 3), rules=("vote", "confidence"))
     report = write_report(three_way_store(tmp_path), tmp_path / "report", ReportConfig(stability=stability))
     page = report.html.read_text()
-    assert "<h2>Where integration fails</h2>" in page
-    assert page.index("Where integration fails") < page.index("Stability table")  # near the top, not hidden
+    assert "<summary>Where integration fails</summary>" in page
+    top_warning = page.index("trail a rising score or score below their members")  # above the fold, not hidden
+    assert top_warning < page.index("Stability per task")
     assert ("<p class='warning'>base / facts, ensemble-vote of 3 scores below every member at step(s) 30, 40: "
             "0.500 against a worst member of 0.667") in page
     with (tmp_path / "report" / "ensemble_flags.csv").open() as f:
@@ -29,14 +30,14 @@ def test_report_shows_the_ensemble_worse_than_its_members(tmp_path):
 def test_report_names_each_tasks_adaptive_window_and_the_folds_choices(store, tmp_path):  # noqa: F811
     report = write_report(store, tmp_path / "report", ReportConfig(stability=StabilityConfig(last=0.5, windows=(2,))))
     page = report.html.read_text()
-    assert "<h2>Adaptive window per task</h2>" in page and "Rule: minimise example MTV + 0.01 x lag" in page
-    assert "<td>base</td><td>facts</td><td>average</td><td>2</td><td>2, 2</td>" in page  # window, fold windows
+    assert "<summary>Adaptive windows</summary>" in page and "Rule: minimise example MTV + 0.01 x lag" in page
+    assert "<td class='l'>base</td><td class='l'>facts</td><td class='l'>average</td><td>2</td><td>2, 2</td>" in page
     with (tmp_path / "report" / "adaptive.csv").open() as f:
         criteria = [r for r in csv.DictReader(f) if r["task"] == "facts" and r["method"] == "average"]
     assert [(r["fold"], r["window"], r["chosen"]) for r in criteria] == [
         ("", "1", "False"), ("", "2", "True"), ("0", "1", "False"), ("0", "2", "True"), ("1", "1", "False"),
         ("1", "2", "True")]
-    assert "<td>adaptive-average</td><td>per task</td>" in page  # the mean over tasks
+    assert "<td class='l'>adaptive-average</td><td>per task</td>" in page  # the mean over tasks
 
 
 def test_findings_put_learned_tasks_first_and_count_the_rest():

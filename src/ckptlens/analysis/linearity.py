@@ -37,7 +37,7 @@ from statistics import fmean
 import numpy as np
 import pyarrow.compute as pc
 
-from ckptlens.analysis.matrix import TaskMatrix, store_matrix
+from ckptlens.analysis.matrix import Matrices, TaskMatrix, loaded_matrix
 from ckptlens.analysis.metrics import score_std
 from ckptlens.analysis.stability import averaged_runs
 from ckptlens.checkpoints import last_fraction
@@ -84,14 +84,16 @@ class GapSummary:
         return asdict(self)
 
 
-def linearity_gaps(store: Store, last: float | None = None) -> list[LinearityRow]:
+def linearity_gaps(store: Store, last: float | None = None, loaded: Matrices | None = None) -> list[LinearityRow]:
     """Gap rows of every averaged run in ``store``, per task and step; ``last`` keeps the final fraction
-    of the base run's steps (the stability window), None keeps every step with a full window of members."""
+    of the base run's steps (the stability window), None keeps every step with a full window of members.
+    ``loaded``: every matrix of the store, when the caller read it once already (``read_matrices``)."""
     _, linked = averaged_runs(store)
     rows = []
     for (base_run, window), averaged_run in sorted(linked.items()):
         for task in store.tasks(averaged_run):
-            base, averaged = store_matrix(store, base_run, task), store_matrix(store, averaged_run, task)
+            base = loaded_matrix(store, base_run, task, None, loaded)
+            averaged = loaded_matrix(store, averaged_run, task, None, loaded)
             if base is None or averaged is None:
                 continue
             kept = last_fraction(base.steps, last) if last is not None else base.steps.tolist()

@@ -91,6 +91,9 @@ class TaskMatrix:
         )
 
 
+Matrices = dict[tuple[str, str], TaskMatrix]  # (run, task) -> matrix
+
+
 def store_matrices(
     store: Store, runs: list[str] | None = None, categories: dict[str, str] | None = None, metric: str | None = None
 ):
@@ -118,8 +121,31 @@ def store_matrix(
     records = store.read([run], [task])
     if records.num_rows == 0 or records["kind"][0].as_py() == "perplexity":
         return None
-    matrix = _matrix(records, run, task, metric)
-    return replace(matrix, category=task_category(task, matrix.category, categories))
+    return _categorised(_matrix(records, run, task, metric), categories)
+
+
+def read_matrices(store: Store, categories: dict[str, str] | None = None, metric: str | None = None) -> Matrices:
+    """Every scored (run, task) of the store from one read: what the report's analyses share.
+
+    ``store_matrix`` reads one (run, task) at a time, which keeps a command's memory small; a report needs
+    every matrix anyway, and reading them once spares it a pass over the store per analysis.
+    """
+    return {(m.run, m.task): _categorised(m, categories) for m in task_matrices(store.read(), metric)}
+
+
+def loaded_matrix(
+    store: Store, run: str, task: str, categories: dict[str, str] | None, loaded: Matrices | None,
+    metric: str | None = None,
+) -> TaskMatrix | None:
+    """The matrix of (run, task) from ``loaded`` when the caller read the store already (with its metric),
+    else from the store."""
+    if loaded is not None:
+        return loaded.get((run, task))
+    return store_matrix(store, run, task, categories, metric)
+
+
+def _categorised(matrix: TaskMatrix, categories: dict[str, str] | None) -> TaskMatrix:
+    return replace(matrix, category=task_category(matrix.task, matrix.category, categories))
 
 
 def task_matrices(records: pa.Table, metric: str | None = None) -> list[TaskMatrix]:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices
-from ckptlens.analysis.matrix import TaskMatrix, task_matrices
+from ckptlens.analysis.matrix import Matrices, TaskMatrix, task_matrices
 from ckptlens.analysis.stability import averaged_runs
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
@@ -73,9 +73,17 @@ class _Candidates:
     criteria: dict[str, np.ndarray]  # rule -> (E, K)
 
 
-def select_checkpoints(store: Store, config: SelectConfig = SelectConfig(), run: str | None = None) -> list[Selection]:
-    """Selections per task and for each run as a whole, with the split-half check."""
-    matrices = {(m.run, m.task): m for m in task_matrices(store.read(), config.metric)}
+def select_checkpoints(
+    store: Store, config: SelectConfig = SelectConfig(), run: str | None = None, loaded: Matrices | None = None
+) -> list[Selection]:
+    """Selections per task and for each run as a whole, with the split-half check.
+
+    ``loaded``: every matrix of the store with ``config.metric``, when the caller read it once already
+    (``read_matrices``).
+    """
+    if loaded is None:
+        loaded = {(m.run, m.task): m for m in task_matrices(store.read(), config.metric)}
+    matrices = loaded
     base_runs, averaged = averaged_runs(store)
     runs = sorted({r for r, _ in matrices if r in base_runs and run in (None, r)})
     if not runs:

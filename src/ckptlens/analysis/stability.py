@@ -45,7 +45,7 @@ from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_c
 from ckptlens.analysis.bootstrap import bootstrap_cis, resample_weights
 from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, lag_flags
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
-from ckptlens.analysis.matrix import TaskMatrix, store_matrices, store_matrix
+from ckptlens.analysis.matrix import Matrices, TaskMatrix, loaded_matrix, store_matrices
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
 from ckptlens.store import SAMPLE_COUNT, Store
@@ -129,12 +129,20 @@ def stability_table(store: Store, config: StabilityConfig = StabilityConfig()) -
     return stability_sweep(store, config).rows
 
 
-def stability_sweep(store: Store, config: StabilityConfig = StabilityConfig()) -> Sweep:
-    """The stability rows with the adaptive windows' criteria and the failure flags (``analysis.failures``)."""
+def stability_sweep(
+    store: Store, config: StabilityConfig = StabilityConfig(), loaded: Matrices | None = None
+) -> Sweep:
+    """The stability rows with the adaptive windows' criteria and the failure flags (``analysis.failures``).
+
+    ``loaded``: every matrix of the store, when the caller read it once already (``read_matrices``).
+    """
     base_runs, averaged = averaged_runs(store)
     sweep, with_records = Sweep([]), set()
-    for matrix in store_matrices(store, sorted(base_runs), config.categories, config.metric):
-        averages = {n: store_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories, config.metric)
+    matrices = (store_matrices(store, sorted(base_runs), config.categories, config.metric) if loaded is None
+                else [m for key, m in sorted(loaded.items()) if key[0] in base_runs])
+    for matrix in matrices:
+        averages = {n: loaded_matrix(store, averaged[(matrix.run, n)], matrix.task, config.categories, loaded,
+                                     config.metric)
                     for n in config.windows if (matrix.run, n) in averaged}
         sweep += _task_sweep(matrix, {n: m for n, m in averages.items() if m is not None}, config)
         with_records.add(matrix.run)

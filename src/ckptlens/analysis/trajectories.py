@@ -1,15 +1,16 @@
-"""Score per checkpoint for raw, averaged and ensembled checkpoints: the curves the report draws."""
+"""Score per checkpoint for raw, averaged and ensembled checkpoints: the curves the report draws.
+
+The integrated curves come from ``analysis.integration.method_matrices`` over every step of the run, so the
+report draws exactly the methods, windows and rules of its stability table, over the steps they all cover; the
+raw curve covers all of training.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-import numpy as np
-
-from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, text_scores
-from ckptlens.analysis.matrix import TaskMatrix, task_matrices
-from ckptlens.analysis.stability import DEFAULT_WINDOWS, averaged_runs
-from ckptlens.store import Store
+from ckptlens.analysis.integration import method_matrices, raw_matrix
+from ckptlens.analysis.matrix import Matrices, TaskMatrix
 
 
 @dataclass(frozen=True)
@@ -21,34 +22,38 @@ class TrajectoryPoint:
     step: int
     score: float
 
+    def to_dict(self) -> dict:
+        return asdict(self)
 
-def trajectories(store: Store, windows=DEFAULT_WINDOWS, rule: str = "vote") -> list[TrajectoryPoint]:
-    """Every base run's task score by step: raw, ``average`` (where evaluated) and ``ensemble-<rule>``."""
-    matrices = {(m.run, m.task): m for m in task_matrices(store.read())}
-    base_runs, averaged = averaged_runs(store)
+
+def trajectories(
+    loaded: Matrices, runs: tuple[set[str], dict[tuple[str, int], str]], windows: tuple[int, ...],
+    rules: tuple[str, ...],
+) -> list[TrajectoryPoint]:
+    """Every base run's task score by step: raw, ``average`` of n (where evaluated) and ``ensemble-<rule>`` of n.
+
+    ``runs``: the base runs and (base run, window) -> averaged run, as ``analysis.stability.averaged_runs``
+    gives them.
+    """
+    base_runs, averaged = runs
     points: list[TrajectoryPoint] = []
-    for (run, task), matrix in sorted(matrices.items()):
+    for (run, task), matrix in sorted(loaded.items()):
         if run not in base_runs:
             continue
-        points += _points(matrix, "raw", 1, matrix.steps, matrix.score.mean(axis=0))
-        for n in windows:
-            if n <= len(matrix.steps):
-                scores = _ensemble_scores(matrix, n, rule)
-                points += _points(matrix, f"ensemble-{rule}", n, matrix.steps[n - 1 :], scores)
-            avg = matrices.get((averaged.get((run, n)), task))
-            if avg is not None:
-                points += _points(matrix, "average", n, avg.steps, avg.score.mean(axis=0))
+        averages = {n: loaded[(name, task)] for (base, n), name in averaged.items()
+                    if base == run and n in windows and (name, task) in loaded}
+        points += task_trajectories(matrix, averages, windows, rules)
     return points
 
 
-def _ensemble_scores(matrix: TaskMatrix, window: int, rule: str) -> np.ndarray:
-    if matrix.kind == "multiple_choice":
-        return (ensemble_choices(matrix.logliks, window, rule) == matrix.gold[:, None]).mean(axis=0)
-    return text_scores(ensemble_texts(matrix.outputs, window), matrix.targets, matrix.metric).mean(axis=0)
-
-
-def _points(matrix: TaskMatrix, method: str, window: int, steps, scores) -> list[TrajectoryPoint]:
+def task_trajectories(
+    matrix: TaskMatrix, averages: dict[int, TaskMatrix], windows: tuple[int, ...], rules: tuple[str, ...]
+) -> list[TrajectoryPoint]:
+    """One task's curves: raw at every step, and each method over the steps all methods share (where the table
+    compares them), each reduced to its score per step."""
+    found = [raw_matrix(matrix), *method_matrices(matrix, averages, matrix.steps.tolist(), windows, rules)[1:]]
     return [
-        TrajectoryPoint(matrix.run, matrix.task, method, window, int(s), float(v))
-        for s, v in zip(steps, scores, strict=True)
+        TrajectoryPoint(matrix.run, matrix.task, m.method, m.window, int(step), float(score))
+        for m in found
+        for step, score in zip(m.steps, m.curve, strict=True)
     ]

@@ -1,38 +1,50 @@
-"""The report's "Where integration fails" and "Adaptive window" parts: tables, sentences, CSV/JSON beside the page."""
+"""The report's "Where integration fails" and "Adaptive windows" sections: tables, sentences, CSV/JSON files."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 
-from ckptlens.analysis.adaptive import AdaptiveConfig, WindowCriterion
+from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX, WindowCriterion
 from ckptlens.analysis.failures import EnsembleFlag, LagFlag
 from ckptlens.analysis.stability import Sweep
+from ckptlens.report.data import ReportData
 from ckptlens.report.html import Page
-from ckptlens.report.tables import write_csv, write_json
+from ckptlens.report.tables import STABILITY_HEADERS, field_names, stability_cells, write_csv, write_json
 
 LAG_COLUMNS = ("run", "task", "method", "window", "steps", "largest_shortfall", "noise", "near_chance")
 ENSEMBLE_COLUMNS = ("run", "task", "method", "window", "steps", "largest_deficit", "near_chance")
 CHOICE_COLUMNS = ("run", "task", "method", "window", "fold_windows", "example_mtv", "lag_checkpoints", "objective")
 
 
-def add_failures_section(page: Page, sweep: Sweep, out: Path) -> None:
+def failures_section(page: Page, data: ReportData) -> None:
     """Both failure flags, grouped per (run, task, method, window); every flagged step in the CSV/JSON files."""
+    sweep = data.sweep
     lags, ensembles = [f.to_dict() for f in sweep.lag_flags], [f.to_dict() for f in sweep.ensemble_flags]
-    write_csv(lags, out / "lag_flags.csv")
-    write_csv(ensembles, out / "ensemble_flags.csv")
-    write_json({"lag": lags, "ensemble_below_members": ensembles}, out / "failures.json")
-    page.heading("Where integration fails")
-    page.text("Lag: an averaged or ensembled checkpoint scores below the newest checkpoint it integrates by more than "
-              "the noise (the standard deviation of the raw score over the window, i.e. its relative std times the "
-              "mean), while the raw score rose across the window's checkpoints by more than the noise. Ensemble "
-              "below its members: the ensemble scores below every checkpoint it combines. Every flagged step is in "
-              "lag_flags.csv and ensemble_flags.csv.")
+    write_csv(lags, data.out / "lag_flags.csv", field_names(LagFlag))
+    write_csv(ensembles, data.out / "ensemble_flags.csv", field_names(EnsembleFlag))
+    write_json({"lag": lags, "ensemble_below_members": ensembles}, data.out / "failures.json")
+    if not any(r.method != "raw" for r in data.rows):
+        return
+    section = page.section("Where integration fails",
+                           "Where does an average or an ensemble trail a rising score, or score below every "
+                           "checkpoint it combines?")
+    section.text("Lag: an averaged or ensembled checkpoint scores below the newest checkpoint it integrates by more "
+                 "than the noise (the standard deviation of the raw score over the final window), while the raw score "
+                 "rose across the window's checkpoints by more than the noise. Ensemble below its members: the "
+                 "ensemble scores below every checkpoint it combines.")
+    flagged = sweep.lag_flags or sweep.ensemble_flags
     for sentence in failure_findings(sweep.lag_flags, sweep.ensemble_flags):
-        page.warning(sentence)
-    page.table(list(LAG_COLUMNS), _grouped(sweep.lag_flags, "largest_shortfall", lambda f: f.shortfall))
-    page.table(list(ENSEMBLE_COLUMNS), _grouped(sweep.ensemble_flags, "largest_deficit", _deficit))
+        (section.warning if flagged else section.text)(sentence)
+    section.table(list(LAG_COLUMNS), _grouped(sweep.lag_flags, "largest_shortfall", lambda f: f.shortfall),
+                  {"largest_shortfall": "largest shortfall", "near_chance": "near chance"})
+    section.table(list(ENSEMBLE_COLUMNS), _grouped(sweep.ensemble_flags, "largest_deficit", _deficit),
+                  {"largest_deficit": "largest deficit", "near_chance": "near chance"})
+
+
+def learned_flag_count(sweep: Sweep) -> int:
+    """Flagged (run, task, method, window) groups on tasks that learned: what the top of the page warns about."""
+    return len(_groups([f for f in sweep.lag_flags + sweep.ensemble_flags if not f.near_chance]))
 
 
 def failure_findings(lags: list[LagFlag], ensembles: list[EnsembleFlag]) -> list[str]:
@@ -62,20 +74,32 @@ def failure_findings(lags: list[LagFlag], ensembles: list[EnsembleFlag]) -> list
     return sentences
 
 
-def add_adaptive_section(page: Page, sweep: Sweep, config: AdaptiveConfig | None, out: Path) -> None:
+def adaptive_section(page: Page, data: ReportData) -> None:
     """The window each task gets per method, the windows chosen per fold, and every candidate's criteria (CSV)."""
+    config = data.config.stability.adaptive
     if config is None:
         return
-    write_csv([c.to_dict() for c in sweep.choices], out / "adaptive.csv")
-    page.heading("Adaptive window per task")
+    write_csv([c.to_dict() for c in data.sweep.choices], data.out / "adaptive.csv", field_names(WindowCriterion))
+    section = page.section("Adaptive windows", "Which window should each task use, given how fast it still rises?")
+    if not data.sweep.choices:
+        section.text("No task has a window to choose: evaluate averaged checkpoints or keep per-choice "
+                     "log-likelihoods so that windows above 1 exist.")
+        return
     rule = (f"minimise example MTV + {config.lag_weight:g} x lag in checkpoints" if config.rule == "tradeoff"
             else f"the smallest window whose example MTV is at most {config.mtv_target:g}")
-    page.text(f"Rule: {rule}. The adaptive rows of the stability table score each of {config.folds} random folds of "
-              "examples with the window chosen on the other folds (fold_windows), so no example chooses its own "
-              "window; window is the choice on all examples, the one to use from now on. Lag: the shift of the "
-              "curve behind the raw one that fits it best on a rising stretch (0 where the score does not rise). "
-              "Every candidate's criteria are in adaptive.csv.")
-    page.table(list(CHOICE_COLUMNS), adaptive_choices(sweep.choices))
+    section.text(f"Rule: {rule}. The adaptive rows score each of {config.folds} random folds of examples with the "
+                 "window chosen on the other folds (fold windows), so no example chooses its own window; window is "
+                 "the choice on all examples, the one to use from now on. Lag: the shift of the curve behind the raw "
+                 "one that fits it best on a rising stretch (0 where the score does not rise).")
+    section.table(list(CHOICE_COLUMNS), adaptive_choices(data.sweep.choices),
+                  {"fold_windows": "fold windows", "example_mtv": "example MTV",
+                   "lag_checkpoints": "lag (checkpoints)"})
+    adaptive = [r for r in data.rows if r.method.startswith(ADAPTIVE_PREFIX)]
+    section.text("The adaptive rows of the stability table, with 95% intervals where computed:")
+    section.table(["task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv",
+                   "instability_score", "std"],
+                  [stability_cells(r, f"{r.run} / {r.task}" if len(data.runs()) > 1 else r.task) for r in adaptive],
+                  STABILITY_HEADERS)
 
 
 def adaptive_choices(criteria: list[WindowCriterion]) -> list[dict]:

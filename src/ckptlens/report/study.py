@@ -29,8 +29,9 @@ from ckptlens.analysis.curves import run_sizes  # noqa: E402
 from ckptlens.analysis.matrix import TaskMatrix  # noqa: E402
 from ckptlens.analysis.stability import StabilityRow, summarise  # noqa: E402
 from ckptlens.analysis.trajectories import TrajectoryPoint  # noqa: E402
+from ckptlens.report.data import ReportData  # noqa: E402
 from ckptlens.report.figures import save_figure  # noqa: E402
-from ckptlens.report.html import Page  # noqa: E402
+from ckptlens.report.html import Block, Page  # noqa: E402
 from ckptlens.report.tables import write_csv  # noqa: E402
 from ckptlens.store import Store  # noqa: E402
 from ckptlens.tasks.llm_jp_eval import CATEGORIES, category_scores, dataset_score  # noqa: E402
@@ -39,13 +40,21 @@ MEASURES = (("example_mtv", "example MTV"), ("instability_score", "instability s
 BY = ("run", "category", "method", "window")
 
 
-def add_study_section(page: Page, store: Store, rows: list[StabilityRow], points: list[TrajectoryPoint],
+def study_section(page: Page, data: ReportData) -> None:
+    """The study's views as a section of the report that folds away (``report.build.SECTIONS``)."""
+    section = page.section("The instability study's views",
+                           "How do example MTV and IS change with the window size, per category, and across model "
+                           "sizes?")
+    matrices = [m for (run, _), m in sorted(data.matrices.items()) if run in data.base_runs]
+    add_study_section(section, data.store, data.rows, data.points, matrices, data.out)
+
+
+def add_study_section(page: Block, store: Store, rows: list[StabilityRow], points: list[TrajectoryPoint],
                       matrices: list[TaskMatrix], out: Path) -> None:
-    """The study views as figures and CSV tables under ``out``, with a heading on ``page``."""
+    """The study views as figures and CSV tables under ``out``, on ``page`` (a page or one of its sections)."""
     by_category = category_means(rows)
     if not by_category:
         return
-    page.heading("The study's views: window size, final-window trajectories, model size")
     page.text("Means over every task of a category (near-chance tasks included, as the study averages them). "
               "Tables: study_window_size.csv, study_trajectories.csv, study_scores.csv, study_by_size.csv.")
     scores = llm_jp_eval_scores(matrices)

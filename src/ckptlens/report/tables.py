@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
 
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX
 from ckptlens.analysis.selection import Selection
-from ckptlens.analysis.stability import StabilityRow
+from ckptlens.analysis.stability import CI_FIELDS, StabilityRow
 from ckptlens.files import write_text_atomic
 
 TABLE_COLUMNS = ("mean_score", "task_mtv", "example_mtv", "instability_score", "std")
@@ -92,6 +93,11 @@ def write_csv(rows: Sequence[dict], target: Path | TextIO, columns: Sequence[str
     writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
 
 
+def field_names(cls) -> list[str]:
+    """The columns of a dataclass's rows (``to_dict`` keys): the header of its CSV when there are no rows."""
+    return [f.name for f in fields(cls)]
+
+
 def write_json(obj, path: Path) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
@@ -111,3 +117,28 @@ def window_label(window: int | None) -> str:
 
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def with_interval(value: float | None, lo: float | None, hi: float | None) -> str:
+    """A number and its 95% interval in one table cell; the number alone when there is no interval.
+
+    >>> with_interval(0.8741, 0.85, 0.9), with_interval(0.5, None, None), with_interval(None, None, None)
+    ('0.874 [0.850, 0.900]', '0.500', '–')
+    """
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if lo is None or hi is None else f"{value:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def stability_cells(row: StabilityRow, label: str) -> dict:
+    """One stability row as the page shows it: the task (labelled), method, window and numbers with intervals."""
+    cells = {"task": label, "method": row.method, "window": row.window, "checkpoints": row.n_checkpoints,
+             "std": row.std}
+    for name in CI_FIELDS:
+        value = getattr(row, name)
+        cells[name] = with_interval(value, getattr(row, f"{name}_lo"), getattr(row, f"{name}_hi"))
+    return cells
+
+
+STABILITY_HEADERS = {"mean_score": "mean score", "task_mtv": "task MTV", "example_mtv": "example MTV",
+                     "instability_score": "IS", "checkpoints": "ckpts"}
