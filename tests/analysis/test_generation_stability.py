@@ -28,7 +28,7 @@ def generation_records():
 def test_raw_is_and_continuous_example_mtv():
     (matrix,) = task_matrices(generation_records())
     assert matrix.metric == "char_f1"
-    raw = method_matrices(matrix, {}, list(matrix.steps), (2,), ("vote",))[0]
+    raw = method_matrices(matrix, {}, list(matrix.steps), (), ("vote",))[0]  # no window: raw over all four steps
     # normalised: 東京都, 東京都, 東京, 大阪 -> changes at 2 of 3 neighbours
     assert instability_score(raw.outputs) == pytest.approx(2 / 3)
     # scores 0.8, 0.8, 1.0, 0.0 -> (0 + 0.2 + 1.0) / 3

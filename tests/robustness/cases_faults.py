@@ -60,7 +60,7 @@ def a_bug(monkeypatch, tmp):
     def broken(*args, **kwargs):
         return 1 / 0
 
-    monkeypatch.setattr(app, "compare_checkpoints", broken)
+    monkeypatch.setattr(app, "compare_tasks", broken)
 
 
 def transport_error() -> type[Exception]:

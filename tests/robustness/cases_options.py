@@ -97,7 +97,7 @@ CASES = [
          ["--points", "1"], "--points"),
     flag("interpolate", ["interpolate", "{series}/step000010", "{series}/step000020"],
          ["--tasks", "{tmp}/none.jsonl"], "none.jsonl", name="task-missing"),
-    flag("compare", ["compare", "10", "20", "--store", "{store}", "--task", "colors"], [], "--run",
-         name="without-run"),
+    flag("compare", ["compare", "10", "20", "--store", "{store}", "--task", "colors"], ["--run", "nope"], "'nope'",
+         name="run-not-in-store"),
     flag("frobnicate", ["frobnicate"], [], "frobnicate", name="unknown-command"),
 ]

@@ -53,8 +53,8 @@ def listing(store: Path) -> dict[str, str]:
 
 
 def one_error_line(err: str) -> str:
-    """The single stderr line of a user error (asserts there is exactly one and no traceback)."""
-    lines = [line for line in err.strip().splitlines() if line.strip()]
+    """The single error line on stderr (asserts there is exactly one and no traceback); warnings may precede it."""
+    lines = [line for line in err.strip().splitlines() if line.strip() and not line.startswith("warning: ")]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
 

@@ -260,7 +260,7 @@ def evaluate_task(
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
         rows = [generation_row(task, e, out) for e, out in zip(task.examples, outputs, strict=True)]
     return [
-        {**row, "prompt_hash": prompt_hash(e.context), "dtype": dtype, "task_version": task.version}
+        {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}
         for e, row in zip(task.examples, rows, strict=True)
     ]
 
