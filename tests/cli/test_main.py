@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ckptlens.cli import app
+from ckptlens.analysis import compare
 from tests.cli.conftest import write_mc_task
 
 
@@ -20,7 +20,7 @@ def broken(*args, **kwargs):
 
 
 def test_a_bug_is_one_line_naming_it_with_exit_code_1(cli, monkeypatch, tmp_path):
-    monkeypatch.setattr(app, "compare_tasks", broken)
+    monkeypatch.setattr(compare, "compare_tasks", broken)  # the command imports it when it runs
     monkeypatch.delenv("CKPTLENS_DEBUG", raising=False)
     code, _, err = cli("compare", 1, 2, "--store", tmp_path, "--run", "r", "--task", "t")
     assert code == 1
@@ -31,7 +31,7 @@ def test_a_bug_is_one_line_naming_it_with_exit_code_1(cli, monkeypatch, tmp_path
 
 
 def test_ckptlens_debug_shows_the_traceback_of_a_bug(cli, monkeypatch, tmp_path):
-    monkeypatch.setattr(app, "compare_tasks", broken)
+    monkeypatch.setattr(compare, "compare_tasks", broken)  # the command imports it when it runs
     monkeypatch.setenv("CKPTLENS_DEBUG", "1")
     with pytest.raises(KeyError, match="steps"):
         cli("compare", 1, 2, "--store", tmp_path, "--run", "r", "--task", "t")

@@ -98,12 +98,15 @@ def test_resume_after_kill_writes_every_record_once(tiny_series, tmp_path, count
 
     with pytest.raises(KeyboardInterrupt):
         evaluate_series(series, TASKS, store, "tiny", on_unit=kill_after_three_units, load=counting_loader)
-    assert counting_loader.opened == [series[0].name, series[1].name]
+    assert counting_loader.opened[:2] == [series[0].name, series[1].name]  # (step 30 may be loading ahead)
 
+    # the unit whose report raised is on disk, and so is any unit queued before the error surfaced
+    incomplete = [c.name for c in series if not all(store.has_unit("tiny", c.name, t.name) for t in TASKS)]
+    assert series[0].name not in incomplete and series[2].name in incomplete
     counting_loader.opened.clear()
     summary = evaluate_series(series, TASKS, store, "tiny", load=counting_loader)
-    assert (summary.units_done, summary.units_skipped) == (5, 3)
-    assert counting_loader.opened == [c.name for c in series[1:]]  # step 10 complete: never loaded again
+    assert summary.units_done + summary.units_skipped == 8 and summary.units_skipped >= 3
+    assert counting_loader.opened == incomplete  # complete checkpoints are never loaded again
 
     keys = _keys(store.read(runs=["tiny"]))
     assert len(keys) == len(set(keys)) == len(series) * (3 + 2)

@@ -8,12 +8,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.scoring import (
-    encode_pair,
-    score_multiple_choice,
-    shared_prefix_length,
-    split_boundary,
-)
+from ckptlens.evaluation.prefix_tree import plan_prefixes
+from ckptlens.evaluation.scoring import encode_pair, score_multiple_choice, split_boundary
 from ckptlens.tasks.task import Example
 
 WORDS = "the capital of is what a an and or not yes no one two three red blue green cat dog bird".split()
@@ -86,11 +82,16 @@ def test_empty_context_stands_on_eos(model_and_tokenizer):
     assert ctx == [tok.eos_token_id] and len(cont) == 2
 
 
+def _shared(contexts) -> list[int]:
+    """Length of the prefix each context continues from a shared node (every sharing counts here)."""
+    return plan_prefixes(contexts, min_saving=1).leaf_start
+
+
 def test_shared_prefix_keeps_one_own_token():
-    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
-    assert shared_prefix_length([[1, 2], [1, 2]]) == 1
-    assert shared_prefix_length([[7], [7, 8]]) == 0
-    assert shared_prefix_length([[1, 2, 3]]) == 2
+    assert _shared([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == [2, 2, 2]
+    assert _shared([[1, 2], [1, 2]]) == [1, 1]
+    assert _shared([[7], [7, 8]]) == [0, 0]
+    assert _shared([[1, 2, 3]]) == [0]
 
 
 def test_matches_naive_reference(model_and_tokenizer):
@@ -171,7 +172,7 @@ def test_each_context_runs_once_whatever_its_choices(model_and_tokenizer):
     examples = _examples(9)
     shapes = _input_shapes(model, lambda: score_multiple_choice(model, tok, examples, batch_size=64))
     contexts = [encode_pair(tok, e.context, e.choices[0])[0] for e in examples]
-    shared = shared_prefix_length(contexts)
+    (shared,) = set(plan_prefixes(contexts).leaf_start)
     tails = [sum(len(encode_pair(tok, e.context, c)[1]) - 1 for c in e.choices) for e in examples]
     assert shapes == [(1, shared), (len(examples), max(len(c) for c in contexts) - shared + max(tails))]
 

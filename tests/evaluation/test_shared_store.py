@@ -104,12 +104,12 @@ def test_a_sharded_unit_resumes_from_its_stored_shards(tiny_series, tmp_path, on
     config = EvalConfig(device="cpu", shard_size=2)  # capitals (3 examples): 2 shards, echo (2): whole
     evaluated, interrupted, real = [], [], runner.evaluate_piece
 
-    def interrupted_on_second_shard(model, tokenizer, piece, run, config):
+    def interrupted_on_second_shard(model, tokenizer, piece, run, config, *encodings):
         if piece.shard == Shard(1, 2) and not interrupted:
             interrupted.append(piece)
             raise KeyboardInterrupt
         evaluated.append(piece)
-        return real(model, tokenizer, piece, run, config)
+        return real(model, tokenizer, piece, run, config, *encodings)
 
     monkeypatch.setattr(runner, "evaluate_piece", interrupted_on_second_shard)
     with pytest.raises(KeyboardInterrupt):

@@ -7,11 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ckptlens.analysis.benchmarks import load_categories
-from ckptlens.analysis.capabilities import CapabilityConfig
-from ckptlens.analysis.compare import compare_tasks
-from ckptlens.analysis.selection import SelectConfig, nothing_to_select, select_checkpoints
-from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
@@ -52,18 +47,14 @@ from ckptlens.cli.options import (
 from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
-from ckptlens.importers import import_lm_eval
-from ckptlens.report import ReportConfig, write_report
-from ckptlens.report.capability_report import write_capability_report
-from ckptlens.report.tables import selection_table, stability_rich_table, summary_table
-from ckptlens.store import Store, check_store, export_records, repair_store
 from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
 
-# Commands that run models import torch and transformers inside their functions: the other commands
-# (and --help) start in about a second instead of seven.
+# Every command imports what it needs inside its function (numpy, pyarrow, matplotlib, torch, transformers):
+# `ckptlens --help` and a rejected argument return in a few tenths of a second, and each command loads only
+# its own stack (tests/cli/test_startup.py checks which modules --help imports).
 
 app = typer.Typer(
     help="Measure and remove the instability of downstream scores across LLM pretraining checkpoints.",
@@ -82,6 +73,7 @@ def demo(
 ) -> None:
     """Pretrain a tiny model on a synthetic world, evaluate, average, ensemble and report, in one go."""
     from ckptlens.demo import DemoConfig, run_demo
+    from ckptlens.report.tables import summary_table
 
     config = DemoConfig(pretrain=_pretrain_config(steps, save_every, seed, tiny))
     with stage_bars(console) as progress:
@@ -121,7 +113,12 @@ def eval_command(
     ] = None,
     store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Run name in the store (default: the series folder name).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 32,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass, at most.")] = 32,
+    batch_tokens: Annotated[
+        int | None,
+        typer.Option(help="Multiple choice: tokens per forward pass, options included (default: from free CUDA "
+                     "memory; on CPU --batch-size alone)."),
+    ] = None,
     dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,
     steps: StepsOpt = None,
@@ -158,21 +155,22 @@ def eval_command(
     ``--tasks lm-eval:NAME`` runs lm-evaluation-harness's own task, tag or group NAME (or YAML path).
     """
     from ckptlens.cli.cluster import cluster_options
-    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
-    from ckptlens.evaluation.runner import EvalConfig
+    filtered = steps is not None or average_window is not None
+    if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
+        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps or --average-window; "
+                            "--watch-timeout, --complete-marker and --report need --watch")
+    cluster = cluster_options(executor, address, max_retries, watch)
     from ckptlens.tasks.llm_jp_eval import resolve_llm_jp_eval
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
     names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
     names = resolve_llm_jp_eval(names, llm_jp_eval_options(split, num_fewshot, limit))
-    config = EvalConfig(
-        batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size, reevaluate=reevaluate
-    )
-    cluster = cluster_options(executor, address, max_retries, watch)
-    filtered = steps is not None or average_window is not None
-    if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
-        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps or --average-window; "
-                            "--watch-timeout, --complete-marker and --report need --watch")
+    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate  # torch and transformers: arguments are fine
+    from ckptlens.evaluation.runner import EvalConfig
+    from ckptlens.store import Store
+
+    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size,
+                        reevaluate=reevaluate, batch_tokens=batch_tokens)  # fmt: skip
     if watch:
         from ckptlens.cli.watching import refresh_after_each
         from ckptlens.evaluation.watch import WatchOptions, watch_series
@@ -234,6 +232,8 @@ def records(
     task: Annotated[list[str] | None, typer.Option("--task", help="Only these tasks.")] = None,
 ) -> None:
     """Export per-example records (run, checkpoint, step, task, example_id, logliks, pred, gold, correct, ...)."""
+    from ckptlens.store import Store, export_records
+
     with output_stream(out) as stream:
         n = export_records(Store(store), stream, fmt.value, run, task)
     if out is not None:
@@ -256,6 +256,11 @@ def stability(
     mtv_target: MtvTargetOpt = 0.05,
 ) -> None:
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged, ensembled and adaptive."""
+    from ckptlens.analysis.benchmarks import load_categories
+    from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
+    from ckptlens.report.tables import stability_rich_table, summary_table
+    from ckptlens.store import Store
+
     config = StabilityConfig(
         last=last, windows=parse_windows(windows), metric=metric, bootstrap=bootstrap, rules=parse_rules(rules),
         categories=load_categories(categories) if categories else None,
@@ -280,6 +285,9 @@ def compare(
     metric: MetricOpt = None,
 ) -> None:
     """Is the change between two checkpoints real? Exact McNemar test on per-example correctness."""
+    from ckptlens.analysis.compare import compare_tasks
+    from ckptlens.store import Store
+
     results = compare_tasks(Store(store), step_a, step_b, run, task, metric)
     sentences = [
         f"{r.task} {step_a} -> {step_b}: {r.score_a:.3f} -> {r.score_b:.3f} "
@@ -302,6 +310,10 @@ def select_command(
     metric: MetricOpt = None,
 ) -> None:
     """Pick a checkpoint by raw vs smoothed score, and check on held-out halves which rule picks better."""
+    from ckptlens.analysis.selection import SelectConfig, nothing_to_select, select_checkpoints
+    from ckptlens.report.tables import selection_table
+    from ckptlens.store import Store
+
     config = SelectConfig(last=last, window=window, splits=splits, metric=metric)
     rows = select_checkpoints(Store(store), config, run)
     if not rows:
@@ -323,6 +335,11 @@ def report(
     categories: CategoriesOpt = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
+    from ckptlens.analysis.benchmarks import load_categories
+    from ckptlens.analysis.stability import StabilityConfig
+    from ckptlens.report import ReportConfig, write_report
+    from ckptlens.store import Store
+
     stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
                                 adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
                                 categories=load_categories(categories) if categories else None)
@@ -341,6 +358,8 @@ def store_check_command(
     repair: Annotated[bool, typer.Option(help="Remove damaged files, stale claims and temporary leftovers.")] = False,
 ) -> None:
     """List damaged record files, stale claims and leftover temporary files; --repair removes them."""
+    from ckptlens.store import Store, check_store, repair_store
+
     problems = check_store(Store(store))
     for line in problems.lines():
         stdout().print(line, highlight=False, soft_wrap=True)
@@ -367,6 +386,9 @@ def import_lm_eval_command(
     n_params: Annotated[int | None, typer.Option("--n-params", help="Model size in parameters.")] = None,
 ) -> None:
     """Import lm-eval results (0.4.x or Pythia's older format) and --log_samples records, format auto-detected."""
+    from ckptlens.importers import import_lm_eval
+    from ckptlens.store import Store
+
     with stage_bars(console) as bars:
         summary = import_lm_eval(paths, Store(store), run, step_from, n_params, progress=bars)
     console.print(
@@ -387,6 +409,7 @@ def import_llm_jp_eval_command(
 ) -> None:
     """Import llm-jp-eval result files (one per checkpoint), recomputing every example's metrics."""
     from ckptlens.importers.llm_jp_eval import import_llm_jp_eval
+    from ckptlens.store import Store
 
     summary = import_llm_jp_eval(paths, Store(store), run, step_from, parse_size(size))
     console.print(f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
@@ -407,6 +430,11 @@ def capabilities(
     categories: CategoriesOpt = None,
 ) -> None:
     """How capabilities develop across training and model sizes: curves, phases, similarity, loss, SNR."""
+    from ckptlens.analysis.benchmarks import load_categories
+    from ckptlens.analysis.capabilities import CapabilityConfig
+    from ckptlens.report.capability_report import write_capability_report
+    from ckptlens.store import Store
+
     config = CapabilityConfig(
         align=align.value, metric=metric, last=last, categories=load_categories(categories) if categories else None
     )

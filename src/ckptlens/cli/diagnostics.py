@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
-from ckptlens.checkpoints import series_id
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.options import (
     DEFAULT_STORE,
@@ -24,11 +22,10 @@ from ckptlens.cli.options import (
 from ckptlens.cli.output import emit
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
-from ckptlens.report.linearity import linearity_findings, linearity_rich_table
-from ckptlens.report.tables import write_csv
-from ckptlens.store import Store, drift_table
 from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
-from ckptlens.tasks.task import Task
+
+if TYPE_CHECKING:
+    from ckptlens.store import Store
 
 FormatOpt = Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")]
 
@@ -43,6 +40,7 @@ def drift(
     """How far each checkpoint moved from the one before: L2, relative L2 and cosine, whole model and per module."""
     from ckptlens.diagnostics import series_drift
     from ckptlens.report.drift import drift_figure, drift_rich_table
+    from ckptlens.store import Store, drift_table
 
     target = None if store is None else (Store(store), run or run_of_series(Store(store), series))
     with stage_bars(console) as bars:
@@ -56,6 +54,10 @@ def drift(
 
 def linearity(store: StoreOpt = DEFAULT_STORE, last: LastOpt = 0.2, fmt: FormatOpt = TableFormat.table) -> None:
     """Does an averaged checkpoint score like the mean of its members? Gap per task and window, with drift."""
+    from ckptlens.analysis.linearity import linearity_gaps, summarise_gaps
+    from ckptlens.report.linearity import linearity_findings, linearity_rich_table
+    from ckptlens.store import Store
+
     summaries = summarise_gaps(linearity_gaps(Store(store), last))
     if not summaries:
         raise CkptlensError(f"{store} holds no averaged run linked to a base run: run `ckptlens average SERIES "
@@ -83,7 +85,9 @@ def interpolate(
     from ckptlens.diagnostics.interpolation import barriers, interpolation_path
     from ckptlens.evaluation.runner import EvalConfig
     from ckptlens.report.interpolation import barrier_rich_table, interpolation_figure
+    from ckptlens.report.tables import write_csv
     from ckptlens.tasks.resolve import resolve_tasks
+    from ckptlens.tasks.task import Task
 
     names = [n for spec in tasks for n in spec.split(",") if n]
     specs = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, False)
@@ -99,6 +103,8 @@ def interpolate(
 
 def run_of_series(store: Store, series: Path) -> str:
     """The run whose evaluation read ``series`` (its run info names the folder)."""
+    from ckptlens.checkpoints import series_id
+
     wanted = series_id(series)  # run infos hold this canonical form: compared as written, never re-resolved
     runs = [r for r in store.runs() if store.run_info(r).get("series") == wanted]
     if len(runs) != 1:

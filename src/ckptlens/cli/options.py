@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ckptlens.analysis.adaptive import AdaptiveConfig
-from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
 from ckptlens.checkpoints.select import parse_fraction
 from ckptlens.errors import CkptlensError
+
+if TYPE_CHECKING:
+    from ckptlens.analysis.adaptive import AdaptiveConfig
 
 DEFAULT_STORE = Path("store")  # every command's --store: ./store unless told otherwise
 StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder holding per-example records.")]
@@ -103,6 +104,8 @@ def adaptive_config(rule: AdaptiveRule, lag_weight: float, mtv_target: float) ->
     """The adaptive-window settings of ``--adaptive``, ``--lag-weight`` and ``--mtv-target``."""
     if rule is AdaptiveRule.none:
         return None
+    from ckptlens.analysis.adaptive import AdaptiveConfig  # numpy: imported once the command runs
+
     return AdaptiveConfig(rule=rule.value, lag_weight=lag_weight, mtv_target=mtv_target)
 
 
@@ -119,6 +122,8 @@ def parse_windows(text: str) -> tuple[int, ...]:
 
 def parse_rules(text: str) -> tuple[str, ...]:
     """``--rules vote,confidence`` as known ensemble rule names."""
+    from ckptlens.analysis.ensemble import MULTIPLE_CHOICE_RULES
+
     rules = tuple(r.strip() for r in text.split(",") if r.strip())
     unknown = [r for r in rules if r not in MULTIPLE_CHOICE_RULES]
     if unknown or not rules:

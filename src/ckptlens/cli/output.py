@@ -18,12 +18,12 @@ from rich.console import RenderableType
 from ckptlens.cli.console import stdout
 from ckptlens.cli.options import TableFormat
 from ckptlens.errors import CkptlensError
-from ckptlens.files import atomic_path
-from ckptlens.report.tables import write_csv
 
 
 def emit(fmt: TableFormat, rows: list[dict] | dict, tables: Callable[[], Iterable[RenderableType]]) -> None:
     """``rows`` as JSON or CSV on stdout, or the rich ``tables`` (built only when asked for)."""
+    from ckptlens.report.tables import write_csv
+
     if fmt is TableFormat.json:
         print(json.dumps(rows, indent=2))
     elif fmt is TableFormat.csv:
@@ -36,6 +36,8 @@ def emit(fmt: TableFormat, rows: list[dict] | dict, tables: Callable[[], Iterabl
 @contextmanager
 def output_stream(out: Path | None) -> Iterator[TextIO]:
     """stdout, or a temporary file beside ``out`` renamed onto it once the block succeeds."""
+    from ckptlens.files import atomic_path
+
     if out is None:
         yield sys.stdout
         return

@@ -20,7 +20,8 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.scoring import PAD_ID, boundary_token, cache_argument, max_positions, supports_logits_to_keep
+from ckptlens.evaluation.scoring import boundary_token, max_positions
+from ckptlens.evaluation.tree_batch import PAD_ID, cache_argument, supports_logits_to_keep
 from ckptlens.tasks.metrics import ANSWER_RULES, score_all
 from ckptlens.tasks.task import Example, Task
 

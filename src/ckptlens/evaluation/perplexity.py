@@ -27,7 +27,8 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.scoring import PAD_ID, boundary_token, max_positions, supports_logits_to_keep
+from ckptlens.evaluation.scoring import boundary_token, max_positions
+from ckptlens.evaluation.tree_batch import PAD_ID, supports_logits_to_keep
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ examples is evaluated in shards (a *piece* is a unit or one shard of it), each
 stored when done and merged into the unit once all are there, so a large unit
 resumes from its last shard.
 
+The series runs as one pipeline (``pipeline``): each task is tokenised once
+for all checkpoints sharing a tokenizer, checkpoint t+1 loads in the background
+while t is scored (``EvalConfig.prefetch``), and records are written by a
+background thread that also releases each unit's claim once it is on disk.
+
 >>> from ckptlens.checkpoints import discover_series  # doctest: +SKIP
 >>> from ckptlens.tasks.task_file import load_task  # doctest: +SKIP
 >>> from ckptlens.store import Store  # doctest: +SKIP
@@ -25,6 +30,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -36,10 +42,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.budget import device_batch_tokens
 from ckptlens.evaluation.generation import generate_greedy, generation_row
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
-from ckptlens.evaluation.scoring import ChoiceScores, score_multiple_choice
+from ckptlens.evaluation.pipeline import Encodings, Prefetcher, Writer
+from ckptlens.evaluation.scoring import Batching, ChoiceScores, score_encoded
 from ckptlens.store import Claim, Shard, Store, records_table
 from ckptlens.tasks.task import Example, Task
 
@@ -50,18 +58,19 @@ CLAIM_POLL_SECONDS = 2.0  # how often a writer looks again at units other writer
 
 @dataclass(frozen=True)
 class EvalConfig:
-    batch_size: int = 32  # (example, choice) rows or generation rows per forward pass
+    batch_size: int = 32  # example rows (multiple choice) or generation rows per forward pass, at most
     device: str | None = None  # None: CUDA when available, else CPU
     dtype: str = "float32"  # float32 | float16 | bfloat16
     allow_pickle: bool = False  # load pytorch_model.bin weights (only for trusted folders)
     shard_size: int | None = None  # evaluate and store tasks with more examples in shards of this many
     reevaluate: bool = False  # replace stored units whose task prompts changed (else a changed task is an error)
+    batch_tokens: int | None = None  # multiple choice: rows x padded length per pass, at most (None: by device)
+    prefetch: bool = True  # load checkpoint t+1 while t is scored (two models in memory at once)
 
     def __post_init__(self) -> None:
         if self.shard_size is not None and self.shard_size < 1:
             raise CkptlensError(f"--shard-size must be at least 1 example, got {self.shard_size}")
-        if self.batch_size < 1:
-            raise CkptlensError(f"--batch-size must be at least 1, got {self.batch_size}")
+        Batching(self.batch_size, self.batch_tokens)  # checks both
         resolve_dtype(self.dtype)
 
 
@@ -89,14 +98,36 @@ def evaluate_series(
     (a progress bar). Returns when every unit is stored.
     """
     check_unique_names(tasks)
-    load = load or partial(load_from_disk, config)
-    tally = UnitTally(on_unit)
+    series = _Series(store, run, config, Prefetcher(load or partial(load_from_disk, config), config.prefetch),
+                     Writer(), Encodings(), UnitTally(on_unit))  # fmt: skip
     waiting = list(checkpoints)
-    while True:
-        waiting = [c for c in waiting if not _evaluate_checkpoint(c, tasks, store, run, config, load, tally)]
-        if not waiting:
-            return tally.summary()
-        time.sleep(CLAIM_POLL_SECONDS)
+    try:
+        while True:
+            waiting = [c for i, c in enumerate(waiting) if not _evaluate_checkpoint(c, tasks, series, waiting[i + 1 :])]
+            if not waiting:
+                series.writer.flush()
+                series.tally.report()
+                return series.tally.summary()
+            time.sleep(CLAIM_POLL_SECONDS)
+    except BaseException:
+        series.writer.close(raise_error=False)  # queued records are still written; the first error is the one raised
+        raise
+    finally:
+        series.prefetcher.close()
+        series.writer.close()
+
+
+@dataclass(frozen=True)
+class _Series:
+    """What one ``evaluate_series`` call shares across its checkpoints."""
+
+    store: Store
+    run: str
+    config: EvalConfig
+    prefetcher: Prefetcher
+    writer: Writer
+    encodings: Encodings
+    tally: UnitTally
 
 
 @dataclass(frozen=True)
@@ -134,11 +165,16 @@ def claim_piece(store: Store, run: str, piece: Piece) -> Claim | None:
 
 
 def evaluate_piece(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, piece: Piece, run: str, config: EvalConfig
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    piece: Piece,
+    run: str,
+    config: EvalConfig,
+    encodings: Encodings | None = None,
 ) -> pa.Table:
-    """The records of one piece, with their run/checkpoint/task keys."""
+    """The records of one piece, with their run/checkpoint/task keys (``encodings``: reuse a series' token ids)."""
     task = piece.examples_task(config.shard_size)
-    rows = evaluate_task(model, tokenizer, task, config.batch_size)
+    rows = evaluate_task(model, tokenizer, task, config.batch_size, config.batch_tokens, encodings)
     check_finite(rows, piece)
     return records_table(_with_unit_keys(rows, run, piece.checkpoint, piece.task))
 
@@ -190,33 +226,53 @@ class UnitTally:
     def __init__(self, on_unit: OnUnit | None):
         self.on_unit = on_unit
         self.stored: set[tuple[str, str]] = set()
+        self.writing: set[tuple[str, str]] = set()  # units queued for the background writer
         self.done = self.skipped = self.loaded = 0
+        self._unreported: list[tuple[Checkpoint, Task]] = []  # stored by the writer, not yet told to on_unit
+        self._lock = threading.Lock()  # the background writer adds units too
 
     def add(self, ckpt: Checkpoint, task: Task, written_here: bool) -> None:
-        if (ckpt.name, task.name) in self.stored:
-            return
-        self.stored.add((ckpt.name, task.name))
-        self.done += written_here
-        self.skipped += not written_here
-        _notify(self.on_unit, ckpt, task)
+        if self._record(ckpt, task, written_here):
+            _notify(self.on_unit, ckpt, task)
+
+    def add_quietly(self, ckpt: Checkpoint, task: Task, written_here: bool) -> None:
+        """From the background writer: counted now, told to ``on_unit`` by the next ``report`` (main thread)."""
+        if self._record(ckpt, task, written_here):
+            with self._lock:
+                self._unreported.append((ckpt, task))
+
+    def report(self) -> None:
+        """Tell ``on_unit`` about the units the writer stored, on the calling thread (a callback may raise)."""
+        with self._lock:
+            units, self._unreported = self._unreported, []
+        for ckpt, task in units:
+            _notify(self.on_unit, ckpt, task)
+
+    def _record(self, ckpt: Checkpoint, task: Task, written_here: bool) -> bool:
+        with self._lock:
+            if (ckpt.name, task.name) in self.stored:
+                return False
+            self.stored.add((ckpt.name, task.name))
+            self.done += written_here
+            self.skipped += not written_here
+            return True
 
     def has(self, ckpt: Checkpoint, task: Task) -> bool:
-        return (ckpt.name, task.name) in self.stored
+        """Stored, or queued for writing by this process."""
+        with self._lock:
+            return (ckpt.name, task.name) in self.stored | self.writing
 
     def summary(self) -> EvalSummary:
         return EvalSummary(self.done, self.skipped, self.loaded)
 
 
-def _evaluate_checkpoint(
-    ckpt: Checkpoint,
-    tasks: Sequence[Task],
-    store: Store,
-    run: str,
-    config: EvalConfig,
-    load: Loader,
-    tally: UnitTally,
-) -> bool:
-    """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored."""
+def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Series, later: list[Checkpoint]) -> bool:
+    """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored or queued.
+
+    Once its model is there, the next checkpoint with work left starts loading; each piece's records go to the
+    background writer, which releases the piece's claim when they are on disk.
+    """
+    store, run, config, tally = series.store, series.run, series.config, series.tally
     for task in tasks:
         if store.has_unit(run, ckpt.name, task.name):
             store.drop_stale_claim(run, ckpt.name, task.name)
@@ -224,34 +280,66 @@ def _evaluate_checkpoint(
     open_tasks = [t for t in tasks if not tally.has(ckpt, t)]
     pieces = [p for t in open_tasks for p in missing_pieces(store, run, ckpt, t, config.shard_size)]
     claims = [(p, c) for p in pieces if (c := claim_piece(store, run, p)) is not None]
-    if claims:
-        try:
-            model, tokenizer = load(ckpt)
+    queued: set[int] = set()
+    try:
+        if claims:
+            model, tokenizer = series.prefetcher.get(ckpt)
             tally.loaded += 1
-            for piece, _ in claims:
-                write_piece(store, run, piece, evaluate_piece(model, tokenizer, piece, run, config))
-                if piece.shard is None or merge_if_complete(store, run, ckpt, piece.task, config.shard_size):
-                    tally.add(ckpt, piece.task, written_here=True)
-        finally:
-            for _, claim in claims:
+            upcoming = next((c for c in later if not all(store.has_unit(run, c.name, t.name) for t in tasks)), None)
+            if upcoming is not None:
+                series.prefetcher.start(upcoming)
+            for i, (piece, claim) in enumerate(claims):
+                table = evaluate_piece(model, tokenizer, piece, run, config, series.encodings)
+                if piece.shard is None:
+                    tally.writing.add((ckpt.name, piece.task.name))
+                queued.add(i)  # from here the writer's job releases the claim
+                series.writer.submit(partial(_store_piece, series, piece, table, claim))
+                tally.report()
+            del model, tokenizer
+            gc.collect()
+    finally:
+        for i, (_, claim) in enumerate(claims):
+            if i not in queued:
                 claim.release()
-        del model, tokenizer
-        gc.collect()
+    if any(p.shard is not None for p, _ in claims):
+        series.writer.flush()  # merging below needs this writer's shards on disk
     for task in open_tasks:  # shards all stored, by others too: merge them
         if merge_if_complete(store, run, ckpt, task, config.shard_size):
             tally.add(ckpt, task, written_here=True)
+    tally.report()
     return all(tally.has(ckpt, t) for t in tasks)
 
 
+def _store_piece(series: _Series, piece: Piece, table: pa.Table, claim: Claim) -> None:
+    """The background writer's job: write a piece atomically, merge its unit when complete, release its claim."""
+    try:
+        write_piece(series.store, series.run, piece, table)
+        if piece.shard is None or merge_if_complete(series.store, series.run, piece.checkpoint, piece.task,
+                                                    series.config.shard_size):  # fmt: skip
+            series.tally.add_quietly(piece.checkpoint, piece.task, written_here=True)
+    finally:
+        claim.release()
+
+
 def evaluate_task(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: Task, batch_size: int = 32
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: Task,
+    batch_size: int = 32,
+    batch_tokens: int | None = None,
+    encodings: Encodings | None = None,
 ) -> list[dict]:
-    """One record row per example of ``task`` (without run/checkpoint keys), in example order."""
+    """One record row per example of ``task`` (without run/checkpoint keys), in example order.
+
+    ``batch_tokens`` None picks a budget from the device's free memory on CUDA (``device_batch_tokens``).
+    """
     dtype = str(model.dtype).removeprefix("torch.")
     if task.lm_eval is not None:
         rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size)
     elif task.kind == "multiple_choice":
-        scores = score_multiple_choice(model, tokenizer, task.examples, batch_size)
+        encoded = (encodings or Encodings()).get(tokenizer, task.name, task.examples)
+        batching = Batching(batch_size, batch_tokens or device_batch_tokens(model))
+        scores = score_encoded(model, task.examples, encoded, batching)
         rows = [_choice_row(e, s) for e, s in zip(task.examples, scores, strict=True)]
     elif task.kind == "perplexity":
         losses = text_loss(model, tokenizer, [e.context for e in task.examples], batch_size)

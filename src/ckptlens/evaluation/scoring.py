@@ -7,40 +7,45 @@ front of the continuation; the continuation tokens are the tail of
 ``encode(context + continuation)`` after ``len(encode(context))`` tokens), so
 numbers are comparable with lm-eval's.
 
-Three things make it fast without changing the numbers:
+Four things make it fast without changing the numbers:
 
-- the longest token prefix shared by every context of the call (the few-shot
-  demonstrations) runs once; its KV cache is reused by every batch;
+- every prefix that several contexts share (a task description, fixed
+  demonstrations, the same demonstrations drawn for several examples) runs
+  once: the contexts form a prefix tree (``prefix_tree``), each shared node runs
+  once on top of its parent's KV cache, and its cache is dropped once the
+  examples below it are scored;
 - each example's own context runs once, whatever its number of choices
   (lm-eval re-runs it for every multi-token choice): an example is one row,
   ``[context | choice 0 | choice 1 | ...]``, with a tree-shaped attention mask
-  (a choice sees the context and itself, not the other choices) and each
-  choice's positions restarting where the context ends, so one forward pass
-  scores every choice; a choice's first token is read off the context's last
-  logits, so single-token choices add no tokens at all;
-- examples are sorted by length and batched, ``batch_size`` examples per
-  forward pass, so padding is small and peak memory grows with ``batch_size``
-  (times the choices' total length), never with the number of examples.
+  (``tree_batch``), so one forward pass scores every choice; a choice's first
+  token is read off the context's last logits, so single-token choices add no
+  tokens at all;
+- rows are sorted by length and batched by a token budget (``batch_tokens``:
+  rows x padded length, the choices' columns included) and at most
+  ``batch_size`` rows, so padding is small, short and long examples both fill
+  a pass, and peak memory follows the budget, never the number of examples;
+  rows continuing different prefixes share a pass (their pasts padded and
+  masked);
+- a series tokenises a task once (``encode_examples`` then ``score_encoded``).
 
-Results do not depend on ``batch_size`` beyond float noise (tests pin 1e-4 in
+Results do not depend on the batching beyond float noise (tests pin 1e-4 in
 float32): a spurious flip would be reported as instability.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.prefix_tree import needed_tokens, plan_prefixes
+from ckptlens.evaluation.tree_batch import NodeCaches, Row, TokenCount, batches, forward, node_segments
 from ckptlens.tasks.task import Example
 
-# Padding is masked and never scored, so any valid token id will do.
-PAD_ID = 0
+Encoded = tuple[list[int], list[list[int]]]  # an example's context tokens, each choice's continuation tokens
 
 
 @dataclass(frozen=True)
@@ -56,12 +61,18 @@ class ChoiceScores:
 
 
 @dataclass(frozen=True)
-class _Pending:
-    """One example to score: its index, its own context tokens after the shared prefix, its choices' tokens."""
+class Batching:
+    """How examples are grouped into forward passes; the results do not depend on it beyond float noise."""
 
-    example: int
-    context: list[int]
-    continuations: list[list[int]]
+    batch_size: int = 32  # rows (examples) per pass at most
+    batch_tokens: int | None = None  # rows x padded length per pass at most (None: no token budget)
+    share_prefix: bool = True  # False: every context runs whole (same numbers, slower; to measure the gain)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise CkptlensError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.batch_tokens is not None and self.batch_tokens < 1:
+            raise CkptlensError(f"--batch-tokens must be at least 1, got {self.batch_tokens}")
 
 
 def score_multiple_choice(
@@ -70,11 +81,14 @@ def score_multiple_choice(
     examples: Sequence[Example],
     batch_size: int = 32,
     share_prefix: bool = True,
+    batch_tokens: int | None = None,
+    count: TokenCount | None = None,
 ) -> list[ChoiceScores]:
     """Summed log-likelihood of every choice of every example, in input order.
 
-    ``share_prefix=False`` skips the shared-prefix cache (same numbers, slower;
-    kept to measure and test the speed-up).
+    ``share_prefix=False`` skips the prefix caches (same numbers, slower; kept
+    to measure and test the speed-up). ``count`` adds up the positions run and
+    the positions that had to run (token efficiency).
 
     >>> from ckptlens.checkpoints.loading import load_model  # doctest: +SKIP
     >>> model, tok = load_model("runs/demo/step000100")  # doctest: +SKIP
@@ -82,21 +96,40 @@ def score_multiple_choice(
     >>> score_multiple_choice(model, tok, [ex])[0].logliks  # doctest: +SKIP
     [-3.2, -7.9]
     """
-    if batch_size < 1:
-        raise CkptlensError(f"batch size must be at least 1, got {batch_size}")
-    encoded = [encode_example(tokenizer, e) for e in examples]
+    batching = Batching(batch_size, batch_tokens, share_prefix)
+    return score_encoded(model, examples, encode_examples(tokenizer, examples), batching, count)
+
+
+def encode_examples(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example]) -> list[Encoded]:
+    """Every example's tokens (``encode_example``): computed once, scored on every checkpoint sharing the tokenizer."""
+    return [encode_example(tokenizer, e) for e in examples]
+
+
+def score_encoded(
+    model: PreTrainedModel,
+    examples: Sequence[Example],
+    encoded: Sequence[Encoded],
+    batching: Batching = Batching(),
+    count: TokenCount | None = None,
+) -> list[ChoiceScores]:
+    """``score_multiple_choice`` on examples already encoded with the model's tokenizer."""
     _check_lengths(examples, encoded, max_positions(model))
     contexts = [ctx for ctx, _ in encoded]
-    shared = shared_prefix_length(contexts) if share_prefix else 0
+    plan = plan_prefixes(contexts, batching.share_prefix)
+    caches = NodeCaches(plan.nodes)
+    leaves = [Row(i, plan.leaf_parent[i], plan.leaf_start[i], ctx[plan.leaf_start[i] :], conts)
+              for i, (ctx, conts) in enumerate(encoded)]  # fmt: skip
     logliks = [[0.0] * len(conts) for _, conts in encoded]
     greedy = [[True] * len(conts) for _, conts in encoded]
-    order = sorted(range(len(encoded)), key=lambda i: -len(contexts[i]))
     with torch.inference_mode():
-        prefix = _run_prefix(model, contexts[0][:shared]) if shared else None
-        for chunk in _batches(order, batch_size):
-            group = [_Pending(i, contexts[i][shared:], encoded[i][1]) for i in chunk]
-            for (i, j), (value, is_greedy) in _score_group(model, group, prefix, shared).items():
+        _run_nodes(model, caches, batching, count)
+        for batch in batches(sorted(leaves, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
+            for (i, j), (value, is_greedy) in _score_rows(model, batch, caches, count).items():
                 logliks[i][j], greedy[i][j] = value, is_greedy
+            for row in batch:
+                caches.release(row.past)
+    if count is not None:
+        count.needed += needed_tokens([ctx + c[:-1] for ctx, conts in encoded for c in conts])
     return [
         ChoiceScores(ll, [len(c) for c in conts], g) for ll, g, (_, conts) in zip(logliks, greedy, encoded, strict=True)
     ]
@@ -113,31 +146,40 @@ def split_boundary(context: str, continuation: str) -> tuple[str, str]:
 
 
 def encode_pair(tokenizer: PreTrainedTokenizerBase, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Context and continuation token ids exactly as lm-evaluation-harness splits them.
+    """Context and continuation token ids exactly as lm-evaluation-harness splits them (``encode_choices``)."""
+    ctx, (cont,) = encode_choices(tokenizer, context, [continuation])
+    return ctx, cont
+
+
+def encode_choices(
+    tokenizer: PreTrainedTokenizerBase, context: str, continuations: Sequence[str]
+) -> tuple[list[int], list[list[int]]]:
+    """The context's token ids and each continuation's, exactly as lm-evaluation-harness splits them.
 
     Encoding the whole string keeps the tokenizer's merges across the
-    boundary; an empty context becomes the single end-of-text token.
+    boundary; an empty context becomes the single end-of-text token. The
+    context is encoded once and the whole strings in one batched call.
     """
-    context, continuation = split_boundary(context, continuation)
-    if not context:
-        return [boundary_token(tokenizer)], _encode(tokenizer, continuation)
-    whole = _encode(tokenizer, context + continuation)
-    ctx = _encode(tokenizer, context)
-    return ctx, whole[len(ctx) :]
+    stripped = split_boundary(context, "")[0]
+    tails = [split_boundary(context, c)[1] for c in continuations]
+    if not stripped:
+        return [boundary_token(tokenizer)], _encode_many(tokenizer, tails)
+    ctx, *wholes = _encode_many(tokenizer, [stripped] + [stripped + tail for tail in tails])
+    return ctx, [whole[len(ctx) :] for whole in wholes]
 
 
 def encode_example(tokenizer: PreTrainedTokenizerBase, example: Example) -> tuple[list[int], list[list[int]]]:
     """An example's context tokens and each choice's continuation tokens."""
     if not example.choices:
         raise CkptlensError(f"example {example.id!r} has no choices; a multiple-choice example needs at least one")
-    pairs = [encode_pair(tokenizer, example.context, choice) for choice in example.choices]
-    for i, (_, cont) in enumerate(pairs):
+    ctx, conts = encode_choices(tokenizer, example.context, example.choices)
+    for i, cont in enumerate(conts):
         if not cont:
             raise CkptlensError(
                 f"example {example.id!r}: choice {i} ({example.choices[i]!r}) encodes to no tokens; "
                 "give every choice some text"
             )
-    return pairs[0][0], [cont for _, cont in pairs]
+    return ctx, conts
 
 
 def boundary_token(tokenizer: PreTrainedTokenizerBase) -> int:
@@ -153,26 +195,8 @@ def max_positions(model: PreTrainedModel) -> int | None:
     return getattr(model.config.get_text_config(), "max_position_embeddings", None)
 
 
-def shared_prefix_length(contexts: Sequence[Sequence[int]]) -> int:
-    """Length of the longest token prefix common to all contexts, leaving each ≥1 own token.
-
-    >>> shared_prefix_length([[5, 6, 7, 8], [5, 6, 9], [5, 6, 7]])
-    2
-    >>> shared_prefix_length([[5, 6], [5, 6]])
-    1
-    """
-    if not contexts:
-        return 0
-    limit = min(len(c) for c in contexts) - 1
-    first = contexts[0]
-    length = 0
-    while length < limit and all(c[length] == first[length] for c in contexts):
-        length += 1
-    return length
-
-
-def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+def _encode_many(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[list[int]]:
+    return [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
 def _check_lengths(examples: Sequence[Example], encoded, limit: int | None) -> None:
@@ -187,102 +211,25 @@ def _check_lengths(examples: Sequence[Example], encoded, limit: int | None) -> N
             )
 
 
-def _batches(items: list, batch_size: int):
-    for start in range(0, len(items), batch_size):
-        yield items[start : start + batch_size]
+def _run_nodes(model: PreTrainedModel, caches: NodeCaches, batching: Batching, count: TokenCount | None) -> None:
+    """Run every shared node once, a tree level per round (a node needs its parent's cache), batched like leaves."""
+    nodes = caches.nodes
+    depth: list[int] = []
+    for node in nodes:  # parents come before children
+        depth.append(0 if node.parent is None else depth[node.parent] + 1)
+    for level in range(max(depth, default=-1) + 1):
+        rows = [Row(k, n.parent, n.start, n.tokens) for k, n in enumerate(nodes) if depth[k] == level]
+        for batch in batches(sorted(rows, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
+            _, _, cache = forward(model, batch, caches, count)
+            caches.segments.update(node_segments(batch, cache))
 
 
-def _run_prefix(model: PreTrainedModel, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Run the shared prefix once; its per-layer (keys, values) with batch size 1."""
-    ids = torch.tensor([prefix], device=model.device)
-    output = model(input_ids=ids, use_cache=True)
-    cache = output["cache"] if "cache" in output else output.past_key_values  # renamed in transformers 5.24
-    return [(layer.keys, layer.values) for layer in cache.layers]
-
-
-def _expanded_cache(model: PreTrainedModel, prefix, rows: int) -> DynamicCache:
-    """A fresh cache holding the prefix for ``rows`` rows (a forward call extends its cache in place)."""
-    layers = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in prefix]
-    return DynamicCache(ddp_cache_data=layers, config=model.config)
-
-
-@dataclass(frozen=True)
-class _Packed:
-    """A group of examples laid out one example a row: [left pad | context | choice 0 | choice 1 | ... | pad].
-
-    Each choice segment holds the choice's tokens but its last; a segment sees
-    the context and itself only (a tree-shaped mask), so one forward pass scores
-    every choice, and the context runs once.
-    """
-
-    ids: torch.Tensor  # (rows, length)
-    positions: torch.Tensor  # (rows, length) absolute positions, counting the shared prefix
-    segments: torch.Tensor  # (rows, length): CONTEXT, PAD, or the choice index
-    width: int  # context columns (left-padded); column width - 1 predicts every choice's first token
-    scored: list[tuple[int, int, int, int, int]]  # (row, kept column, target token, example, choice)
-
-
-CONTEXT, PAD = -1, -2
-
-
-def _pack(group: list[_Pending], shared: int) -> _Packed:
-    width = max(len(p.context) for p in group)
-    tails = [sum(len(c) - 1 for c in p.continuations) for p in group]
-    length = width + max(tails)
-    ids = torch.full((len(group), length), PAD_ID, dtype=torch.long)
-    positions = torch.full((len(group), length), shared, dtype=torch.long)
-    segments = torch.full((len(group), length), PAD, dtype=torch.long)
-    scored = []
-    for row, pending in enumerate(group):
-        n_ctx = len(pending.context)
-        ids[row, width - n_ctx : width] = torch.tensor(pending.context)
-        positions[row, width - n_ctx : width] = torch.arange(shared, shared + n_ctx)
-        segments[row, width - n_ctx : width] = CONTEXT
-        start = width
-        for j, cont in enumerate(pending.continuations):
-            n = len(cont) - 1
-            ids[row, start : start + n] = torch.tensor(cont[:-1], dtype=torch.long)
-            positions[row, start : start + n] = torch.arange(shared + n_ctx, shared + n_ctx + n)
-            segments[row, start : start + n] = j
-            kept = [0] + list(range(start - width + 1, start - width + 1 + n))  # columns predicting each token
-            scored += [(row, column, token, pending.example, j) for column, token in zip(kept, cont, strict=True)]
-            start += n
-    return _Packed(ids, positions, segments, width, scored)
-
-
-def _tree_mask(packed: _Packed, shared: int, dtype: torch.dtype) -> torch.Tensor:
-    """Additive (rows, 1, length, shared + length) mask: causal, a choice sees the context and itself, pads nothing.
-
-    Every query keeps its own position (and the prefix), so no row is fully masked.
-    """
-    seg = packed.segments
-    query, key = seg[:, :, None], seg[:, None, :]
-    length = seg.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool).tril()
-    allowed = causal & (key != PAD) & ((key == CONTEXT) | (key == query))
-    allowed |= torch.eye(length, dtype=torch.bool)
-    prefix = torch.ones((seg.shape[0], length, shared), dtype=torch.bool)
-    allowed = torch.cat([prefix, allowed], dim=-1)[:, None]
-    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
-
-
-def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: int) -> dict:
-    """{(example, choice): (summed loglik, is-greedy)} for a group of examples, in one forward pass."""
-    packed = _pack(group, shared)
-    device = model.device
-    kept = packed.ids.shape[1] - packed.width + 1
-    inputs = {
-        "input_ids": packed.ids.to(device),
-        "position_ids": packed.positions.to(device),
-        "attention_mask": _tree_mask(packed, shared, model.dtype).to(device),
-    }
-    if prefix is not None:
-        inputs[cache_argument(model)] = _expanded_cache(model, prefix, len(group))
-    if supports_logits_to_keep(model):
-        inputs["logits_to_keep"] = kept
-    logits = model(**inputs, use_cache=prefix is not None).logits[:, -kept:]
-    rows, columns, tokens, examples, choices = (list(v) for v in zip(*packed.scored, strict=True))
-    picked = logits[torch.tensor(rows, device=device), torch.tensor(columns, device=device)].float()
+def _score_rows(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None) -> dict:
+    """{(example, choice): (summed loglik, is-greedy)} for rows of examples, in one forward pass."""
+    packed, logits, _ = forward(model, rows, caches, count)
+    device = logits.device
+    index, columns, tokens, examples, choices = (list(v) for v in zip(*packed.scored, strict=True))
+    picked = logits[torch.tensor(index, device=device), torch.tensor(columns, device=device)].float()
     targets = torch.tensor(tokens, device=device)
     logprobs = picked.gather(-1, targets[:, None]).squeeze(-1)
     logprobs = (logprobs - torch.logsumexp(picked, dim=-1)).tolist()
@@ -292,19 +239,3 @@ def _score_group(model: PreTrainedModel, group: list[_Pending], prefix, shared: 
         total, greedy = scores.get((example, choice), (0.0, True))
         scores[example, choice] = (total + value, greedy and hit)
     return scores
-
-
-def cache_argument(model: PreTrainedModel) -> str:
-    """The keyword a forward call takes its KV cache by: ``cache`` since transformers 5.24, else ``past_key_values``."""
-    return "cache" if "cache" in _forward_parameters(type(model)) else "past_key_values"
-
-
-def supports_logits_to_keep(model: PreTrainedModel) -> bool:
-    """Most causal LMs can skip the vocabulary projection for positions nobody scores."""
-    return "logits_to_keep" in _forward_parameters(type(model))
-
-
-@functools.cache
-def _forward_parameters(model_class: type) -> frozenset[str]:
-    """The keyword names of a model class's ``forward``, read once per class (every scored group asks)."""
-    return frozenset(inspect.signature(model_class.forward).parameters)

@@ -1,0 +1,45 @@
+"""How many tokens a forward pass may hold: the default ``--batch-tokens`` on CUDA, from the free memory.
+
+On CPU there is no default budget (``--batch-size`` rows per pass, as before):
+memory is rarely the limit there, and larger passes gain little. On CUDA the
+budget is what fits in a fraction of the free memory (``torch.cuda.mem_get_info``
+after the model is loaded), with a per-token cost estimated from the config:
+
+- the KV cache of the pass, with room for a past (shared prefix) up to
+  ``PAST_PER_TOKEN`` times as long as the rows themselves;
+- activations of one layer at a time (inference frees the others): about
+  ``ACTIVATION_WIDTHS`` hidden vectors per token;
+- the float32 logits of every kept position (at most every token).
+
+It is an estimate, not a guarantee: pass ``--batch-tokens`` to set it.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import PreTrainedModel
+
+MEMORY_FRACTION = 0.5  # of the free memory, the rest left to the allocator's fragmentation and other processes
+PAST_PER_TOKEN = 8  # KV room per row token for its past: a 4-shot prefix is about 8x an example's own tokens
+ACTIVATION_WIDTHS = 24  # hidden-size vectors alive per token in one layer (attention, 4x MLP, residual, norms)
+MAX_BATCH_TOKENS = 1 << 16  # beyond this, passes are long enough that a larger one gains nothing
+
+
+def device_batch_tokens(model: PreTrainedModel) -> int | None:
+    """A token budget for one pass on CUDA from the free memory; None on other devices."""
+    if model.device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(model.device)
+    return max(1, min(MAX_BATCH_TOKENS, int(MEMORY_FRACTION * free / bytes_per_token(model))))
+
+
+def bytes_per_token(model: PreTrainedModel) -> int:
+    """Estimated peak bytes one row token costs in a pass (KV with its past, activations, logits)."""
+    config = model.config.get_text_config()
+    width = config.hidden_size
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or width // heads
+    element = torch.finfo(model.dtype).bits // 8
+    kv = 2 * config.num_hidden_layers * kv_heads * head_dim * element * (1 + PAST_PER_TOKEN)
+    return kv + ACTIVATION_WIDTHS * width * element + 4 * config.vocab_size

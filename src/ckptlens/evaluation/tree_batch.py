@@ -1,0 +1,242 @@
+"""One forward pass over rows that continue cached prefixes: packing, tree masks and the prefix caches.
+
+A row is ``[left pad | context | choice 0 | choice 1 | ...]`` continuing
+the KV cache of a prefix-tree node (``prefix_tree``). Each choice segment holds
+the choice's tokens but its last and sees the node's path, the context and
+itself only (a tree-shaped mask), with positions restarting where the context
+ends, so one pass scores every choice and the context runs once. A node row is
+the same without choices: its pass only fills the node's cache.
+
+Rows of one pass may continue different nodes: each row's past is its node
+path's cache, padded to the longest past, the padding masked. On SDPA models
+the mask is boolean (``scaled_dot_product_attention`` then picks its
+memory-efficient kernel on CUDA); on eager ones it is additive.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+
+from ckptlens.evaluation.prefix_tree import Node
+
+PAD_ID = 0  # padding is masked and never scored, so any valid token id will do
+CONTEXT, PAD = -1, -2  # segment ids besides the choice indices
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), batch dimension first
+
+
+@dataclass(frozen=True)
+class Row:
+    """Tokens for one row: ``key`` is the example (or node) it computes; it continues node ``past``."""
+
+    key: int
+    past: int | None
+    start: int  # absolute position of its first token: the length of its past
+    context: list[int]
+    continuations: list[list[int]] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        """Its unpadded columns: the context, then every choice but its last token."""
+        return len(self.context) + sum(len(c) - 1 for c in self.continuations)
+
+
+@dataclass
+class TokenCount:
+    """Positions a call ran through the model (padding included) and the positions it had to run.
+
+    ``needed`` counts each distinct prefix once (the trie of every context plus
+    choice), so ``efficiency`` = run / needed is 1.0 for an engine that runs
+    nothing twice and pads nothing.
+    """
+
+    run: int = 0
+    needed: int = 0
+
+    @property
+    def efficiency(self) -> float:
+        return self.run / self.needed if self.needed else 1.0
+
+
+class NodeCaches:
+    """The KV cache of each node run so far, kept while examples below it still have to run."""
+
+    def __init__(self, nodes: list[Node]):
+        self.nodes = nodes
+        self.segments: dict[int, KV] = {}  # a node's own tokens
+        self._paths: dict[int, KV] = {}  # position 0 to a node's end, built once when a row first needs it
+        self.remaining = [n.users for n in nodes]
+
+    def path(self, node: int | None) -> KV | None:
+        """Per layer, the cache of every token from position 0 to the end of ``node``."""
+        if node is None:
+            return None
+        if node not in self._paths:
+            parent = self.path(self.nodes[node].parent)
+            own = self.segments[node]
+            self._paths[node] = own if parent is None else [
+                (torch.cat([pk, k], -2), torch.cat([pv, v], -2)) for (pk, pv), (k, v) in zip(parent, own, strict=True)
+            ]  # fmt: skip
+        return self._paths[node]
+
+    def release(self, node: int | None) -> None:
+        """An example below ``node`` is done: drop the caches no other example needs."""
+        while node is not None:
+            self.remaining[node] -= 1
+            if self.remaining[node] == 0:
+                self.segments.pop(node, None)
+                self._paths.pop(node, None)
+            node = self.nodes[node].parent
+
+
+def batches(rows: list[Row], batch_size: int, batch_tokens: int | None) -> Iterator[list[Row]]:
+    """Consecutive rows, at most ``batch_size`` a pass and, with a budget, rows x padded length <= ``batch_tokens``.
+
+    Rows come longest first, so padding stays small; a row longer than the budget runs alone.
+    """
+    batch: list[Row] = []
+    for row in rows:
+        longest = max(batch[0].length, row.length) if batch else row.length
+        full = len(batch) >= batch_size or (batch_tokens is not None and (len(batch) + 1) * longest > batch_tokens)
+        if batch and full:
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch
+
+
+@dataclass(frozen=True)
+class Packed:
+    ids: torch.Tensor  # (rows, length), each row right-aligned: [pad | context | choice 0 | choice 1 | ...]
+    positions: torch.Tensor  # (rows, length) absolute positions
+    segments: torch.Tensor  # (rows, length): CONTEXT, PAD, or the choice index
+    kept: int  # the last columns whose logits are read: every choice token and each row's last context token
+    scored: list[tuple[int, int, int, int, int]]  # (row, column among the kept, target token, key, choice)
+
+
+def pack(rows: list[Row]) -> Packed:
+    length = max(r.length for r in rows)
+    kept = max(r.length - len(r.context) for r in rows) + 1
+    ids = torch.full((len(rows), length), PAD_ID, dtype=torch.long)
+    positions = torch.zeros((len(rows), length), dtype=torch.long)
+    segments = torch.full((len(rows), length), PAD, dtype=torch.long)
+    scored = []
+    for i, row in enumerate(rows):
+        n_ctx, end = len(row.context), row.start + len(row.context)
+        column = length - row.length
+        ids[i, column : column + n_ctx] = torch.tensor(row.context)
+        positions[i, column : column + n_ctx] = torch.arange(row.start, end)
+        segments[i, column : column + n_ctx] = CONTEXT
+        last_context = column + n_ctx - 1 - (length - kept)  # among the kept columns
+        column += n_ctx
+        for j, cont in enumerate(row.continuations):
+            n = len(cont) - 1
+            ids[i, column : column + n] = torch.tensor(cont[:-1], dtype=torch.long)
+            positions[i, column : column + n] = torch.arange(end, end + n)
+            segments[i, column : column + n] = j
+            first = column - (length - kept)
+            predicting = [last_context, *range(first, first + n)]  # the columns whose logits predict each token
+            scored += [(i, k, token, row.key, j) for k, token in zip(predicting, cont, strict=True)]
+            column += n
+    return Packed(ids, positions, segments, kept, scored)
+
+
+def tree_mask(packed: Packed, pasts: list[int], boolean: bool, dtype: torch.dtype) -> torch.Tensor:
+    """(rows, 1, length, max past + length): a row sees its own past, causal context, a choice itself; pads nothing.
+
+    Every query keeps its own position, so no row is fully masked (no NaN).
+    """
+    seg = packed.segments
+    query, key = seg[:, :, None], seg[:, None, :]
+    length = seg.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    allowed = causal & (key != PAD) & ((key == CONTEXT) | (key == query))
+    allowed |= torch.eye(length, dtype=torch.bool)
+    past = torch.arange(max(pasts, default=0))[None, :] < torch.tensor(pasts)[:, None]  # (rows, max past)
+    allowed = torch.cat([past[:, None, :].expand(-1, length, -1), allowed], dim=-1)[:, None]
+    if boolean:
+        return allowed
+    return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None):
+    """Run ``rows`` over their pasts; the pass's packing, the logits of its kept columns, and its cache.
+
+    The cache (None when no row has a past and no row is a node) holds the pasts followed by the rows' tokens.
+    """
+    packed = pack(rows)
+    device = model.device
+    pasts = [r.start for r in rows]
+    inputs = {
+        "input_ids": packed.ids.to(device),
+        "position_ids": packed.positions.to(device),
+        "attention_mask": tree_mask(packed, pasts, uses_sdpa(model), model.dtype).to(device),
+    }
+    past = _padded_past(rows, caches, max(pasts))
+    use_cache = past is not None or not rows[0].continuations
+    if use_cache:
+        inputs[cache_argument(model)] = DynamicCache(**({"ddp_cache_data": past} if past else {}), config=model.config)
+    if supports_logits_to_keep(model):
+        inputs["logits_to_keep"] = packed.kept
+    output = model(**inputs, use_cache=use_cache)
+    if count is not None:
+        count.run += packed.ids.numel()
+    cache = (output["cache"] if "cache" in output else output.past_key_values) if use_cache else None  # 5.24 name
+    return packed, output.logits[:, -packed.kept :], cache
+
+
+def node_segments(rows: list[Row], cache) -> dict[int, KV]:
+    """Each node row's own slice of a pass's cache (copied, so the batch's cache can be freed)."""
+    end = cache.layers[0].keys.shape[-2]
+    out = {}
+    for i, row in enumerate(rows):
+        start = end - len(row.context)  # a node row's tokens are the last columns of its cache
+        out[row.key] = [(layer.keys[i : i + 1, :, start:end].clone(), layer.values[i : i + 1, :, start:end].clone())
+                        for layer in cache.layers]  # fmt: skip
+    return out
+
+
+def _padded_past(rows: list[Row], caches: NodeCaches, longest: int) -> KV | None:
+    """Per layer, every row's past side by side (a view when all rows share one), zero-padded to ``longest``."""
+    if longest == 0:
+        return None
+    paths = {node: caches.path(node) for node in {r.past for r in rows}}
+    if len(paths) == 1:
+        (path,) = paths.values()
+        return [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v in path]
+    layers = []
+    for layer, (k, v) in enumerate(next(p for p in paths.values() if p is not None)):
+        keys = k.new_zeros((len(rows), k.shape[1], longest, k.shape[3]))
+        values = v.new_zeros((len(rows), v.shape[1], longest, v.shape[3]))
+        for i, row in enumerate(rows):
+            if paths[row.past] is not None:
+                keys[i, :, : row.start], values[i, :, : row.start] = paths[row.past][layer]
+        layers.append((keys, values))
+    return layers
+
+
+def cache_argument(model: PreTrainedModel) -> str:
+    """The keyword a forward call takes its KV cache by: ``cache`` since transformers 5.24, else ``past_key_values``."""
+    return "cache" if "cache" in _forward_parameters(type(model)) else "past_key_values"
+
+
+def supports_logits_to_keep(model: PreTrainedModel) -> bool:
+    """Most causal LMs can skip the vocabulary projection for positions nobody scores."""
+    return "logits_to_keep" in _forward_parameters(type(model))
+
+
+def uses_sdpa(model: PreTrainedModel) -> bool:
+    """Whether the model's attention is ``scaled_dot_product_attention``, which takes a boolean mask."""
+    return getattr(model.config, "_attn_implementation", None) == "sdpa"
+
+
+@functools.cache
+def _forward_parameters(model_class: type) -> frozenset[str]:
+    """The keyword names of a model class's ``forward``, read once per class (every pass asks)."""
+    return frozenset(inspect.signature(model_class.forward).parameters)

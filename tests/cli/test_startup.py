@@ -1,0 +1,38 @@
+"""Start-up: ``--help`` and a rejected argument load no model, table or plotting stack."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "transformers", "pyarrow", "matplotlib", "numpy", "pandas", "ray")
+PROBE = """
+import sys
+sys.argv = ["ckptlens", *sys.argv[1:]]
+from ckptlens.cli.app import main
+try:
+    main()
+except SystemExit:
+    pass
+print("MODULES", " ".join(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def _imported(*args: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("eval", "--help"),
+        ("eval", "series", "--batch-size", "nope"),
+        ("eval", "series", "--watch", "--steps", "1:2:1"),
+        ("stability", "--last", "x"),
+    ],
+)
+def test_help_and_rejected_arguments_import_no_heavy_stack(args):
+    assert _imported(*args).isdisjoint(HEAVY)
