@@ -116,8 +116,8 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(help="Sequences per forward pass, at most.")] = 32,
     batch_tokens: Annotated[
         int | None,
-        typer.Option(help="Multiple choice: tokens per forward pass, options included (default: from free CUDA "
-                     "memory; on CPU --batch-size alone)."),
+        typer.Option(help="Multiple choice: tokens per forward pass, options included (default: 2048 on CPU, "
+                     "from the free memory on CUDA)."),
     ] = None,
     dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,

@@ -1,9 +1,12 @@
-"""How many tokens a forward pass may hold: the default ``--batch-tokens`` on CUDA, from the free memory.
+"""How many tokens a forward pass may hold: the default ``--batch-tokens``.
 
-On CPU there is no default budget (``--batch-size`` rows per pass, as before):
-memory is rarely the limit there, and larger passes gain little. On CUDA the
-budget is what fits in a fraction of the free memory (``torch.cuda.mem_get_info``
-after the model is loaded), with a per-token cost estimated from the config:
+On CPU it is ``CPU_BATCH_TOKENS``: passes large enough for efficient matrix
+products, small enough that their buffers come back from the allocator instead
+of being paged in fresh for every pass (60 examples of an 86M-parameter model,
+one thread: 13.7 s with 2048 tokens a pass against 16.4 s with 32 whole rows).
+On CUDA the budget is what fits in a fraction of the free memory
+(``torch.cuda.mem_get_info`` after the model is loaded), with a per-token cost
+estimated from the config:
 
 - the KV cache of the pass, with room for a past (shared prefix) up to
   ``PAST_PER_TOKEN`` times as long as the rows themselves;
@@ -23,10 +26,13 @@ MEMORY_FRACTION = 0.5  # of the free memory, the rest left to the allocator's fr
 PAST_PER_TOKEN = 8  # KV room per row token for its past: a 4-shot prefix is about 8x an example's own tokens
 ACTIVATION_WIDTHS = 24  # hidden-size vectors alive per token in one layer (attention, 4x MLP, residual, norms)
 MAX_BATCH_TOKENS = 1 << 16  # beyond this, passes are long enough that a larger one gains nothing
+CPU_BATCH_TOKENS = 2048  # rows x padded length per pass on CPU
 
 
 def device_batch_tokens(model: PreTrainedModel) -> int | None:
-    """A token budget for one pass on CUDA from the free memory; None on other devices."""
+    """A token budget for one pass: from the free memory on CUDA, ``CPU_BATCH_TOKENS`` on CPU, else none."""
+    if model.device.type == "cpu":
+        return CPU_BATCH_TOKENS
     if model.device.type != "cuda":
         return None
     free, _ = torch.cuda.mem_get_info(model.device)

@@ -331,7 +331,7 @@ def evaluate_task(
 ) -> list[dict]:
     """One record row per example of ``task`` (without run/checkpoint keys), in example order.
 
-    ``batch_tokens`` None picks a budget from the device's free memory on CUDA (``device_batch_tokens``).
+    ``batch_tokens`` None picks the device's budget (``device_batch_tokens``: 2048 on CPU, free memory on CUDA).
     """
     dtype = str(model.dtype).removeprefix("torch.")
     if task.lm_eval is not None:
