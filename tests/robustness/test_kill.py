@@ -126,7 +126,7 @@ def test_report_killed_anywhere_then_rerun(tiny_series, tmp_path):
     evaluate(tiny_series, [str(write_mc_task(tmp_path / "facts.jsonl", n=6))], store, "run", EvalConfig(8))
     records = files(store.root)
     config = ReportConfig(StabilityConfig(last=1.0, windows=(2,), bootstrap=0, adaptive=AdaptiveConfig()),
-                          plot_windows=(2,), select_window=2)
+                          select_window=2)
 
     def make(folder: Path):
         return lambda: write_report(store, folder / "report", config)

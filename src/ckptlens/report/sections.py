@@ -138,6 +138,7 @@ FILES = (
     ("adaptive.csv", "every candidate window's criteria per task, method and fold"),
     ("lag_flags.csv, ensemble_flags.csv, failures.json", "every step where integration fails"),
     ("linearity.csv, linearity_summary.csv", "averaged checkpoints against their members"),
+    ("study_*.csv", "the instability study's views: window size, trajectories and scores per category, sizes"),
     ("figures/", "every figure as PNG"),
 )
 
