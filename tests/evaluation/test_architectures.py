@@ -20,8 +20,9 @@ from transformers import (
     Qwen2Config,
 )
 
-from ckptlens.evaluation.scoring import encode_pair, score_multiple_choice
+from ckptlens.evaluation.scoring import score_multiple_choice
 from tests.conftest import build_tokenizer
+from tests.evaluation.reference import direct_logliks
 from tests.evaluation.test_scoring import _examples
 
 SIZE = {"max_position_embeddings": 256, "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 1}
@@ -44,18 +45,6 @@ CONFIGS = {
 @pytest.fixture(scope="module")
 def tokenizer():
     return build_tokenizer()
-
-
-def direct_logliks(model, tokenizer, example) -> list[float]:
-    """Sum of log-softmax over the continuation's tokens, from one plain forward of context + continuation."""
-    logliks = []
-    for choice in example.choices:
-        ctx, cont = encode_pair(tokenizer, example.context, choice)
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ctx + cont])).logits[0].float()
-        logprobs = torch.log_softmax(logits, dim=-1)
-        logliks.append(sum(float(logprobs[len(ctx) - 1 + i, token]) for i, token in enumerate(cont)))
-    return logliks
 
 
 @pytest.mark.parametrize("architecture", sorted(CONFIGS))

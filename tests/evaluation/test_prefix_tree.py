@@ -3,13 +3,13 @@
 import random
 
 import pytest
-import torch
 
 from ckptlens.evaluation.prefix_tree import needed_tokens, plan_prefixes
 from ckptlens.evaluation.runner import argmax_first
 from ckptlens.evaluation.scoring import TokenCount, encode_pair, score_multiple_choice
 from ckptlens.tasks.resolve import resolve_tasks
 from ckptlens.tasks.task import Example
+from tests.evaluation.reference import direct_logliks
 
 WORDS = "the capital of is what a an and or not yes no one two three red blue green cat dog bird".split()
 POOL = [f"Q : what is {a} ? A : {b} . " for a, b in [("red", "blue"), ("one plus two", "three"), ("a cat", "a bird"),
@@ -27,17 +27,6 @@ def _random_shot_examples(n: int, seed: int = 0) -> list[Example]:
         choices = tuple(" " + " ".join(rng.choices(WORDS, k=rng.randint(1, 3))) for _ in range(rng.randint(2, 4)))
         examples.append(Example(f"r{i}", f"{HEADER}{shots}Q : {question} ? A :", choices, gold=0))
     return examples
-
-
-def _reference(model, tokenizer, example: Example) -> list[float]:
-    """One whole forward of context + choice per choice: no cache, no batching, no tree."""
-    logliks = []
-    for choice in example.choices:
-        ctx, cont = encode_pair(tokenizer, example.context, choice)
-        with torch.no_grad():
-            logprobs = torch.log_softmax(model(input_ids=torch.tensor([ctx + cont])).logits[0].float(), dim=-1)
-        logliks.append(sum(float(logprobs[len(ctx) - 1 + i, t]) for i, t in enumerate(cont)))
-    return logliks
 
 
 def _passes(model, run) -> list[tuple[int, int]]:
@@ -80,7 +69,7 @@ def test_random_demonstrations_share_prefixes_at_several_depths(model_and_tokeni
     count = TokenCount()
     scores = score_multiple_choice(model, tok, examples, batch_size=8, count=count)
     for e, s in zip(examples, scores, strict=True):
-        reference = _reference(model, tok, e)
+        reference = direct_logliks(model, tok, e)
         assert s.logliks == pytest.approx(reference, abs=1e-4)
         assert argmax_first(s.logliks) == argmax_first(reference)
     unshared = TokenCount()
@@ -122,6 +111,6 @@ def test_built_in_tasks_match_the_reference(model_and_tokenizer):
             continue
         examples = task.examples[:6]
         for e, s in zip(examples, score_multiple_choice(model, tok, examples, batch_tokens=256), strict=True):
-            reference = _reference(model, tok, e)
+            reference = direct_logliks(model, tok, e)
             assert s.logliks == pytest.approx(reference, abs=1e-4)
             assert argmax_first(s.logliks) == argmax_first(reference)

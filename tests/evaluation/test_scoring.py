@@ -3,7 +3,6 @@
 import random
 
 import pytest
-import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -11,6 +10,7 @@ from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.prefix_tree import plan_prefixes
 from ckptlens.evaluation.scoring import encode_pair, score_multiple_choice, split_boundary
 from ckptlens.tasks.task import Example
+from tests.evaluation.reference import direct_logliks
 
 WORDS = "the capital of is what a an and or not yes no one two three red blue green cat dog bird".split()
 SHOTS = "Q : what is red ? A : blue . Q : what is one plus two ? A : three . "
@@ -26,18 +26,6 @@ def _examples(n: int, shots: str = SHOTS, seed: int = 0) -> list[Example]:
         choices = tuple(" " + " ".join(rng.choices(WORDS, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 4)))
         examples.append(Example(f"ex{i}", context, choices, gold=0))
     return examples
-
-
-def _naive_logliks(model, tokenizer, example: Example) -> list[float]:
-    """Reference: one full forward of ctx + cont per choice, no cache, no batching."""
-    logliks = []
-    for choice in example.choices:
-        ctx, cont = encode_pair(tokenizer, example.context, choice)
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ctx + cont])).logits[0].float()
-        logprobs = torch.log_softmax(logits, dim=-1)
-        logliks.append(sum(float(logprobs[len(ctx) - 1 + i, tok]) for i, tok in enumerate(cont)))
-    return logliks
 
 
 def _max_difference(a, b) -> float:
@@ -98,7 +86,7 @@ def test_matches_naive_reference(model_and_tokenizer):
     model, tok = model_and_tokenizer
     examples = _examples(12)
     scores = score_multiple_choice(model, tok, examples, batch_size=8)
-    reference = [_naive_logliks(model, tok, e) for e in examples]
+    reference = [direct_logliks(model, tok, e) for e in examples]
     for s, ref, e in zip(scores, reference, examples, strict=True):
         assert s.logliks == pytest.approx(ref, abs=1e-4)
         assert s.n_tokens == [len(encode_pair(tok, e.context, c)[1]) for c in e.choices]
@@ -140,7 +128,7 @@ def test_examples_without_shared_prefix(model_and_tokenizer):
     examples = _examples(10, shots="")
     scores = score_multiple_choice(model, tok, examples, batch_size=3)
     for s, e in zip(scores, examples, strict=True):
-        assert s.logliks == pytest.approx(_naive_logliks(model, tok, e), abs=1e-4)
+        assert s.logliks == pytest.approx(direct_logliks(model, tok, e), abs=1e-4)
 
 
 def test_empty_choice_list_is_an_error(model_and_tokenizer):
@@ -186,7 +174,7 @@ def test_single_token_choices_add_no_tokens(model_and_tokenizer):
     shapes = _input_shapes(model, lambda: score_multiple_choice(model, tok, examples, batch_size=8))
     assert len(shapes) == 2 and shapes[1][1] == 4  # own context "W ? A :", nothing for the choices
     for e, s in zip(examples, score_multiple_choice(model, tok, examples), strict=True):
-        assert s.logliks == pytest.approx(_naive_logliks(model, tok, e), abs=1e-4)
+        assert s.logliks == pytest.approx(direct_logliks(model, tok, e), abs=1e-4)
 
 
 def test_batches_hold_at_most_batch_size_rows(model_and_tokenizer):
