@@ -3,9 +3,10 @@
 ``write_include_path(root)`` writes a folder for ``--include-path``: each YAML
 ``include:``s the installed lm-eval original and swaps its dataset for local
 JSONL files of the same schema. Tasks: ``arc_easy`` and ``arc_challenge``
-(multiple choice, acc and acc_norm), the group ``tiny_arc`` of both (size-weighted
-acc), ``gsm8k`` (generate_until, regex filters, ``num_fewshot: 5`` in its YAML) and
-``wikitext`` (loglikelihood_rolling). Words come from the tiny tokenizer's vocabulary.
+(multiple choice, acc and acc_norm; arc_challenge has half as many test documents), the
+group ``tiny_arc`` of both (size-weighted acc and acc_norm), ``gsm8k`` (generate_until,
+regex filters, ``num_fewshot: 5`` in its YAML) and ``wikitext`` (loglikelihood_rolling).
+Words come from the tiny tokenizer's vocabulary.
 """
 
 from __future__ import annotations
@@ -54,13 +55,14 @@ def write_include_path(root: Path, n_docs: int = 6) -> Path:
     data = root / "lm_eval_data"
     folder.mkdir(parents=True, exist_ok=True)
     data.mkdir(exist_ok=True)
-    for task, offset in (("arc_easy", 1), ("arc_challenge", 2)):
-        files = {s: _write_jsonl(data / f"{task}_{s}.jsonl", _arc_rows(n_docs, offset))
+    for task, offset, n_test in (("arc_easy", 1, n_docs), ("arc_challenge", 2, n_docs // 2)):
+        files = {s: _write_jsonl(data / f"{task}_{s}.jsonl", _arc_rows(n_test if s == "test" else n_docs, offset))
                  for s in ("train", "validation", "test")}
         _local_yaml(folder, task, f"arc/{task}.yaml", files)
     (folder / "tiny_arc.yaml").write_text(
         "group: tiny_arc\ntask:\n  - arc_easy\n  - arc_challenge\naggregate_metric_list:\n"
-        "  - metric: acc\n    weight_by_size: true\nmetadata:\n  version: 1\n"
+        "  - metric: acc\n    weight_by_size: true\n  - metric: acc_norm\n    weight_by_size: true\n"
+        "metadata:\n  version: 1\n"
     )
     gsm = {s: _write_jsonl(data / f"gsm_{s}.jsonl", _gsm_rows(n_docs)) for s in ("train", "test")}
     _local_yaml(folder, "gsm8k", "gsm8k/gsm8k.yaml", gsm,

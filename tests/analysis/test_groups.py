@@ -1,6 +1,6 @@
 import numpy as np
 
-from ckptlens.analysis.groups import weighted_means
+from ckptlens.analysis.groups import task_scores, weighted_means
 from ckptlens.analysis.matrix import TaskMatrix
 
 
@@ -18,3 +18,11 @@ def test_a_group_score_weighs_its_tasks_by_size_as_lm_eval_does():
     large = _matrix("mmlu_b", [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])  # 3 examples: 0.0 then 1.0
     rows = weighted_means([small, large])
     assert [(r["step"], r["score"], r["n_examples"]) for r in rows] == [(10, 0.25, 4), (20, 0.75, 4)]
+
+
+def test_task_scores_are_each_tasks_mean_per_step_and_a_group_needs_every_tasks_step():
+    small = _matrix("mmlu_a", [[1.0, 0.0]])
+    late = _matrix("mmlu_b", [[1.0, 1.0], [0.0, np.nan]], steps=(20, 30))  # an example without a score at 30
+    assert [(r["task"], r["step"], r["score"], r["n_examples"]) for r in task_scores([late, small])] == [
+        ("mmlu_a", 10, 1.0, 1), ("mmlu_a", 20, 0.0, 1), ("mmlu_b", 20, 0.5, 2), ("mmlu_b", 30, 1.0, 1)]
+    assert [(r["step"], r["score"], r["n_examples"]) for r in weighted_means([small, late])] == [(20, 1 / 3, 3)]

@@ -1,16 +1,20 @@
 """lm-eval's tasks on ckptlens's engine: the same numbers as lm-eval's own HF model, resumable, mixable with imports."""
 
+import csv
+import json
 import math
 
 import pyarrow.compute as pc
 import pytest
 
 from ckptlens.analysis.matrix import store_matrix
+from ckptlens.analysis.stability import StabilityConfig
 from ckptlens.checkpoints import open_series
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series, evaluate_task
 from ckptlens.importers import import_lm_eval
+from ckptlens.report import ReportConfig, write_report
 from ckptlens.store import Store
 from ckptlens.tasks.lm_eval_index import LmEvalOptions, build_lm_eval_tasks, task_manager
 
@@ -23,8 +27,8 @@ def built(lm_eval_include):
     return {t.name: t for t in build_lm_eval_tasks(NAMES, LmEvalOptions((str(lm_eval_include),), limit=4))}
 
 
-def _lm_eval_samples(model, tokenizer, include, num_fewshot=None) -> dict:
-    """What `lm_eval --log_samples --limit 4` computes with its own HF model for ``model``."""
+def _lm_eval_results(model, tokenizer, include, num_fewshot=None) -> dict:
+    """What `lm_eval --log_samples --limit 4` computes with its own HF model for ``model``: results and samples."""
     from lm_eval.evaluator import evaluate
     from lm_eval.models.huggingface import HFLM
 
@@ -35,15 +39,20 @@ def _lm_eval_samples(model, tokenizer, include, num_fewshot=None) -> dict:
         elif task.get_config("num_fewshot") is None:
             task.set_config(key="num_fewshot", value=0)
         task.set_fewshot_seed(seed=1234)
-    results = evaluate(HFLM(pretrained=model, tokenizer=tokenizer, batch_size=3), loaded, limit=4,
-                       log_samples=True, bootstrap_iters=0)
-    return results["samples"]
+    return evaluate(HFLM(pretrained=model, tokenizer=tokenizer, batch_size=3), loaded, limit=4,
+                    log_samples=True, bootstrap_iters=0)
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_series, lm_eval_include, one_thread):
+def lm_eval_results(tiny_series, lm_eval_include, one_thread):
     model, tokenizer = load_model(tiny_series / "step000010", device="cpu")
-    return _lm_eval_samples(model, tokenizer, lm_eval_include)
+    return _lm_eval_results(model, tokenizer, lm_eval_include)
+
+
+@pytest.fixture(scope="module")
+def reference(lm_eval_results):
+    """lm-eval's per-sample records (``--log_samples``) by task."""
+    return lm_eval_results["samples"]
 
 
 def test_records_match_lm_evals_own_model(tiny_series, built, reference, one_thread):
@@ -68,6 +77,45 @@ def test_records_match_lm_evals_own_model(tiny_series, built, reference, one_thr
                 assert math.isclose(-row["nll"], sample["resps"][0][0], rel_tol=1e-5)
                 loglik, words = sample["word_perplexity"]
                 assert math.isclose(metrics["word_perplexity"], math.exp(-loglik / words), rel_tol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def group_store(tiny_series, built, tmp_path_factory, one_thread):
+    """The group tiny_arc (arc_easy: 4 documents, arc_challenge: 3, so the weights matter) at steps 10, 20, 30."""
+    store = tmp_path_factory.mktemp("group") / "store"
+    tasks = [built["arc_easy"], built["arc_challenge"]]
+    evaluate_series(open_series(str(tiny_series), "10,20,30"), tasks, Store(store), "run")
+    return store
+
+
+def test_a_groups_score_is_lm_evals_size_weighted_group_score(group_store, lm_eval_results, cli):
+    store = group_store
+    results = lm_eval_results["results"]  # lm-eval's own at step 10
+    for metric in ("acc", "acc_norm"):
+        code, out, err = cli("scores", "--store", store, "--by", "category", "--metric", metric, "--format", "json")
+        assert code == 0, err
+        group = json.loads(out)[0]
+        assert (group["category"], group["step"], group["n_tasks"], group["n_examples"]) == ("tiny_arc", 10, 2, 7)
+        assert math.isclose(group["score"], results["tiny_arc"][f"{metric},none"], abs_tol=1e-12)
+    easy, challenge = results["arc_easy"]["acc_norm,none"], results["arc_challenge"]["acc_norm,none"]
+    assert math.isclose(group["score"], (4 * easy + 3 * challenge) / 7) and easy != challenge  # not (easy + c.) / 2
+    code, out, err = cli("scores", "--store", store, "--metric", "acc_norm", "--format", "json")
+    assert {r["task"]: (r["score"], r["n_examples"]) for r in json.loads(out) if r["step"] == 10} == {
+        "arc_easy": (easy, 4), "arc_challenge": (challenge, 3)}
+    code, out, _ = cli("scores", "--store", store, "--by", "category", "--metric", "acc_norm")
+    assert code == 0 and "tiny_arc" in out and f"{group['score']:.3f}" in out
+    code, _, err = cli("scores", "--store", store, "--run", "other")
+    assert code == 2 and "no per-example scores of run other" in err
+
+
+def test_the_report_shows_each_groups_score(group_store, tmp_path):
+    config = ReportConfig(stability=StabilityConfig(last=1.0, windows=(2,), bootstrap=0))
+    report = write_report(Store(group_store), tmp_path / "report", config)
+    rows = list(csv.DictReader((tmp_path / "report" / "group_scores.csv").open()))
+    assert [(r["category"], r["step"], r["n_tasks"], r["n_examples"]) for r in rows] == [
+        ("tiny_arc", str(step), "2", "7") for step in (10, 20, 30)]
+    page = report.html.read_text()
+    assert "Group scores" in page and f"{float(rows[-1]['score']):.3f}" in page
 
 
 def test_an_interrupted_run_evaluates_only_the_missing_units(tiny_series, built, tmp_path, one_thread):
@@ -122,7 +170,7 @@ def test_imported_and_native_checkpoints_line_up_in_one_series(tiny_series, buil
 def test_a_prompt_that_differs_between_import_and_native_is_an_error(tiny_series, lm_eval_include, built, tmp_path,
                                                                      one_thread):
     model, tokenizer = load_model(tiny_series / "step000010", device="cpu")
-    other = _lm_eval_samples(model, tokenizer, lm_eval_include, num_fewshot=2)  # not the 0-shot prompts
+    other = _lm_eval_results(model, tokenizer, lm_eval_include, num_fewshot=2)["samples"]  # not the 0-shot prompts
     store = Store(tmp_path / "store")
     _write_lm_eval_output(tmp_path / "out", tiny_series, "step000010", {"arc_easy": other["arc_easy"]})
     import_lm_eval([tmp_path / "out"], store, run="mixed", step_from=r"step(\d+)")

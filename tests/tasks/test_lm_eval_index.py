@@ -79,4 +79,4 @@ def test_without_lm_eval_installed_the_error_says_what_to_install(monkeypatch, t
 
 def test_a_yaml_path_names_its_task(lm_eval_include):
     task, = resolve_lm_eval([f"lm-eval:{lm_eval_include / 'arc_challenge.yaml'}"], _options(lm_eval_include))
-    assert task.name == "arc_challenge" and len(task.examples) == 6 and task.category == "lm-eval"
+    assert task.name == "arc_challenge" and len(task.examples) == 3 and task.category == "lm-eval"

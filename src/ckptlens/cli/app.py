@@ -275,6 +275,34 @@ def stability(
 
 
 @app.command()
+def scores(
+    store: StoreOpt = DEFAULT_STORE,
+    by: Annotated[
+        Grouping, typer.Option("--by", help="Per task, or per category (lm-eval group): the mean over all its "
+                               "tasks' examples, lm-eval's size-weighted group score.")
+    ] = Grouping.task,
+    run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs.")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
+    metric: MetricOpt = None,
+    categories: CategoriesOpt = None,
+) -> None:
+    """Score at every checkpoint, per task or per category (an lm-eval group's score, weighted by size as lm-eval)."""
+    from ckptlens.analysis.benchmarks import load_categories
+    from ckptlens.analysis.groups import task_scores, weighted_means
+    from ckptlens.analysis.matrix import store_matrices
+    from ckptlens.report.tables import scores_rich_table
+    from ckptlens.store import Store
+
+    matrices = store_matrices(Store(store), run, load_categories(categories) if categories else None, metric)
+    rows = task_scores(matrices) if by == "task" else weighted_means(matrices)
+    if not rows:
+        which = f" of run {', '.join(run)}" if run else ""
+        raise CkptlensError(f"--store {store}: no per-example scores{which} to show; evaluate (`ckptlens eval`) or "
+                            "import (`ckptlens import lm-eval` with --log_samples files) into it first")
+    emit(fmt, rows, lambda: [scores_rich_table(rows)])
+
+
+@app.command()
 def compare(
     step_a: Annotated[int, typer.Argument(help="Earlier step.")],
     step_b: Annotated[int, typer.Argument(help="Later step.")],

@@ -31,6 +31,7 @@ from ckptlens.report.sections import (
     category_section,
     examples_section,
     files_section,
+    group_section,
     loss_section,
     more_numbers_section,
     neighbour_noise,
@@ -55,7 +56,7 @@ __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
 TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
-    category_section, study_section, more_numbers_section, loss_section, files_section,
+    category_section, group_section, study_section, more_numbers_section, loss_section, files_section,
 )
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
 TABLE_KEYS = ("task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv", "instability_score",
@@ -102,6 +103,8 @@ def _write_tables(data: ReportData, summary: list[dict]) -> None:
     write_csv(neighbour_noise(data), out / "neighbour_changes.csv",
               ("run", "task", "transitions", "significant", "median_abs_change", "min_detectable_difference"))
     write_csv([p.to_dict() for p in data.points], out / "trajectories.csv", field_names(TrajectoryPoint))
+    write_csv(data.group_scores, out / "group_scores.csv",
+              ("run", "category", "step", "score", "n_tasks", "n_examples"))
 
 
 def _top(page: Page, data: ReportData, summary: list[dict]) -> None:

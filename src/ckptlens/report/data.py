@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from ckptlens.analysis.groups import weighted_means
 from ckptlens.analysis.linearity import LinearityRow, linearity_gaps
 from ckptlens.analysis.matrix import Matrices, read_matrices
 from ckptlens.analysis.selection import SelectConfig, Selection, select_checkpoints
@@ -61,6 +62,11 @@ class ReportData:
     def linearity(self) -> list[LinearityRow]:
         """Gap rows of every averaged run over the final window (``analysis.linearity``)."""
         return linearity_gaps(self.store, self.last, self.matrices)
+
+    @cached_property
+    def group_scores(self) -> list[dict]:
+        """Size-weighted score per (run, category, step) of the base runs (``analysis.groups``)."""
+        return weighted_means(m for (run, _), m in sorted(self.matrices.items()) if run in self.base_runs)
 
     def runs(self) -> list[str]:
         """Base runs with rows in the stability table, in name order."""

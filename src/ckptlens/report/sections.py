@@ -96,6 +96,34 @@ def category_section(page: Page, data: ReportData) -> None:
     section.table(["run", "category", "method", "window", "n_tasks", *TABLE_COLUMNS], rows, SHORT)
 
 
+def group_section(page: Page, data: ReportData) -> None:
+    """Each category of several tasks (an lm-eval group) scored as lm-eval scores a group: weighted by size."""
+    rows = data.group_scores
+    if not any(r["n_tasks"] > 1 for r in rows):
+        return
+    section = page.section("Group scores", "What does each group of tasks (lm-eval's mmlu, ...) score, counted as "
+                           "lm-eval counts it?")
+    section.text("A category's score is the mean over every example of its tasks: lm-eval's size-weighted group "
+                 "score. At the last checkpoint and as a mean over the final window; group_scores.csv holds every "
+                 "step, and `ckptlens scores --by category` prints it.")
+    section.table(["run", "category", "n_tasks", "n_examples", "step", "score", "window_mean"],
+                  [r for r in final_group_scores(rows, data.last) if r["n_tasks"] > 1],
+                  {**SHORT, "n_examples": "examples", "score": "score at step", "window_mean": "final-window mean"})
+
+
+def final_group_scores(rows: list[dict], last: float) -> list[dict]:
+    """Per (run, category): the score at its last step and the mean over the steps in the final ``last``."""
+    by_group: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        by_group.setdefault((row["run"], row["category"]), []).append(row)
+    out = []
+    for members in by_group.values():
+        final = members[-1]
+        window = [r["score"] for r in members if r["step"] >= (1 - last) * final["step"] and r["score"] is not None]
+        out.append({**final, "window_mean": sum(window) / len(window) if window else None})
+    return out
+
+
 def more_numbers_section(page: Page, data: ReportData) -> None:
     """The stability table's other columns, per task and method."""
     if not data.rows:
@@ -131,6 +159,7 @@ def files_section(page: Page, data: ReportData) -> None:
 FILES = (
     ("stability.csv / .json", "every stability row with every column and interval"),
     ("summary.csv, summary_by_category.csv", "means over tasks per method and window (per category)"),
+    ("group_scores.csv", "each category's score at every step, weighted by size as lm-eval scores a group"),
     ("trajectories.csv", "score by step of every method and window drawn in the figures"),
     ("best_checkpoints.csv", "each task's best raw checkpoint against its neighbours"),
     ("neighbour_changes.csv", "real (McNemar) changes between neighbouring checkpoints per task"),

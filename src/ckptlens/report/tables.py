@@ -57,6 +57,20 @@ def selection_table(rows: Sequence[Selection]) -> Table:
     return table
 
 
+def scores_rich_table(rows: Sequence[dict]) -> Table:
+    """Score per step of each task (``task`` rows) or category (size-weighted over its tasks' examples)."""
+    by = "task" if rows and "task" in rows[0] else "category"
+    title = ("Score at each checkpoint" if by == "task" else
+             "Score at each checkpoint per category: the mean over all its tasks' examples (lm-eval's group score)")
+    table = Table(title=title, title_justify="left")
+    count = ("examples",) if by == "task" else ("tasks", "examples")
+    add_columns(table, ("run", by, "step", "score", *count), left=("run", by))
+    for r in rows:
+        table.add_row(r["run"], r[by], str(r["step"]), _fmt(r["score"]),
+                      *([] if by == "task" else [str(r["n_tasks"])]), str(r["n_examples"]))
+    return table
+
+
 def stability_rich_table(rows: Sequence[StabilityRow]) -> Table:
     """Every row of the stability table; near-chance tasks marked, and a shared span said under the table."""
     spans = sorted({f"{r.run}/{r.task}: {note}" for r in rows for note in (r.note or "").split("; ")
