@@ -62,7 +62,7 @@ def test_records_match_lm_evals_own_model(tiny_series, built, reference, one_thr
         samples = [s for s in reference[name] if s["filter"] == reference[name][0]["filter"]]
         assert [r["example_id"] for r in rows] == [str(s["doc_id"]) for s in samples]
         for row, sample in zip(rows, samples):
-            assert row["prompt_hash"] == sample["prompt_hash"][:16] and row["task_version"] == task.lm_eval.version
+            assert row["prompt_hash"] == sample["prompt_hash"] and row["task_version"] == task.lm_eval.version
             metrics = dict(row["metrics"])
             if task.kind == "multiple_choice":  # acc and acc_norm, per-choice logliks, characters
                 expected = [float(r[0]) for r in sample["filtered_resps"]]

@@ -77,7 +77,7 @@ def test_records_fill_every_column(tiny_series, tmp_path, counting_loader):
         assert row["pred"] == argmax_first(row["logliks"]) and row["gold"] == example.gold
         assert row["output"] == example.choices[row["pred"]] and row["target"] == example.choices[example.gold]
         assert row["correct"] == (row["pred"] == row["gold"]) and row["score"] == float(row["correct"])
-        assert row["prompt_hash"] == prompt_hash(example.context) and len(row["prompt_hash"]) == 16
+        assert row["prompt_hash"] == prompt_hash(example.context) and len(row["prompt_hash"]) == 64
         assert row["dtype"] == "float32"
 
     gen = [r for r in rows if r["task"] == "echo"]

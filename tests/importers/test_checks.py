@@ -30,6 +30,36 @@ def test_changed_prompts_are_refused_naming_task_and_doc_ids(tmp_path):
     assert not (tmp_path / "store").exists()  # nothing was written, not even the task-level results
 
 
+def _import_one(tmp_path, checkpoint: str, piqa: list[ChoiceSample]) -> None:
+    out = tmp_path / f"out-{checkpoint}"
+    write_new_format(out, Checkpoint(checkpoint, {"piqa": piqa}, stamp="2024-01-01T00-00-00.0"))
+    import_lm_eval([out], tmp_path / "store", run="r")
+
+
+def _keep_16_digits(store: Store, checkpoint: str) -> None:
+    """The unit as an older ckptlens imported it: the first 16 hex digits of lm-eval's prompt_hash."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(store.unit_path("r", checkpoint, "piqa"))
+    short = pc.utf8_slice_codeunits(table["prompt_hash"], 0, 16)
+    store.write_unit("r", checkpoint, "piqa", table.set_column(table.schema.get_field_index("prompt_hash"),
+                                                               pa.field("prompt_hash", pa.string()), short))
+
+
+def test_16_digit_hashes_of_an_older_import_line_up_with_a_new_import(tmp_path):
+    from ckptlens.analysis.matrix import store_matrix
+
+    store = Store(tmp_path / "store")
+    _import_one(tmp_path, "step100", samples())
+    _keep_16_digits(store, "step100")
+    _import_one(tmp_path, "step200", samples())
+    assert list(store_matrix(store, "r", "piqa").steps) == [100, 200]
+    with pytest.raises(CkptlensError, match=r"task 'piqa': 2 example\(s\) differ from the stored records \(3, 4\)"):
+        _import_one(tmp_path, "step300", samples()[:3] + samples(question="other")[3:])
+
+
 def test_samples_file_of_another_task_is_refused(tmp_path):
     out = tmp_path / "out"
     folder = write_new_format(out, Checkpoint("step100", {"piqa": samples(), "sciq": samples(question="s")}))

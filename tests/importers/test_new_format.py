@@ -50,7 +50,7 @@ def test_records_equal_what_the_samples_say(lm_eval_out, tmp_path):
         assert record["correct"] == (pred == sample.gold) and record["score"] == float(pred == sample.gold)
         assert record["output"] is None and record["target"] is None  # option texts stay in lm-eval's files
         assert record["kind"] == "multiple_choice" and record["checkpoint"] == f"step{record['step']}"
-        assert record["dtype"] == "float16" and len(record["prompt_hash"]) == 16
+        assert record["dtype"] == "float16" and record["prompt_hash"] == sample.line()["prompt_hash"]  # all 64 digits
 
 
 def test_generation_records_keep_text_and_exact_match(lm_eval_out, tmp_path):

@@ -89,6 +89,36 @@ def test_an_edited_task_is_refused_then_reevaluated_on_request(cli, series, task
     assert evaluate(cli, series, task, store)[0] == 0  # consistent again: a plain rerun skips everything
 
 
+def _keep_16_digits(store: Path, checkpoint: str, replace: str | None = None) -> None:
+    """Rewrite a unit as ckptlens wrote it before keeping the full SHA-256: 16 hex digits (or ``replace``)."""
+    path = Store(store).unit_path("series", checkpoint, "facts")
+    table = pq.read_table(path)
+    short = [replace or h[:16] for h in table["prompt_hash"].to_pylist()]
+    Store(store).write_unit("series", checkpoint, "facts", table.set_column(
+        table.schema.get_field_index("prompt_hash"), "prompt_hash", pa.array(short, pa.string())))
+
+
+def test_16_digit_hashes_of_an_older_store_line_up_with_full_ones_and_a_real_difference_is_an_error(
+        cli, series, task, tmp_path):
+    from ckptlens.analysis.matrix import store_matrix
+
+    store = tmp_path / "store"
+    assert evaluate(cli, series, task, store, "--steps", "10")[0] == 0
+    _keep_16_digits(store, "step000010")
+    code, _, err = evaluate(cli, series, task, store, "--steps", "10,20")  # not a changed task
+    assert code == 0, err
+    records = Store(store).read(["series"], ["facts"], ["checkpoint", "prompt_hash"]).to_pylist()
+    assert {(r["checkpoint"], len(r["prompt_hash"])) for r in records} == {("step000010", 16), ("step000020", 64)}
+    assert list(store_matrix(Store(store), "series", "facts").steps) == [10, 20]
+
+    _keep_16_digits(store, "step000010", replace="0" * 16)  # another prompt, hashed by an older ckptlens
+    with pytest.raises(CkptlensError, match=r"series/facts: example q0 has prompt 0{16} at step000010 but [0-9a-f]{64} "
+                                            r"at step000020"):
+        store_matrix(Store(store), "series", "facts")
+    code, _, err = evaluate(cli, series, task, store, "--steps", "10,20,30")
+    assert code == 2 and "task 'facts': 6 example(s) differ" in one_error_line(err)
+
+
 def test_a_task_with_more_examples_is_a_changed_task(cli, series, tmp_path):
     store = tmp_path / "store"
     assert evaluate(cli, series, task_file(tmp_path / "facts.jsonl", n=4), store, "--steps", "10")[0] == 0

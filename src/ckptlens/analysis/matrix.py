@@ -15,7 +15,8 @@ ensembles follow the normalised choice too.
 
 The prompt of an example must be the same at every checkpoint: a series that
 mixes ``ckptlens eval`` with ``ckptlens import lm-eval`` checkpoints lines up
-by task and doc_id, and a different ``prompt_hash`` is an error naming both.
+by task and doc_id, and a different ``prompt_hash`` is an error naming both (a 16-digit hash of an older
+store is compared on those digits: ``store.same_prompt``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pyarrow.compute as pc
 
 from ckptlens.analysis.benchmarks import benchmark_chance, task_category
 from ckptlens.errors import CkptlensError
-from ckptlens.store import Store
+from ckptlens.store import Store, same_prompt
 from ckptlens.tasks.chance import chance_level
 
 LENGTH_NORMALISED = {"acc_norm"}  # metrics that pick the choice by loglik / characters
@@ -245,7 +246,9 @@ def _check_prompts(rows: pa.Table, run: str, task: str) -> None:
         if digest is None:
             continue
         first = seen.setdefault(example, (checkpoint, digest))
-        if first[1] != digest:
+        if len(digest) > len(first[1]) and same_prompt(first[1], digest):
+            seen[example] = (checkpoint, digest)  # compare the next ones on every digit known (older: 16)
+        elif not same_prompt(first[1], digest):
             raise CkptlensError(
                 f"{run}/{task}: example {example} has prompt {first[1]} at {first[0]} but {digest} at {checkpoint}; "
                 "the prompts differ (other few-shot seed, num_fewshot or template): evaluate or import them as "

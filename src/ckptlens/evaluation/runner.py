@@ -354,12 +354,16 @@ def evaluate_task(
 
 
 def prompt_hash(context: str) -> str:
-    """First 16 hex digits of the SHA-256 of the context: spots prompts that changed between runs.
+    """SHA-256 of the context in hex: spots prompts that changed between runs.
+
+    For an lm-eval task the context is the document's first request's, so this is the ``prompt_hash`` that
+    ``lm_eval --log_samples`` writes (its ``hash_string(requests[0].arguments[0])``). Stores written before
+    kept the first 16 digits; ``store.same_prompt`` compares the two.
 
     >>> prompt_hash("Q: 2+2?\\nA:")
-    '8dad61487a044e91'
+    '8dad61487a044e91083bb88da637daa31430311c6f6ee1c97d5c6cb5f6c1e3aa'
     """
-    return hashlib.sha256(context.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(context.encode("utf-8")).hexdigest()
 
 
 def argmax_first(values: Sequence[float]) -> int:

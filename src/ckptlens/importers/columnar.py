@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from ckptlens.importers.columns import FIELD_TYPES, PROMPT_HASH_CHARS, SampleColumns, check_new, task_hash
+from ckptlens.importers.columns import FIELD_TYPES, SampleColumns, check_new, task_hash
 from ckptlens.importers.lines import lean_bytes
 
 BLOCK_BYTES = 1 << 26  # one block per file: the lean lines of 5,000 samples are ~2 MB
@@ -43,7 +43,7 @@ def read_columnar(lines: list[bytes], path: Path) -> SampleColumns | None:
     n = table.num_rows
     columns = {
         "example_id": pc.cast(table["doc_id"].combine_chunks(), pa.string()),
-        "prompt_hash": pc.utf8_slice_codeunits(_column(table, "prompt_hash", pa.string()), 0, PROMPT_HASH_CHARS),
+        "prompt_hash": _column(table, "prompt_hash", pa.string()),
         "lm_eval_acc": _column(table, "acc", pa.float64()),
         "metrics": metrics,
         **kind_columns,

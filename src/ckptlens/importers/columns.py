@@ -24,7 +24,6 @@ FIELD_TYPES = {
     "lm_eval_acc": pa.float64(),  # lm-eval's own per-sample acc, to cross-check correctness
     "metrics": pa.map_(pa.string(), pa.float64()),  # every numeric per-sample metric lm-eval wrote, in its order
 }
-PROMPT_HASH_CHARS = 16  # lm-eval's SHA-256 of the first context, cut to the length ckptlens's runner keeps
 
 
 @dataclass

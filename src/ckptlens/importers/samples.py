@@ -22,7 +22,6 @@ from ckptlens.errors import CkptlensError
 from ckptlens.importers.columnar import read_columnar
 from ckptlens.importers.columns import (
     FIELD_TYPES,
-    PROMPT_HASH_CHARS,
     SampleColumns,
     check_new,
     metric_pairs,
@@ -89,10 +88,9 @@ def _kind(sample: dict, path: Path) -> str:
     return "multiple_choice" if isinstance(responses[0], list) else "generation"
 
 
-def _short_hash(sample: dict) -> str | None:
-    """lm-eval hashes the first request's context with SHA-256; ckptlens keeps 16 hex digits like its own runner."""
-    prompt = sample.get("prompt_hash")
-    return prompt[:PROMPT_HASH_CHARS] if prompt else None
+def _prompt_hash(sample: dict) -> str | None:
+    """lm-eval's SHA-256 of the first request's context, as ckptlens's runner hashes its own prompts."""
+    return sample.get("prompt_hash") or None
 
 
 def _choice_row(sample: dict) -> tuple:
@@ -102,7 +100,7 @@ def _choice_row(sample: dict) -> tuple:
     acc = sample.get("acc")
     gold = gold_index(str(sample.get("target")), continuations(sample.get("arguments")), pred, acc)
     correct = None if gold is None else pred == gold
-    return (str(sample["doc_id"]), _short_hash(sample), logliks, pred, gold, None, None,
+    return (str(sample["doc_id"]), _prompt_hash(sample), logliks, pred, gold, None, None,
             correct, None if correct is None else float(correct), acc, metric_pairs(sample))
 
 
@@ -112,7 +110,7 @@ def _generation_row(sample: dict) -> tuple:
     target = sample.get("target")
     score = sample.get("exact_match")
     return (
-        str(sample["doc_id"]), _short_hash(sample), None, None, None,
+        str(sample["doc_id"]), _prompt_hash(sample), None, None, None,
         None if output is None else str(output), None if target is None else str(target),
         None if score is None else float(score) == 1.0, None if score is None else float(score), None,
         metric_pairs(sample),

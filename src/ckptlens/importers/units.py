@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from ckptlens.errors import CkptlensError
 from ckptlens.importers.samples import SampleColumns, read_samples
-from ckptlens.store import RECORD_SCHEMA, Store, prompt_changes
+from ckptlens.store import RECORD_SCHEMA, Store, prompt_changes, same_prompt
 
 SHOWN_IDS = 5  # doc_ids an error message names
 
@@ -123,12 +123,17 @@ def _check_stored_prompts(store: Store, unit: SampleUnit, prompts: dict[str, str
         )
 
 
+def _changed(first: str | None, now: str | None) -> bool:
+    """A hash that differs from the first checkpoint's (``same_prompt``), or is missing on one side only."""
+    return first != now if first is None or now is None else not same_prompt(first, now)
+
+
 def _check_prompts(unit: SampleUnit, prompts: dict[str, str | None], reference: dict, first: str) -> None:
     """Join only examples whose prompt is the same at every checkpoint; ``reference`` fills from the first."""
     if not reference:
         reference.update(prompts)
         return
-    changed = [i for i, h in prompts.items() if reference.setdefault(i, h) != h]
+    changed = [i for i, h in prompts.items() if _changed(reference.setdefault(i, h), h)]
     if changed:
         raise CkptlensError(
             f"run {unit.run!r}, task {unit.task!r}: the prompt of doc_ids {', '.join(changed[:SHOWN_IDS])}"

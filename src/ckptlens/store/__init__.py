@@ -3,7 +3,7 @@
 from ckptlens.store.check import StoreProblems, check_store, repair_store
 from ckptlens.store.claims import Claim
 from ckptlens.store.export import export_records
-from ckptlens.store.prompts import PromptChange, prompt_changes
+from ckptlens.store.prompts import PromptChange, prompt_changes, same_prompt
 from ckptlens.store.records import (
     AGGREGATE_SCHEMA,
     DRIFT_SCHEMA,
@@ -34,4 +34,5 @@ __all__ = [
     "prompt_changes",
     "records_table",
     "repair_store",
+    "same_prompt",
 ]

@@ -1,9 +1,19 @@
 """Stored records made from other prompts than a task has now (an edited task file, another importer).
 
-Every record keeps the hash of its prompt (``prompt_hash``). Records of one
-(run, task) made from different prompts must never mix: a changed prompt is
-not instability. ``prompt_changes`` compares what the store holds with the
-prompts a task has now; the caller refuses, or replaces the listed units.
+Every record keeps the hash of its prompt (``prompt_hash``): the SHA-256 of
+the prompt in 64 hex digits, the same that lm-eval's ``--log_samples`` writes.
+Records of one (run, task) made from different prompts must never mix: a
+changed prompt is not instability. ``prompt_changes`` compares what the store
+holds with the prompts a task has now; the caller refuses, or replaces the
+listed units.
+
+Stores written before the full hash was kept hold its first 16 hex digits.
+``same_prompt`` compares two hashes on the digits both have (at least 16), so
+those records keep lining up with new ones, and a real difference is still
+one in the first 16 digits but for a 1 in 2^64 chance.
+
+>>> same_prompt("8dad61487a044e91", "8dad61487a044e91" + "0" * 48), same_prompt("8dad61487a044e91", "8dad6148")
+(True, False)
 
 >>> change = PromptChange("run", "facts", ("q1", "q7"), ("step100",))
 >>> change.describe()
@@ -18,6 +28,7 @@ from dataclasses import dataclass
 from ckptlens.store.store import Store
 
 SHOWN_IDS = 5  # example ids a message names
+LEGACY_HASH_CHARS = 16  # hex digits of the SHA-256 that records written before the full hash keep
 
 
 @dataclass(frozen=True)
@@ -63,5 +74,11 @@ def prompt_changes(
     return PromptChange(run, task, tuple(sorted(changed)), tuple(units))
 
 
+def same_prompt(a: str, b: str) -> bool:
+    """Two prompt hashes agree on the hex digits both have (a 16-digit hash of an older store against a full one)."""
+    n = max(LEGACY_HASH_CHARS, min(len(a), len(b)))
+    return a[:n] == b[:n]
+
+
 def _differ(stored: str | None, now: str | None) -> bool:
-    return stored is not None and now is not None and stored != now
+    return stored is not None and now is not None and not same_prompt(stored, now)
