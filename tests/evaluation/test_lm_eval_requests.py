@@ -88,8 +88,12 @@ def group_store(tiny_series, built, tmp_path_factory, one_thread):
     return store
 
 
-def test_a_groups_score_is_lm_evals_size_weighted_group_score(group_store, lm_eval_results, cli):
-    store = group_store
+def test_a_groups_score_is_lm_evals_size_weighted_group_score(tiny_series, lm_eval_include, lm_eval_results, cli,
+                                                               tmp_path, one_thread):
+    store = tmp_path / "store"  # arc_easy: 4 documents, arc_challenge: 3, so the weights matter
+    code, _, err = cli("eval", tiny_series, "--tasks", "lm-eval:tiny_arc", "--include-path", lm_eval_include,
+                       "--limit", "4", "--steps", "10,20", "--store", store, "--device", "cpu")
+    assert code == 0 and "evaluated 4 (checkpoint, task) units" in err, err
     results = lm_eval_results["results"]  # lm-eval's own at step 10
     for metric in ("acc", "acc_norm"):
         code, out, err = cli("scores", "--store", store, "--by", "category", "--metric", metric, "--format", "json")

@@ -1,4 +1,5 @@
-"""The Ray executor on a local two-CPU cluster: the local executor's records, a killed worker retried.
+"""The Ray executor on a local two-CPU cluster: the local executor's records (also for lm-eval's tasks), a killed
+worker retried.
 
 One Ray session serves the module: starting one takes seconds on two cores.
 """
@@ -13,6 +14,7 @@ from ckptlens.evaluation.ray_executor import RayOptions, evaluate_on_ray
 from ckptlens.evaluation.runner import EvalConfig, EvalSummary, evaluate_series
 from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.store import Store
+from ckptlens.tasks.lm_eval_index import LmEvalOptions, build_lm_eval_tasks
 from ckptlens.tasks.resolve import resolve_tasks
 from tests.evaluation.ray_hooks import KillFirstLoad
 from tests.evaluation.same_records import assert_same_records, sorted_records
@@ -87,3 +89,14 @@ def test_a_worker_killed_mid_unit_is_retried_and_every_record_stored_once(demo_s
     evaluate_series(series, tasks, expected, "tiny", CPU)
     assert_same_records(sorted_records(store.read()), sorted_records(expected.read()))
     assert [str(p) for p in store_files(store)] == [f"records/tiny/capital_choice/{c.name}.parquet" for c in series]
+
+
+def test_lm_eval_tasks_on_ray_give_the_local_records(tiny_series, lm_eval_include, ray_session, tmp_path, one_thread):
+    # multiple choice, and generation judged by lm-eval's regex filters on the worker; built once, here
+    tasks = build_lm_eval_tasks(["arc_easy", "gsm8k"], LmEvalOptions((str(lm_eval_include),), limit=3))
+    local, on_ray, options = Store(tmp_path / "local"), Store(tmp_path / "ray"), SeriesOptions(steps="10,20")
+    evaluate(tiny_series, tasks, local, config=CPU, series=options)
+    summary = evaluate(tiny_series, tasks, on_ray, config=CPU, series=options, cluster=RayOptions())
+    assert summary == EvalSummary(units_done=4, units_skipped=0, models_loaded=4)
+    assert sorted_records(on_ray.read()).equals(sorted_records(local.read()))
+    assert set(on_ray.read()["task_version"].to_pylist()) == {"1.0", "3.0"}

@@ -102,11 +102,12 @@ def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:
 
     Task files are checked when loaded; what only the tokenizer can tell (a choice that
     encodes to no tokens) would otherwise stop the run after some units were stored.
+    lm-eval's tasks hold their choices in lm-eval's requests, which lm-eval built and checked.
     """
     check_unique_names(tasks)
     tokenizer = load_tokenizer(first.path)
     for task in tasks:
-        if task.kind != "multiple_choice":
+        if task.kind != "multiple_choice" or task.lm_eval is not None:
             continue
         for example in task.examples:
             try:

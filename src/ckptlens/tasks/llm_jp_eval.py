@@ -92,9 +92,11 @@ def is_llm_jp_eval(spec: str) -> bool:
     return spec.startswith(PREFIX)
 
 
-def resolve_llm_jp_eval(specs: list[str], options: LlmJpEvalOptions) -> list[str | Task]:
-    """``--tasks`` with each ``llm-jp-eval:...`` spec replaced by its tasks (read with ``options``)."""
-    return [t for spec in specs for t in (load_llm_jp_eval(spec, options) if is_llm_jp_eval(spec) else [spec])]
+def resolve_llm_jp_eval(specs: list[str | Task], options: LlmJpEvalOptions) -> list[str | Task]:
+    """``--tasks`` with each ``llm-jp-eval:...`` spec replaced by its tasks (read with ``options``); tasks already
+    built (``lm-eval:`` names) pass through."""
+    return [t for spec in specs
+            for t in (load_llm_jp_eval(spec, options) if isinstance(spec, str) and is_llm_jp_eval(spec) else [spec])]
 
 
 def load_llm_jp_eval(spec: str, options: LlmJpEvalOptions = LlmJpEvalOptions()) -> list[Task]:
