@@ -39,9 +39,13 @@ DEFAULT_MAX_GEN_TOKS = 256  # lm-eval's HF model default when generation_kwargs 
 
 
 def evaluate_lm_eval_task(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: Task, batch_size: int = 32
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: Task, batch_size: int = 32,
+    batch_tokens: int | None = None,
 ) -> list[dict]:
-    """One record row per document of ``task`` (an lm-eval task), without run/checkpoint keys or prompt hash."""
+    """One record row per document of ``task`` (an lm-eval task), without run/checkpoint keys or prompt hash.
+
+    ``batch_tokens`` caps the tokens of one log-likelihood pass, as for ckptlens's own tasks (None: no cap).
+    """
     source: LmEvalTask = task.lm_eval
     doc_ids = [int(e.id) for e in task.examples]
     requests = [r for doc_id in doc_ids for r in source.instances[doc_id]]
@@ -50,7 +54,7 @@ def evaluate_lm_eval_task(
     by_type: dict[str, list] = defaultdict(list)
     for request in requests:
         by_type[request.request_type].append(request)
-    tokens = _loglikelihood(model, tokenizer, by_type["loglikelihood"], batch_size)
+    tokens = _loglikelihood(model, tokenizer, by_type["loglikelihood"], batch_size, batch_tokens)
     _generate(model, tokenizer, by_type["generate_until"], batch_size)
     tokens.update(_rolling(model, tokenizer, by_type["loglikelihood_rolling"], batch_size))
     for ensemble in getattr(source.task, "_filters", ()):
@@ -58,12 +62,12 @@ def evaluate_lm_eval_task(
     return [_row(source, task.kind, doc_id, source.instances[doc_id], tokens) for doc_id in doc_ids]
 
 
-def _loglikelihood(model, tokenizer, requests: list, batch_size: int) -> dict[int, int]:
+def _loglikelihood(model, tokenizer, requests: list, batch_size: int, batch_tokens: int | None) -> dict[int, int]:
     """Answer (loglik, is_greedy) for each request; {id(request): continuation tokens}."""
     tokens: dict[int, int] = {}
     for group in _by_context(requests):
         examples = [Example(str(i), ctx, tuple(r.arguments[1] for r in rs)) for i, (ctx, rs) in enumerate(group)]
-        scores = score_multiple_choice(model, tokenizer, examples, batch_size)
+        scores = score_multiple_choice(model, tokenizer, examples, batch_size, batch_tokens=batch_tokens)
         for (_, rs), score in zip(group, scores, strict=True):
             for j, request in enumerate(rs):
                 request.resps.extend([(score.logliks[j], score.greedy[j])] * (request.repeats or 1))

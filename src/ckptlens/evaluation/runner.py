@@ -335,7 +335,7 @@ def evaluate_task(
     """
     dtype = str(model.dtype).removeprefix("torch.")
     if task.lm_eval is not None:
-        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size)
+        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size, batch_tokens or device_batch_tokens(model))
     elif task.kind == "multiple_choice":
         encoded = (encodings or Encodings()).get(tokenizer, task.name, task.examples)
         batching = Batching(batch_size, batch_tokens or device_batch_tokens(model))
