@@ -79,6 +79,29 @@ def test_records_match_lm_evals_own_model(tiny_series, built, reference, one_thr
                 assert math.isclose(metrics["word_perplexity"], math.exp(-loglik / words), rel_tol=1e-5)
 
 
+def test_a_token_budget_splits_the_passes_of_lm_eval_tasks_without_changing_their_records(
+        tiny_series, built, monkeypatch, one_thread):
+    from ckptlens.evaluation import scoring
+
+    model, tokenizer = load_model(tiny_series / "step000010", device="cpu")
+    passes = []
+
+    def counted(model, rows, caches, count):
+        packed, logits, cache = forward(model, rows, caches, count)
+        passes.append((len(rows), packed.ids.numel()))
+        return packed, logits, cache
+
+    forward = scoring.forward
+    monkeypatch.setattr(scoring, "forward", counted)
+    whole = evaluate_task(model, tokenizer, built["arc_easy"], batch_size=32, batch_tokens=10**6)
+    assert [rows for rows, _ in passes] == [4]  # the 4 examples' options in one pass
+    passes.clear()
+    split = evaluate_task(model, tokenizer, built["arc_easy"], batch_size=32, batch_tokens=20)
+    assert passes == [(1, 13)] * 4  # 13 tokens a row: one row a pass
+    for a, b in zip(whole, split, strict=True):
+        assert a["logliks"] == pytest.approx(b["logliks"], abs=1e-5) and a["metrics"] == b["metrics"]
+
+
 @pytest.fixture(scope="module")
 def group_store(tiny_series, built, tmp_path_factory, one_thread):
     """The group tiny_arc (arc_easy: 4 documents, arc_challenge: 3, so the weights matter) at steps 10, 20, 30."""
