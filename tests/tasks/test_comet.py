@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ckptlens.errors import CkptlensError
-from ckptlens.tasks.comet import ENV_VARIABLE, locate_comet
+from ckptlens.tasks.comet import ENV_VARIABLE, comet_scorer, locate_comet
 from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions, dataset_scoring, load_llm_jp_eval
 from ckptlens.tasks.metrics import score_examples
 from tests.tasks.comet_fake import fake_score, write_hub_cache, write_model_folder
@@ -86,3 +86,9 @@ def test_with_package_and_model_mt_is_scored_by_comet_from_source_prediction_and
 def test_comet_needs_its_model_and_the_sources():
     with pytest.raises(CkptlensError, match="needs the COMET checkpoint and each example's source"):
         score_examples(["comet_wmt22"], ["a"], ["a"])
+
+
+def test_a_checkpoint_that_does_not_load_is_a_one_line_error(fake_comet, tmp_path):
+    with pytest.raises(CkptlensError, match=r"^COMET checkpoint .*gone.ckpt does not load \(Exception: Inv") as caught:
+        comet_scorer(str(tmp_path / "gone.ckpt"))
+    assert "\n" not in str(caught.value)

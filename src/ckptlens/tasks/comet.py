@@ -39,6 +39,8 @@ ENV_VARIABLE = "CKPTLENS_COMET_MODEL"
 CHECKPOINT = Path("checkpoints") / "model.ckpt"  # inside the model's folder, as comet.download_model returns it
 BATCH_SIZE = 16  # COMET's predict default; scores do not depend on it beyond float noise
 INSTALL = "pip install 'ckptlens[comet]' (unbabel-comet)"
+TOKENIZER_HINT = ("; its encoder's tokenizer (xlm-roberta-large) must be in the Hugging Face cache too: load the "
+                  "model once with comet.load_from_checkpoint on a machine online")
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def package_problem() -> str:
     """Why ``import comet`` fails ('' when it works): importing it is what scoring will do."""
     try:
         import_module("comet")
-    except Exception as err:  # noqa: BLE001 - a broken install (ImportError, version clashes) is "missing" too
+    except Exception as err:  # a broken install (ImportError, clashing versions) is "missing" too
         return f"{err.__class__.__name__}: {err}"
     return ""
 
@@ -112,10 +114,11 @@ class CometScorer:
         try:
             with quiet_lightning():
                 self.model = comet.load_from_checkpoint(checkpoint, local_files_only=True)
-        except (OSError, ValueError) as err:
-            raise CkptlensError(f"COMET checkpoint {checkpoint} does not load ({err.__class__.__name__}: {err}); "
-                                "its encoder's tokenizer (xlm-roberta-large) must be in the Hugging Face cache "
-                                f"too: load it once with comet.load_from_checkpoint on a machine online") from None
+        except Exception as err:  # comet raises bare Exceptions (a bad path, no hparams.yaml): all are the user's
+            cause = (str(err).splitlines() or [""])[0]
+            hint = TOKENIZER_HINT if isinstance(err, OSError) else ""
+            raise CkptlensError(f"COMET checkpoint {checkpoint} does not load ({err.__class__.__name__}: {cause})"
+                                f"{hint}") from None
 
     def __call__(self, sources: Sequence[str], predictions: Sequence[str], golds: Sequence[str]) -> list[float]:
         if not predictions:

@@ -130,9 +130,9 @@ def dataset_task(folder: Path, name: str, options: LlmJpEvalOptions = LlmJpEvalO
         Example(str(i), prefix + template.query.format(input=s["input"]), target=nfkc(s["output"]), source=s["input"])
         for i, s in enumerate(samples)
     )
-    scoring = dataset_scoring(name, data["metrics"], options.comet_model)
     if not examples:
         raise CkptlensError(f"{folder / options.split / (name + '.json')}: no samples")
+    scoring = dataset_scoring(name, data["metrics"], options.comet_model)
     return Task(
         name=name,
         kind="generation",
