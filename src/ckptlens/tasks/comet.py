@@ -37,7 +37,7 @@ COMET = "comet_wmt22"
 MODEL_ID = "Unbabel/wmt22-comet-da"
 ENV_VARIABLE = "CKPTLENS_COMET_MODEL"
 CHECKPOINT = Path("checkpoints") / "model.ckpt"  # inside the model's folder, as comet.download_model returns it
-BATCH_SIZE = 16  # COMET's predict default; scores do not depend on it beyond float noise
+BATCH_SIZE = 16  # COMET's predict default
 INSTALL = "pip install 'ckptlens[comet]' (unbabel-comet)"
 TOKENIZER_HINT = ("; its encoder's tokenizer (xlm-roberta-large) must be in the Hugging Face cache too: load the "
                   "model once with comet.load_from_checkpoint on a machine online")
