@@ -3,6 +3,7 @@
 import json
 from types import SimpleNamespace
 
+import huggingface_hub
 import pytest
 
 from ckptlens.checkpoints import hub, open_series, parse_revision, series_id, series_name
@@ -42,8 +43,8 @@ def build_cache(root, repo_id, revisions):
 def offline_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hub, "list_repo_refs", _no_network)
-    monkeypatch.setattr(hub, "snapshot_download", _no_network)
+    monkeypatch.setattr(huggingface_hub, "list_repo_refs", _no_network)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _no_network)
     return build_cache(tmp_path / "hub", "EleutherAI/pythia-70m", REVISIONS)
 
 
@@ -84,8 +85,8 @@ def no_network(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub, "list_repo_refs", unreachable)
-    monkeypatch.setattr(hub, "snapshot_download", unreachable)
+    monkeypatch.setattr(huggingface_hub, "list_repo_refs", unreachable)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
     monkeypatch.setattr(hub, "_network_errors", lambda: (OSError, ConnectError))
 
 
@@ -121,7 +122,7 @@ def test_online_lists_branches_and_downloads_only_the_kept_revisions(tmp_path, m
     branches = [
         SimpleNamespace(name=n, target_commit=c) for n, c in {"main": "m", "ckpt_100": "a", "ckpt_200": "b"}.items()
     ]
-    monkeypatch.setattr(hub, "list_repo_refs", lambda repo_id: SimpleNamespace(branches=branches))
+    monkeypatch.setattr(huggingface_hub, "list_repo_refs", lambda repo_id: SimpleNamespace(branches=branches))
     fetched = []
 
     def fake_download(repo_id, revision, cache_dir, allow_patterns):
@@ -131,7 +132,7 @@ def test_online_lists_branches_and_downloads_only_the_kept_revisions(tmp_path, m
         snapshot.mkdir(parents=True)
         (snapshot / "config.json").write_text("{}")
 
-    monkeypatch.setattr(hub, "snapshot_download", fake_download)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
     series = open_series("hf://LLM360/Amber", steps="200")
     assert [(c.name, c.step) for c in series] == [("ckpt_200", 200)]
     assert fetched == [("LLM360/Amber", "b")]

@@ -3,11 +3,11 @@
 import json
 import shutil
 
+import huggingface_hub
 import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from ckptlens.checkpoints import hub
 from ckptlens.store import Store
 from tests.cli.conftest import write_mc_task
 
@@ -55,7 +55,7 @@ def test_eval_hub_series_from_the_offline_cache_then_in_memory_averages(cli, tin
         (repo / "refs" / f"step{(i + 1) * 100}").write_text(f"commit{i}")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hub, "list_repo_refs", None)
+    monkeypatch.setattr(huggingface_hub, "list_repo_refs", None)
     task, store = write_mc_task(tmp_path / "colors.jsonl", n=4), tmp_path / "store"
     code, _, err = cli(
         "eval", "hf://org/tiny", "--tasks", task, "--store", store, "--steps", "200:400", "--device", "cpu"

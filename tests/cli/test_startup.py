@@ -1,11 +1,11 @@
-"""Start-up: ``--help`` and a rejected argument load no model, table or plotting stack."""
+"""Start-up: ``--help`` and a rejected argument load no model, table, plotting or HTTP stack."""
 
 import subprocess
 import sys
 
 import pytest
 
-HEAVY = ("torch", "transformers", "pyarrow", "matplotlib", "numpy", "pandas", "ray")
+HEAVY = ("torch", "transformers", "pyarrow", "matplotlib", "numpy", "pandas", "ray", "httpx", "httpx2", "requests")
 PROBE = """
 import sys
 sys.argv = ["ckptlens", *sys.argv[1:]]

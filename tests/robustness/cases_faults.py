@@ -6,6 +6,8 @@ import errno
 import importlib
 import os
 
+import huggingface_hub
+
 EVAL = ["eval", "{series}", "--tasks", "{task}", "--store", "{store}", "--run", "bad", "--device", "cpu"]
 
 
@@ -82,8 +84,8 @@ def no_network(monkeypatch, tmp):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp / "hub"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub, "list_repo_refs", unreachable)
-    monkeypatch.setattr(hub, "snapshot_download", unreachable)
+    monkeypatch.setattr(huggingface_hub, "list_repo_refs", unreachable)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
 
 
 def offline(monkeypatch, tmp):

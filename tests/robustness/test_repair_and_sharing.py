@@ -8,6 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 
 from ckptlens.store import Store, check_store, repair_store
@@ -103,7 +104,6 @@ def test_store_check_leaves_a_live_writers_files_and_foreign_files(tmp_path):
 
 def test_averages_of_a_hub_series_link_to_its_run(cli, tiny_series, tmp_path, monkeypatch, one_thread):
     """``average hf://org/name`` records the series as the store names it, not the cache folder it was read from."""
-    from ckptlens.checkpoints import hub
     from tests.checkpoints.test_hub import build_cache
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -112,7 +112,7 @@ def test_averages_of_a_hub_series_link_to_its_run(cli, tiny_series, tmp_path, mo
     repo = build_cache(tmp_path / "hub", "org/tiny", {f"step{i + 1}": f"c{i}" for i in range(len(checkpoints))})
     for i, checkpoint in enumerate(checkpoints):
         shutil.copytree(checkpoint, repo / "snapshots" / f"c{i}", dirs_exist_ok=True)
-    monkeypatch.setattr(hub, "list_repo_refs", None)  # no network: the cache alone
+    monkeypatch.setattr(huggingface_hub, "list_repo_refs", None)  # no network: the cache alone
     assert cli("average", "hf://org/tiny", "--window", "2", "--out", tmp_path / "avg")[0] == 0
     assert json.loads((tmp_path / "avg" / "manifest.json").read_text())["source"] == "hf://org/tiny"
     task = tmp_path / "facts.jsonl"

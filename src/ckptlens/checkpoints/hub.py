@@ -20,8 +20,8 @@ import os
 import warnings
 from pathlib import Path
 
-from huggingface_hub import constants, list_repo_refs, snapshot_download
-from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
+import huggingface_hub  # lazy: its API and HTTP client load on first use, not with the CLI
+from huggingface_hub import constants
 
 from ckptlens.checkpoints.series import Checkpoint, parse_step, parse_tokens
 from ckptlens.errors import CkptlensError
@@ -92,7 +92,7 @@ def download_checkpoints(spec: str, checkpoints: list[Checkpoint], allow_pickle:
                 "download it while online or unset HF_HUB_OFFLINE"
             )
         try:
-            snapshot_download(
+            huggingface_hub.snapshot_download(
                 repo_id,
                 revision=checkpoint.path.name,
                 cache_dir=_cache_dir(),
@@ -106,8 +106,10 @@ def download_checkpoints(spec: str, checkpoints: list[Checkpoint], allow_pickle:
 
 
 def _online_branches(repo_id: str) -> dict[str, str]:
+    from huggingface_hub.errors import RepositoryNotFoundError
+
     try:
-        refs = list_repo_refs(repo_id)
+        refs = huggingface_hub.list_repo_refs(repo_id)
     except RepositoryNotFoundError:
         raise CkptlensError(f"no repository {repo_id} on the Hugging Face Hub; check the name") from None
     except _network_errors() as error:
@@ -127,6 +129,8 @@ def _online_branches(repo_id: str) -> dict[str, str]:
 def _network_errors() -> tuple[type[BaseException], ...]:
     """What huggingface_hub raises when the Hub cannot be reached: its own errors, and its HTTP client's
     transport errors (``httpx`` or a fork of it, or ``requests`` in older versions), whichever is installed."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
     errors: list[type[BaseException]] = [OfflineModeIsEnabled, HfHubHTTPError, OSError]
     for module, name in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
         try:
