@@ -198,29 +198,31 @@ def _tree_size(sequences: list[tuple[int, ...]]) -> int:
 
 
 def print_token_efficiency(series: Path, include: Path) -> None:
-    """Tokens run per checkpoint: ckptlens (shared prefix once, each context once) and lm-eval (every request
-    whole), against the tokens that must be run (the prefix tree of every request's input)."""
+    """Tokens run per checkpoint, padding aside: ckptlens (its prefix plan: each shared prefix once, each context
+    once) and lm-eval (every request whole), against the tokens that must be run (the prefix tree of every
+    request's input)."""
     from ckptlens.checkpoints.loading import load_model
-    from ckptlens.evaluation.scoring import encode_pair, shared_prefix_length
+    from ckptlens.evaluation.prefix_tree import plan_prefixes
+    from ckptlens.evaluation.scoring import encode_pair
     from ckptlens.tasks.lm_eval_index import LmEvalOptions, build_lm_eval_tasks
 
     _, tokenizer = load_model(sorted(series.iterdir())[0], device="cpu")
     tasks = build_lm_eval_tasks(list(TASKS), LmEvalOptions((str(include),), num_fewshot=3))
     ours = theirs = must = 0
     for task in tasks:
-        inputs, contexts, run = [], [], 0
+        encoded, inputs = [], []
         for requests in task.lm_eval.instances.values():
             pairs = [encode_pair(tokenizer, *r.arguments) for r in requests]
-            contexts.append(pairs[0][0])
-            run += len(pairs[0][0]) + sum(len(c) - 1 for _, c in pairs)
+            encoded.append((pairs[0][0], [c for _, c in pairs]))
             inputs += [tuple(ctx + cont[:-1]) for ctx, cont in pairs]
-        shared = shared_prefix_length(contexts)
-        ours += run - shared * (len(contexts) - 1)
+        plan = plan_prefixes([ctx for ctx, _ in encoded])
+        ours += sum(len(node.tokens) for node in plan.nodes)
+        ours += sum(len(ctx) - start + sum(len(c) - 1 for c in conts)
+                    for (ctx, conts), start in zip(encoded, plan.leaf_start, strict=True))
         theirs += sum(len(i) for i in inputs)
         must += _tree_size(inputs)
     print(f"token efficiency (tokens run / tokens that must be run, per checkpoint): ckptlens {ours / must:.2f} "
           f"({ours} / {must}), lm-eval {theirs / must:.2f} ({theirs} / {must})")
-
 
 if __name__ == "__main__":
     main()
