@@ -32,6 +32,7 @@ import hashlib
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -266,6 +267,15 @@ class UnitTally:
         return EvalSummary(self.done, self.skipped, self.loaded)
 
 
+def _release(model: PreTrainedModel) -> None:
+    """Free a scored model before the next one grows memory: dropping it is enough unless a reference cycle holds
+    it, and only then is a full collection (a quarter second over transformers' objects) worth its time."""
+    alive = weakref.ref(model)
+    del model
+    if alive() is not None:
+        gc.collect()
+
+
 def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Series, later: list[Checkpoint]) -> bool:
     """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored or queued.
 
@@ -295,8 +305,7 @@ def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Serie
                 queued.add(i)  # from here the writer's job releases the claim
                 series.writer.submit(partial(_store_piece, series, piece, table, claim))
                 tally.report()
-            del model, tokenizer
-            gc.collect()
+            _release(model)
     finally:
         for i, (_, claim) in enumerate(claims):
             if i not in queued:

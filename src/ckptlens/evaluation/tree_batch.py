@@ -203,21 +203,27 @@ def node_segments(rows: list[Row], cache) -> dict[int, KV]:
 
 
 def _padded_past(rows: list[Row], caches: NodeCaches, longest: int) -> KV | None:
-    """Per layer, every row's past side by side (a view when all rows share one), zero-padded to ``longest``."""
+    """Per layer, every row's past side by side (a view when all rows share one), zero-padded to ``longest``.
+
+    Each distinct past is padded once and the rows pick theirs with one ``index_select`` per layer.
+    """
     if longest == 0:
         return None
-    paths = {node: caches.path(node) for node in {r.past for r in rows}}
+    nodes = sorted({r.past for r in rows}, key=lambda node: -1 if node is None else node)
+    paths = [caches.path(node) for node in nodes]
     if len(paths) == 1:
-        (path,) = paths.values()
-        return [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v in path]
+        return [(k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1)) for k, v in paths[0]]
+    template = next(p for p in paths if p is not None)
+    pick = torch.tensor([nodes.index(r.past) for r in rows], device=template[0][0].device)
     layers = []
-    for layer, (k, v) in enumerate(next(p for p in paths.values() if p is not None)):
-        keys = k.new_zeros((len(rows), k.shape[1], longest, k.shape[3]))
-        values = v.new_zeros((len(rows), v.shape[1], longest, v.shape[3]))
-        for i, row in enumerate(rows):
-            if paths[row.past] is not None:
-                keys[i, :, : row.start], values[i, :, : row.start] = paths[row.past][layer]
-        layers.append((keys, values))
+    for layer, (k, v) in enumerate(template):
+        keys = k.new_zeros((len(paths), k.shape[1], longest, k.shape[3]))
+        values = v.new_zeros((len(paths), v.shape[1], longest, v.shape[3]))
+        for i, path in enumerate(paths):
+            if path is not None:
+                length = path[layer][0].shape[-2]
+                keys[i, :, :length], values[i, :, :length] = path[layer][0][0], path[layer][1][0]
+        layers.append((keys.index_select(0, pick), values.index_select(0, pick)))
     return layers
 
 
