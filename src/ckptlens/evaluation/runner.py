@@ -267,12 +267,10 @@ class UnitTally:
         return EvalSummary(self.done, self.skipped, self.loaded)
 
 
-def _release(model: PreTrainedModel) -> None:
-    """Free a scored model before the next one grows memory: dropping it is enough unless a reference cycle holds
-    it, and only then is a full collection (a quarter second over transformers' objects) worth its time."""
-    alive = weakref.ref(model)
-    del model
-    if alive() is not None:
+def _collect_if_held(model: weakref.ref) -> None:
+    """Once its last reference is dropped, a scored model is freed before the next one grows memory, unless a
+    reference cycle holds it: only then is a full collection (a quarter second over transformers' objects) worth it."""
+    if model() is not None:
         gc.collect()
 
 
@@ -305,7 +303,9 @@ def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Serie
                 queued.add(i)  # from here the writer's job releases the claim
                 series.writer.submit(partial(_store_piece, series, piece, table, claim))
                 tally.report()
-            _release(model)
+            scored = weakref.ref(model)
+            del model, tokenizer
+            _collect_if_held(scored)
     finally:
         for i, (_, claim) in enumerate(claims):
             if i not in queued:
