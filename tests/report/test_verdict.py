@@ -80,3 +80,8 @@ def test_the_best_checkpoint_on_every_task_or_on_one():
 
 def test_nothing_evaluated():
     assert verdict([]).startswith("Nothing was evaluated in the final window")
+
+
+def test_examples_that_never_flip_leave_nothing_to_cut():
+    text = verdict([row("a", example_mtv=0.0), row("a", "ensemble-vote", 2, 0.80, 0.0)])  # was a ZeroDivisionError
+    assert "averaging or ensembling has no flips to cut here." in text and "cuts these flips" not in text

@@ -53,3 +53,24 @@ def write_datasets(root: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
+
+
+MT_SAMPLES = [  # English to Japanese; the full-width inputs and golds show what is NFKC-normalised and what not
+    ("the cat runs", "猫が走る"),
+    ("the dog sleeps", "犬が寝る"),
+    ("Ｐａｒｉｓ is a city", "パリは都市だ"),
+    ("one plus two", "１たす２"),
+    ("red bird", "赤い鳥"),
+]
+
+
+def write_mt_dataset(folder: Path, name: str = "alt-e-to-j") -> Path:
+    """An MT dataset beside the others in ``folder`` (llm-jp-eval's metrics: bleu_ja, comet_wmt22)."""
+    for split, chosen in (("train", MT_SAMPLES[:4]), ("dev", MT_SAMPLES[2:]), ("test", MT_SAMPLES[:1])):
+        data = {"instruction": "これから提示する英語の文章を日本語に翻訳してください。", "output_length": 6,
+                "metrics": ["bleu_ja", "comet_wmt22"], "few_shots": [],
+                "samples": [{"input": i, "output": o} for i, o in chosen]}
+        path = folder / split / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return folder

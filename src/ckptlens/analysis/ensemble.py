@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ckptlens.errors import CkptlensError
-from ckptlens.tasks.metrics import metric, normalise_text
+from ckptlens.tasks.metrics import MODEL_METRICS, metric, normalise_text
 
 TIE_TOLERANCE = 1e-9  # confidence totals this close (relative) are a tie: summation order must not pick a winner
 
@@ -92,16 +92,26 @@ def ensemble_choices(logliks: np.ndarray, window: int, rule: str, ends: list[int
     return np.stack(columns, axis=1) if columns else np.zeros((logliks.shape[1], 0), dtype=int)
 
 
-def text_scores(texts: np.ndarray, targets: np.ndarray, metric_name: str = "exact_match") -> np.ndarray:
+def text_scores(texts: np.ndarray, targets: np.ndarray, metric_name: str = "exact_match",
+                scored: list[dict[str, float]] | None = None) -> np.ndarray:
     """(E, T) score of each (voted) text against its example's target by the task's metric.
+
+    A metric scored by a model (COMET) is not run again: a voted text is one of its window's outputs, so its
+    score is the one stored with that output (``scored``: per example, {normalised output: score}).
 
     >>> text_scores(np.array([["東京", "大阪"]], dtype=object), np.array(["東京都"], dtype=object), "char_f1")
     array([[0.8, 0. ]])
+    >>> text_scores(np.array([["a b"]], dtype=object), np.array(["a"], dtype=object), "comet_wmt22", [{"a b": 0.7}])
+    array([[0.7]])
     """
-    score = metric(metric_name)
-    return np.array([[score(str(t), str(g)) for t in row] for row, g in zip(texts, targets)], dtype=float).reshape(
-        texts.shape
-    )
+    if metric_name in MODEL_METRICS:
+        if scored is None:
+            raise CkptlensError(f"{metric_name}: voted texts take the scores stored with them; pass scored")
+        rows = [[known[str(t)] for t in row] for row, known in zip(texts, scored)]
+    else:
+        score = metric(metric_name)
+        rows = [[score(str(t), str(g)) for t in row] for row, g in zip(texts, targets)]
+    return np.array(rows, dtype=float).reshape(texts.shape)
 
 
 def ensemble_texts(outputs: np.ndarray, window: int, ends: list[int] | None = None) -> np.ndarray:

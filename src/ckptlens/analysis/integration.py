@@ -98,6 +98,12 @@ def normalised(texts: np.ndarray) -> np.ndarray:
     return np.vectorize(normalise_text, otypes=[object])(texts) if texts.size else texts
 
 
+def stored_scores(matrix: TaskMatrix) -> list[dict[str, float]]:
+    """Per example, {normalised output: its stored score}: a voted text's score under a model metric (COMET)."""
+    texts = normalised(matrix.outputs)
+    return [dict(zip(row, scores)) for row, scores in zip(texts.tolist(), matrix.score.tolist())]
+
+
 def _evaluated(matrix: TaskMatrix, method: str, window: int) -> MethodMatrix:
     outputs = matrix.pred if matrix.kind == "multiple_choice" else normalised(matrix.outputs)
     return MethodMatrix(method, window, matrix.steps, matrix.score, outputs)
@@ -119,6 +125,6 @@ def _ensembles(matrix: TaskMatrix, window: list[int], windows: tuple[int, ...], 
                 score = (outputs == matrix.gold[:, None]).astype(float)
             else:
                 outputs = ensemble_texts(matrix.outputs, n, ends)
-                score = text_scores(outputs, matrix.targets, matrix.metric)
+                score = text_scores(outputs, matrix.targets, matrix.metric, stored_scores(matrix))
             found.append(MethodMatrix(f"{ENSEMBLE_PREFIX}{rule}", n, matrix.steps[ends], score, outputs))
     return found

@@ -19,6 +19,7 @@ from ckptlens.cli.options import (
     Alignment,
     CategoriesOpt,
     ChatTemplateOpt,
+    CometModelOpt,
     Dtype,
     FewshotSeedOpt,
     FilterLastOpt,
@@ -149,6 +150,7 @@ def eval_command(
     fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
     apply_chat_template: ChatTemplateOpt = False,
     split: Annotated[str, typer.Option(help="llm-jp-eval tasks: dev or test.")] = "dev",
+    comet_model: CometModelOpt = None,
     size: SizeOpt = None,
 ) -> None:
     """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work.
@@ -165,7 +167,7 @@ def eval_command(
 
     names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
     names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
-    names = resolve_llm_jp_eval(names, llm_jp_eval_options(split, num_fewshot, limit))
+    names = resolve_llm_jp_eval(names, llm_jp_eval_options(split, num_fewshot, limit, comet_model))
     from ckptlens.evaluation.evaluate import SeriesOptions, evaluate  # torch and transformers: arguments are fine
     from ckptlens.evaluation.runner import EvalConfig
     from ckptlens.store import Store
@@ -407,12 +409,13 @@ def import_llm_jp_eval_command(
         str | None, typer.Option("--step-from", help="Regex whose first group is the step in the model name or path.")
     ] = None,
     size: SizeOpt = None,
+    comet_model: CometModelOpt = None,
 ) -> None:
     """Import llm-jp-eval result files (one per checkpoint), recomputing every example's metrics."""
     from ckptlens.importers.llm_jp_eval import import_llm_jp_eval
     from ckptlens.store import Store
 
-    summary = import_llm_jp_eval(paths, Store(store), run, step_from, parse_size(size))
+    summary = import_llm_jp_eval(paths, Store(store), run, step_from, parse_size(size), comet_model)
     console.print(f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
                   f"{summary.records} per-example records")
 

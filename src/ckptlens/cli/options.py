@@ -31,6 +31,12 @@ CategoriesOpt = Annotated[
 SizeOpt = Annotated[
     str | None, typer.Option("--size", help="Model size for by-size analyses: 1.8b, 410m or a parameter count.")
 ]
+CometModelOpt = Annotated[
+    str | None,
+    typer.Option("--comet-model", help="llm-jp-eval MT: the downloaded Unbabel/wmt22-comet-da folder (or its "
+                 "checkpoints/model.ckpt, or the cache folder holding it) to score COMET; default: "
+                 "$CKPTLENS_COMET_MODEL, then the Hugging Face cache; never downloaded, BLEU without it."),
+]
 
 
 def parse_size(text: str | None) -> int | None:
@@ -151,10 +157,12 @@ def with_lm_eval_tasks(names: list[str], include_path, num_fewshot, limit, fewsh
     return resolve_lm_eval(names, options)
 
 
-def llm_jp_eval_options(split: str, num_fewshot: int | None, limit: float | None):
-    """``--split``, ``--num-fewshot`` (llm-jp-eval's 4 when not given) and ``--limit`` (a count), for llm-jp-eval."""
+def llm_jp_eval_options(split: str, num_fewshot: int | None, limit: float | None, comet_model: str | None = None):
+    """``--split``, ``--num-fewshot`` (llm-jp-eval's 4 when not given), ``--limit`` (a count) and
+    ``--comet-model``, for llm-jp-eval."""
     from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions
 
     if limit is not None and limit != int(limit):
         raise CkptlensError(f"--limit {limit}: llm-jp-eval tasks take a whole number of samples")
-    return LlmJpEvalOptions(split, 4 if num_fewshot is None else num_fewshot, None if limit is None else int(limit))
+    return LlmJpEvalOptions(split, 4 if num_fewshot is None else num_fewshot, None if limit is None else int(limit),
+                            comet_model=comet_model)

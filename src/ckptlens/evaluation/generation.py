@@ -22,7 +22,7 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.scoring import boundary_token, max_positions
 from ckptlens.evaluation.tree_batch import PAD_ID, cache_argument, supports_logits_to_keep
-from ckptlens.tasks.metrics import ANSWER_RULES, score_all
+from ckptlens.tasks.metrics import ANSWER_RULES, score_examples
 from ckptlens.tasks.task import Example, Task
 
 
@@ -56,23 +56,31 @@ def generate_greedy(
     return outputs
 
 
-def generation_row(task: Task, example: Example, output: str) -> dict:
-    """The record of one generated output: the prediction (the task's answer rule), every metric, the score.
+def generation_rows(task: Task, examples: Sequence[Example], outputs: Sequence[str]) -> list[dict]:
+    """The records of generated outputs: each prediction (the task's answer rule), every metric, the score.
 
-    The score is the task's first metric; the metrics map holds them all (``tasks.metrics``).
+    The score is the task's first metric; the metrics map holds them all (``tasks.metrics``). Metrics scored by a
+    model (COMET) run once over all the examples, with each example's source.
     """
-    prediction = ANSWER_RULES[task.answer_rule](output)
-    if example.target is None:
+    predictions = [ANSWER_RULES[task.answer_rule](output) for output in outputs]
+    scored = [i for i, e in enumerate(examples) if e.target is not None]
+    metrics = score_examples(task.metrics, [predictions[i] for i in scored], [examples[i].target for i in scored],
+                             [examples[i].source or "" for i in scored], task.comet_model)
+    by_index = dict(zip(scored, metrics, strict=True))
+    return [_row(e, p, by_index.get(i), task.metrics[0]) for i, (e, p) in enumerate(zip(examples, predictions))]
+
+
+def _row(example: Example, prediction: str, metrics: dict[str, float] | None, score_metric: str) -> dict:
+    if metrics is None:
         return {"example_id": example.id, "output": prediction, "target": None, "correct": None, "score": None}
-    scores = score_all(task.metrics, prediction, example.target)
-    score = scores[task.metrics[0]]
+    score = metrics[score_metric]
     return {
         "example_id": example.id,
         "output": prediction,
         "target": example.target,
         "correct": score == 1.0,
         "score": score,
-        "metrics": scores,
+        "metrics": metrics,
     }
 
 

@@ -44,7 +44,7 @@ from ckptlens.checkpoints.loading import load_model, resolve_dtype
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.budget import device_batch_tokens
-from ckptlens.evaluation.generation import generate_greedy, generation_row
+from ckptlens.evaluation.generation import generate_greedy, generation_rows
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.pipeline import Encodings, Prefetcher, Writer
@@ -355,7 +355,7 @@ def evaluate_task(
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
-        rows = [generation_row(task, e, out) for e, out in zip(task.examples, outputs, strict=True)]
+        rows = generation_rows(task, task.examples, outputs)
     return [
         {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}
         for e, row in zip(task.examples, rows, strict=True)

@@ -2,8 +2,9 @@
 
 A result file (llm-jp-eval's ``--result_logfile`` JSON) holds ``scores`` (per dataset and category) and
 ``outputs``: per dataset a list of ``{"input", "pred", "gold", ...}``. ckptlens recomputes every example's
-metrics from ``pred`` and ``gold`` with :mod:`ckptlens.tasks.metrics` (the dataset's category metric first), so
-example MTV and the instability score exist for imported runs too; the file's ``scores`` become task-level
+metrics from ``pred`` and ``gold`` with :mod:`ckptlens.tasks.metrics` (the dataset's category metric first; MT:
+COMET from ``input``, ``pred`` and ``gold`` when its model is here, ``comet_model``, else BLEU), so example MTV
+and the instability score exist for imported runs too; the file's ``scores`` become task-level
 aggregates. The run and step come from the model (``config.model.pretrained_model_name_or_path``), the W&B run
 name or the file path: a step the name spells (``step1000``, ``checkpoint-500``, ``iter_0001000``), else
 ``--step-from REGEX`` whose first group is the step.
@@ -26,13 +27,14 @@ from ckptlens.importers import identity
 from ckptlens.store import Store, aggregates_table, records_table
 from ckptlens.tasks.llm_jp_eval import (
     DEFAULT_TEMPLATE,
+    Scoring,
     dataset_category,
     dataset_metric,
     dataset_score,
+    dataset_scoring,
     nfkc,
-    task_metrics,
 )
-from ckptlens.tasks.metrics import first_paragraph_nfkc, score_all
+from ckptlens.tasks.metrics import first_paragraph_nfkc, score_examples
 
 SOURCE = "llm-jp-eval"
 SCORE_TOLERANCE = 0.005  # llm-jp-eval rounds its scores; a larger gap means the file was scored differently
@@ -61,16 +63,24 @@ def import_llm_jp_eval(
     run: str | None = None,
     step_from: str | None = None,
     n_params: int | None = None,
+    comet_model: str | None = None,
 ) -> LlmJpEvalImport:
-    """Import every llm-jp-eval result file under ``paths``; all are read and checked before anything is written."""
+    """Import every llm-jp-eval result file under ``paths``; all are read and checked before anything is written.
+
+    ``comet_model``: the COMET model for MT datasets (``tasks.comet.locate_comet``), loaded once for all files.
+    """
     store = store if isinstance(store, Store) else Store(store)
     pattern = _compile(step_from)
     files = [read_result_file(p, run, pattern) for p in find_result_files(paths)]
+    datasets = sorted({d for f in files for d in f.outputs})
+    scorings = {d: dataset_scoring(d, [dataset_metric(d)], comet_model) for d in datasets}
+    for result in files:
+        _check_sources(result, scorings)
     records = 0
     for result in files:
         checkpoint = f"step{result.step}"
         for dataset, outputs in sorted(result.outputs.items()):
-            rows = [_row(result, checkpoint, dataset, i, o) for i, o in enumerate(outputs)]
+            rows = _rows(result, checkpoint, dataset, outputs, scorings[dataset])
             _check_score(result, dataset, rows)
             store.write_unit(result.run, checkpoint, dataset, records_table(rows))
             records += len(rows)
@@ -161,16 +171,26 @@ def _compile(step_from: str | None) -> re.Pattern | None:
     return pattern
 
 
-def _row(result: ResultFile, checkpoint: str, dataset: str, index: int, output: dict) -> dict:
-    prediction, gold = first_paragraph_nfkc(str(output["pred"])), nfkc(str(output["gold"]))
-    metrics = score_all(task_metrics(dataset, [dataset_metric(dataset)]), prediction, gold)
-    score = next(iter(metrics.values()))
-    return {
+def _rows(result: ResultFile, checkpoint: str, dataset: str, outputs: list[dict], scoring: Scoring) -> list[dict]:
+    """One record per example, its metrics recomputed as llm-jp-eval computes them (COMET's source: ``input``)."""
+    predictions = [first_paragraph_nfkc(str(o["pred"])) for o in outputs]
+    golds = [nfkc(str(o["gold"])) for o in outputs]
+    sources = [str(o.get("input", "")) for o in outputs]
+    metrics = score_examples(scoring.metrics, predictions, golds, sources, scoring.comet_model)
+    return [{
         "run": result.run, "checkpoint": checkpoint, "step": result.step, "task": dataset,
         "category": dataset_category(dataset), "kind": "generation", "example_id": str(index),
-        "output": prediction, "target": gold, "correct": score == 1.0, "score": score, "metrics": metrics,
-        "task_version": f"llm-jp-eval {DEFAULT_TEMPLATE}",
-    }
+        "output": prediction, "target": gold, "correct": scores[scoring.metrics[0]] == 1.0,
+        "score": scores[scoring.metrics[0]], "metrics": scores, "task_version": f"llm-jp-eval {DEFAULT_TEMPLATE}",
+    } for index, (prediction, gold, scores) in enumerate(zip(predictions, golds, metrics, strict=True))]
+
+
+def _check_sources(result: ResultFile, scorings: dict[str, Scoring]) -> None:
+    """COMET reads each example's source: a COMET-scored dataset needs ``input`` in every output."""
+    for dataset, outputs in result.outputs.items():
+        if scorings[dataset].comet_model and not all("input" in o for o in outputs):
+            raise CkptlensError(f"{result.path}: outputs of {dataset!r} need 'input' for every example "
+                                "(COMET's source text)")
 
 
 def _check_score(result: ResultFile, dataset: str, rows: list[dict]) -> None:

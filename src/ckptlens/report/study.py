@@ -34,6 +34,7 @@ from ckptlens.report.figures import save_figure  # noqa: E402
 from ckptlens.report.html import Block, Page  # noqa: E402
 from ckptlens.report.tables import write_csv  # noqa: E402
 from ckptlens.store import Store  # noqa: E402
+from ckptlens.tasks.comet import COMET  # noqa: E402
 from ckptlens.tasks.llm_jp_eval import CATEGORIES, category_scores, dataset_score  # noqa: E402
 
 MEASURES = (("example_mtv", "example MTV"), ("instability_score", "instability score"))
@@ -64,9 +65,9 @@ def add_study_section(page: Block, store: Store, rows: list[StabilityRow], point
         page.text("llm-jp-eval scores at each run's last checkpoint (category: unweighted mean of its datasets; "
                   "AVG: mean over categories; jsts left out):")
         page.table(["run", "step", "name", "score"], last)
-    if any(r["category"] == "MT" for r in by_category):
-        page.warning("MT is scored by BLEU, not COMET: the comet_wmt22 model is not used by ckptlens, so MT "
-                     "numbers are not comparable with the paper's COMET scores.")
+    mt_note = mt_scoring_note(matrices)
+    if mt_note:
+        page.warning(mt_note)
     write_csv(by_category, out / "study_window_size.csv")
     for run in sorted({r["run"] for r in by_category}):
         title = f"{run}: example MTV and instability score against window size, per category"
@@ -84,6 +85,16 @@ def add_study_section(page: Block, store: Store, rows: list[StabilityRow], point
         page.table(["category", "n_params", "run", "example_mtv", "instability_score"], sized)
         title = "Raw example MTV and instability score across model sizes, per category"
         page.figure(size_figure(sized, out / "figures" / "study_by_size.png", title), title)
+
+
+def mt_scoring_note(matrices: list[TaskMatrix]) -> str:
+    """What the report says when MT datasets were scored by BLEU (COMET's package or model was missing)."""
+    bleu = sorted({f"{m.task} ({m.metric})" for m in matrices if m.task in CATEGORIES["MT"] and m.metric != COMET})
+    if not bleu:
+        return ""
+    return (f"MT is scored by BLEU, not COMET, for {', '.join(bleu)}: COMET's package or model was missing when "
+            "they were scored, so these MT numbers are not comparable with the paper's COMET scores (install "
+            "ckptlens[comet], point --comet-model at Unbabel/wmt22-comet-da, and re-evaluate or re-import).")
 
 
 def llm_jp_eval_scores(matrices: list[TaskMatrix]) -> list[dict]:

@@ -120,6 +120,9 @@ def _integration(rows: Sequence[StabilityRow], learned: list[StabilityRow]) -> l
                 "(`ckptlens average SERIES --window 4 --out AVG`, then `ckptlens eval AVG`); ensembles need "
                 "per-example records with per-choice log-likelihoods."]
     noise, flips = raw["std"], raw["example_mtv"]
+    if flips == 0:
+        return ["No example changes between neighbouring raw checkpoints in the final window, so averaging or "
+                "ensembling has no flips to cut here."]
     same_or_better = [s for s in candidates if s["mean_score"] >= raw["mean_score"] - noise]
     scope = "" if raw["n_tasks"] == len(learned) else f" (over the {raw['n_tasks']} tasks every method covers)"
     sentences = []

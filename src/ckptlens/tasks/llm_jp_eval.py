@@ -10,6 +10,9 @@ Generation follows llm-jp-eval's configuration: greedy, at most ``output_length`
 (ckptlens never adds special tokens to a context); the prediction is the output's first paragraph, NFKC
 (:func:`ckptlens.tasks.metrics.first_paragraph_nfkc`), and so is the gold answer (NFKC).
 
+MT datasets are scored by COMET when its package and model are on this machine (``--comet-model``,
+:mod:`ckptlens.tasks.comet`), else by BLEU in the target language, with a warning saying which is missing.
+
 >>> tasks = load_llm_jp_eval("llm-jp-eval:data/1.4.1/evaluation/jnli")  # doctest: +SKIP
 >>> category_scores({"jnli": 0.5, "janli": 0.7, "jsquad": 0.8, "jsts": 0.9})
 ({'NLI': 0.6, 'RC': 0.8}, 0.7)
@@ -25,7 +28,8 @@ from pathlib import Path
 from statistics import mean
 
 from ckptlens.errors import CkptlensError
-from ckptlens.tasks.metrics import DATASET_METRICS, METRICS
+from ckptlens.tasks.comet import COMET, locate_comet
+from ckptlens.tasks.metrics import DATASET_METRICS, METRICS, MODEL_METRICS
 from ckptlens.tasks.task import Example, Task
 
 PREFIX = "llm-jp-eval:"
@@ -68,7 +72,6 @@ CATEGORIES: dict[str, dict[str, str]] = {
 }
 DATASET_LEVEL = {"jsts": "pearson"}  # scored over the whole dataset, outside the categories
 SCORED_OUTSIDE_AVERAGE = {"jsts": "STS"}  # scored (pearson/spearman), left out of the average as llm-jp-eval does
-COMET = "comet_wmt22"
 BLEU_FALLBACK = {"e-to-j": "bleu_ja", "j-to-e": "bleu_en"}  # MT without the COMET model
 
 
@@ -78,6 +81,7 @@ class LlmJpEvalOptions:
     num_fewshot: int = 4  # demonstrations: the first N samples of train/NAME.json
     limit: int | None = None  # only the first N samples (llm-jp-eval's usual setting: 100)
     template: str = DEFAULT_TEMPLATE
+    comet_model: str | None = None  # MT: the COMET model (tasks.comet.locate_comet; None: env, then HF cache)
 
     def __post_init__(self) -> None:
         if self.split not in ("dev", "test"):
@@ -123,11 +127,12 @@ def dataset_task(folder: Path, name: str, options: LlmJpEvalOptions = LlmJpEvalO
     prefix = prompt_prefix(data["instruction"], shots, options.template)
     template = LLM_JP_EVAL_TEMPLATES[options.template]
     examples = tuple(
-        Example(str(i), prefix + template.query.format(input=s["input"]), target=nfkc(s["output"]))
+        Example(str(i), prefix + template.query.format(input=s["input"]), target=nfkc(s["output"]), source=s["input"])
         for i, s in enumerate(samples)
     )
     if not examples:
         raise CkptlensError(f"{folder / options.split / (name + '.json')}: no samples")
+    scoring = dataset_scoring(name, data["metrics"], options.comet_model)
     return Task(
         name=name,
         kind="generation",
@@ -136,9 +141,10 @@ def dataset_task(folder: Path, name: str, options: LlmJpEvalOptions = LlmJpEvalO
         description=data["instruction"],
         stop=("\n\n",),  # the prediction is the first paragraph: decoding past a blank line changes nothing
         max_new_tokens=int(data["output_length"]),
-        metrics=task_metrics(name, data["metrics"]),
+        metrics=scoring.metrics,
         answer_rule="llm-jp-eval",
         version=f"llm-jp-eval {options.template}",
+        comet_model=scoring.comet_model,
     )
 
 
@@ -181,22 +187,34 @@ def dataset_category(name: str) -> str:
     return found or SCORED_OUTSIDE_AVERAGE.get(name, "other")
 
 
-def task_metrics(name: str, listed: list[str]) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class Scoring:
+    """How a dataset's examples are scored: its per-example metrics (the first is the score) and, when COMET is
+    among them, the COMET checkpoint."""
+
+    metrics: tuple[str, ...]
+    comet_model: str | None = None
+
+
+def dataset_scoring(name: str, listed: list[str], comet_model: str | None = None) -> Scoring:
     """The per-example metrics of a dataset: the category's metric first, then the file's other ones.
 
-    COMET is not computed by ckptlens (its model is not installed with it): MT falls back to BLEU, with a
-    warning, and reports say so. Dataset-level metrics (pearson, spearman) are computed over the dataset.
+    COMET (comet_wmt22) is kept when its package and model are here (``tasks.comet.locate_comet`` with
+    ``comet_model``); else MT falls back to BLEU in the target language, with a warning naming what is missing, and
+    reports say so. Dataset-level metrics (pearson, spearman) are computed over the dataset.
     """
     wanted = [dataset_metric(name, listed), *listed]
-    if COMET in wanted:
-        warnings.warn(f"{name}: COMET (comet_wmt22) needs its model, which ckptlens does not use; "
-                      f"scored by {mt_fallback(name)} instead", stacklevel=3)
-    chosen = [m if m != COMET else mt_fallback(name) for m in wanted]
-    unknown = [m for m in chosen if m not in METRICS and m not in DATASET_METRICS]
+    comet = locate_comet(comet_model) if COMET in wanted else None
+    if comet is not None and comet.checkpoint is None:
+        warnings.warn(f"{name}: COMET (comet_wmt22) is not used, {comet.missing}; scored by {mt_fallback(name)} "
+                      "instead", stacklevel=3)
+    chosen = [mt_fallback(name) if m == COMET and not (comet and comet.checkpoint) else m for m in wanted]
+    known = {*METRICS, *MODEL_METRICS, *DATASET_METRICS}
+    unknown = [m for m in chosen if m not in known]
     if unknown:
-        raise CkptlensError(f"dataset {name!r}: unknown metric {unknown[0]!r}; ckptlens knows {sorted(METRICS)}")
-    per_example = [m for m in dict.fromkeys(chosen) if m in METRICS]
-    return tuple(per_example) or ("exact_match",)
+        raise CkptlensError(f"dataset {name!r}: unknown metric {unknown[0]!r}; ckptlens knows {sorted(known)}")
+    per_example = tuple(m for m in dict.fromkeys(chosen) if m not in DATASET_METRICS) or ("exact_match",)
+    return Scoring(per_example, comet.checkpoint if comet and COMET in per_example else None)
 
 
 def dataset_metric(name: str, listed: list[str] | None = None) -> str:

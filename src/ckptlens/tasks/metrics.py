@@ -10,7 +10,8 @@ The llm-jp-eval metrics follow llm-jp-eval v1.4.1 (its ``evaluator``): ``exact_m
 they are, ``char_f1`` is fuzzywuzzy 0.18's ``token_sort_ratio / 100`` (computed here with rapidfuzz, the engine
 python-Levenshtein wraps: fuzzywuzzy itself is GPL), ``set_f1`` treats the gold's lines as a list and the
 prediction's lines as a set, ``bleu_en`` / ``bleu_ja`` are sacrebleu's sentence BLEU / 100 (the
-``ckptlens[llm-jp-eval]`` extra).
+``ckptlens[llm-jp-eval]`` extra). ``comet_wmt22`` is scored by a model, over a batch, with each example's source
+text (:mod:`ckptlens.tasks.comet`): :func:`score_examples` scores it with the others.
 
 >>> normalise_text("  17\\n"), exact_match(" 17\\n", "17")
 ('17', 1.0)
@@ -30,6 +31,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 
 from ckptlens.errors import CkptlensError
+from ckptlens.tasks.comet import COMET, comet_scorer
 
 Metric = Callable[[str, str], float]
 
@@ -224,7 +226,10 @@ DATASET_METRICS: dict[str, Callable[[Sequence[str], Sequence[str]], float]] = {
 }
 """Metrics defined only over a whole dataset (llm-jp-eval's jsts)."""
 
-CONTINUOUS = frozenset({"char_f1", "set_f1", "bleu_en", "bleu_ja"})
+MODEL_METRICS = frozenset({COMET})
+"""Per-example metrics scored by a model over a batch, with each example's source (:func:`score_examples`)."""
+
+CONTINUOUS = frozenset({"char_f1", "set_f1", "bleu_en", "bleu_ja", COMET})
 """Metrics with partial credit: example MTV is the mean absolute change of the example's score."""
 
 
@@ -240,6 +245,9 @@ def metric(name: str) -> Metric:
     """
     if name in METRICS:
         return METRICS[name]
+    if name in MODEL_METRICS:
+        raise CkptlensError(f"{name} is scored by its model over a batch, with each example's source: "
+                            "use tasks.metrics.score_examples")
     hint = difflib.get_close_matches(name, [*METRICS, *DATASET_METRICS], n=1)
     did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
     raise CkptlensError(f"unknown metric {name!r}: {did_you_mean}known: {', '.join(sorted(METRICS))}")
@@ -252,3 +260,32 @@ def score_all(names: Sequence[str], prediction: str, gold: str) -> dict[str, flo
     {'char_f1': 0.8, 'exact_match': 0.0}
     """
     return {name: metric(name)(prediction, gold) for name in names if name not in DATASET_METRICS}
+
+
+def score_examples(
+    names: Sequence[str],
+    predictions: Sequence[str],
+    golds: Sequence[str],
+    sources: Sequence[str] | None = None,
+    comet_model: str | None = None,
+) -> list[dict[str, float]]:
+    """:func:`score_all` of every example, with the model metrics (COMET) scored in one batch.
+
+    ``sources`` are the examples' source texts and ``comet_model`` the COMET checkpoint, both needed when
+    ``names`` hold ``comet_wmt22``; the model is loaded once per process (``tasks.comet.comet_scorer``).
+
+    >>> score_examples(["exact_match", "char_f1"], ["東京", "大阪"], ["東京", "東京"])
+    [{'exact_match': 1.0, 'char_f1': 1.0}, {'exact_match': 0.0, 'char_f1': 0.0}]
+    """
+    plain = [n for n in names if n not in MODEL_METRICS]
+    rows = [score_all(plain, p, g) for p, g in zip(predictions, golds, strict=True)]
+    modelled = {n: _model_scores(n, predictions, golds, sources, comet_model) for n in names if n in MODEL_METRICS}
+    return [{n: modelled[n][i] if n in modelled else row[n] for n in names if n not in DATASET_METRICS}
+            for i, row in enumerate(rows)]
+
+
+def _model_scores(name: str, predictions, golds, sources, comet_model: str | None) -> list[float]:
+    if comet_model is None or sources is None or len(sources) != len(predictions):
+        raise CkptlensError(f"{name} needs the COMET checkpoint and each example's source text "
+                            "(tasks.comet.locate_comet; llm-jp-eval's sample input)")
+    return comet_scorer(comet_model)(sources, predictions, golds)

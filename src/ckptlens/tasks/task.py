@@ -32,6 +32,7 @@ class Example:
     choices: tuple[str, ...] = ()
     gold: int | None = None
     target: str | None = None
+    source: str | None = None  # generation: the text a translation metric (COMET) reads as the source
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Task:
     metrics: tuple[str, ...] = ("exact_match",)  # generation: per-example metrics, the first is the score
     answer_rule: str = "strip"  # generation: how the output becomes the prediction (tasks.metrics.ANSWER_RULES)
     version: str | None = None  # the task's own version, stored as the records' task_version
+    comet_model: str | None = None  # metrics with comet_wmt22: the COMET checkpoint scoring it (tasks.comet)
 
     @property
     def chance(self) -> float:
