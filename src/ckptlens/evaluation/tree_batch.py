@@ -180,8 +180,8 @@ def tree_mask(packed: Packed, pasts: list[int], boolean: bool, dtype: torch.dtyp
 
 
 def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None):
-    """Run ``rows`` over their pasts; the pass's packing, the logits of its kept columns, and per layer the keys
-    and values of the pass's own columns (what a node row leaves for the rows below it)."""
+    """Run ``rows`` over their pasts; the pass's packing, the logits of its kept columns, and for a pass of node
+    rows, per layer, the keys and values of its own columns (what the rows below a node continue from)."""
     packed = pack(rows)
     device = model.device
     pasts = [r.start for r in rows]
@@ -192,7 +192,7 @@ def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: 
     }
     if supports_logits_to_keep(model):
         inputs["logits_to_keep"] = packed.kept
-    state = _Pass(_past_groups(rows, caches, device), max(pasts))
+    state = _Pass(_past_groups(rows, caches, device), max(pasts), keep=not rows[0].continuations)
     with _tree_attention(model, state):
         output = model(**inputs, use_cache=False)
     if count is not None:
@@ -217,6 +217,7 @@ class _Pass:
 
     groups: list[tuple[torch.Tensor, KV]]  # (rows continuing one node, that node's path cache per layer)
     longest: int  # the longest past: every row's past is padded to it
+    keep: bool  # a node pass: keep each layer's keys and values (a leaf pass lets them go layer by layer)
     computed: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     attend: Callable = sdpa_attention_forward  # the model's own attention, called with the pasts in place
 
@@ -229,7 +230,8 @@ def tree_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tens
                    attention_mask: torch.Tensor | None, **kwargs):  # fmt: skip
     """A layer's attention during a pass: its new keys and values kept, the rows' pasts put in front of them."""
     state = _PASS.get()
-    state.computed[module.layer_idx] = (key, value)
+    if state.keep:
+        state.computed[module.layer_idx] = (key, value)
     if state.longest:
         key, value = (_with_pasts(state, module.layer_idx, tensor, part) for part, tensor in enumerate((key, value)))
     return state.attend(module, query, key, value, attention_mask, **kwargs)
