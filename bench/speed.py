@@ -5,7 +5,8 @@
     python bench/speed.py single --model 86m --examples 60        # Pythia-160m width and depth
     python bench/speed.py series --checkpoints 10 --examples 100  # one `ckptlens eval` vs ten `lm-eval run`
     python bench/speed.py tokens --examples 200   # tokens run / tokens that must run, fixed and random few-shot
-    python bench/speed.py faults --model 86m --examples 60  # page faults per pass, glibc's default vs the CLI's
+    python bench/speed.py faults --model 86m --examples 60  # page faults and peak memory per pass, glibc's
+                                                            # default allocator settings vs the CLI's
 
 Each command runs in its own process, wall clock from start to exit, so start-up,
 loading, tokenising, scoring and writing all count. Both tools read the same
@@ -149,12 +150,15 @@ from ckptlens.tasks.lm_eval_yaml import load_lm_eval_task
 model, tokenizer = load_model(Path(sys.argv[2]), device="cpu")
 examples = list(load_lm_eval_task(Path(sys.argv[3])).examples)
 encoded = encode_examples(tokenizer, examples)
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for n in (1, 2):
     faults, cpu, wall = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time(), time.perf_counter()
     score_encoded(model, examples, encoded, Batching(int(sys.argv[4]), int(sys.argv[5])))
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     print(f"{sys.argv[1]:8s} pass {n}: {faults:8d} minor page faults, "
           f"wall {time.perf_counter() - wall:5.2f} s, cpu {time.process_time() - cpu:5.2f} s")
+peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - loaded) / 1024
+print(f"{sys.argv[1]:8s} peak memory above the loaded model and tokens: {peak:.0f} MiB")
 """
 
 
