@@ -215,7 +215,7 @@ def node_segments(rows: list[Row], computed: dict[int, tuple[torch.Tensor, torch
 class _Pass:
     """What ``tree_attention`` needs during one pass: the rows' pasts, and the keys and values it computed."""
 
-    groups: list[tuple[torch.Tensor, KV]]  # (rows continuing one node, that node's path cache per layer)
+    groups: list[tuple[torch.Tensor, KV | None]]  # (rows continuing one node, its path cache per layer, or None)
     longest: int  # the longest past: every row's past is padded to it
     keep: bool  # a node pass: keep each layer's keys and values (a leaf pass lets them go layer by layer)
     computed: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
@@ -241,24 +241,27 @@ AttentionInterface.register(TREE_ATTENTION, tree_attention)
 
 
 def _with_pasts(state: _Pass, layer: int, new: torch.Tensor, part: int) -> torch.Tensor:
-    """(rows, heads, longest past + length, dim): each row's past (zero-padded at its end), then ``new``."""
+    """(rows, heads, longest past + length, dim): each row's past, zero-padded at its end, then ``new``.
+
+    Every column is written: a masked column left uninitialised could hold NaN, and NaN times a zero weight is NaN.
+    """
     rows, heads, length, dim = new.shape
     out = new.new_empty((rows, heads, state.longest + length, dim))
     out[:, :, state.longest :] = new
     for index, path in state.groups:
-        past = path[layer][part]
-        out[index, :, : past.shape[-2]] = past
-        if past.shape[-2] < state.longest:
-            out[index, :, past.shape[-2] : state.longest] = 0
+        filled = 0 if path is None else path[layer][part].shape[-2]
+        if path is not None:
+            out[index, :, :filled] = path[layer][part]
+        if filled < state.longest:
+            out[index, :, filled : state.longest] = 0
     return out
 
 
-def _past_groups(rows: list[Row], caches: NodeCaches, device: torch.device) -> list[tuple[torch.Tensor, KV]]:
-    """The rows of a pass by the node they continue, with that node's path cache (rows with no past left out)."""
-    by_node: dict[int, list[int]] = {}
+def _past_groups(rows: list[Row], caches: NodeCaches, device: torch.device) -> list[tuple[torch.Tensor, KV | None]]:
+    """The rows of a pass by the node they continue, with that node's path cache (None: rows with no past)."""
+    by_node: dict[int | None, list[int]] = {}
     for i, row in enumerate(rows):
-        if row.past is not None:
-            by_node.setdefault(row.past, []).append(i)
+        by_node.setdefault(row.past, []).append(i)
     return [(torch.tensor(index, device=device), caches.path(node)) for node, index in by_node.items()]
 
 
