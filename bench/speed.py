@@ -5,6 +5,8 @@
     python bench/speed.py single --model 86m --examples 60        # Pythia-160m width and depth
     python bench/speed.py series --checkpoints 10 --examples 100  # one `ckptlens eval` vs ten `lm-eval run`
     python bench/speed.py tokens --examples 200   # tokens run / tokens that must run, fixed and random few-shot
+    python bench/speed.py faults --model 86m --examples 60  # page faults and peak memory per pass, glibc's
+                                                            # default allocator settings vs the CLI's
 
 Each command runs in its own process, wall clock from start to exit, so start-up,
 loading, tokenising, scoring and writing all count. Both tools read the same
@@ -45,7 +47,7 @@ TASK = "speed_multi"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["single", "series", "tokens"])
+    parser.add_argument("mode", choices=["single", "series", "tokens", "faults"])
     parser.add_argument("--model", choices=sorted(SHAPES), default="small")
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--checkpoints", type=int, default=10)
@@ -56,6 +58,8 @@ def main() -> None:
     task_yaml = write_task(work / "tasks", TASK, "multi", args.examples)
     if args.mode == "tokens":
         return token_efficiency(work, task_yaml, args)
+    if args.mode == "faults":
+        return page_faults(work, task_yaml, args)
     if not (ENV / "bin" / "python").is_file():
         sys.exit(f"no lm-eval environment at {ENV}; run `python bench/lmeval_parity.py --install` first")
     count = 1 if args.mode == "single" else args.checkpoints
@@ -132,6 +136,41 @@ def token_efficiency(work: Path, task_yaml: Path, args) -> None:
                           (encode_pair(tokenizer, e.context, choice) for choice in e.choices))  # fmt: skip
         print(f"{label:24s} run {count.run:7d}  must run {count.needed:7d}  efficiency {count.efficiency:.3f}   "
               f"(one pass per option, as lm-eval: {per_request} = {per_request / count.needed:.2f}x)")  # fmt: skip
+
+
+PASSES = """
+import resource, sys, time
+from pathlib import Path
+if sys.argv[1] == "tuned":
+    from ckptlens.cli.allocator import keep_freed_memory
+    keep_freed_memory()
+from ckptlens.checkpoints.loading import load_model
+from ckptlens.evaluation.scoring import Batching, encode_examples, score_encoded
+from ckptlens.tasks.lm_eval_yaml import load_lm_eval_task
+model, tokenizer = load_model(Path(sys.argv[2]), device="cpu")
+examples = list(load_lm_eval_task(Path(sys.argv[3])).examples)
+encoded = encode_examples(tokenizer, examples)
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for n in (1, 2):
+    faults, cpu, wall = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time(), time.perf_counter()
+    score_encoded(model, examples, encoded, Batching(int(sys.argv[4]), int(sys.argv[5])))
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    print(f"{sys.argv[1]:8s} pass {n}: {faults:8d} minor page faults, "
+          f"wall {time.perf_counter() - wall:5.2f} s, cpu {time.process_time() - cpu:5.2f} s")
+peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - loaded) / 1024
+print(f"{sys.argv[1]:8s} peak memory above the loaded model and tokens: {peak:.0f} MiB")
+"""
+
+
+def page_faults(work: Path, task_yaml: Path, args) -> None:
+    """Two scoring passes over the task, with glibc's default allocator and with the command line's setting."""
+    folder = build_series(work / "series", args.model, 1)[0]
+    print(f"{args.model}: {n_params(folder) / 1e6:.1f}M parameters, {args.examples} examples (the first pass also "
+          "faults in the weights)")  # fmt: skip
+    for setting in ("default", "tuned"):
+        command = [sys.executable, "-c", PASSES, setting, str(folder), str(task_yaml), str(args.batch_size),
+                   str(args.batch_tokens or 2048)]  # fmt: skip
+        print(subprocess.run(command, capture_output=True, text=True, check=True).stdout, end="")
 
 
 def _random_shots(fixed: list[Example]) -> list[Example]:

@@ -4,8 +4,8 @@ The engine runs a shared prefix once into a KV cache, packs every choice of an e
 tree-shaped 4D mask with explicit position ids, and keeps only the scored logits. Each of those touches
 something architectures do differently (learned vs rotary positions, OPT's position offset, Gemma's scaled
 embeddings and grouped keys, GPT-2's fused attention), so each tiny model, random weights built from its
-config, is checked against a direct transformers forward: ctx + continuation, no cache, no batching, the
-sum of log-softmax over the continuation tokens.
+config, with SDPA and with eager attention, is checked against a direct transformers forward: ctx +
+continuation, no cache, no batching, the sum of log-softmax over the continuation tokens.
 """
 
 import pytest
@@ -47,10 +47,12 @@ def tokenizer():
     return build_tokenizer()
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
 @pytest.mark.parametrize("architecture", sorted(CONFIGS))
-def test_scores_equal_a_direct_forward(architecture, tokenizer, one_thread):
+def test_scores_equal_a_direct_forward(architecture, attention, tokenizer, one_thread):
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(CONFIGS[architecture](len(tokenizer)), dtype=torch.float32).eval()
+    config = CONFIGS[architecture](len(tokenizer))
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation=attention).eval()
     examples = _examples(6)
     expected = [direct_logliks(model, tokenizer, e) for e in examples]
     for share_prefix in (True, False):
@@ -59,4 +61,5 @@ def test_scores_equal_a_direct_forward(architecture, tokenizer, one_thread):
         assert [len(g) for g in got] == [len(e.choices) for e in examples]
         difference = max(abs(a - b) for g, e in zip(got, expected) for a, b in zip(g, e))
         assert difference < 1e-4, (architecture, share_prefix, difference)
+        assert model.config._attn_implementation == attention  # the tree attention is the model's for a pass only
     assert len({round(v, 3) for e in expected for v in e}) > len(examples)  # the scores vary: a real model ran

@@ -2,6 +2,7 @@
 
 import shutil
 import threading
+import weakref
 
 import pytest
 
@@ -97,3 +98,22 @@ def test_a_failed_write_stops_the_series(tiny_series, tmp_path, monkeypatch, one
     with pytest.raises(OSError, match="no space left"):
         evaluate_series(discover_series(tiny_series), [TASK], store, "tiny", EvalConfig(device="cpu"))
     assert not list(tmp_path.rglob("*.claim"))  # every claim released
+
+
+class _Model:
+    """Stands in for a scored model; ``cycle`` makes it hold itself, as some model classes do."""
+
+    def __init__(self, cycle: bool):
+        self.me = self if cycle else None
+
+
+@pytest.mark.parametrize("cycle", [False, True])
+def test_a_scored_model_is_freed_and_collected_only_when_a_cycle_holds_it(cycle, monkeypatch):
+    collections, real_collect = [], runner.gc.collect
+    monkeypatch.setattr(runner.gc, "collect", lambda: collections.append(real_collect()))
+    model = _Model(cycle)
+    alive = weakref.ref(model)
+    del model
+    runner._collect_if_held(alive)
+    assert alive() is None
+    assert len(collections) == int(cycle)

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+import torch
 
 from ckptlens.evaluation.prefix_tree import needed_tokens, plan_prefixes
 from ckptlens.evaluation.runner import argmax_first
@@ -114,3 +115,19 @@ def test_built_in_tasks_match_the_reference(model_and_tokenizer):
             reference = direct_logliks(model, tok, e)
             assert s.logliks == pytest.approx(reference, abs=1e-4)
             assert argmax_first(s.logliks) == argmax_first(reference)
+
+
+def test_a_pass_mixing_rows_with_and_without_a_past_reads_no_stale_memory(model_and_tokenizer, monkeypatch):
+    """Rows under a shared header and rows with no past share a pass; the no-past rows' padded past columns are
+    masked, but a masked column holding NaN would still poison them (0 x NaN): fresh tensors start as NaN here."""
+    model, tok = model_and_tokenizer
+    examples = _random_shot_examples(6) + [Example("solo0", "Q : red ? A :", (" blue", " no"), 0),
+                                           Example("solo1", "what is a cat ?", (" a bird", " green"), 1)]  # fmt: skip
+    real_new_empty = torch.Tensor.new_empty
+    monkeypatch.setattr(torch.Tensor, "new_empty",
+                        lambda self, *size, **kw: real_new_empty(self, *size, **kw).fill_(float("nan")))  # fmt: skip
+    shapes = _passes(model, lambda: score_multiple_choice(model, tok, examples, batch_size=64))
+    scores = score_multiple_choice(model, tok, examples, batch_size=64)
+    assert shapes[-1][0] == len(examples)  # every example in one pass
+    for e, s in zip(examples, scores, strict=True):
+        assert s.logliks == pytest.approx(direct_logliks(model, tok, e), abs=1e-4)

@@ -20,7 +20,7 @@ import transformers
 from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from ckptlens.checkpoints.weights import read_layout
+from ckptlens.checkpoints.weights import all_finite, read_layout
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_json
 
@@ -150,9 +150,9 @@ def _check_weights_match_config(path: Path, info: dict) -> None:
 
 
 def _check_finite(model: PreTrainedModel, path: Path) -> None:
-    """Refuse weights holding NaN or inf: such a model's scores are not a measurement (one pass, no copy)."""
+    """Refuse weights holding NaN or inf: such a model's scores are not a measurement (a sum per tensor, no mask)."""
     for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        if tensor.is_floating_point() and not all_finite(tensor):
             raise CkptlensError(f"checkpoint {path}: tensor {name} holds NaN or inf; fix or remove the checkpoint")
 
 

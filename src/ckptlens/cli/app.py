@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ckptlens.cli.allocator import keep_freed_memory
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
@@ -488,5 +489,7 @@ def _pretrain_config(steps: int | None, save_every: int | None, seed: int, tiny:
 
 
 def main() -> None:
-    """Entry point: every failure is one line on stderr (see ``cli.failures``)."""
+    """Entry point: every failure is one line on stderr (see ``cli.failures``); freed memory is reused
+    (``cli.allocator``)."""
+    keep_freed_memory()
     run_one_line(app)

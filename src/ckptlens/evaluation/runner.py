@@ -32,6 +32,7 @@ import hashlib
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -266,6 +267,13 @@ class UnitTally:
         return EvalSummary(self.done, self.skipped, self.loaded)
 
 
+def _collect_if_held(model: weakref.ref) -> None:
+    """Once its last reference is dropped, a scored model is freed before the next one grows memory, unless a
+    reference cycle holds it: only then is a full collection (a quarter second over transformers' objects) worth it."""
+    if model() is not None:
+        gc.collect()
+
+
 def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Series, later: list[Checkpoint]) -> bool:
     """Evaluate what this writer can claim of ``ckpt``'s missing units; True when all its units are stored or queued.
 
@@ -295,8 +303,9 @@ def _evaluate_checkpoint(ckpt: Checkpoint, tasks: Sequence[Task], series: _Serie
                 queued.add(i)  # from here the writer's job releases the claim
                 series.writer.submit(partial(_store_piece, series, piece, table, claim))
                 tally.report()
+            scored = weakref.ref(model)
             del model, tokenizer
-            gc.collect()
+            _collect_if_held(scored)
     finally:
         for i, (_, claim) in enumerate(claims):
             if i not in queued:

@@ -220,8 +220,8 @@ def _run_nodes(model: PreTrainedModel, caches: NodeCaches, batching: Batching, c
     for level in range(max(depth, default=-1) + 1):
         rows = [Row(k, n.parent, n.start, n.tokens) for k, n in enumerate(nodes) if depth[k] == level]
         for batch in batches(sorted(rows, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
-            _, _, cache = forward(model, batch, caches, count)
-            caches.segments.update(node_segments(batch, cache))
+            _, _, computed = forward(model, batch, caches, count)
+            caches.segments.update(node_segments(batch, computed))
 
 
 def _score_rows(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None) -> dict:
