@@ -183,26 +183,12 @@ def _near_tie(scores: list[float]) -> bool:
     return len(best) > 1 and best[0] - best[1] < NEAR_TIE
 
 
-def _tree_size(sequences: list[tuple[int, ...]]) -> int:
-    """Nodes of the prefix tree of ``sequences``: each distinct (prefix, token) is one position to run."""
-    root: dict = {}
-    nodes = 0
-    for sequence in sequences:
-        node = root
-        for token in sequence:
-            if token not in node:
-                node[token] = {}
-                nodes += 1
-            node = node[token]
-    return nodes
-
-
 def print_token_efficiency(series: Path, include: Path) -> None:
     """Tokens run per checkpoint, padding aside: ckptlens (its prefix plan: each shared prefix once, each context
     once) and lm-eval (every request whole), against the tokens that must be run (the prefix tree of every
     request's input)."""
     from ckptlens.checkpoints.loading import load_model
-    from ckptlens.evaluation.prefix_tree import plan_prefixes
+    from ckptlens.evaluation.prefix_tree import needed_tokens, plan_prefixes
     from ckptlens.evaluation.scoring import encode_pair
     from ckptlens.tasks.lm_eval_index import LmEvalOptions, build_lm_eval_tasks
 
@@ -220,7 +206,7 @@ def print_token_efficiency(series: Path, include: Path) -> None:
         ours += sum(len(ctx) - start + sum(len(c) - 1 for c in conts)
                     for (ctx, conts), start in zip(encoded, plan.leaf_start, strict=True))
         theirs += sum(len(i) for i in inputs)
-        must += _tree_size(inputs)
+        must += needed_tokens(inputs)
     print(f"token efficiency (tokens run / tokens that must be run, per checkpoint): ckptlens {ours / must:.2f} "
           f"({ours} / {must}), lm-eval {theirs / must:.2f} ({theirs} / {must})")
 

@@ -192,7 +192,7 @@ def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: 
     }
     if supports_logits_to_keep(model):
         inputs["logits_to_keep"] = packed.kept
-    state = _Pass(_past_groups(rows, caches, device), max(pasts), keep=not rows[0].continuations)
+    state = _Pass(_past_groups(rows, caches, device), max(pasts), not rows[0].continuations, _own_attention(model))
     with _tree_attention(model, state):
         output = model(**inputs, use_cache=False)
     if count is not None:
@@ -218,8 +218,8 @@ class _Pass:
     groups: list[tuple[torch.Tensor, KV | None]]  # (rows continuing one node, its path cache per layer, or None)
     longest: int  # the longest past: every row's past is padded to it
     keep: bool  # a node pass: keep each layer's keys and values (a leaf pass lets them go layer by layer)
+    attend: Callable  # the model's own attention (SDPA or eager), called with the pasts in place
     computed: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-    attend: Callable = sdpa_attention_forward  # the model's own attention, called with the pasts in place
 
 
 _PASS: ContextVar[_Pass] = ContextVar("ckptlens_tree_pass")
@@ -272,7 +272,6 @@ def _tree_attention(model: PreTrainedModel, state: _Pass) -> Iterator[None]:
     own = {"": config._attn_implementation}
     own |= {name: getattr(config, name)._attn_implementation for name in getattr(config, "sub_configs", {})
             if getattr(config, name, None) is not None}  # fmt: skip
-    state.attend = _attention_function(model, own[""])
     token = _PASS.set(state)
     config._attn_implementation = TREE_ATTENTION
     try:
@@ -282,9 +281,9 @@ def _tree_attention(model: PreTrainedModel, state: _Pass) -> Iterator[None]:
         _PASS.reset(token)
 
 
-def _attention_function(model: PreTrainedModel, implementation: str | None) -> Callable:
+def _own_attention(model: PreTrainedModel) -> Callable:
     """The attention the model runs with: SDPA, or its modelling file's eager attention."""
-    if implementation == "sdpa":
+    if uses_sdpa(model):
         return sdpa_attention_forward
     for module in model.modules():
         eager = getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
