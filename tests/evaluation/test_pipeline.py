@@ -8,7 +8,7 @@ import pytest
 
 from ckptlens.checkpoints import discover_series
 from ckptlens.checkpoints.loading import load_model
-from ckptlens.evaluation import pipeline, runner
+from ckptlens.evaluation import pipeline, runner, units
 from ckptlens.evaluation.pipeline import Prefetcher, Writer
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series
 from ckptlens.store import Store
@@ -93,7 +93,7 @@ def test_a_failed_write_stops_the_series(tiny_series, tmp_path, monkeypatch, one
     def broken(store, run, piece, table):
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(runner, "write_piece", broken)
+    monkeypatch.setattr(units, "write_piece", broken)
     store = Store(tmp_path)
     with pytest.raises(OSError, match="no space left"):
         evaluate_series(discover_series(tiny_series), [TASK], store, "tiny", EvalConfig(device="cpu"))

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ckptlens.evaluation.runner as runner
+import ckptlens.evaluation.units as units
 from ckptlens.checkpoints import discover_series
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series
@@ -102,7 +103,7 @@ def test_a_sharded_unit_resumes_from_its_stored_shards(tiny_series, tmp_path, on
     whole, sharded = Store(tmp_path / "whole"), Store(tmp_path / "sharded")
     evaluate_series(series, TASKS, whole, "tiny", EvalConfig(device="cpu"))
     config = EvalConfig(device="cpu", shard_size=2)  # capitals (3 examples): 2 shards, echo (2): whole
-    evaluated, interrupted, real = [], [], runner.evaluate_piece
+    evaluated, interrupted, real = [], [], units.evaluate_piece
 
     def interrupted_on_second_shard(model, tokenizer, piece, run, config, *encodings):
         if piece.shard == Shard(1, 2) and not interrupted:
@@ -111,7 +112,7 @@ def test_a_sharded_unit_resumes_from_its_stored_shards(tiny_series, tmp_path, on
         evaluated.append(piece)
         return real(model, tokenizer, piece, run, config, *encodings)
 
-    monkeypatch.setattr(runner, "evaluate_piece", interrupted_on_second_shard)
+    monkeypatch.setattr(units, "evaluate_piece", interrupted_on_second_shard)
     with pytest.raises(KeyboardInterrupt):
         evaluate_series(series, TASKS, sharded, "tiny", config)
     unit = ("tiny", series[0].name, "capitals")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import save_file
 
-import ckptlens.evaluation.runner as runner
+import ckptlens.evaluation.units as units
 import ckptlens.evaluation.watch as watch
 from ckptlens.evaluation.runner import EvalConfig
 from ckptlens.evaluation.watch import WatchOptions, is_complete, watch_series
@@ -32,13 +32,13 @@ def checkpoint(tiny_series, tmp_path) -> Path:
 def counted_loads(monkeypatch, one_thread) -> list[tuple[str, int]]:
     """(checkpoint, weights size when it was loaded) for every model the runner loads."""
     loads = []
-    real = runner.load_model
+    real = units.load_model
 
     def load(path, *args, **kwargs):
         loads.append((Path(path).name, (Path(path) / WEIGHTS).stat().st_size))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "load_model", load)
+    monkeypatch.setattr(units, "load_model", load)
     return loads
 
 

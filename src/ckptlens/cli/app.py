@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ckptlens.cli.allocator import keep_freed_memory
-from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
+from ckptlens.cli.evaluate import eval_command
 from ckptlens.cli.failures import run_one_line
 from ckptlens.cli.options import (
     DEFAULT_STORE,
@@ -18,19 +18,14 @@ from ckptlens.cli.options import (
     AdaptiveRule,
     Alignment,
     CategoriesOpt,
-    ChatTemplateOpt,
     CometModelOpt,
     Dtype,
-    FewshotSeedOpt,
     FilterLastOpt,
     Grouping,
-    IncludePathOpt,
     LagWeightOpt,
     LastOpt,
-    LimitOpt,
     MetricOpt,
     MtvTargetOpt,
-    NumFewshotOpt,
     RecordFormat,
     RulesOpt,
     SizeOpt,
@@ -40,16 +35,13 @@ from ckptlens.cli.options import (
     TableFormat,
     WindowsOpt,
     adaptive_config,
-    llm_jp_eval_options,
     parse_rules,
     parse_size,
     parse_windows,
-    with_lm_eval_tasks,
 )
 from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
 from ckptlens.errors import CkptlensError
-from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
 
 if TYPE_CHECKING:
     from ckptlens.pretrain import PretrainConfig
@@ -101,98 +93,7 @@ def pretrain_command(
     console.print(f"series: {out}")
 
 
-@app.command("eval")
-def eval_command(
-    series: Annotated[str, typer.Argument(help="Series: folder of checkpoint folders, or hf://org/name (Hub steps).")],
-    more_tasks: Annotated[list[str] | None, typer.Argument(help="More tasks after --tasks.")] = None,
-    tasks: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tasks",
-            help="Task files (.jsonl, .yaml template or lm-eval task, .txt perplexity), or built-in task names / "
-            "'all'; space- or comma-separated. Required unless the series records its tasks (the demo's).",
-        ),
-    ] = None,
-    store: StoreOpt = DEFAULT_STORE,
-    run: Annotated[str | None, typer.Option(help="Run name in the store (default: the series folder name).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass, at most.")] = 32,
-    batch_tokens: Annotated[
-        int | None,
-        typer.Option(help="Multiple choice: tokens per forward pass, options included (default: 2048 on CPU, "
-                     "from the free memory on CUDA)."),
-    ] = None,
-    dtype: Annotated[Dtype, typer.Option(help="Precision to run the model in.")] = Dtype.float32,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: CUDA when present).")] = None,
-    steps: StepsOpt = None,
-    last: FilterLastOpt = None,
-    average_window: Annotated[
-        int | None, typer.Option(help="Evaluate trailing-window averages of n checkpoints, held in memory.")
-    ] = None,
-    allow_pickle: Annotated[bool, typer.Option(help="Load pytorch_model.bin (trusted folders only).")] = False,
-    watch: Annotated[bool, typer.Option(help="Keep polling; evaluate each new checkpoint once complete.")] = False,
-    poll_seconds: Annotated[float, typer.Option(help="With --watch: seconds between polls.")] = 30.0,
-    watch_timeout: Annotated[float | None, typer.Option(help="With --watch: stop after N idle seconds.")] = None,
-    complete_marker: Annotated[str | None, typer.Option(help="With --watch: complete when this file exists.")] = None,
-    report_dir: Annotated[Path | None, typer.Option("--report", help="With --watch: refresh this report.")] = None,
-    executor: Annotated[Executor, typer.Option(help="local: in this process; ray: units fanned out on Ray.")] = (
-        Executor.local
-    ),
-    address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:10001 (default: local).")] = None,
-    shard_size: Annotated[int | None, typer.Option(help="Split tasks larger than N examples into shards.")] = None,
-    max_retries: Annotated[int | None, typer.Option(help="Ray: re-runs of a unit whose worker died [3].")] = None,
-    skip_incomplete: SkipIncompleteOpt = False,
-    reevaluate: Annotated[
-        bool, typer.Option(help="Re-evaluate and replace stored units whose task prompts changed.")
-    ] = False,
-    include_path: IncludePathOpt = None,
-    num_fewshot: NumFewshotOpt = None,
-    limit: LimitOpt = None,
-    fewshot_seed: FewshotSeedOpt = DEFAULT_FEWSHOT_SEED,
-    apply_chat_template: ChatTemplateOpt = False,
-    split: Annotated[str, typer.Option(help="llm-jp-eval tasks: dev or test.")] = "dev",
-    comet_model: CometModelOpt = None,
-    size: SizeOpt = None,
-) -> None:
-    """Evaluate every checkpoint of a series on tasks, keeping per-example records; reruns skip finished work.
-
-    ``--tasks lm-eval:NAME`` runs lm-evaluation-harness's own task, tag or group NAME (or YAML path).
-    """
-    from ckptlens.cli.cluster import cluster_options
-    filtered = steps is not None or average_window is not None
-    if (watch and filtered) or (not watch and (watch_timeout is not None or complete_marker or report_dir)):
-        raise CkptlensError("--watch evaluates every new checkpoint, so it takes no --steps or --average-window; "
-                            "--watch-timeout, --complete-marker and --report need --watch")
-    cluster = cluster_options(executor, address, max_retries, watch)
-    from ckptlens.tasks.llm_jp_eval import resolve_llm_jp_eval
-
-    names = [n for spec in (tasks or []) + (more_tasks or []) for n in spec.split(",") if n]
-    names = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, apply_chat_template)
-    names = resolve_llm_jp_eval(names, llm_jp_eval_options(split, num_fewshot, limit, comet_model))
-    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate  # torch and transformers: arguments are fine
-    from ckptlens.evaluation.runner import EvalConfig
-    from ckptlens.store import Store
-
-    config = EvalConfig(batch_size, device, dtype.value, allow_pickle=allow_pickle, shard_size=shard_size,
-                        reevaluate=reevaluate, batch_tokens=batch_tokens)  # fmt: skip
-    if watch:
-        from ckptlens.cli.watching import refresh_after_each
-        from ckptlens.evaluation.watch import WatchOptions, watch_series
-
-        if last is not None and report_dir is None:
-            raise CkptlensError("with --watch, --last sets the stability window of the --report it refreshes "
-                                "(every new checkpoint is evaluated): add --report DIR")
-        options = WatchOptions(poll_seconds, watch_timeout, complete_marker)
-        refresh = refresh_after_each(console, Store(store), report_dir, last)
-        done = watch_series(series, names, Store(store), run, config, options, refresh)
-        console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
-        return
-    options = SeriesOptions(steps, last, average_window, skip_incomplete, parse_size(size))
-    with stage_bars(console) as bars:
-        summary = evaluate(
-            series, names, Store(store), run, config,
-            progress=lambda done, total: bars("evaluate", done, total), series=options, cluster=cluster,
-        )
-    console.print(f"evaluated {summary.units_done} (checkpoint, task) units, {summary.units_skipped} already stored")
+app.command("eval")(eval_command)
 
 
 @app.command()

@@ -41,14 +41,11 @@ CometModelOpt = Annotated[
 
 def parse_size(text: str | None) -> int | None:
     """``--size``: ``1.8b`` -> 1,800,000,000, ``410m``, or a plain count; None when not given."""
-    if text is None:
-        return None
-    unit = {"k": 10**3, "m": 10**6, "b": 10**9}.get(text[-1:].lower(), 1)
-    try:
-        value = float(text[:-1] if unit > 1 else text)
-    except ValueError:
-        raise CkptlensError(f"--size {text!r}: give a count or a size like 1.8b or 410m") from None
-    return round(value * unit)
+    from ckptlens.evaluation.request import parse_size as parse
+
+    return parse(text)
+
+
 WindowsOpt = Annotated[str, typer.Option("--windows", help="Averaging/ensembling window sizes, comma-separated.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Steps to keep: start:stop:every or 100,200.")]
 SkipIncompleteOpt = Annotated[
@@ -155,14 +152,3 @@ def with_lm_eval_tasks(names: list[str], include_path, num_fewshot, limit, fewsh
 
     options = LmEvalOptions(tuple(include_path or ()), num_fewshot, limit, fewshot_seed, chat_template)
     return resolve_lm_eval(names, options)
-
-
-def llm_jp_eval_options(split: str, num_fewshot: int | None, limit: float | None, comet_model: str | None = None):
-    """``--split``, ``--num-fewshot`` (llm-jp-eval's 4 when not given), ``--limit`` (a count) and
-    ``--comet-model``, for llm-jp-eval."""
-    from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions
-
-    if limit is not None and limit != int(limit):
-        raise CkptlensError(f"--limit {limit}: llm-jp-eval tasks take a whole number of samples")
-    return LlmJpEvalOptions(split, 4 if num_fewshot is None else num_fewshot, None if limit is None else int(limit),
-                            comet_model=comet_model)

@@ -22,7 +22,8 @@ from ckptlens.averaging import iter_window_averages
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.checkpoints.series import Checkpoint, window_is_whole
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.runner import EvalConfig, Loader
+from ckptlens.evaluation.config import EvalConfig
+from ckptlens.evaluation.units import Loader
 
 
 def averaged_checkpoints(series: Sequence[Checkpoint], window: int, steps: Sequence[int] | None = None):

@@ -32,23 +32,22 @@ from typing import Any
 
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.runner import (
+from ckptlens.evaluation.config import EvalConfig, EvalSummary
+from ckptlens.evaluation.units import (
     CLAIM_POLL_SECONDS,
-    EvalConfig,
-    EvalSummary,
     Loader,
     OnUnit,
     Piece,
+    UnitJob,
     UnitTally,
     check_unique_names,
-    claim_piece,
-    evaluate_piece,
+    claim_when_free,
     load_from_disk,
     merge_if_complete,
     missing_pieces,
-    write_piece,
+    run_unit,
 )
-from ckptlens.store import Claim, Shard, Store
+from ckptlens.store import Shard, Store
 from ckptlens.tasks.task import Task
 
 
@@ -82,7 +81,7 @@ def evaluate_on_ray(
     check_unique_names(tasks)
     ray = _import_ray()
     started = _connect(ray, cluster.address)
-    job = _Job(Store(store.root.resolve()), run, config, load or partial(load_from_disk, config))
+    job = _Job(UnitJob(Store(store.root.resolve()), run, config), load or partial(load_from_disk, config))
     tally = UnitTally(on_unit)
     try:
         remote = ray.remote(_evaluate_on_worker).options(max_retries=cluster.max_retries, **_resources(ray))
@@ -98,13 +97,11 @@ def evaluate_on_ray(
 class _Job:
     """What every piece of one call shares; the store's root is absolute, for workers elsewhere."""
 
-    store: Store
-    run: str
-    config: EvalConfig
+    unit: UnitJob
     load: Loader
 
     def sharded(self, task: Task) -> bool:
-        return self.config.shard_size is not None and len(task.examples) > self.config.shard_size
+        return self.unit.config.shard_size is not None and len(task.examples) > self.unit.config.shard_size
 
 
 def _submit_missing(
@@ -115,10 +112,10 @@ def _submit_missing(
     submitted = {}
     for ckpt in (replace(c, path=Path(c.path).resolve()) for c in checkpoints):  # workers may run elsewhere
         for task in tasks:
-            if job.store.has_unit(job.run, ckpt.name, task.name):
+            if job.unit.store.has_unit(job.unit.run, ckpt.name, task.name):
                 tally.add(ckpt, task, written_here=False)
                 continue
-            pieces = missing_pieces(job.store, job.run, ckpt, task, job.config.shard_size)
+            pieces = missing_pieces(job.unit.store, job.unit.run, ckpt, task, job.unit.config.shard_size)
             for piece in pieces:
                 submitted[remote.remote(job_ref, ckpt, task_refs[task.name], piece.shard)] = (ckpt, task)
             if not pieces:  # every shard stored by an interrupted run: only the merge is left
@@ -131,6 +128,7 @@ def _collect(
 ) -> None:
     """Wait for the pieces as they finish; a unit whose last piece is back is settled (merged when sharded)."""
     open_pieces = Counter((ckpt.name, task.name) for ckpt, task in submitted.values())
+    evaluated_here: set[tuple[str, str]] = set()  # units of which a worker of this call evaluated a piece
     try:
         while submitted:
             (ref,), _ = ray.wait(list(submitted), num_returns=1)
@@ -138,8 +136,11 @@ def _collect(
             evaluated = _outcome(ray, ref, ckpt, task, max_retries)
             tally.loaded += evaluated
             open_pieces[ckpt.name, task.name] -= 1
+            if evaluated:
+                evaluated_here.add((ckpt.name, task.name))
             if open_pieces[ckpt.name, task.name] == 0:
-                tally.add(ckpt, task, _settle(job, ckpt, task) if job.sharded(task) else evaluated)
+                settled = _settle(job, ckpt, task) if job.sharded(task) else False
+                tally.add(ckpt, task, settled or (ckpt.name, task.name) in evaluated_here)
     except BaseException:
         for ref in submitted:
             ray.cancel(ref)
@@ -147,34 +148,25 @@ def _collect(
 
 
 def _evaluate_on_worker(job: _Job, ckpt: Checkpoint, task: Task, shard: Shard | None) -> bool:
-    """One piece on a Ray worker; True when evaluated here, False when another writer stored it."""
+    """One piece on a Ray worker (``units.run_unit``); True when evaluated here, False when another writer stored it."""
     piece = Piece(ckpt, task, shard)
-    claim = _claim_when_free(job.store, job.run, piece)
+    claim = claim_when_free(job.unit.store, job.unit.run, piece)
     if claim is None:
         return False
     try:
         model, tokenizer = job.load(ckpt)
-        write_piece(job.store, job.run, piece, evaluate_piece(model, tokenizer, piece, job.run, job.config))
-    finally:
+    except BaseException:
         claim.release()
+        raise
+    run_unit(job.unit, piece, claim, model, tokenizer)
     return True
 
 
-def _claim_when_free(store: Store, run: str, piece: Piece) -> Claim | None:
-    """Claim the piece, waiting while another live writer holds it; None once it is stored."""
-    names = (run, piece.checkpoint.name, piece.task.name)
-    while not store.has_unit(*names) and not store.has_unit(*names, piece.shard):
-        claim = claim_piece(store, run, piece)
-        if claim is not None:
-            return claim
-        time.sleep(CLAIM_POLL_SECONDS)
-    return None
-
-
 def _settle(job: _Job, ckpt: Checkpoint, task: Task) -> bool:
-    """Merge a sharded unit whose pieces are all back; True when merged here (False: another writer did)."""
-    while not merge_if_complete(job.store, job.run, ckpt, task, job.config.shard_size):
-        if job.store.has_unit(job.run, ckpt.name, task.name):
+    """Merge a sharded unit whose pieces are all back (a worker may have); True when merged by this call."""
+    store, run = job.unit.store, job.unit.run
+    while not merge_if_complete(store, run, ckpt, task, job.unit.config.shard_size):
+        if store.has_unit(run, ckpt.name, task.name):
             return False
         time.sleep(CLAIM_POLL_SECONDS)
     return True

@@ -5,13 +5,18 @@ first), so a folder that ``discover_series`` lists may still be incomplete.
 A checkpoint is evaluated once it is *complete*: either the marker file the
 user names exists in it, or its weights are whole (every shard an index names
 is present, each safetensors file exactly as long as its header says) and no
-file in the folder changed size or time between two polls. Each evaluation
-goes through ``evaluate``, whose store skips finished units, so a checkpoint
-is evaluated exactly once, and a restarted watch resumes where it stopped.
+file in the folder changed size or time between two polls. The request is
+planned once (tasks resolved, run recorded); each complete checkpoint extends
+the plan (``plan.extend``) and its units go to the executor, whose store skips
+finished units, so a checkpoint is evaluated exactly once, and a restarted
+watch resumes where it stopped.
 
->>> watch_series("runs/live", ["facts"], Store("store"),
-...              options=WatchOptions(poll_seconds=60, timeout=3600))  # doctest: +SKIP
-WatchSummary(checkpoints=['step001000', 'step002000'], units_done=2, units_skipped=0)
+>>> import tempfile
+>>> from ckptlens.tasks.task import Example
+>>> task = Task("yes", "multiple_choice", (Example("q0", "Q: yes or no? A:", (" yes", " no"), gold=0),))
+>>> live = tempfile.mkdtemp()  # a run that has not saved a checkpoint yet
+>>> watch_series(live, [task], Store(tempfile.mkdtemp()), options=WatchOptions(poll_seconds=0.01, timeout=0))
+WatchSummary(checkpoints=[], units_done=0, units_skipped=0)
 """
 
 from __future__ import annotations
@@ -19,16 +24,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ckptlens.checkpoints import Checkpoint, discover_series, parse_step
 from ckptlens.checkpoints.weights import read_layout
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
-from ckptlens.evaluation.runner import EvalConfig, EvalSummary
+from ckptlens.evaluation.config import EvalConfig, EvalSummary
+from ckptlens.evaluation.evaluate import request_of
+from ckptlens.evaluation.executors import Executor, LocalExecutor
+from ckptlens.evaluation.plan import build_plan, extend
+from ckptlens.evaluation.request import EvalRequest
 from ckptlens.store import Store
-from ckptlens.tasks.resolve import default_tasks
 from ckptlens.tasks.task import Task
 
 OnCheckpoint = Callable[[Checkpoint, EvalSummary], None]
@@ -97,16 +104,27 @@ def watch_series(
     after each one, e.g. to refresh a report. Returns when ``options.timeout``
     seconds pass without a new checkpoint; Ctrl-C stops it too, keeping finished units.
     """
-    series_dir = Path(series_dir)
-    if not series_dir.is_dir():
-        raise CkptlensError(f"series folder not found: {series_dir}; create it or point --watch at the run's output")
-    tasks = list(tasks) or default_tasks(series_dir)
-    summary, ready, seen = WatchSummary(), [], {}
+    request = replace(request_of(series_dir, [t for t in tasks if isinstance(t, str)], store, run, config),
+                      watch=True, poll_seconds=options.poll_seconds, watch_timeout=options.timeout,
+                      complete_marker=options.marker)  # fmt: skip
+    return watch_request(request, on_checkpoint, [t for t in tasks if isinstance(t, Task)], config)
+
+
+def watch_request(
+    request: EvalRequest, on_checkpoint: OnCheckpoint | None = None, prebuilt: Sequence[Task] = (),
+    config: EvalConfig | None = None, executor: Executor = LocalExecutor(),
+) -> WatchSummary:
+    """``watch_series`` for a request with ``watch`` set: each complete checkpoint's units added to the plan."""
+    options = WatchOptions(request.poll_seconds, request.watch_timeout, request.complete_marker)
+    plan, summary, seen = build_plan(request, prebuilt, config), WatchSummary(), {}
     last_new = time.monotonic()
     while True:
-        for ckpt in _newly_complete(series_dir, options.marker, ready, seen):
-            ready.append(ckpt)
-            result = _evaluate_newest(series_dir, tasks, store, run, config, ready, summary)
+        for ckpt in _newly_complete(Path(request.series), options.marker, list(plan.checkpoints), seen):
+            plan, new = extend(plan, [ckpt])
+            result = executor.run(new)
+            summary.checkpoints.append(ckpt.name)
+            summary.units_done += result.units_done
+            summary.units_skipped += result.units_skipped
             if on_checkpoint is not None:
                 on_checkpoint(ckpt, result)
             last_new = time.monotonic()
@@ -145,27 +163,3 @@ def _candidates(series_dir: Path) -> list[Checkpoint]:
     """The series' checkpoint folders so far; none yet (a run that has not saved) is not an error."""
     started = any(parse_step(p.name) is not None and (p / "config.json").is_file() for p in series_dir.iterdir())
     return discover_series(series_dir, skip_incomplete=True) if started else []
-
-
-def _evaluate_newest(
-    series_dir: Path,
-    tasks: Sequence[str | Task],
-    store: Store,
-    run: str | None,
-    config: EvalConfig,
-    ready: list[Checkpoint],
-    summary: WatchSummary,
-) -> EvalSummary:
-    """Evaluate the newest complete checkpoint, add it to ``summary`` and return its own counts.
-
-    ``evaluate`` gets every complete checkpoint so the run's info lists them all; the store
-    skips the units of those handled before, which ``summary`` already counted.
-    """
-    steps = ",".join(str(c.step) for c in ready)
-    result = evaluate(series_dir, tasks, store, run, config, series=SeriesOptions(steps=steps, skip_incomplete=True))
-    counted_before = summary.units_done + summary.units_skipped
-    own = EvalSummary(result.units_done, result.units_skipped - counted_before, result.models_loaded)
-    summary.checkpoints.append(ready[-1].name)
-    summary.units_done += own.units_done
-    summary.units_skipped += own.units_skipped
-    return own

@@ -180,6 +180,13 @@ class Store:
         text = json.dumps({"run": run, **info}, indent=2, sort_keys=True)
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
+    def relink_run(self, run: str, series: str) -> None:
+        """Point ``run`` at ``series``, its series folder after a move (the caller checked it holds the same
+        checkpoints: ``evaluation.provenance.relink``); the only way a run's recorded series changes."""
+        info = self.run_info(run)
+        text = json.dumps({**info, "series": series}, indent=2, sort_keys=True)
+        _atomic_write(self.root / "runs" / f"{_safe(run)}.json", lambda tmp: Path(tmp).write_text(text))
+
     def run_info(self, run: str) -> dict:
         """What ``write_run_info`` recorded for ``run``, or just its name."""
         path = self.root / "runs" / f"{_safe(run)}.json"

@@ -15,8 +15,8 @@ from pathlib import Path
 from ckptlens.checkpoints.hub import is_hub_spec
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_json
-from ckptlens.tasks.llm_jp_eval import is_llm_jp_eval, load_llm_jp_eval
-from ckptlens.tasks.lm_eval_index import resolve_lm_eval
+from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions, is_llm_jp_eval, load_llm_jp_eval
+from ckptlens.tasks.lm_eval_index import LM_EVAL_PREFIX, LmEvalOptions, build_lm_eval_tasks, is_lm_eval_spec
 from ckptlens.tasks.registry import build_builtin, builtin_names
 from ckptlens.tasks.task import Task
 from ckptlens.tasks.task_file import load_task
@@ -25,21 +25,25 @@ TASKS_FOLDER = "tasks"
 TASK_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".txt")
 
 
-def resolve_tasks(specs: Sequence[str], series_dir: str | Path | None = None) -> list[Task]:
-    """Tasks for each spec (a path to a task file, a built-in name, ``all`` for every built-in, or
-    ``lm-eval:NAME`` for lm-eval's own tasks with its default options; ``lm_eval_index`` takes options;
-    ``llm-jp-eval:DIR[/NAME]`` for llm-jp-eval datasets with its default settings))."""
+def resolve_tasks(
+    specs: Sequence[str],
+    series_dir: str | Path | None = None,
+    lm_eval: LmEvalOptions = LmEvalOptions(),
+    llm_jp_eval: LlmJpEvalOptions = LlmJpEvalOptions(),
+) -> list[Task]:
+    """Tasks for each spec, each resolved exactly once: a path to a task file, a built-in name, ``all`` for every
+    built-in, ``lm-eval:NAME`` for lm-eval's own tasks (built together, once, with ``lm_eval``; they come last),
+    or ``llm-jp-eval:DIR[/NAME]`` for llm-jp-eval datasets (read with ``llm_jp_eval``)."""
     builtins = builtin_names()
     if not specs:
         raise CkptlensError(f"no tasks given; name task files or built-in tasks: {', '.join(builtins)}")
-    names = [n for spec in specs for n in (builtins if spec == "all" else (spec,))]
-    resolved = resolve_lm_eval(list(dict.fromkeys(names)))
-    return [
-        task
-        for spec in resolved
-        for task in ([spec] if isinstance(spec, Task) else
-                     load_llm_jp_eval(spec) if is_llm_jp_eval(spec) else [_resolve(spec, series_dir)])
-    ]
+    names = list(dict.fromkeys(n for spec in specs for n in (builtins if spec == "all" else (spec,))))
+    own = [task for spec in names if not is_lm_eval_spec(spec)
+           for task in (load_llm_jp_eval(spec, llm_jp_eval) if is_llm_jp_eval(spec) else [_resolve(spec, series_dir)])]
+    lm_eval_names = [n[len(LM_EVAL_PREFIX) :] for n in names if is_lm_eval_spec(n)]
+    if any(not n for n in lm_eval_names):
+        raise CkptlensError("--tasks lm-eval: needs a name, e.g. lm-eval:arc_easy or lm-eval:mmlu")
+    return own + (build_lm_eval_tasks(lm_eval_names, lm_eval) if lm_eval_names else [])
 
 
 def default_tasks(series_dir: str | Path | None) -> list[str]:

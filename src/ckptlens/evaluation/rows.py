@@ -1,0 +1,96 @@
+"""What one task gives on one model: a record row per example (the scoring call path of every executor).
+
+``evaluate_task`` dispatches on the task: lm-eval's own tasks go to
+``lm_eval_requests``, multiple choice to the prefix-sharing scorer, perplexity
+to rolling windows, generation to greedy decoding. The rows carry no run or
+checkpoint keys; ``units.evaluate_piece`` adds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ckptlens.evaluation.budget import device_batch_tokens
+from ckptlens.evaluation.generation import generate_greedy, generation_rows
+from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
+from ckptlens.evaluation.perplexity import TextLoss, text_loss
+from ckptlens.evaluation.pipeline import Encodings
+from ckptlens.evaluation.scoring import Batching, ChoiceScores, score_encoded
+from ckptlens.tasks.task import Example, Task
+
+
+def evaluate_task(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: Task,
+    batch_size: int = 32,
+    batch_tokens: int | None = None,
+    encodings: Encodings | None = None,
+) -> list[dict]:
+    """One record row per example of ``task`` (without run/checkpoint keys), in example order.
+
+    ``batch_tokens`` None picks the device's budget (``device_batch_tokens``: 2048 on CPU, free memory on CUDA).
+    """
+    dtype = str(model.dtype).removeprefix("torch.")
+    if task.lm_eval is not None:
+        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size, batch_tokens or device_batch_tokens(model))
+    elif task.kind == "multiple_choice":
+        encoded = (encodings or Encodings()).get(tokenizer, task.name, task.examples)
+        batching = Batching(batch_size, batch_tokens or device_batch_tokens(model))
+        scores = score_encoded(model, task.examples, encoded, batching)
+        rows = [_choice_row(e, s) for e, s in zip(task.examples, scores, strict=True)]
+    elif task.kind == "perplexity":
+        losses = text_loss(model, tokenizer, [e.context for e in task.examples], batch_size)
+        rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
+    else:
+        outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
+        rows = generation_rows(task, task.examples, outputs)
+    return [
+        {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}
+        for e, row in zip(task.examples, rows, strict=True)
+    ]
+
+
+def prompt_hash(context: str) -> str:
+    """SHA-256 of the context in hex: spots prompts that changed between runs.
+
+    For an lm-eval task the context is the document's first request's, so this is the ``prompt_hash`` that
+    ``lm_eval --log_samples`` writes (its ``hash_string(requests[0].arguments[0])``). Stores written before
+    kept the first 16 digits; ``store.same_prompt`` compares the two.
+
+    >>> prompt_hash("Q: 2+2?\\nA:")
+    '8dad61487a044e91083bb88da637daa31430311c6f6ee1c97d5c6cb5f6c1e3aa'
+    """
+    return hashlib.sha256(context.encode("utf-8")).hexdigest()
+
+
+def argmax_first(values: Sequence[float]) -> int:
+    """Index of the largest value; ties go to the lowest index.
+
+    >>> argmax_first([-2.0, -1.0, -1.0])
+    1
+    """
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def _choice_row(example: Example, scores: ChoiceScores) -> dict:
+    pred = argmax_first(scores.logliks)
+    correct = pred == example.gold
+    return {
+        "example_id": example.id,
+        "logliks": scores.logliks,
+        "choice_tokens": scores.n_tokens,
+        "pred": pred,
+        "gold": example.gold,
+        "output": example.choices[pred],
+        "target": example.choices[example.gold] if example.gold is not None else None,
+        "correct": correct,
+        "score": float(correct),
+    }
+
+
+def _perplexity_row(example: Example, loss: TextLoss) -> dict:
+    return {"example_id": example.id, "nll": loss.nll, "n_tokens": loss.tokens, "n_bytes": loss.bytes}
