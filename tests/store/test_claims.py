@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from ckptlens.store import Shard, Store, records_table
 from ckptlens.store.claims import HOST, claim_path, is_stale, try_claim
@@ -122,3 +123,24 @@ def test_writing_a_whole_unit_removes_shards_left_by_an_interrupted_run(tmp_path
     store.write_unit("r", "s1", "t", rows("s1", ["a"]), Shard(0, 3))
     store.write_unit("r", "s1", "t", rows("s1", ["a", "b", "c"]))
     assert [p.name for p in (tmp_path / "records" / "r" / "t").iterdir()] == ["s1.parquet"]
+
+
+def test_a_failed_heartbeat_gives_the_claim_up_loudly(tmp_path):
+    from ckptlens.store import claims
+
+    target = tmp_path / "unit.parquet"
+    kept, taken = claims.try_claim(target), claims.try_claim(tmp_path / "other.parquet")
+    claim_path(taken.target).write_text(json.dumps({"host": "elsewhere", "pid": 1, "time": 0, "token": "theirs"}))
+    claim_path(target).chmod(0o444)
+    try:
+        with pytest.warns(claims.ClaimLostWarning, match="other.parquet.claim.*took it over"):
+            claims._HEARTBEAT.beat()
+        assert taken.lost and not claims._HEARTBEAT.holds(taken.token)
+        assert not kept.lost and claims._HEARTBEAT.holds(kept.token)  # a read-only file is still touched by its owner
+        claim_path(target).unlink()
+        with pytest.warns(claims.ClaimLostWarning, match="unit.parquet.claim"):
+            claims._HEARTBEAT.beat()
+        assert kept.lost
+    finally:
+        kept.release(), taken.release()
+    assert json.loads(claim_path(taken.target).read_text())["token"] == "theirs"  # another's claim is left alone

@@ -21,6 +21,7 @@ that one document. Metrics of a filter other than the task's first are keyed
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections import defaultdict
@@ -48,9 +49,8 @@ def evaluate_lm_eval_task(
     """
     source: LmEvalTask = task.lm_eval
     doc_ids = [int(e.id) for e in task.examples]
-    requests = [r for doc_id in doc_ids for r in source.instances[doc_id]]
-    for request in requests:  # the built requests are shared by every checkpoint of the command
-        request.resps, request.filtered_resps = [], {}
+    instances = {doc_id: [fresh_instance(r) for r in source.instances[doc_id]] for doc_id in doc_ids}
+    requests = [r for doc_id in doc_ids for r in instances[doc_id]]
     by_type: dict[str, list] = defaultdict(list)
     for request in requests:
         by_type[request.request_type].append(request)
@@ -59,7 +59,13 @@ def evaluate_lm_eval_task(
     tokens.update(_rolling(model, tokenizer, by_type["loglikelihood_rolling"], batch_size))
     for ensemble in getattr(source.task, "_filters", ()):
         ensemble.apply(requests)
-    return [_row(source, task.kind, doc_id, source.instances[doc_id], tokens) for doc_id in doc_ids]
+    return [_row(source, task.kind, doc_id, instances[doc_id], tokens) for doc_id in doc_ids]
+
+
+def fresh_instance(instance):
+    """A copy of a built lm-eval ``Instance`` with no answers: the built requests are shared by every checkpoint
+    (and every thread) of a command, so each evaluation answers and filters its own copies."""
+    return dataclasses.replace(instance, resps=[], filtered_resps={})
 
 
 def _loglikelihood(model, tokenizer, requests: list, batch_size: int, batch_tokens: int | None) -> dict[int, int]:
@@ -176,20 +182,29 @@ def _metrics(source: LmEvalTask, doc: dict, requests: list) -> dict[str, float]:
     for n, filter_key in enumerate(filters):
         results = task.process_results(doc, [r.filtered_resps[filter_key] for r in requests])
         for metric, value in results.items():
-            number = _scalar(value, aggregations.get(metric))
+            number = _scalar(value, aggregations.get(metric), metric)
             if number is not None:
                 out[metric if n == 0 else f"{metric},{filter_key}"] = number
     order = {m: i for i, m in enumerate(source.metric_names)}
     return dict(sorted(out.items(), key=lambda kv: order.get(kv[0].split(",")[0], len(order))))
 
 
-def _scalar(value, aggregate) -> float | None:
+def _scalar(value, aggregate, metric: str = "") -> float | None:
+    """A per-example number: the value itself, or lm-eval's aggregation of this one document.
+
+    An aggregation that needs more than one document (e.g. ``mcc``, a corpus BLEU on one
+    sentence) fails on one with a ``ValueError``/``ZeroDivisionError``/``IndexError``: that metric has
+    no per-example value (None). Any other failure is an error naming the metric.
+    """
     if isinstance(value, bool | numbers.Number):
         return float(value)
     if aggregate is None:
         return None
     try:
         number = aggregate([value])
-    except Exception:  # an aggregation that needs more than one document (e.g. mcc) has no per-example value
+    except (ValueError, ZeroDivisionError, IndexError):
         return None
+    except Exception as err:
+        raise CkptlensError(f"lm-eval metric {metric!r}: its aggregation failed on one document "
+                            f"({type(err).__name__}: {err}); report it with the task's YAML") from err
     return float(number) if isinstance(number, numbers.Number) and math.isfinite(float(number)) else None

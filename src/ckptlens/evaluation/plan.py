@@ -29,7 +29,6 @@ from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions
 from ckptlens.tasks.lm_eval_index import LmEvalOptions
 from ckptlens.tasks.resolve import default_tasks, resolve_tasks
 from ckptlens.tasks.task import Task
-from ckptlens.world import register_tasks as register_world_tasks
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,9 @@ def run_name(request: EvalRequest) -> str:
 
 def request_tasks(request: EvalRequest) -> list[Task]:
     """The request's tasks (or the series' own when it names none), each resolved once."""
-    register_world_tasks()  # built-in names are the demo world's tasks
+    from ckptlens.world import register_tasks  # built-in names are the demo world's: registered when used
+
+    register_tasks()
     local_dir = None if request.is_hub else Path(request.series)
     specs = list(request.tasks) or default_tasks(local_dir)
     lm_eval = LmEvalOptions(request.include_path, request.num_fewshot, request.limit, request.fewshot_seed,

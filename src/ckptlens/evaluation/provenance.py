@@ -51,6 +51,7 @@ def open_run(store: Store, run: str, tasks: Sequence[Task], info: dict, request:
         info = {**info, "request": request.to_dict(), "versions": library_versions()}
         if request.relink:
             relink(store, run, stored, info)
+            stored = store.run_info(run)
     _check_same_series(run, stored, info)
     reevaluate = request is not None and request.reevaluate
     changes = [c for t in tasks if (c := prompt_changes(store, run, t.name, task_hashes(t))) is not None]

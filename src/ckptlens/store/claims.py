@@ -8,14 +8,23 @@ them every ``HEARTBEAT_SECONDS``; the holder removes its claim once the guarded
 file is renamed into place. A claim is *stale*, and can be taken over, when it
 has not been touched for ``STALE_AFTER_SECONDS`` (its writer died, on any
 machine) or at once when it names a process on this host that no longer runs.
+A heartbeat that fails (the claim file gone, replaced by another writer's, or
+not writable) gives the claim up loudly: a ``ClaimLostWarning`` names it, and
+``Claim.lost`` says so, since another writer may now take the unit.
 Claim files end in ``.claim``, never ``.parquet``, so readers never see them.
 
 Races cost work, never data: if two writers ever evaluated one unit (clocks
 skewed by minutes, a takeover racing a fresh claim), each would write the same
 records to a temporary name and rename it, so the store still holds one whole file.
 
->>> claim = try_claim(Path("store/records/demo/facts/step100.parquet"))  # doctest: +SKIP
->>> claim.release() if claim else None  # doctest: +SKIP
+>>> import tempfile
+>>> target = Path(tempfile.mkdtemp()) / "records" / "demo" / "facts" / "step100.parquet"
+>>> claim = try_claim(target)
+>>> try_claim(target) is None, claim.lost  # held by this live process: nobody else gets it
+(True, False)
+>>> claim.release()
+>>> claim.path.exists()
+False
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +43,10 @@ from ckptlens.files import HOST, process_runs, refused_writes
 CLAIM_SUFFIX = ".claim"
 HEARTBEAT_SECONDS = 20.0  # how often a holder touches its claims
 STALE_AFTER_SECONDS = 120.0  # untouched this long: the holder is gone (keep well above the heartbeat and clock skew)
+
+
+class ClaimLostWarning(UserWarning):
+    """A claim this process held could not be kept alive; another writer may evaluate its unit too."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,11 @@ class Claim:
     @property
     def path(self) -> Path:
         return claim_path(self.target)
+
+    @property
+    def lost(self) -> bool:
+        """Whether the heartbeat gave this claim up (its file vanished, was taken over, or could not be touched)."""
+        return _HEARTBEAT.was_lost(self.token)
 
     def release(self) -> None:
         """Stop the heartbeat and remove the claim file, unless another writer has taken it over."""
@@ -142,6 +161,7 @@ class _Heartbeat:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[Path, str] = {}
+        self._lost: set[str] = set()  # tokens of claims given up by a failed heartbeat
         self._pid: int | None = None
 
     def keep(self, path: Path, token: str) -> None:
@@ -159,17 +179,37 @@ class _Heartbeat:
         with self._lock:
             return self._pid == os.getpid() and token in self._held.values()
 
+    def was_lost(self, token: str) -> bool:
+        with self._lock:
+            return token in self._lost
+
+    def beat(self) -> None:
+        """Touch every held claim; one that cannot be kept is given up with a ``ClaimLostWarning``."""
+        with self._lock:
+            held = list(self._held.items())
+        for path, token in held:
+            try:
+                _touch(path, token)
+            except (OSError, ValueError) as err:
+                with self._lock:
+                    self._held.pop(path, None)
+                    self._lost.add(token)
+                warnings.warn(f"gave up the claim {path}: its heartbeat failed ({err}); another writer may evaluate "
+                              "that unit too (the store still ends with one whole file)", ClaimLostWarning,
+                              stacklevel=1)  # fmt: skip
+
     def _run(self) -> None:
         pid = os.getpid()
         while self._pid == pid:
             time.sleep(HEARTBEAT_SECONDS)
-            with self._lock:
-                held = list(self._held)
-            for path in held:
-                try:
-                    os.utime(path)
-                except OSError:
-                    pass
+            self.beat()
+
+
+def _touch(path: Path, token: str) -> None:
+    """Refresh the claim's time, once it is known to still be this holder's (same token)."""
+    if json.loads(path.read_text()).get("token") != token:
+        raise ValueError("another writer took it over")
+    os.utime(path)
 
 
 _HEARTBEAT = _Heartbeat()

@@ -15,8 +15,10 @@ Options follow ``lm_eval``: ``num_fewshot`` overrides the YAML's own value
 below 1 keeps that share), and the few-shot sampler is seeded with
 ``fewshot_seed``, 1234 by default as in ``lm_eval``, so the same demonstrations
 are drawn for every checkpoint and native records line up with imported ones.
-Datasets are read offline (``HF_DATASETS_OFFLINE=1``): a task whose data is
-not on this machine is a one-line error saying which ``dataset_kwargs`` to set.
+Datasets are read offline while lm-eval indexes and builds the tasks
+(``datasets_offline``: ``HF_DATASETS_OFFLINE=1`` and ``datasets``' own switches,
+restored afterwards, so the rest of the process is untouched): a task whose data
+is not on this machine is a one-line error saying which ``dataset_kwargs`` to set.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def build_lm_eval_tasks(names: Sequence[str], options: LmEvalOptions = LmEvalOpt
     manager = task_manager(options.include_paths)
     for name in names:
         _check_known(manager, name)
-    with _quiet_lm_eval():
+    with _quiet_lm_eval(), datasets_offline():
         loaded = _load(manager, list(names))
         categories = _categories(loaded.get("groups", {}), loaded.get("group_map", {}))
         return [_build(name, task, categories.get(name, "lm-eval"), options) for name, task in loaded["tasks"].items()]
@@ -114,21 +116,43 @@ _MANAGERS: dict[tuple[str, ...], object] = {}
 def _cached_manager(include_paths: tuple[str, ...]):
     if include_paths not in _MANAGERS:
         TaskManager = _lm_eval_task_manager_class()
-        with _quiet_lm_eval():
+        with _quiet_lm_eval(), datasets_offline():
             _MANAGERS[include_paths] = TaskManager(include_path=list(include_paths) or None)
     return _MANAGERS[include_paths]
 
 
 def _lm_eval_task_manager_class():
-    """lm-eval's TaskManager, with datasets read offline; a one-line error when lm-eval is missing."""
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    """lm-eval's TaskManager; a one-line error when lm-eval is missing."""
     try:
-        import datasets.config
         from lm_eval.tasks import TaskManager
     except ImportError:
         raise CkptlensError(f"lm-eval: tasks need lm-evaluation-harness; install it with {INSTALL_HINT}") from None
-    datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True  # even if imported before
     return TaskManager
+
+
+OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+@contextmanager
+def datasets_offline():
+    """Within the block, ``datasets`` reads only local files: the environment variable and ``datasets.config``'s
+    switches (read at call time, even when ``datasets`` was imported before) are set, then restored."""
+    import datasets.config
+
+    saved_env = os.environ.get("HF_DATASETS_OFFLINE")
+    saved = {name: getattr(datasets.config, name) for name in OFFLINE_SWITCHES}
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    for name in OFFLINE_SWITCHES:
+        setattr(datasets.config, name, True)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(datasets.config, name, value)
+        if saved_env is None:
+            os.environ.pop("HF_DATASETS_OFFLINE", None)
+        else:
+            os.environ["HF_DATASETS_OFFLINE"] = saved_env
 
 
 def _check_known(manager, name: str) -> None:
