@@ -17,7 +17,6 @@ from ckptlens.cli.options import (
     NumFewshotOpt,
     StoreOpt,
     TableFormat,
-    with_lm_eval_tasks,
 )
 from ckptlens.cli.output import emit
 from ckptlens.cli.progress import stage_bars
@@ -83,15 +82,15 @@ def interpolate(
 ) -> None:
     """Evaluate models on the straight line between two checkpoints: a flat path, or a barrier?"""
     from ckptlens.diagnostics.interpolation import barriers, interpolation_path
+    from ckptlens.evaluation.plan import resolve_task_specs
     from ckptlens.evaluation.runner import EvalConfig
     from ckptlens.report.interpolation import barrier_rich_table, interpolation_figure
     from ckptlens.report.tables import write_csv
-    from ckptlens.tasks.resolve import resolve_tasks
-    from ckptlens.tasks.task import Task
+    from ckptlens.tasks.lm_eval_index import LmEvalOptions
 
     names = [n for spec in tasks for n in spec.split(",") if n]
-    specs = with_lm_eval_tasks(names, include_path, num_fewshot, limit, fewshot_seed, False)
-    task_list = [t for spec in specs for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec], b.parent))]
+    lm_eval = LmEvalOptions(tuple(include_path or ()), num_fewshot, limit, fewshot_seed)
+    task_list = resolve_task_specs(names, b.parent, lm_eval)
     with stage_bars(console) as bars:
         path = interpolation_path(a, b, task_list, points, EvalConfig(batch_size=batch_size, device=device),
                                   progress=lambda done, total: bars("interpolate", done, total))

@@ -144,11 +144,3 @@ NumFewshotOpt = Annotated[
 LimitOpt = Annotated[float | None, typer.Option(help="First N documents per task (lm-eval: below 1, a fraction).")]
 FewshotSeedOpt = Annotated[int, typer.Option(help="lm-eval: seed of the few-shot sampler, lm_eval's default.")]
 ChatTemplateOpt = Annotated[bool, typer.Option(help="lm-eval: apply a chat template (not supported: an error).")]
-
-
-def with_lm_eval_tasks(names: list[str], include_path, num_fewshot, limit, fewshot_seed, chat_template) -> list:
-    """``names`` with each ``lm-eval:NAME`` built into its tasks once (so every checkpoint reuses the requests)."""
-    from ckptlens.tasks.lm_eval_index import LmEvalOptions, resolve_lm_eval
-
-    options = LmEvalOptions(tuple(include_path or ()), num_fewshot, limit, fewshot_seed, chat_template)
-    return resolve_lm_eval(names, options)

@@ -86,14 +86,27 @@ def run_name(request: EvalRequest) -> str:
 
 def request_tasks(request: EvalRequest) -> list[Task]:
     """The request's tasks (or the series' own when it names none), each resolved once."""
-    from ckptlens.world import register_tasks  # built-in names are the demo world's: registered when used
-
-    register_tasks()
     local_dir = None if request.is_hub else Path(request.series)
     specs = list(request.tasks) or default_tasks(local_dir)
     lm_eval = LmEvalOptions(request.include_path, request.num_fewshot, request.limit, request.fewshot_seed,
                             request.apply_chat_template)  # fmt: skip
-    return resolve_tasks(specs, local_dir, lm_eval, _llm_jp_eval_options(request, specs))
+    return resolve_task_specs(specs, local_dir, lm_eval, _llm_jp_eval_options(request, specs))
+
+
+def resolve_task_specs(
+    specs: Sequence[str | Task], series_dir: str | Path | None = None, lm_eval: LmEvalOptions = LmEvalOptions(),
+    llm_jp_eval: LlmJpEvalOptions = LlmJpEvalOptions(),
+) -> list[Task]:
+    """``specs`` as tasks: names resolved together, once (``tasks.resolve.resolve_tasks``), built tasks kept.
+
+    Built-in names are the demo world's tasks, registered here, when they are used.
+    """
+    from ckptlens.world import register_tasks
+
+    register_tasks()
+    names = [s for s in specs if isinstance(s, str)]
+    built = [s for s in specs if isinstance(s, Task)]
+    return (resolve_tasks(names, series_dir, lm_eval, llm_jp_eval) if names else []) + built
 
 
 def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:

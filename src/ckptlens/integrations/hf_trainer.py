@@ -18,9 +18,9 @@ from pathlib import Path
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from ckptlens.evaluation.plan import resolve_task_specs
 from ckptlens.integrations.training import TrainingEvaluation
 from ckptlens.store import Store
-from ckptlens.tasks.resolve import resolve_tasks
 from ckptlens.tasks.task import Task
 
 
@@ -37,7 +37,7 @@ class CkptlensCallback(TrainerCallback):
         window: int = 5,
         batch_size: int = 32,
     ):
-        self.tasks = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec]))]
+        self.tasks = resolve_task_specs(tasks)
         self.store, self.run, self.tokenizer = Store(store), run, tokenizer
         self.log_dir, self.window, self.batch_size = log_dir, window, batch_size
         self.evaluation: TrainingEvaluation | None = None

@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.plan import resolve_task_specs
 from ckptlens.integrations.training import TrainingEvaluation
 from ckptlens.store import Store
-from ckptlens.tasks.resolve import resolve_tasks
 from ckptlens.tasks.task import Task
 
 try:
@@ -60,7 +60,7 @@ class CkptlensLightningCallback(Callback):
         batch_size: int = 32,
         export_dir: str | Path | None = None,
     ):
-        self.tasks = [t for spec in tasks for t in ([spec] if isinstance(spec, Task) else resolve_tasks([spec]))]
+        self.tasks = resolve_task_specs(tasks)
         self.store, self.run, self.tokenizer, self.model_attr = Store(store), run, tokenizer, model_attr
         self.log_dir, self.window, self.batch_size = log_dir, window, batch_size
         self.export_dir = None if export_dir is None else Path(export_dir)
