@@ -22,12 +22,10 @@ so a watch on ``export_dir`` never sees half of one.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ckptlens.checkpoints.writing import save_pretrained_atomic
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.plan import resolve_task_specs
 from ckptlens.integrations.training import TrainingEvaluation
@@ -93,14 +91,4 @@ class CkptlensLightningCallback(Callback):
 
 def export_hf_folder(model, tokenizer, folder: Path) -> Path:
     """``save_pretrained`` of the model and tokenizer into ``folder``, written beside it and renamed into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder.parent))  # no step in the name: not listed
-    try:
-        model.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(partial, folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return folder
+    return save_pretrained_atomic(model, tokenizer, folder, replace=True)

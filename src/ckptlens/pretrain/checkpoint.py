@@ -13,7 +13,8 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from ckptlens.checkpoints.series import SERIES_MANIFEST
-from ckptlens.files import atomic_dir, write_text_atomic
+from ckptlens.checkpoints.writing import save_pretrained_atomic
+from ckptlens.files import write_text_atomic
 
 
 def checkpoint_name(step: int) -> str:
@@ -23,11 +24,7 @@ def checkpoint_name(step: int) -> str:
 
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, out_dir: Path, step: int) -> Path:
     """Save model, generation config and tokenizer as ``out_dir/step{step:06d}/``, atomically."""
-    final = out_dir / checkpoint_name(step)
-    with atomic_dir(final) as partial:
-        model.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
-    return final
+    return save_pretrained_atomic(model, tokenizer, out_dir / checkpoint_name(step))
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> Path:
