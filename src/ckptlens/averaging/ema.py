@@ -12,23 +12,14 @@ leaves completely.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 import torch
 
+from ckptlens.averaging.driver import Progress, TensorFor, write_averages
 from ckptlens.averaging.mean import ema_update, is_averaged
-from ckptlens.averaging.window import (
-    Progress,
-    check_out_dir,
-    output_dtype,
-    output_specs,
-    report_progress,
-    resolve_output_dtype,
-    write_output,
-)
-from ckptlens.averaging.writer import OutputFile, write_manifest
 from ckptlens.checkpoints.series import Checkpoint
-from ckptlens.checkpoints.source import series_id
 from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 
@@ -45,40 +36,46 @@ def ema_series(
 ) -> list[Checkpoint]:
     """Write the EMA at every ``stride``-th checkpoint (or at ``steps``) to ``out_dir/<checkpoint name>/``.
 
-    Outputs already there are not rewritten, but every checkpoint is still read
-    (an EMA depends on the whole history). The manifest's ``source`` is ``source``, as in ``average_series``.
+    Outputs already there are not rewritten, but every checkpoint up to the last missing one is
+    still read (an EMA depends on the whole history). The manifest's ``source`` is ``source``, as in
+    ``average_series``; the streaming is ``driver.write_averages``'s, shared with the window average.
     """
     if not 0 <= decay < 1:
         raise CkptlensError(f"--ema takes a decay in [0, 1), e.g. 0.9, got {decay}")
-    if stride < 1:
-        raise CkptlensError(f"stride must be at least 1, got {stride}")
-    series = sorted(series, key=lambda c: c.step)
-    targets = _targets(series, stride, steps)
-    out_dir, resolved = Path(out_dir), resolve_output_dtype(dtype)
-    check_out_dir(out_dir, series)
-    entries: list[dict] = []
-    for index, (layout, average, copies) in enumerate(_ema_states(series, decay, last=max(targets))):
-        if index not in targets:
-            continue
-        checkpoint = series[index]
-        if not (out_dir / checkpoint.name).is_dir():
-            write_output(
-                out_dir / checkpoint.name, checkpoint, layout, _files(layout, average, copies, resolved), resolved
-            )
-        entries.append(
-            {
-                "step": checkpoint.step,
-                "tokens_seen": checkpoint.tokens_seen,
-                "members": [c.name for c in series[: index + 1]],
-            }
-        )
-        origin = source or series_id(series[0].path.parent)
-        write_manifest(out_dir, {"method": "ema", "decay": decay, "source": origin, "checkpoints": entries})
-        report_progress(progress, len(entries), len(targets))
-    return [
-        Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen)
-        for t in sorted(targets)
-    ]
+    return write_averages(series, EmaRule(decay), out_dir, stride, steps, progress, dtype, source)
+
+
+class EmaRule:
+    """``ema_t = decay * ema_{t-1} + (1 - decay) * theta_t`` (``mean.ema_update``), one float32 state."""
+
+    method = "ema"
+    label = "EMA outputs"
+
+    def __init__(self, decay: float):
+        self.decay = decay
+
+    def params(self) -> dict:
+        return {"decay": self.decay}
+
+    def targets(self, series: list[Checkpoint], stride: int, steps: Iterable[int] | None) -> list[int]:
+        if stride < 1:
+            raise CkptlensError(f"stride must be at least 1, got {stride}")
+        return sorted(_targets(series, stride, steps))
+
+    def members(self, series: list[Checkpoint], target: int) -> list[Checkpoint]:
+        return series[: target + 1]
+
+    def outputs(self, series: list[Checkpoint], targets: list[int]) -> Iterator[tuple[int, Layout, TensorFor]]:
+        if not targets:
+            return
+        wanted = set(targets)
+        for index, (layout, average, copies) in enumerate(_ema_states(series, self.decay, last=max(targets))):
+            if index in wanted:
+                yield index, layout, partial(_ema_tensor, average, copies)
+
+
+def _ema_tensor(average: dict, copies: dict, name: str, dtype: torch.dtype) -> torch.Tensor:
+    return copies[name] if name in copies else average[name].to(dtype)
 
 
 def _ema_states(
@@ -101,17 +98,6 @@ def _ema_states(
                 else:
                     average[name] = tensor.to(torch.float32, copy=True)
         yield layout, average, copies
-
-
-def _files(
-    layout: Layout, average: dict[str, torch.Tensor], copies: dict[str, torch.Tensor], dtype: torch.dtype | None
-) -> list[OutputFile]:
-    def tensors(file: str) -> Iterator[tuple[str, torch.Tensor]]:
-        for name, info in layout.tensors.items():
-            if info.file == file:
-                yield name, copies[name] if name in copies else average[name].to(output_dtype(info, dtype))
-
-    return [OutputFile(file, output_specs(layout, file, dtype), tensors(file)) for file in layout.files()]
 
 
 def _targets(series: list[Checkpoint], stride: int, steps: Iterable[int] | None) -> set[int]:

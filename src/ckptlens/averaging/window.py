@@ -18,22 +18,30 @@ it sums the memory-mapped inputs and writes their mean (``mean.mean_to``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
 import torch
 
+from ckptlens.averaging.driver import (
+    Progress,
+    TensorFor,
+    output_dtype,
+    output_specs,
+    report_progress,
+    resolve_output_dtype,
+    write_averages,
+    write_output,
+)
 from ckptlens.averaging.mean import Sink, finish, fresh_sum, is_averaged, mean_to, quotient_to, slide
 from ckptlens.averaging.plan import RESUM_EVERY, plan_updates
-from ckptlens.averaging.writer import OutputFile, read_manifest, write_checkpoint, write_manifest
-from ckptlens.checkpoints.safetensors_stream import Fill, TensorSpec
+from ckptlens.averaging.writer import OutputFile
+from ckptlens.checkpoints.safetensors_stream import Fill
 from ckptlens.checkpoints.series import Checkpoint, parse_step, window_is_whole
-from ckptlens.checkpoints.source import series_id
 from ckptlens.checkpoints.weights import (
     Layout,
-    TensorInfo,
     WeightReader,
     compare_layouts,
     open_weights,
@@ -41,9 +49,7 @@ from ckptlens.checkpoints.weights import (
     torch_dtype,
 )
 from ckptlens.errors import CkptlensError
-from ckptlens.files import refused_writes
 
-Progress = Callable[[int, int], None]
 # (tensor name -> float32 window sum, tensor name -> integer tensor copied from the newest member)
 WindowState = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -108,26 +114,38 @@ def average_series(
     skipped, so an interrupted run resumes. ``out_dir/manifest.json`` lists
     every output with its members and is rewritten after each one; its ``source`` is ``source``
     (``series_id`` of the series spec, e.g. ``hf://org/name``), by default the series' resolved folder.
-
-    >>> average_series(discover_series("runs/demo"), 3, Path("runs/demo-avg3"))  # doctest: +SKIP
+    The streaming itself is ``driver.write_averages``'s, shared with the EMA.
     """
-    series = sorted(series, key=lambda c: c.step)
-    targets = _select_targets(series, window, stride, steps)
-    out_dir, resolved = Path(out_dir), resolve_output_dtype(dtype)
-    check_out_dir(out_dir, series)
-    entries = _resumed_entries(out_dir, series, window, targets)
-    todo = [t for t in targets if t not in entries]
-    layouts = {i: read_layout(series[i].path) for t in todo for i in range(t - window + 1, t + 1)}
-    report_progress(progress, len(entries), len(targets))
-    for target, state in _window_states(series, layouts, window, todo):
-        files = _output_files(layouts[target], state, window, resolved)
-        write_output(out_dir / series[target].name, series[target], layouts[target], files, resolved)
-        entries[target] = _manifest_entry(series, target, window)
-        write_manifest(out_dir, _manifest(series, window, entries, source))
-        report_progress(progress, len(entries), len(targets))
-    return [
-        Checkpoint(series[t].name, out_dir / series[t].name, series[t].step, series[t].tokens_seen) for t in targets
-    ]
+    return write_averages(series, WindowRule(window), out_dir, stride, steps, progress, dtype, source)
+
+
+class WindowRule:
+    """Trailing-window means of ``window`` checkpoints, from running float32 sums (``plan``, ``mean``)."""
+
+    method = "average"
+    label = "averages"
+
+    def __init__(self, window: int):
+        self.window = window
+
+    def params(self) -> dict:
+        return {"window": self.window}
+
+    def targets(self, series: list[Checkpoint], stride: int, steps: Iterable[int] | None) -> list[int]:
+        return _select_targets(series, self.window, stride, steps)
+
+    def members(self, series: list[Checkpoint], target: int) -> list[Checkpoint]:
+        return series[target - self.window + 1 : target + 1]
+
+    def outputs(self, series: list[Checkpoint], targets: list[int]) -> Iterator[tuple[int, Layout, TensorFor]]:
+        layouts = {i: read_layout(series[i].path) for t in targets for i in range(t - self.window + 1, t + 1)}
+        for target, (sums, copies) in _window_states(series, layouts, self.window, targets):
+            yield target, layouts[target], partial(_window_tensor, sums, copies, self.window)
+
+
+def _window_tensor(sums: dict, copies: dict, window: int, name: str, dtype: torch.dtype) -> torch.Tensor | Fill:
+    """The newest member's integer tensor, or the window mean, computed block by block as it is written."""
+    return copies[name] if name in copies else partial(quotient_to, sums[name], window, dtype)
 
 
 def iter_window_averages(
@@ -184,21 +202,6 @@ def _window_states(
         yield newest, (sums, copies)
 
 
-def _output_files(layout: Layout, state: WindowState, window: int, dtype: torch.dtype | None) -> list[OutputFile]:
-    """The averaged weight files in the input's layout; each mean is computed block by block as it is written."""
-    sums, copies = state
-
-    def tensors(file: str) -> Iterator[tuple[str, torch.Tensor | Fill]]:
-        for name, info in layout.tensors.items():
-            if info.file == file:
-                if name in copies:
-                    yield name, copies[name]
-                else:
-                    yield name, partial(quotient_to, sums[name], window, output_dtype(info, dtype))
-
-    return [OutputFile(file, output_specs(layout, file, dtype), tensors(file)) for file in layout.files()]
-
-
 def _streamed_means(
     layout: Layout, file: str, readers: list[WeightReader], dtype: torch.dtype | None
 ) -> Iterator[tuple[str, torch.Tensor | Fill]]:
@@ -243,38 +246,6 @@ class _TensorCounter:
         report_progress(self.progress, self.done, self.total)
 
 
-def output_specs(layout: Layout, file: str, dtype: torch.dtype | None) -> dict[str, TensorSpec]:
-    return {
-        name: TensorSpec(output_dtype(info, dtype), info.shape)
-        for name, info in layout.tensors.items()
-        if info.file == file
-    }
-
-
-def output_dtype(info: TensorInfo, dtype: torch.dtype | None) -> torch.dtype:
-    """Averaged tensors take ``dtype`` when given; integer tensors always keep theirs."""
-    stored = torch_dtype(info.dtype)
-    return dtype if dtype is not None and is_averaged(stored) else stored
-
-
-def write_output(
-    out: Path, newest: Checkpoint, layout: Layout, files: list[OutputFile], dtype: torch.dtype | None
-) -> None:
-    """Write one averaged checkpoint folder; config, tokenizer and other small files come from ``newest``."""
-    config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
-    write_checkpoint(out, newest.path, files, layout.sharded, config_dtype)
-
-
-def resolve_output_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
-    """``"bfloat16"`` or a torch dtype as a floating torch dtype; None keeps each tensor's stored dtype."""
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    resolved = getattr(torch, str(dtype), None)
-    if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
-        raise CkptlensError(f"unknown output dtype {dtype!r}; use float32, bfloat16 or float16")
-    return resolved
-
-
 def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: Iterable[int] | None) -> list[int]:
     if window < 1 or stride < 1:
         raise CkptlensError(f"--window and --stride must be at least 1 (got window={window}, stride={stride})")
@@ -293,44 +264,6 @@ def _select_targets(series: list[Checkpoint], window: int, stride: int, steps: I
     return [by_step[s] for s in wanted]
 
 
-def check_out_dir(out_dir: Path, series: list[Checkpoint]) -> None:
-    if any(out_dir.resolve() == c.path.parent.resolve() for c in series):
-        raise CkptlensError(f"{out_dir} holds the series itself; write averages to another folder")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CkptlensError(f"--out {out_dir} is a file; name a folder for the averaged checkpoints")
-    with refused_writes(out_dir):
-        out_dir.mkdir(parents=True, exist_ok=True)
-
-
-def _resumed_entries(out_dir: Path, series: list[Checkpoint], window: int, targets: list[int]) -> dict[int, dict]:
-    manifest = read_manifest(out_dir)
-    if manifest is not None and (manifest.get("method"), manifest.get("window")) != ("average", window):
-        raise CkptlensError(
-            f"{out_dir} holds {manifest.get('method')} outputs with window {manifest.get('window')}, "
-            f"not averages with window {window}; choose another output folder"
-        )
-    return {t: _manifest_entry(series, t, window) for t in targets if (out_dir / series[t].name).is_dir()}
-
-
-def _manifest_entry(series: list[Checkpoint], target: int, window: int) -> dict:
-    members = [c.name for c in series[target - window + 1 : target + 1]]
-    return {"step": series[target].step, "tokens_seen": series[target].tokens_seen, "members": members}
-
-
-def _manifest(series: list[Checkpoint], window: int, entries: dict[int, dict], source: str | None) -> dict:
-    return {
-        "method": "average",
-        "window": window,
-        "source": source or series_id(series[0].path.parent),
-        "checkpoints": [entries[t] for t in sorted(entries)],
-    }
-
-
 def _as_checkpoint(path: Path, position: int) -> Checkpoint:
     step = parse_step(path.name)
     return Checkpoint(path.name, path, position if step is None else step)
-
-
-def report_progress(progress: Progress | None, done: int, total: int) -> None:
-    if progress is not None:
-        progress(done, total)
