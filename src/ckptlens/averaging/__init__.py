@@ -1,8 +1,6 @@
-"""Checkpoint averaging: trailing-window means of a series' parameters, streamed from safetensors.
-
-``mean`` holds the averaging rule (pure tensor math), ``plan`` which checkpoints
-each output reads, ``weights``/``writer`` the safetensors IO, and ``window``
-the drivers below; ``ema`` the exponential moving average.
+"""Checkpoint averaging: streaming means (trailing windows, EMA) over checkpoint files into new folders.
+Owns the averaging rules (``mean``), the one streaming driver (``driver``) and the output writer.
+May import store, world, tasks, checkpoints, files, errors.
 """
 
 from ckptlens.averaging.ema import ema_series

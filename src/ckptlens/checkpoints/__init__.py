@@ -1,4 +1,7 @@
-"""Discover and open a checkpoint series (a folder of checkpoint folders, or a Hub repository's step revisions)."""
+"""Checkpoint series and files: discovery (local folders, Hub step revisions), loading, safetensors IO,
+fingerprints, and writing Hugging Face folders atomically (``writing``).
+May import files, errors.
+"""
 
 from ckptlens.checkpoints.hub import is_hub_spec, list_hub_series, parse_revision
 from ckptlens.checkpoints.select import (

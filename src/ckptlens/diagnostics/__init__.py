@@ -1,9 +1,6 @@
-"""Parameter-space diagnostics of a checkpoint series: why averaging works, and when it does not.
-
-``distance`` holds the math (pure functions of tensors), ``drift`` streams a
-series' safetensors through it. Beside ``averaging`` in the data flow: imports
-only ``checkpoints``, ``averaging``, ``store`` (its drift
-schema) and ``errors``.
+"""Parameter-space diagnostics of a checkpoint series: drift, linearity, interpolation, distances.
+Owns the math (pure functions of tensors) and its streaming over safetensors.
+May import analysis, importers, evaluation, averaging, store, world, tasks, checkpoints, files, errors.
 """
 
 from ckptlens.diagnostics.drift import WHOLE_MODEL, DriftRow, checkpoint_drift, series_drift

@@ -1,4 +1,6 @@
 """The embedded demo pretraining run: a tiny Llama trained on the demo world, checkpointed often.
+Owns its config, data, model, tokenizer and checkpoint writing.
+May import report and everything below it (not integrations, beside it).
 
 >>> from ckptlens.pretrain import PretrainConfig, pretrain
 >>> series = pretrain(PretrainConfig.tiny(), "runs/tiny")  # doctest: +SKIP

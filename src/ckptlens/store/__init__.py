@@ -1,4 +1,7 @@
-"""Per-example records in Parquet, one file per (run, checkpoint, task)."""
+"""A store folder: per-example records in Parquet (one file per run, checkpoint and task), imported
+aggregates, run descriptions (``runs/<run>.json``: series, request, versions) and claims.
+May import world, tasks, checkpoints, files, errors.
+"""
 
 from ckptlens.store.check import StoreProblems, check_store, repair_store
 from ckptlens.store.claims import Claim

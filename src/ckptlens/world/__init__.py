@@ -1,8 +1,6 @@
-"""The embedded demo world: invented facts, sums and grammar, a corpus, and built-in tasks.
-
-Owns the synthetic world and its tasks; imports only ``tasks`` (its ``Task`` model and registry).
-Its tasks become built-in ``--tasks`` names when the world is used (importing this package, or
-``register_tasks()`` called by the demo and by evaluation before resolving names), never on ``import ckptlens``.
+"""The embedded demo world: invented facts, sums and grammar, a corpus, and built-in tasks; its tasks
+register with ``tasks`` when the world is used (``register_tasks``), never on ``import ckptlens``.
+May import tasks, checkpoints, files, errors.
 
 >>> world = build_world(0)
 >>> docs = generate_documents(world, 10)
