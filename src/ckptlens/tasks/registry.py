@@ -1,7 +1,8 @@
 """The registry of built-in task sets: names a user can give to ``--tasks`` without a file.
 
-A package that ships tasks registers them here (the demo world does, on import of
-``ckptlens``), so ``tasks`` needs to know nothing of where they come from. A set
+A package that ships tasks registers them here (the demo world does when it is used:
+``world.register_tasks``, called before names are resolved; never on ``import ckptlens``),
+so ``tasks`` needs to know nothing of where they come from. A set
 is built from the series' seed, because the demo world's facts depend on it.
 
 >>> from ckptlens.tasks.task import Task
