@@ -26,6 +26,8 @@ error) and the binomial noise of one measurement at the target step.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from statistics import NormalDist
 
 import numpy as np
 
@@ -100,6 +102,18 @@ def within_run(curve: Curve, at: int, config: ForecastConfig) -> tuple[float, fl
     return predicted, se, len(x)
 
 
+def _extended(sibling: Curve, at: int, config: ForecastConfig) -> tuple[float, float, int] | None:
+    """``within_run`` of a sibling, computed once per (curve, step): every run of a ladder extends the same ones."""
+    return _within_cached(tuple(sibling.steps.tolist()), tuple(sibling.scores.tolist()), sibling.chance,
+                          sibling.n_examples, at, config)
+
+
+@lru_cache(maxsize=4096)
+def _within_cached(steps: tuple, scores: tuple, chance, n_examples, at: int, config: ForecastConfig):
+    curve = Curve("", "", "", np.array(steps), np.full(len(steps), np.nan), np.array(scores), chance, n_examples)
+    return within_run(curve, at, config)
+
+
 def _within(curve: Curve, at: int, config: ForecastConfig) -> tuple[float, float, int]:
     found = within_run(curve, at, config)
     if found is None:
@@ -125,7 +139,7 @@ def _ladder(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: F
         if sibling.steps[-1] >= at:
             error_then = 1 - _at(sibling, at)
         else:  # stops early: extend it with its own law, at half weight
-            extended = within_run(sibling, at, config)
+            extended = _extended(sibling, at, config)
             if extended is None:
                 continue
             error_then, weight = 1 - extended[0], weight * EXTRAPOLATED_WEIGHT
@@ -150,9 +164,7 @@ def _at(curve: Curve, step: int) -> float:
 
 
 def _z(interval: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + interval / 2))
+    return NormalDist().inv_cdf(0.5 + interval / 2)
 
 
 def siblings_of(curve: Curve, curves: list[Curve], ladder: str | tuple[str, ...]) -> list[Curve]:

@@ -17,6 +17,7 @@ checkpoint) of a watched run is tested.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -38,15 +39,13 @@ class HealthConfig:
 
 def binomial_flags(steps, scores, n_examples: int | None, config: HealthConfig = HealthConfig()) -> list[dict]:
     """Drops of a task-level score curve beyond binomial noise (nothing when the example count is unknown)."""
-    from scipy.stats import norm
-
     steps, scores = np.asarray(steps), np.asarray(scores, dtype=float)
     flags = []
     for t in range(MIN_WINDOW, len(scores)) if n_examples else ():
         trailing = scores[max(0, t - config.window):t]
         trend, drop = float(trailing.mean()), float(trailing.mean() - scores[t])
         var = max(trend * (1 - trend), 1e-4) / n_examples * (1 + 1 / len(trailing))
-        p = float(norm.sf(drop / np.sqrt(var)))
+        p = 1 - NormalDist().cdf(drop / np.sqrt(var))
         if drop > 0 and p < config.alpha:
             flags.append(_flag(int(steps[t]), drop, p, "binomial"))
     return flags
