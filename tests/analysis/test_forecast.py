@@ -100,3 +100,35 @@ def test_mcnemar_health_on_examples():
     assert mcnemar_flags(np.arange(12), correct) == []
     correct[:, 9] &= rng.random(1500) > 0.15  # 15% of the right answers lost at one checkpoint
     assert [f["step"] for f in mcnemar_flags(np.arange(12), correct)] == [9]
+
+
+def write_emergent_run(store, run: str, steps, scale: float = 1.0) -> None:
+    """A multiple-choice task whose gold loss falls smoothly while the accuracy rises late (an emergence)."""
+    from ckptlens.store import records_table
+
+    rng = np.random.default_rng(0)
+    difficulty = rng.normal(0, 0.8, 600)
+    distractors = np.log(0.25) - 0.2 + 0.4 * rng.normal(size=(600, 3))
+    for step in steps:
+        gold = -(0.9 + 3.0 * scale * (step / 1000) ** -0.7) + difficulty
+        logliks = np.column_stack([gold, distractors])
+        pred = logliks.argmax(axis=1)
+        rows = [{"run": run, "checkpoint": f"step{step}", "step": int(step), "task": "emerge", "category": "other",
+                 "kind": "multiple_choice", "example_id": str(i), "logliks": logliks[i].tolist(), "pred": int(pred[i]),
+                 "gold": 0, "output": str(pred[i]), "target": "0", "correct": bool(pred[i] == 0),
+                 "score": float(pred[i] == 0)} for i in range(600)]
+        store.write_unit(run, f"step{step}", "emerge", records_table(rows))
+
+
+def test_two_step_through_the_loss_where_it_beats_the_score_fit(tmp_path):
+    from ckptlens.analysis.forecast import backtest_store, forecast_store
+    from ckptlens.store import Store
+
+    store = Store(tmp_path / "store")
+    steps = [500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000]
+    write_emergent_run(store, "emergent", steps)
+    rows = backtest_store(store, 8000, ForecastConfig())
+    assert len(rows) == 1 and rows[0]["method"] == "two-step" and "beat within-run" in rows[0]["note"]
+    assert abs(rows[0]["error"]) < abs(rows[0]["within_run"] - rows[0]["truth"]) / 2 and rows[0]["covered"]
+    ahead = forecast_store(store, "emergent", 32000, ForecastConfig())
+    assert ahead[0]["method"] == "two-step" and ahead[0]["predicted"] > rows[0]["truth"]

@@ -40,6 +40,7 @@ from ckptlens.analysis.forecast_fit import (
     predict_saturating,
     size_weights,
 )
+from ckptlens.analysis.forecast_loss import LossCurve, loss_curves, two_step
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
 from ckptlens.tasks.chance import near_chance
@@ -57,21 +58,32 @@ class ForecastConfig:
     metric: str | None = None  # per-example metric (None: each task's first; acc for imports)
 
 
+TaskLosses = tuple[LossCurve, list[LossCurve]]  # the run's gold-loss curve, and every run's of the task
+
+
 class TooFewCheckpoints(CkptlensError):
     """Neither method can forecast: too few checkpoints after the fit's start and no usable sibling."""
 
 
-def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: ForecastConfig) -> dict:
+def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: ForecastConfig,
+                   loss: TaskLosses | None = None) -> dict:
     """One forecast row for ``curve`` at step ``at`` (see the module docstring); ``siblings`` are the other
-    runs' curves of the same task, ``sizes`` maps runs to parameters (``curves.run_sizes``)."""
+    runs' curves of the same task, ``sizes`` maps runs to parameters (``curves.run_sizes``); ``loss`` the
+    run's gold-loss curve and every run's, when records hold log-likelihoods (``forecast_loss``)."""
     notes = []
-    ladder = _ladder(curve, at, siblings, sizes, config) if siblings else None
-    if ladder is not None:
-        predicted, sd, n_siblings = ladder
-        method, n_points = "ladder", n_siblings
+    try:
+        predicted, sd, n_points, method = _score_only(curve, at, siblings, sizes, config)
+    except TooFewCheckpoints:
+        found = None if loss is None else _two_step(curve, at, loss, config)
+        if found is None:
+            raise
+        (predicted, sd, n_points), method = found, "two-step"
+        notes.append("two-step: too few checkpoints for a score-only forecast")
     else:
-        predicted, sd, n_points = _within(curve, at, config)
-        method = "within-run"
+        if loss is not None and _two_step_wins(curve, siblings, sizes, config, loss, method):
+            predicted, sd, n_points = _two_step(curve, at, loss, config)
+            notes.append(f"two-step beat {method} on this run's own second half")
+            method = "two-step"
     noise_at = binomial_sd(predicted, curve.n_examples)
     if not curve.n_examples:
         notes.append("example count unknown: no binomial noise in the interval")
@@ -84,6 +96,38 @@ def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, co
         "hi": float(np.clip(predicted + half, 0, 1)), "method": method, "n_points": int(n_points),
         "note": "; ".join(notes) or None,
     }
+
+
+def _score_only(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: ForecastConfig):
+    """(prediction, sd, points, method): the ladder where a sibling is usable, else the within-run law."""
+    ladder = _ladder(curve, at, siblings, sizes, config) if siblings else None
+    if ladder is not None:
+        return (*ladder, "ladder")
+    return (*_within(curve, at, config), "within-run")
+
+
+def _two_step(curve: Curve, at: int, loss: TaskLosses, config: ForecastConfig):
+    own, every = loss
+    seen = own.until(int(curve.steps[-1]))  # the run's own points after the cut stay unseen, in both steps
+    pairs = [seen, *(c for c in every if c is not own)]
+    return two_step(seen, pairs, at, curve.chance, config.fit_start, config.min_points)
+
+
+def _two_step_wins(curve: Curve, siblings, sizes, config: ForecastConfig, loss: TaskLosses, method: str) -> bool:
+    """Whether the two-step forecast of the run's last checkpoint from its first half errs less than ``method``."""
+    half = curve.steps <= curve.steps[-1] / 2
+    if half.sum() == len(curve.steps):
+        return False
+    early = replace(curve, steps=curve.steps[half], tokens=curve.tokens[half], scores=curve.scores[half])
+    target, truth = int(curve.steps[-1]), float(curve.scores[-1])
+    two = _two_step(early, target, loss, config)
+    if two is None:
+        return False
+    try:
+        score_only = _score_only(early, target, siblings, sizes, config)[0]
+    except TooFewCheckpoints:
+        return True
+    return abs(two[0] - truth) < abs(score_only - truth)
 
 
 def fit_points(curve: Curve, config: ForecastConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -174,6 +218,19 @@ def siblings_of(curve: Curve, curves: list[Curve], ladder: str | tuple[str, ...]
     return [c for c in curves if c.task == curve.task and c.run != curve.run and (ladder == "auto" or c.run in ladder)]
 
 
+def store_losses(store: Store, curves: list[Curve], config: ForecastConfig) -> dict[tuple[str, str], LossCurve]:
+    """Gold-loss curves of every (run, task) whose records hold per-choice log-likelihoods."""
+    return loss_curves(store, sorted({c.run for c in curves}), config.metric)
+
+
+def task_losses(curve: Curve, losses: dict[tuple[str, str], LossCurve]) -> TaskLosses | None:
+    """The run's gold-loss curve and every run's of its task, None when the run has none."""
+    own = losses.get((curve.run, curve.task))
+    if own is None:
+        return None
+    return own, [c for (_, task), c in losses.items() if task == curve.task]
+
+
 def forecast_store(store: Store, run: str, at: int, config: ForecastConfig = ForecastConfig()) -> list[dict]:
     """One row per task of ``run`` at step ``at``, which must lie after the run's last stored step."""
     curves, sizes = store_curves(store, config)
@@ -185,7 +242,9 @@ def forecast_store(store: Store, run: str, at: int, config: ForecastConfig = For
     if at <= last:
         raise CkptlensError(f"--at-step {at} is not after {run}'s last stored step {last}; to check forecasts "
                             "against stored checkpoints use --backtest F")
-    return [forecast_curve(c, at, siblings_of(c, curves, config.ladder), sizes, config) for c in own]
+    losses = store_losses(store, curves, config)
+    return [forecast_curve(c, at, siblings_of(c, curves, config.ladder), sizes, config, task_losses(c, losses))
+            for c in own]
 
 
 def step_at_tokens(store: Store, run: str, tokens: float, config: ForecastConfig = ForecastConfig()) -> int:
@@ -229,30 +288,33 @@ def cut_step(curve: Curve, cut: float) -> int:
 
 
 def backtest(curves: list[Curve], sizes: dict, cut: float, config: ForecastConfig = ForecastConfig(),
-             runs: list[str] | None = None) -> list[dict]:
+             runs: list[str] | None = None, losses: dict[tuple[str, str], LossCurve] | None = None) -> list[dict]:
     """Per (run, task): keep the checkpoints up to the cut, forecast the last one, compare.
 
-    Siblings keep their whole curves. Rows add ``truth``, ``error`` (predicted - truth), ``covered``, the
-    last-value and within-run baselines, and ``above_chance`` (the truth is not near chance).
+    Siblings keep their whole curves; ``losses`` (``store_losses``) enables the two-step method. Rows add
+    ``truth``, ``error`` (predicted - truth), ``covered``, the last-value and within-run baselines, and
+    ``above_chance`` (the truth is not near chance).
     """
     rows = []
     for curve in curves:
         if runs is not None and curve.run not in runs:
             continue
-        row = _backtest_row(curve, curves, sizes, cut_step(curve, cut), config)
+        loss = None if losses is None else task_losses(curve, losses)
+        row = _backtest_row(curve, curves, sizes, cut_step(curve, cut), config, loss)
         if row is not None:
             rows.append(row)
     return rows
 
 
-def _backtest_row(curve: Curve, curves: list[Curve], sizes: dict, cut: int, config: ForecastConfig) -> dict | None:
+def _backtest_row(curve: Curve, curves: list[Curve], sizes: dict, cut: int, config: ForecastConfig,
+                  loss: TaskLosses | None) -> dict | None:
     target, truth = int(curve.steps[-1]), float(curve.scores[-1])
     keep = curve.steps <= cut
     if not keep.any() or cut >= target:
         return None
     early = replace(curve, steps=curve.steps[keep], tokens=curve.tokens[keep], scores=curve.scores[keep])
     try:
-        row = forecast_curve(early, target, siblings_of(curve, curves, config.ladder), sizes, config)
+        row = forecast_curve(early, target, siblings_of(curve, curves, config.ladder), sizes, config, loss)
     except TooFewCheckpoints as err:
         row = {**dict.fromkeys(COLUMNS), "run": curve.run, "task": curve.task, "step": target, "note": str(err)}
     within = within_run(early, target, config)
@@ -292,7 +354,7 @@ def backtest_store(store: Store, cut: float, config: ForecastConfig = ForecastCo
                    runs: list[str] | None = None) -> list[dict]:
     """``backtest`` over every base run of the store (or ``runs``)."""
     curves, sizes = store_curves(store, config)
-    rows = backtest(curves, sizes, cut, config, runs)
+    rows = backtest(curves, sizes, cut, config, runs, store_losses(store, curves, config))
     if not rows:
         raise CkptlensError(f"nothing to backtest in {store.root}: no run has a checkpoint after the cut {cut:g}")
     return rows

@@ -2,7 +2,7 @@
 
 Pure functions of arrays. ``analysis.forecast`` turns them into forecasts, intervals and backtests.
 
-- ``fit_saturating``: ``y = A - B * u**(-c)`` with ``u = x / x_ref``, A bounded by [chance, 1]. For a fixed
+- ``fit_saturating``: ``y = A - B * u**(-c)``, ``u = x / x_ref``, A bounded (by [chance, 1] for a score). For a fixed
   exponent c the law is linear in (A, B), so c is profiled over a grid and (A, B) solved by weighted least
   squares; a Huber reweighting keeps one noisy checkpoint from bending the curve.
 - ``predict_saturating``: the prediction and its standard error by the delta method (the fit's covariance
@@ -56,15 +56,20 @@ def binomial_sd(p, n: int | None) -> float:
     return float(np.sqrt(max(p * (1 - p), 1e-4) / n))
 
 
-def fit_saturating(x, y, chance: float | None, noise_sd: float) -> SaturatingFit:
-    """The least-squares saturating law through (x, y), robust to single outliers (see the module docstring)."""
+def fit_saturating(x, y, chance: float | None, noise_sd: float, bounds: tuple[float, float] | None = None
+                   ) -> SaturatingFit:
+    """The least-squares saturating law through (x, y), robust to single outliers (see the module docstring).
+
+    The asymptote lies in ``bounds``, by default [chance, 1] (a score).
+    """
+    bounds = bounds or (0.0 if chance is None else chance, 1.0)
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     x_ref = float(x[-1])
     u = x / x_ref
     weights = np.ones_like(y)
     scale = max(noise_sd, 1e-3)
     for _ in range(3):
-        A, B, c = _profile(u, y, weights, chance)
+        A, B, c = _profile(u, y, weights, bounds)
         resid = np.abs(y - (A - B * u**-c)) / scale
         weights = np.where(resid <= HUBER, 1.0, HUBER / np.maximum(resid, 1e-12))
     resid = y - (A - B * u**-c)
@@ -75,9 +80,8 @@ def fit_saturating(x, y, chance: float | None, noise_sd: float) -> SaturatingFit
     return SaturatingFit(float(A), float(B), float(c), x_ref, cov, sigma)
 
 
-def _profile(u: np.ndarray, y: np.ndarray, w: np.ndarray, chance: float | None) -> tuple[float, float, float]:
+def _profile(u: np.ndarray, y: np.ndarray, w: np.ndarray, bounds: tuple[float, float]) -> tuple[float, float, float]:
     """(A, B, c) minimising the weighted squared error, over the exponent grid, all grid points at once."""
-    lo = 0.0 if chance is None else chance
     basis = u[None, :] ** -EXPONENTS[:, None]  # (G, n)
     sw, swy = w.sum(), (w * y).sum()
     swb, swbb, swby = (w * basis).sum(1), (w * basis**2).sum(1), (w * basis * y).sum(1)
@@ -86,7 +90,7 @@ def _profile(u: np.ndarray, y: np.ndarray, w: np.ndarray, chance: float | None) 
     A = (swbb * swy - swb * swby) / safe
     B = -(sw * swby - swb * swy) / safe  # y = A - B * basis
     A = np.where(np.isfinite(det) & (np.abs(det) > 1e-15), A, swy / sw)
-    clipped = np.clip(A, lo, 1.0)
+    clipped = np.clip(A, *bounds)
     refit = clipped != A  # asymptote at a bound: B given A
     B = np.where(refit, (w * basis * (clipped[:, None] - y)).sum(1) / np.maximum(swbb, 1e-15), B)
     sse = (w * (y - (clipped[:, None] - B[:, None] * basis)) ** 2).sum(1)

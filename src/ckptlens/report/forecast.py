@@ -18,6 +18,8 @@ from ckptlens.analysis.forecast import (
     planned_last_step,
     siblings_of,
     store_curves,
+    store_losses,
+    task_losses,
 )
 from ckptlens.analysis.health import health_line, run_health
 from ckptlens.errors import CkptlensError
@@ -82,12 +84,14 @@ def forecast_section(page: Page, data: ReportData) -> None:
         return
     section = page.section("Where is this run heading?", "What will each task score at the end of training, and "
                            "is any checkpoint dropping below the run's trend?")
+    losses = store_losses(data.store, curves, config)
     for run in sorted({c.run for c in curves} & data.base_runs):
-        _run_part(section, data, run, [c for c in curves if c.run == run], curves, sizes, config)
+        _run_part(section, data, run, (curves, sizes, losses), config)
 
 
-def _run_part(section, data: ReportData, run: str, own: list[Curve], curves: list[Curve], sizes: dict,
-              config: ForecastConfig) -> None:
+def _run_part(section, data: ReportData, run: str, inputs: tuple, config: ForecastConfig) -> None:
+    curves, sizes, losses = inputs
+    own = [c for c in curves if c.run == run]
     last = max(int(c.steps[-1]) for c in own)
     horizon = planned_last_step(data.store, run) or 2 * last
     if horizon <= last:
@@ -95,7 +99,8 @@ def _run_part(section, data: ReportData, run: str, own: list[Curve], curves: lis
     rows, drawn = [], []
     for curve in own:
         try:
-            rows.append(forecast_curve(curve, horizon, siblings_of(curve, curves, config.ladder), sizes, config))
+            rows.append(forecast_curve(curve, horizon, siblings_of(curve, curves, config.ladder), sizes, config,
+                                       task_losses(curve, losses)))
         except TooFewCheckpoints as err:
             section.text(f"{run}/{curve.task}: {err}")
             continue
@@ -103,10 +108,10 @@ def _run_part(section, data: ReportData, run: str, own: list[Curve], curves: lis
     section.heading(f"{run}: forecast to step {horizon}", level=3)
     drawn.sort(key=lambda c: -(c.scores[-1] - (c.chance or 0)))
     for curve in drawn[:MAX_FIGURES]:
-        path = _figure(curve, horizon, curves, sizes, config, data.figures / f"forecast-{run}-{curve.task}.png")
+        path = _figure(curve, horizon, inputs, config, data.figures / f"forecast-{run}-{curve.task}.png")
         section.figure(path, f"{run} {curve.task}: observed scores, fitted path and forecast band to step {horizon}")
     section.table(("task", "predicted", "lo", "hi", "method", "n_points", "note"), rows)
-    _backtest_part(section, run, curves, sizes, config)
+    _backtest_part(section, run, inputs, config)
     flags = run_health(data.store, run, config.metric)
     if flags:
         section.table(("task", "step", "drop", "p_value", "test"), flags)
@@ -114,8 +119,9 @@ def _run_part(section, data: ReportData, run: str, own: list[Curve], curves: lis
         section.text("Health: no checkpoint drops below the run's trend by more than its noise.")
 
 
-def _backtest_part(section, run: str, curves: list[Curve], sizes: dict, config: ForecastConfig) -> None:
-    rows = backtest(curves, sizes, BACKTEST_CUT, config, [run])
+def _backtest_part(section, run: str, inputs: tuple, config: ForecastConfig) -> None:
+    curves, sizes, losses = inputs
+    rows = backtest(curves, sizes, BACKTEST_CUT, config, [run], losses)
     if not rows:
         return
     summary = backtest_summary(rows)
@@ -123,10 +129,12 @@ def _backtest_part(section, run: str, curves: list[Curve], sizes: dict, config: 
                  + summary_line(summary))
 
 
-def _figure(curve: Curve, horizon: int, curves: list[Curve], sizes: dict, config: ForecastConfig, path: Path) -> Path:
+def _figure(curve: Curve, horizon: int, inputs: tuple, config: ForecastConfig, path: Path) -> Path:
+    curves, sizes, losses = inputs
     siblings = siblings_of(curve, curves, config.ladder)
     grid = np.unique(np.geomspace(curve.steps[-1] + 1, horizon, PATH_POINTS).astype(int))
-    path_rows = [forecast_curve(curve, int(s), siblings, sizes, config) for s in grid]
+    loss = task_losses(curve, losses)
+    path_rows = [forecast_curve(curve, int(s), siblings, sizes, config, loss) for s in grid]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for sibling in siblings:
         ax.plot(sibling.steps, sibling.scores, color="grey", alpha=0.25, lw=1)
@@ -157,10 +165,11 @@ def watch_lines(store, run: str, step: int, metric: str | None = None) -> list[s
     last = max(int(c.steps[-1]) for c in own)
     planned = planned_last_step(store, run)
     horizon = planned if planned and planned > last else 2 * last
-    parts = []
+    parts, losses = [], store_losses(store, curves, config)
     for curve in own:
         try:
-            r = forecast_curve(curve, horizon, siblings_of(curve, curves, config.ladder), sizes, config)
+            r = forecast_curve(curve, horizon, siblings_of(curve, curves, config.ladder), sizes, config,
+                               task_losses(curve, losses))
         except TooFewCheckpoints:
             continue
         parts.append(f"{curve.task} {r['predicted']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]")
