@@ -50,6 +50,8 @@ def test_forecast_rows(cli, ladder_store):
                        "--ladder", "none", "--format", "csv")
     assert code == 0 and out.splitlines()[0].startswith("run,task,metric,step,predicted,lo,hi,method")
     assert "within-run" in out
+    code, out, err = cli("forecast", "--store", ladder_store, "--at-step", "150000", "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 6  # every run, every task
 
 
 def test_backtest(cli, ladder_store):
@@ -67,10 +69,15 @@ def test_backtest(cli, ladder_store):
 
 def test_refusals(cli, ladder_store, tmp_path):
     code, _, err = cli("forecast", "--store", ladder_store, "--run", "pythia-410m", "--at-step", "50000")
-    assert code == 2 and "not after pythia-410m's last stored step 83000" in err and "--backtest" in err
+    assert code == 2 and "50000, is not after pythia-410m's last stored step 83000" in err and "--backtest" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    code, _, err = cli("forecast", "--store", ladder_store, "--at-step", "90000")
+    code, _, err = cli("forecast", "--store", ladder_store, "--at-tokens", "1e9")
     assert code == 2 and "--run" in err
+    code, _, err = cli("forecast", "--store", ladder_store, "--run", "pythia-410m", "--at-tokens", "1e9")
+    assert code == 2 and "477, is not after" in err  # 2,097,152 tokens per step in the Pythia files
+    code, out, err = cli("forecast", "--store", ladder_store, "--run", "pythia-410m", "--at-tokens", "4e11",
+                         "--format", "json")
+    assert code == 0 and json.loads(out)[0]["step"] == round(4e11 / 2_097_152)
     code, _, err = cli("forecast", "--store", ladder_store, "--run", "pythia-410m", "--at-step", "90000",
                        "--ladder", "x")
     assert code == 2 and "--ladder names unknown run(s) x" in err

@@ -231,17 +231,18 @@ def task_losses(curve: Curve, losses: dict[tuple[str, str], LossCurve]) -> TaskL
     return own, [c for (_, task), c in losses.items() if task == curve.task]
 
 
-def forecast_store(store: Store, run: str, at: int, config: ForecastConfig = ForecastConfig()) -> list[dict]:
-    """One row per task of ``run`` at step ``at``, which must lie after the run's last stored step."""
+def forecast_store(store: Store, run: str | None, at: int, config: ForecastConfig = ForecastConfig()) -> list[dict]:
+    """One row per task of ``run`` (None: of every base run) at step ``at``, after each run's last stored step."""
     curves, sizes = store_curves(store, config)
-    own = [c for c in curves if c.run == run]
+    own = [c for c in curves if run is None or c.run == run]
     if not own:
         known = ", ".join(sorted(sizes)) or "none"
         raise CkptlensError(f"no scored task of run {run!r} in {store.root}; runs: {known}")
-    last = max(int(c.steps[-1]) for c in own)
-    if at <= last:
-        raise CkptlensError(f"--at-step {at} is not after {run}'s last stored step {last}; to check forecasts "
-                            "against stored checkpoints use --backtest F")
+    for name in sorted({c.run for c in own}):
+        last = max(int(c.steps[-1]) for c in own if c.run == name)
+        if at <= last:
+            raise CkptlensError(f"the step to forecast, {at}, is not after {name}'s last stored step {last}; to check "
+                                "forecasts against stored checkpoints use --backtest F")
     losses = store_losses(store, curves, config)
     return [forecast_curve(c, at, siblings_of(c, curves, config.ladder), sizes, config, task_losses(c, losses))
             for c in own]

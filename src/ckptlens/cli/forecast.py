@@ -13,7 +13,7 @@ from ckptlens.errors import CkptlensError
 
 def forecast(
     store: StoreOpt = DEFAULT_STORE,
-    run: Annotated[str | None, typer.Option(help="Run to forecast (--backtest: only this run).")] = None,
+    run: Annotated[str | None, typer.Option(help="Run to forecast (default: every run of the store).")] = None,
     at_step: Annotated[int | None, typer.Option("--at-step", help="Step to forecast, after the run's last.")] = None,
     at_tokens: Annotated[
         float | None, typer.Option("--at-tokens", help="Or tokens seen to forecast at (the run's tokens per step).")
@@ -69,8 +69,8 @@ def _check(interval: float, fit_start: float, at_step, at_tokens, backtest, run)
         if backtest <= 0:
             problems.append(f"--backtest must be a fraction in (0, 1] or a step, got {backtest}")
     else:
-        if run is None:
-            problems.append("name the run to forecast with --run (or use --backtest F)")
+        if at_tokens is not None and run is None:
+            problems.append("--at-tokens converts with one run's tokens per step: name it with --run")
         if (at_step is None) == (at_tokens is None):
             problems.append("give one of --at-step N or --at-tokens T (or --backtest F)")
     if problems:
