@@ -41,6 +41,7 @@ from ckptlens.analysis.forecast_fit import (
     size_weights,
 )
 from ckptlens.analysis.forecast_loss import LossCurve, loss_curves, two_step
+from ckptlens.analysis.matrix import chosen_metric
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
 from ckptlens.tasks.chance import near_chance
@@ -244,8 +245,24 @@ def forecast_store(store: Store, run: str | None, at: int, config: ForecastConfi
             raise CkptlensError(f"the step to forecast, {at}, is not after {name}'s last stored step {last}; to check "
                                 "forecasts against stored checkpoints use --backtest F")
     losses = store_losses(store, curves, config)
-    return [forecast_curve(c, at, siblings_of(c, curves, config.ladder), sizes, config, task_losses(c, losses))
+    rows = [forecast_curve(c, at, siblings_of(c, curves, config.ladder), sizes, config, task_losses(c, losses))
             for c in own]
+    return _named_metrics(store, rows, config)
+
+
+def _named_metrics(store: Store, rows: list[dict], config: ForecastConfig) -> list[dict]:
+    """Without --metric, a task with records is scored on its first metric (``matrix.chosen_metric``): say which."""
+    if config.metric is not None:
+        return rows
+    names: dict[tuple[str, str], str | None] = {}
+    for row in rows:
+        key = (row["run"], row["task"])
+        if key not in names:
+            names[key] = None
+            if row["task"] in store.tasks(row["run"]):
+                names[key] = chosen_metric(store.read([row["run"]], [row["task"]], columns=["metrics"]), None)
+        row["metric"] = names[key] or row["metric"]
+    return rows
 
 
 def step_at_tokens(store: Store, run: str, tokens: float, config: ForecastConfig = ForecastConfig()) -> int:
@@ -358,4 +375,4 @@ def backtest_store(store: Store, cut: float, config: ForecastConfig = ForecastCo
     rows = backtest(curves, sizes, cut, config, runs, store_losses(store, curves, config))
     if not rows:
         raise CkptlensError(f"nothing to backtest in {store.root}: no run has a checkpoint after the cut {cut:g}")
-    return rows
+    return _named_metrics(store, rows, config)
