@@ -52,12 +52,12 @@ def backtest_rich_table(rows: Sequence[dict]) -> Table:
     """One line per (run, task): forecast of the last stored step from the checkpoints up to the cut."""
     table = Table(title="Backtest: forecast of each run's last checkpoint from its early ones", title_justify="left")
     add_columns(table, ("run", "task", "cut", "step", "truth", "predicted", "lo", "hi", "error", "covered", "method",
-                        "last value", "within-run"), left=("run", "task", "method"))
+                        "last value", "within-run", "note"), left=("run", "task", "method", "note"))
     for r in rows:
         table.add_row(r["run"], r["task"], str(r["cut_step"]), str(r["step"]), _num(r["truth"]), _num(r["predicted"]),
                       _num(r["lo"]), _num(r["hi"]), "–" if r["error"] is None else f"{r['error']:+.3f}",
                       {True: "yes", False: "NO", None: "–"}[r["covered"]], r["method"] or "–",
-                      _num(r["last_value"]), _num(r["within_run"]))
+                      _num(r["last_value"]), _num(r["within_run"]), r["note"] or "")
     return table
 
 
