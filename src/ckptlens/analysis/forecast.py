@@ -34,6 +34,7 @@ import numpy as np
 from ckptlens.analysis.curves import Curve, run_sizes, task_curves
 from ckptlens.analysis.forecast_fit import (
     EXTRAPOLATED_WEIGHT,
+    SaturatingFit,
     binomial_sd,
     fit_saturating,
     ladder_gain,
@@ -137,14 +138,21 @@ def fit_points(curve: Curve, config: ForecastConfig) -> tuple[np.ndarray, np.nda
     return curve.steps[keep].astype(float), curve.scores[keep]
 
 
-def within_run(curve: Curve, at: int, config: ForecastConfig) -> tuple[float, float, int] | None:
-    """(prediction, its standard error, points fitted) of the saturating law; None with too few points."""
+def within_fit(curve: Curve, config: ForecastConfig) -> SaturatingFit | None:
+    """The saturating law fitted to the run's points from the fit start on; None with too few points."""
     x, y = fit_points(curve, config)
     if len(x) < config.min_points or x[-1] <= 0:
         return None
-    noise = binomial_sd(y[-1], curve.n_examples)
-    predicted, se = predict_saturating(fit_saturating(x, y, curve.chance, noise), at)
-    return predicted, se, len(x)
+    return fit_saturating(x, y, curve.chance, binomial_sd(y[-1], curve.n_examples))
+
+
+def within_run(curve: Curve, at: int, config: ForecastConfig) -> tuple[float, float, int] | None:
+    """(prediction, its standard error, points fitted) of the saturating law; None with too few points."""
+    fit = within_fit(curve, config)
+    if fit is None:
+        return None
+    predicted, se = predict_saturating(fit, at)
+    return predicted, se, len(fit_points(curve, config)[0])
 
 
 def _extended(sibling: Curve, at: int, config: ForecastConfig) -> tuple[float, float, int] | None:

@@ -20,6 +20,7 @@ from ckptlens.analysis.forecast import (
     store_curves,
     store_losses,
     task_losses,
+    within_fit,
 )
 from ckptlens.analysis.health import health_line, run_health
 from ckptlens.errors import CkptlensError
@@ -145,7 +146,17 @@ def _figure(curve: Curve, horizon: int, inputs: tuple, config: ForecastConfig, p
                     label=f"{config.interval:.0%} interval")
     if curve.chance is not None:
         ax.axhline(curve.chance, color="black", lw=0.8, ls=":", label="chance")
-    ax.set_xscale("symlog", linthresh=max(1.0, float(curve.steps[curve.steps > 0].min(initial=1))))
+    fitted = within_fit(curve, config)
+    if fitted is not None:
+        x = np.geomspace(max(float(curve.steps[curve.steps > 0].min(initial=1)), config.fit_start * curve.steps[-1]),
+                         horizon, 60)
+        ax.plot(x, fitted(x), color="C0", lw=1, ls="--", label="within-run law")
+    positive = curve.steps[curve.steps > 0]
+    if len(positive) == len(curve.steps):
+        ax.set_xscale("log")
+    else:
+        ax.set_xscale("symlog", linthresh=float(positive.min(initial=1)))
+        ax.set_xlim(left=0)
     ax.set_title(f"{curve.run} / {curve.task}" + (" (siblings faint)" if siblings else ""), fontsize=10)
     ax.set_xlabel(STEP_LABEL, fontsize=9)
     ax.set_ylabel(SCORE_LABEL, fontsize=9)
