@@ -126,8 +126,10 @@ def _backtest_part(section, run: str, inputs: tuple, config: ForecastConfig) -> 
     if not rows:
         return
     summary = backtest_summary(rows)
+    refused = [r["note"] for r in rows if r["predicted"] is None]
+    why = f" ({len(refused)} task(s) without a forecast: {refused[0]})" if refused else ""
     section.text(f"Backtest (first {BACKTEST_CUT:.0%} of the run, forecast of its last checkpoint): "
-                 + summary_line(summary))
+                 + summary_line(summary) + why)
 
 
 def _figure(curve: Curve, horizon: int, inputs: tuple, config: ForecastConfig, path: Path) -> Path:
