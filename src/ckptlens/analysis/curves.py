@@ -157,3 +157,15 @@ def _curves(table: pa.Table, score: str, tokens: str, category: str | None, cate
             ))
             start = end
     return curves
+
+
+def imported_curves(store: Store, metric: str | None = None, categories=None) -> list[Curve]:
+    """Curves of the task-level results imported without samples (``metric``, acc when None); no record is read."""
+    return _aggregate_curves(store, metric or "acc", categories)
+
+
+def matrix_curve(matrix) -> Curve:
+    """The task score by step of a ``matrix.TaskMatrix`` (mean over its examples), for analyses that read the
+    store once; tokens are not in the matrix."""
+    return Curve(matrix.run, matrix.task, matrix.category, matrix.steps, np.full(len(matrix.steps), np.nan),
+                 matrix.score.mean(axis=0), chance=matrix.chance, n_examples=matrix.n_examples)

@@ -31,7 +31,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ckptlens.analysis.curves import Curve, run_sizes, task_curves
+from ckptlens.analysis.curves import Curve, imported_curves, matrix_curve, run_sizes, task_curves
 from ckptlens.analysis.forecast_fit import (
     EXTRAPOLATED_WEIGHT,
     SaturatingFit,
@@ -41,7 +41,7 @@ from ckptlens.analysis.forecast_fit import (
     predict_saturating,
     size_weights,
 )
-from ckptlens.analysis.forecast_loss import LossCurve, loss_curves, two_step
+from ckptlens.analysis.forecast_loss import LossCurve, loss_curve, loss_curves, two_step
 from ckptlens.analysis.matrix import chosen_metric
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
@@ -295,6 +295,18 @@ def planned_last_step(store: Store, run: str) -> int | None:
         return None
     planned = series_manifest(Path(series)).get("config", {}).get("max_steps")
     return int(planned) if planned else None
+
+
+def matrix_inputs(store: Store, matrices: dict, config: ForecastConfig) -> tuple[list[Curve], dict, dict]:
+    """(curves, sizes, losses) from matrices already read (the report's single read of the store) and the
+    store's imported task-level results: the base runs' record curves win over imported ones, as in
+    ``curves.task_curves``."""
+    sizes = run_sizes(store)
+    curves = {(c.run, c.task): c for c in imported_curves(store, config.metric) if c.run in sizes}
+    base = {key: m for key, m in matrices.items() if key[0] in sizes}
+    curves.update({key: matrix_curve(m) for key, m in base.items()})
+    losses = {key: found for key, m in base.items() if (found := loss_curve(m)) is not None}
+    return [curves[k] for k in sorted(curves)], sizes, losses
 
 
 def store_curves(store: Store, config: ForecastConfig) -> tuple[list[Curve], dict]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ckptlens.analysis.forecast_fit import fit_saturating, predict_saturating
-from ckptlens.analysis.matrix import MissingMetric, store_matrix
+from ckptlens.analysis.matrix import MissingMetric, TaskMatrix, store_matrix
 from ckptlens.store import Store
 
 CLIP = 0.01  # the score above chance is clipped to [CLIP, 1 - CLIP] before its logit
@@ -52,17 +52,20 @@ def loss_curves(store: Store, runs: list[str], metric: str | None = None) -> dic
     for run in runs:
         for task in store.tasks(run):
             try:
-                matrix = store_matrix(store, run, task, metric=metric)
+                found = loss_curve(store_matrix(store, run, task, metric=metric))
             except MissingMetric:
                 continue
-            if matrix is None or matrix.kind != "multiple_choice" or matrix.logliks.shape[2] == 0:
-                continue
-            if (matrix.gold < 0).any():
-                continue
-            loss = gold_loss(matrix.logliks, matrix.gold)
-            if np.isfinite(loss).all():
-                out[(run, task)] = LossCurve(matrix.steps, loss, matrix.score.mean(axis=0))
+            if found is not None:
+                out[(run, task)] = found
     return out
+
+
+def loss_curve(matrix: TaskMatrix | None) -> LossCurve | None:
+    """The gold-loss curve of a multiple-choice matrix with log-likelihoods, else None."""
+    if matrix is None or matrix.kind != "multiple_choice" or matrix.logliks.shape[2] == 0 or (matrix.gold < 0).any():
+        return None
+    loss = gold_loss(matrix.logliks, matrix.gold)
+    return LossCurve(matrix.steps, loss, matrix.score.mean(axis=0)) if np.isfinite(loss).all() else None
 
 
 def fit_loss_to_score(loss, score, floor: float | None) -> tuple[float, float, float]:

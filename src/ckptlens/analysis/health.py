@@ -86,21 +86,31 @@ def health_line(run: str, task: str, flag: dict) -> str:
             f"({flag['test']} p = {flag['p_value']:.2g})")
 
 
-def run_health(store: Store, run: str, metric: str | None = None, config: HealthConfig = HealthConfig()) -> list[dict]:
-    """Every flag of ``run``, with its task: McNemar on multiple-choice records, binomial on the rest."""
+def run_health(run: str, curves: list, matrices: dict, config: HealthConfig = HealthConfig()) -> list[dict]:
+    """Every flag of ``run``, with its task: McNemar on its multiple-choice matrices ({(run, task): matrix}),
+    binomial on its other curves."""
     flags = []
+    tested = set()
+    for (owner, task), matrix in sorted(matrices.items()):
+        if owner == run and matrix.kind == "multiple_choice":
+            flags += [{"run": run, "task": task, **f} for f in mcnemar_flags(matrix.steps, matrix.score, config)]
+            tested.add(task)
+    for curve in curves:
+        if curve.run == run and curve.task not in tested:
+            found = binomial_flags(curve.steps, curve.scores, curve.n_examples, config)
+            flags += [{"run": run, "task": curve.task, **f} for f in found]
+    return flags
+
+
+def store_health(store: Store, run: str, metric: str | None = None, config: HealthConfig = HealthConfig()
+                 ) -> list[dict]:
+    """``run_health`` of one run, read from the store (what a watch calls after each checkpoint)."""
     matrices = {}
     for task in store.tasks(run):
         try:
             matrix = store_matrix(store, run, task, metric=metric)
         except MissingMetric:
             continue
-        if matrix is not None and matrix.kind == "multiple_choice":
-            matrices[task] = matrix
-    for task, matrix in sorted(matrices.items()):
-        flags += [{"run": run, "task": task, **f} for f in mcnemar_flags(matrix.steps, matrix.score, config)]
-    for curve in task_curves(store, metric):
-        if curve.run == run and curve.task not in matrices:
-            found = binomial_flags(curve.steps, curve.scores, curve.n_examples, config)
-            flags += [{"run": run, "task": curve.task, **f} for f in found]
-    return flags
+        if matrix is not None:
+            matrices[(run, task)] = matrix
+    return run_health(run, task_curves(store, metric), matrices, config)

@@ -15,6 +15,7 @@ from ckptlens.analysis.forecast import (
     backtest,
     backtest_summary,
     forecast_curve,
+    matrix_inputs,
     planned_last_step,
     siblings_of,
     store_curves,
@@ -22,8 +23,7 @@ from ckptlens.analysis.forecast import (
     task_losses,
     within_fit,
 )
-from ckptlens.analysis.health import health_line, run_health
-from ckptlens.errors import CkptlensError
+from ckptlens.analysis.health import health_line, run_health, store_health
 from ckptlens.report.data import ReportData
 from ckptlens.report.figures import SCORE_LABEL, STEP_LABEL, plt, save_figure
 from ckptlens.report.html import Page
@@ -79,13 +79,11 @@ def summary_line(summary: dict) -> str:
 def forecast_section(page: Page, data: ReportData) -> None:
     """Per base run: the forecast to its planned end (or twice its last step), the backtest, the health flags."""
     config = ForecastConfig(metric=data.config.stability.metric)
-    try:
-        curves, sizes = store_curves(data.store, config)
-    except CkptlensError:
+    curves, sizes, losses = matrix_inputs(data.store, data.matrices, config)
+    if not curves:
         return
     section = page.section("Where is this run heading?", "What will each task score at the end of training, and "
                            "is any checkpoint dropping below the run's trend?")
-    losses = store_losses(data.store, curves, config)
     for run in sorted({c.run for c in curves} & data.base_runs):
         _run_part(section, data, run, (curves, sizes, losses), config)
 
@@ -113,7 +111,7 @@ def _run_part(section, data: ReportData, run: str, inputs: tuple, config: Foreca
         section.figure(path, f"{run} {curve.task}: observed scores, fitted path and forecast band to step {horizon}")
     section.table(("task", "predicted", "lo", "hi", "method", "n_points", "note"), rows)
     _backtest_part(section, run, inputs, config)
-    flags = run_health(data.store, run, config.metric)
+    flags = run_health(run, curves, data.matrices)
     if flags:
         section.table(("task", "step", "drop", "p_value", "test"), flags)
     else:
@@ -169,7 +167,7 @@ def _figure(curve: Curve, horizon: int, inputs: tuple, config: ForecastConfig, p
 
 def watch_lines(store, run: str, step: int, metric: str | None = None) -> list[str]:
     """What a watch prints after a checkpoint: the health flags at ``step`` and one forecast line for the run."""
-    lines = [health_line(run, f["task"], f) for f in run_health(store, run, metric) if f["step"] == step]
+    lines = [health_line(run, f["task"], f) for f in store_health(store, run, metric) if f["step"] == step]
     config = ForecastConfig(metric=metric)
     curves, sizes = store_curves(store, config)
     own = [c for c in curves if c.run == run]
