@@ -24,7 +24,7 @@ def forecast(
                      "(43000), forecast the last one and score the forecast."),
     ] = None,
     metric: MetricOpt = None,
-    interval: Annotated[float, typer.Option(help="Central probability of the [lo, hi] interval.")] = 0.9,
+    interval: Annotated[float, typer.Option(help="Central probability of the interval from lo to hi.")] = 0.9,
     ladder: Annotated[
         str, typer.Option(help="Sibling runs of other sizes: auto (all in the store), none, or RUN,RUN.")
     ] = "auto",
