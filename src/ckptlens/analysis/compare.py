@@ -99,7 +99,7 @@ def compare_tasks(
 
 
 def _only_run(store: Store) -> str:
-    runs = [r for r in store.runs() if store.tasks(r) and not store.run_info(r).get("averaged_from")]
+    runs = [r for r in store.base_runs() if store.tasks(r)]
     if len(runs) != 1:
         named = ", ".join(runs) if runs else "none with per-example records"
         raise CkptlensError(f"{store.root} holds {len(runs)} runs ({named}): name one with --run")

@@ -38,9 +38,10 @@ class StepSums:
 
     @classmethod
     def of(cls, matrix: TaskMatrix) -> StepSums:
-        scored = ~np.isnan(matrix.score)
+        """The task's score per step (``TaskMatrix.curve``) times its examples scored there, as lm-eval weighs it."""
+        counts = (~np.isnan(matrix.score)).sum(axis=0)
         return cls(matrix.run, matrix.task, matrix.category, matrix.steps,
-                   np.where(scored, matrix.score, 0.0).sum(axis=0), scored.sum(axis=0))
+                   np.where(counts > 0, matrix.curve * counts, 0.0), counts)
 
     def at(self, step: int) -> tuple[float, int]:
         index = int(np.flatnonzero(self.steps == step)[0])

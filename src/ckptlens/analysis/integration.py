@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, text_scores
-from ckptlens.analysis.matrix import TaskMatrix
+from ckptlens.analysis.matrix import TaskMatrix, step_scores
 from ckptlens.tasks.metrics import normalise_text
 
 RAW = "raw"
@@ -43,8 +43,8 @@ class MethodMatrix:
 
     @property
     def curve(self) -> np.ndarray:
-        """The task score at each step: the mean over examples."""
-        return self.score.mean(axis=0)
+        """The task score at each step (``matrix.step_scores``)."""
+        return step_scores(self.score)
 
 
 def method_matrices(
