@@ -82,3 +82,17 @@ def test_the_builder_says_which_examples_it_dropped_and_why(tmp_path):
     assert "1 of 4 examples have no 'acc' value at some checkpoints" in said
     assert matrix.example_ids.tolist() == ["e0", "e1", "e3"] and matrix.metric == "acc"
     np.testing.assert_allclose(matrix.curve, matrix.score.mean(axis=0))
+
+
+@pytest.mark.filterwarnings("ignore:r/facts")
+def test_an_average_is_compared_on_the_examples_its_base_run_keeps(tmp_path):
+    store = _store(tmp_path)
+    for index, step in enumerate(STEPS):
+        rows = [dict(row, run="r-avg2") for row in _rows(step, index)]
+        rows += [dict(rows[0], example_id="gone")] if step == 30 else []  # the average has every example
+        store.write_unit("r-avg2", f"step{step}", "facts", records_table(rows))
+    store.write_run_info("r-avg2", {"series": "/runs/r-avg2", "averaged_from": "/runs/r", "window": 2})
+    rows = {r.method: r for r in stability_table(store, StabilityConfig(last=1.0, windows=(2,), bootstrap=0,
+                                                                        adaptive=None, rules=("vote",)))}
+    assert rows["average"].n_examples == rows["raw"].n_examples == 4
+    assert rows["average"].mean_score == pytest.approx(_expected(set())[1:].mean())  # same records, same scores

@@ -115,6 +115,11 @@ class TaskMatrix:
             tokens=None if self.tokens is None else self.tokens[keep],
         )
 
+    def on_examples(self, ids: np.ndarray) -> TaskMatrix | None:
+        """The same matrix on the examples ``ids`` (another run's, sorted), None when it lacks some of them."""
+        keep = np.isin(self.example_ids, ids)
+        return self.select_examples(keep) if keep.sum() == len(ids) else None
+
     def select_examples(self, keep: np.ndarray) -> TaskMatrix:
         """The same matrix restricted to the examples where ``keep`` (E,) is true."""
         return replace(

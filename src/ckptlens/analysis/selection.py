@@ -124,8 +124,9 @@ def _candidates(matrix: TaskMatrix, avg: TaskMatrix | None, config: SelectConfig
     if matrix.kind == "multiple_choice" and matrix.logliks.shape[2]:
         criteria["ensemble-vote"] = (ensemble_choices(matrix.logliks, n, "vote", ends) == matrix.gold[:, None]) * 1.0
     steps = matrix.steps[ends]
-    if avg is not None and np.isin(steps, avg.steps).all() and np.array_equal(avg.example_ids, matrix.example_ids):
-        criteria["average"] = avg.select_steps(steps).score
+    same = None if avg is None else avg.on_examples(matrix.example_ids)
+    if same is not None and np.isin(steps, same.steps).all():
+        criteria["average"] = same.select_steps(steps).score
     return _Candidates(steps, raw, criteria)
 
 
