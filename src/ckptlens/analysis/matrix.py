@@ -1,7 +1,7 @@
 """The one score matrix: records of one (run, task) as example x checkpoint matrices, the shape every metric takes.
 
 Every analysis reads scores through this builder (stability, scores and groups, capability curves,
-verdict, select, compare, forecast), so on one store they agree. It owns four choices:
+verdict, select, compare), so on one store they agree. It owns four choices:
 
 - **Which examples count.** Checkpoints are columns ordered by step; examples are rows ordered by id. An
   example counts when it has a record, and a value of the chosen metric, at every checkpoint of the run;
