@@ -290,7 +290,7 @@ def planned_last_step(store: Store, run: str) -> int | None:
 
     from ckptlens.tasks.resolve import series_manifest
 
-    series = store.run_info(run).get("series")
+    series = store.info(run).series
     if not series or not Path(series).is_dir():
         return None
     planned = series_manifest(Path(series)).get("config", {}).get("max_steps")
