@@ -12,6 +12,7 @@ from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.evaluate import eval_command
 from ckptlens.cli.failures import run_one_line
+from ckptlens.cli.forecast import forecast
 from ckptlens.cli.options import (
     DEFAULT_STORE,
     AdaptiveOpt,
@@ -125,6 +126,7 @@ def average(
 app.command()(drift)
 app.command()(linearity)
 app.command()(interpolate)
+app.command()(forecast)
 
 
 @app.command()

@@ -126,5 +126,5 @@ def _watch(request: EvalRequest) -> None:
     from ckptlens.store import Store
 
     report = None if request.report is None else Path(request.report)
-    done = watch_request(request, refresh_after_each(console, Store(request.store), report, request.last))
+    done = watch_request(request, refresh_after_each(console, Store(request.store), report, request.last, request.run))
     console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")

@@ -17,6 +17,7 @@ from ckptlens.store.records import (
     drift_table,
     records_table,
 )
+from ckptlens.store.runs import RunInfo
 from ckptlens.store.store import Shard, Store
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Claim",
     "DRIFT_SCHEMA",
     "RECORD_SCHEMA",
+    "RunInfo",
     "SAMPLE_COUNT",
     "WHOLE_MODEL",
     "PromptChange",
