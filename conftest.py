@@ -33,11 +33,12 @@ def docs_workspace(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _doctest_workspace(request, tmp_path, monkeypatch):
-    if not isinstance(request.node, DoctestItem):
+def _doctest_workspace(request):
+    if not isinstance(request.node, DoctestItem):  # other tests: nothing, not even a temporary folder
         yield
         return
-    monkeypatch.chdir(tmp_path)
+    tmp_path = request.getfixturevalue("tmp_path")
+    request.getfixturevalue("monkeypatch").chdir(tmp_path)
     source = "\n".join(example.source for example in request.node.dtest.examples)
     if not any(word in source for word in WORKSPACE_WORDS):
         yield

@@ -1,4 +1,5 @@
-"""The README's commands are the CLI's: every subcommand and flag it shows exists, and CI runs its test command."""
+"""The README's commands are the CLI's: every subcommand and flag it and the docs show exists, CI runs its test command,
+and its demo table is read from a demo run's summary.json or is a dated example."""
 
 import importlib.util
 import json
@@ -10,7 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```bash\n(.*?)```", README, re.S)
-LINES = [line.split(" #")[0].strip() for block in BLOCKS for line in block.splitlines()]  # comments dropped
+DOCS = [page.read_text() for page in sorted((ROOT / "docs").rglob("*.md"))]
+DOCS_BLOCKS = [block for page in DOCS for block in re.findall(r"```bash\n(.*?)```", page, re.S)]
+LINES = [line.split(" #")[0].strip() for block in BLOCKS + DOCS_BLOCKS for line in block.splitlines()]  # no comments
 COMMANDS = [line for line in LINES if line.startswith("ckptlens ")]
 
 
