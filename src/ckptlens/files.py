@@ -180,3 +180,38 @@ def read_text(path: Path, fix: str = "save it as UTF-8") -> str:
         raise CkptlensError(
             f"{path} is not UTF-8 text (byte {error.start} is {data[error.start]:#04x}); {fix}"
         ) from None
+
+
+def validated(schema: type, data: object, path: Path | str, line: int | None = None, fix: str = "repair it"):
+    """``data`` read from ``path`` as the pydantic model ``schema``; the first problem is one line naming the file
+    (and ``line``, for one line of a JSON Lines file), the field, what is wrong and the ``fix``.
+
+    pydantic is imported here, when a file is read, not when the command line is parsed.
+
+    >>> from pydantic import BaseModel, ConfigDict, Field
+    >>> class Row(BaseModel):
+    ...     model_config = ConfigDict(strict=True)
+    ...     score: float = Field(allow_inf_nan=False)
+    >>> validated(Row, {"score": float("nan")}, "scores.jsonl", line=3)
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: scores.jsonl:3: field score should be a finite number (got nan); repair it
+    """
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(data)
+    except ValidationError as error:
+        raise CkptlensError(f"{path}{'' if line is None else f':{line}'}: {describe(error)}; {fix}") from None
+
+
+def describe(error) -> str:
+    """The first problem of a pydantic ``ValidationError`` in a few words: the field (``samples[3].output``),
+    what is wrong and the value found."""
+    first = error.errors(include_url=False)[0]
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
+    if first["type"] == "missing":
+        return f"field {field} is missing"
+    message = first["msg"].removeprefix("Input ").removeprefix("Value error, ")
+    found = first.get("input")
+    shown = repr(found) if not isinstance(found, dict | list) else f"a {'mapping' if isinstance(found, dict) else 'list'}"
+    return f"{f'field {field}' if field else 'the file'} {message} (got {shown[:60]})"
