@@ -213,5 +213,5 @@ def describe(error) -> str:
         return f"field {field} is missing"
     message = first["msg"].removeprefix("Input ").removeprefix("Value error, ")
     found = first.get("input")
-    shown = repr(found) if not isinstance(found, dict | list) else f"a {'mapping' if isinstance(found, dict) else 'list'}"
+    shown = {dict: "a mapping", list: "a list"}.get(type(found), repr(found))
     return f"{f'field {field}' if field else 'the file'} {message} (got {shown[:60]})"

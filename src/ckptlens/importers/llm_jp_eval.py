@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from ckptlens.checkpoints.series import parse_step
 from pydantic import BaseModel, ConfigDict, Field
 
+from ckptlens.checkpoints.series import parse_step
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_json, validated
 from ckptlens.importers import identity
