@@ -39,6 +39,9 @@ WRITE_REFUSALS = frozenset(
                                       "ENOTDIR", "EEXIST", "ENOTEMPTY", "ENAMETOOLONG", "EIO")
     if hasattr(errno, name)
 )
+# Refusals that no read causes: reported as a refused write even where the writer did not name its target.
+ONLY_ON_WRITE = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS")
+                          if hasattr(errno, name))
 
 
 def temporary_name(path: Path) -> Path:
@@ -141,8 +144,36 @@ def refused_writes(path: Path) -> Iterator[None]:
     except OSError as error:
         if error.errno not in WRITE_REFUSALS:
             raise
-        fix = "free space or choose a writable path, then rerun"
-        raise CkptlensError(f"cannot write {path}: {os.strerror(error.errno)}; {fix}") from error
+        raise cannot_write(path, error) from error
+
+
+def cannot_write(path: Path | str, error: OSError) -> CkptlensError:
+    """The one line every refused write ends with: ``cannot write PATH: why; what to do``."""
+    fix = "free space or choose a writable path, then rerun"
+    return CkptlensError(f"cannot write {path}: {os.strerror(error.errno)}; {fix}")
+
+
+def refused_write(error: OSError) -> CkptlensError | None:
+    """The one-line error for an ``OSError`` that can only come from writing (a full disk, a read-only file
+    system, a quota), wherever it was raised; None for other errors. The command line's last resort: a writer
+    that did not name its target is still reported as a refused write, not as a bug.
+
+    >>> print(refused_write(OSError(errno.EROFS, "Read-only file system", "store/runs/a.json")))
+    cannot write store/runs/a.json: Read-only file system; free space or choose a writable path, then rerun
+    """
+    if error.errno not in ONLY_ON_WRITE:
+        return None
+    return cannot_write(error.filename if error.filename is not None else "a file", error)
+
+
+def remove(path: Path) -> None:
+    """Remove the file or folder ``path`` (gone already is fine); a refusal is ``cannot write PATH``."""
+    path = Path(path)
+    with refused_writes(path):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def read_json(path: Path, fix: str = "repair or remove it") -> object:

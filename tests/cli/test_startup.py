@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "transformers", "pyarrow", "matplotlib", "numpy", "pandas", "ray", "httpx", "httpx2", "requests")
+HEAVY = ("torch", "transformers", "pyarrow", "matplotlib", "numpy", "pandas", "ray", "httpx", "httpx2", "requests",
+         "pydantic")
 PROBE = """
 import sys
 sys.argv = ["ckptlens", *sys.argv[1:]]

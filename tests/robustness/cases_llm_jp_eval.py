@@ -39,17 +39,19 @@ def dataset(path: tuple, value, split: str = "dev"):
     return setup
 
 
-def result(path: tuple, value):
-    def setup(tmp, series):
-        data = {"config": {"model": {"pretrained_model_name_or_path": "/ckpt/llm-jp/iter_0000100"}},
-                "scores": {"jemhopqa_char_f1": 0.5, "AVG": 0.5},
-                "outputs": {"jemhopqa": [{"input": "q1", "pred": "東京", "gold": "東京"},
-                                         {"input": "q2", "pred": "大阪", "gold": "京都"}]}}
-        put(data, path, value)
-        (tmp / "r").mkdir()
-        (tmp / "r" / "iter_0000100.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+def write_result(tmp, change=lambda data: None) -> None:
+    """A valid llm-jp-eval result file of step 100, as ``tmp/r/iter_0000100.json``, after ``change(data)``."""
+    data = {"config": {"model": {"pretrained_model_name_or_path": "/ckpt/llm-jp/iter_0000100"}},
+            "scores": {"jemhopqa_char_f1": 0.5, "AVG": 0.5},
+            "outputs": {"jemhopqa": [{"input": "q1", "pred": "東京", "gold": "東京"},
+                                     {"input": "q2", "pred": "大阪", "gold": "京都"}]}}
+    change(data)
+    (tmp / "r").mkdir()
+    (tmp / "r" / "iter_0000100.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
-    return setup
+
+def result(path: tuple, value):
+    return lambda tmp, series: write_result(tmp, lambda data: put(data, path, value))
 
 
 DATASET_FIELDS = {  # case name: (field path, value, the field as the error names it)

@@ -70,7 +70,8 @@ def average_checkpoints(
         raise CkptlensError("average_checkpoints needs at least one checkpoint")
     if out.exists():
         raise CkptlensError(f"{out} already exists; remove it or choose another output folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    with refused_writes(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
     layouts = [read_model_layout(c.path) for c in members]
     newest = members[-1]
     for member, layout in zip(members[:-1], layouts[:-1], strict=True):
