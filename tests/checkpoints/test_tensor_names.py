@@ -28,10 +28,15 @@ from tests.evaluation.test_runner import CAPITALS
 
 
 def pythia(names: dict) -> dict:
-    """Pythia's own names: ``embed_out`` for the output layer, and the stale attention buffers it stores."""
+    """Pythia's own names (``embed_out``, as ``save_pretrained`` also writes it) and the stale buffers it stores."""
     renamed = {("embed_out.weight" if k == "lm_head.weight" else k): v for k, v in names.items()}
     renamed["gpt_neox.layers.0.attention.masked_bias"] = torch.tensor(-1e9)
     return renamed
+
+
+def model_names(names: dict) -> dict:
+    """GPT-NeoX under transformers 5's own parameter names (``lm_head``), as a saved ``state_dict`` has them."""
+    return {("lm_head.weight" if k == "embed_out.weight" else k): v for k, v in names.items()}
 
 
 def without_prefix(prefix: str):
@@ -45,7 +50,7 @@ def tied_stored(source: str):
 
 
 VARIANTS = {
-    "gpt_neox": pythia,
+    "gpt_neox": model_names,
     "gpt2": without_prefix("transformer."),
     "qwen2": without_prefix("model."),
     "opt": tied_stored("model.decoder.embed_tokens.weight"),
@@ -90,6 +95,8 @@ def test_a_variant_naming_averages_like_the_standard_one(architecture, tmp_path,
 def test_a_pythia_named_checkpoint_interpolates_to_its_ends(tmp_path, one_thread):
     a = save(tmp_path / "a", "gpt_neox", 1, pythia)
     b = save(tmp_path / "b", "gpt_neox", 2, pythia)
+    assert {"embed_out.weight", "gpt_neox.embed_in.weight"} <= set(read_layout(a).tensors)
+    assert "lm_head.weight" not in read_layout(a).tensors  # and transformers 5's model calls it lm_head.weight
     points = interpolation_path(a, b, [CAPITALS], points=3, config=EvalConfig(device="cpu"))
     by_alpha = {p.alpha: p.value for p in points}
     assert by_alpha[0.0] == direct(a, [CAPITALS])["capitals"]
