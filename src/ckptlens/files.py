@@ -22,6 +22,7 @@ import errno
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -242,7 +243,8 @@ def describe(error) -> str:
     field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
     if first["type"] == "missing":
         return f"field {field} is missing"
-    message = first["msg"].removeprefix("Input ").removeprefix("Value error, ")
+    message = re.sub(r"^(Input|List|String|Dictionary|Tuple|Set) should", "should", first["msg"]).removeprefix(
+        "Value error, ")
     found = first.get("input")
     shown = {dict: "a mapping", list: "a list"}.get(type(found), repr(found))
-    return f"{f'field {field}' if field else 'the file'} {message} (got {shown[:60]})"
+    return f"field {field} {message} (got {shown[:60]})" if field else message
