@@ -108,7 +108,7 @@ def _mapping(config_text: str) -> _Mapping | None:
             config = AutoConfig.for_model(**data)
             model = AutoModelForCausalLM.from_config(config)
         transforms = get_model_conversion_mapping(model)
-    except (ImportError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
+    except (ImportError, OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
         return None
     return _Mapping(
         model,
