@@ -133,7 +133,13 @@ def write_output(
 ) -> None:
     """Write one averaged checkpoint folder; config, tokenizer and other small files come from ``newest``."""
     config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
-    write_checkpoint(out, newest.path, files, layout.sharded, config_dtype)
+    write_checkpoint(out, newest.path, [_stored_names(layout, f) for f in files], layout.sharded, config_dtype)
+
+
+def _stored_names(layout: Layout, file: OutputFile) -> OutputFile:
+    """``file`` with its tensors under the names the newest checkpoint stores them (its ``config.json`` is copied)."""
+    tensors = ((layout.stored_name(name), value) for name, value in file.tensors)
+    return OutputFile(file.name, {layout.stored_name(n): spec for n, spec in file.specs.items()}, tensors)
 
 
 def resolve_output_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:

@@ -4,11 +4,16 @@
 (``executors.run_request``: plan, then the local or Ray executor); build an
 ``EvalRequest`` yourself for every option, or load one ``from_yaml``.
 
->>> import tempfile
->>> from ckptlens.store import Store
->>> evaluate("no/such/series", ["facts"], Store(tempfile.mkdtemp()))
-Traceback (most recent call last):
-ckptlens.errors.CkptlensError: series folder not found: no/such/series
+>>> evaluate("runs/demo", ["tasks/capitals.jsonl", "valid.txt"], Store("out/store"))
+EvalSummary(units_done=12, units_skipped=0, models_loaded=6)
+>>> evaluate("runs/demo", ["tasks/capitals.jsonl"], Store("out/store"),
+...          series=SeriesOptions(steps="20:60:20", last=0.5, average_window=2))
+EvalSummary(units_done=2, units_skipped=0, models_loaded=2)
+>>> Store("out/store").runs()
+['demo', 'demo-avg2']
+
+A Hub series (``"hf://EleutherAI/pythia-70m"``, with ``SeriesOptions(steps="1000:143000:1000")``) is read the
+same way, and ``cluster=RayOptions(address="auto")`` runs the units on a Ray cluster instead of here.
 """
 
 from __future__ import annotations

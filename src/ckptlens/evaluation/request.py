@@ -16,10 +16,10 @@ they run (batching, device, executor, sharding, watch options; batching does not
 change results) do not. A second evaluation under one run name that differs in a
 result field is an error naming the fields (``differing_fields``).
 
->>> request = EvalRequest(series="runs/demo", tasks=("facts",), batch_size=0, dtype="float8")
+>>> request = EvalRequest(series="runs/no-such-series", tasks=("facts",), batch_size=0, dtype="float8")
 >>> for problem in request.problems():
 ...     print(problem)
-series folder not found: runs/demo
+series folder not found: runs/no-such-series
 --batch-size must be at least 1, got 0
 --dtype 'float8': use one of float32, bfloat16, float16
 >>> differing_fields({"dtype": "float32", "steps": "10"}, {"dtype": "bfloat16", "steps": "20"})

@@ -13,12 +13,18 @@ for all checkpoints sharing a tokenizer, checkpoint t+1 loads in the background
 while t is scored (``EvalConfig.prefetch``), and records are written by a
 background thread that also releases each unit's claim once it is on disk.
 
->>> import tempfile
+>>> from ckptlens.checkpoints import discover_series
+>>> from ckptlens.tasks.task_file import load_task
 >>> from ckptlens.store import Store
->>> from ckptlens.tasks.task import Example, Task
->>> task = Task("yes", "multiple_choice", (Example("q0", "Q: yes or no? A:", (" yes", " no"), gold=0),))
->>> evaluate_series([], [task], Store(tempfile.mkdtemp()), "tiny")  # no checkpoint: nothing loaded
-EvalSummary(units_done=0, units_skipped=0, models_loaded=0)
+>>> evaluate_series(discover_series("runs/demo"), [load_task("tasks/capitals.jsonl")],
+...                 Store("new-store"), run="demo")
+EvalSummary(units_done=6, units_skipped=0, models_loaded=6)
+
+Run again, everything is skipped and no model is loaded:
+
+>>> evaluate_series(discover_series("runs/demo"), [load_task("tasks/capitals.jsonl")],
+...                 Store("new-store"), run="demo")
+EvalSummary(units_done=0, units_skipped=6, models_loaded=0)
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ the plan (``plan.extend``) and its units go to the executor, whose store skips
 finished units, so a checkpoint is evaluated exactly once, and a restarted
 watch resumes where it stopped.
 
->>> import tempfile
->>> from ckptlens.tasks.task import Example
->>> task = Task("yes", "multiple_choice", (Example("q0", "Q: yes or no? A:", (" yes", " no"), gold=0),))
->>> live = tempfile.mkdtemp()  # a run that has not saved a checkpoint yet
->>> watch_series(live, [task], Store(tempfile.mkdtemp()), options=WatchOptions(poll_seconds=0.01, timeout=0))
-WatchSummary(checkpoints=[], units_done=0, units_skipped=0)
+Here the store already holds run ``demo`` on ``capitals``, so the watch finds nothing new to do and stops
+after its timeout (a real watch polls every minute, and waits an hour or more):
+
+>>> watch_series("runs/demo", ["tasks/capitals.jsonl"], Store("store"), run="demo",
+...              options=WatchOptions(poll_seconds=0.01, timeout=0.05)).units_done
+0
 """
 
 from __future__ import annotations

@@ -3,7 +3,11 @@ Owns its config, data, model, tokenizer and checkpoint writing.
 May import report and everything below it (not integrations, beside it).
 
 >>> from ckptlens.pretrain import PretrainConfig, pretrain
->>> series = pretrain(PretrainConfig.tiny(), "runs/tiny")  # doctest: +SKIP
+>>> config = PretrainConfig.tiny()
+>>> config.max_steps, config.save_every
+(40, 4)
+
+``pretrain(config, "runs/tiny")`` writes that series (``ckptlens pretrain --tiny --out runs/tiny``).
 """
 
 from ckptlens.pretrain.config import PretrainConfig
