@@ -131,7 +131,7 @@ def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:
 def _llm_jp_eval_options(request: EvalRequest, specs: Sequence[str]) -> LlmJpEvalOptions:
     """``--split``, ``--num-fewshot`` (llm-jp-eval's 4 when not given), ``--limit`` (a count), ``--comet-model``."""
     limit = request.limit
-    if limit is not None and limit != int(limit) and any(s.startswith("llm-jp-eval:") for s in specs):
+    if limit is not None and any(s.startswith("llm-jp-eval:") for s in specs) and limit != int(limit):
         raise CkptlensError(f"--limit {limit}: llm-jp-eval tasks take a whole number of samples")
     return LlmJpEvalOptions(request.split, 4 if request.num_fewshot is None else request.num_fewshot,
                             None if limit is None else int(limit), comet_model=request.comet_model)  # fmt: skip

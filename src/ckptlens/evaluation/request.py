@@ -173,6 +173,8 @@ def _normalised(values: dict) -> dict:
         if isinstance(value, list):
             value = tuple(str(v) for v in value)
         out[key] = value
+    if out.get("include_path", ()) is None:
+        out["include_path"] = ()
     if "size" in out:
         out["size"] = parse_size(out["size"])
     if out.get("last") is not None:
@@ -204,8 +206,6 @@ def _counts(r: EvalRequest) -> list[str]:
         found.append(f"--dtype {r.dtype!r}: use one of {', '.join(DTYPES)}")
     if r.split not in SPLITS:
         found.append(f"--split {r.split!r}: use dev or test")
-    if r.limit is not None and r.limit <= 0:
-        found.append(f"--limit must be positive, got {r.limit}")
     return found
 
 
