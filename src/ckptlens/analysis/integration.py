@@ -56,7 +56,7 @@ def method_matrices(
     found = [raw_matrix(matrix.select_steps(window))]
     found += _ensembles(matrix, window, windows, rules)
     for n, avg in sorted(averages.items()):
-        steps = [s for s in avg.steps if s >= window[0]]
+        steps = [s for s in avg.steps if window[0] <= s <= window[-1]]
         if _enough(matrix, f"average of {n}", len(steps)) and np.array_equal(avg.example_ids, matrix.example_ids):
             found.append(_evaluated(avg.select_steps(steps), AVERAGE, n))
     return shared_span(found)

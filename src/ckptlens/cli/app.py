@@ -48,6 +48,7 @@ from ckptlens.cli.options import (
 )
 from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
+from ckptlens.cli.stability_views import PhasesOpt, SpanOpt, StabilityBy, spans_view
 from ckptlens.errors import CkptlensError
 from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
 
@@ -249,7 +250,9 @@ def stability(
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
-    by: Annotated[Grouping, typer.Option("--by", help="Rows per task, or means per category.")] = Grouping.task,
+    by: Annotated[StabilityBy, typer.Option("--by", help="Rows per task, or means per category or metric kind.")] = (
+        StabilityBy.task
+    ),
     metric: MetricOpt = None,
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
@@ -257,6 +260,8 @@ def stability(
     adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
+    phases: PhasesOpt = None,
+    span: SpanOpt = None,
 ) -> None:
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged, ensembled and adaptive."""
     from ckptlens.analysis.benchmarks import load_categories
@@ -269,6 +274,9 @@ def stability(
         categories=load_categories(categories) if categories else None,
         adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
     )
+    if phases is not None or span is not None or by == "kind":
+        return spans_view(Store(store), config, fmt, phases, span, by.value)
+
     rows = stability_table(Store(store), config)
     table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
     if by == "task":
