@@ -11,6 +11,7 @@ from ckptlens.cli.allocator import keep_freed_memory
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
+from ckptlens.cli.dynamics import dynamics
 from ckptlens.cli.failures import run_one_line
 from ckptlens.cli.options import (
     DEFAULT_STORE,
@@ -225,6 +226,7 @@ def average(
 app.command()(drift)
 app.command()(linearity)
 app.command()(interpolate)
+app.command()(dynamics)
 
 
 @app.command()
