@@ -71,6 +71,7 @@ def test_the_report_renders_cleanly_in_a_browser(store, tmp_path):  # noqa: F811
     report = write_report(store, tmp_path / "report", ReportConfig(stability=StabilityConfig(last=0.5, windows=(2,))))
     page = report.html.read_text()
     assert page.count("<img") >= 6  # curves per task, example maps, drift, loss: every kind of figure is checked
+    assert "per phase of training, raw against each method" in page and "by |margin| decile" in page
     assert page_problems(report.html) == []
 
 

@@ -24,8 +24,10 @@ from ckptlens.report.data import ReportConfig, ReportData, analyse
 from ckptlens.report.definitions import definitions
 from ckptlens.report.failures import adaptive_section, failures_section, learned_flag_count
 from ckptlens.report.figures import trajectory_figure
+from ckptlens.report.findings import findings_section
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import linearity_section
+from ckptlens.report.probability_dynamics import dynamics_section
 from ckptlens.report.sections import (
     best_section,
     category_section,
@@ -37,6 +39,7 @@ from ckptlens.report.sections import (
     neighbour_noise,
     selection_section,
 )
+from ckptlens.report.stability_phases import phases_section
 from ckptlens.report.study import study_section
 from ckptlens.report.tables import (
     STABILITY_HEADERS,
@@ -56,7 +59,8 @@ __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
 TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
-    category_section, group_section, study_section, more_numbers_section, loss_section, files_section,
+    category_section, group_section, study_section, findings_section, phases_section, dynamics_section,
+    more_numbers_section, loss_section, files_section,
 )
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
 TABLE_KEYS = ("task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv", "instability_score",

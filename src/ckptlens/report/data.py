@@ -11,7 +11,8 @@ it returns, so adding a section never adds a pass over the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from ckptlens.analysis.stability import StabilityConfig, StabilityRow, Sweep, av
 from ckptlens.analysis.trajectories import TrajectoryPoint, trajectories
 from ckptlens.report.verdict import BestCheckpoint, best_checkpoints
 from ckptlens.store import Store
+
+PHASES = 5  # spans of training the report compares methods over; the last is the final window of --last 0.2
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,26 @@ class ReportData:
     def group_scores(self) -> list[dict]:
         """Size-weighted score per (run, category, step) of the base runs (``analysis.groups``)."""
         return weighted_means(m for (run, _), m in sorted(self.matrices.items()) if run in self.base_runs)
+
+    @cached_property
+    def phase_rows(self) -> list[StabilityRow]:
+        """Stability rows per fifth of training (``analysis.stability_phases``; adaptive windows left out)."""
+        from ckptlens.analysis.stability_phases import phase_sweep
+
+        config = replace(self.config.stability, adaptive=None)
+        with warnings.catch_warnings():  # short windows of early phases: the section's table shows their steps
+            warnings.simplefilter("ignore")
+            return phase_sweep(self.store, config, PHASES, loaded=self.matrices).rows if self.rows else []
+
+    @cached_property
+    def margins(self) -> list:
+        """(bins, summary) of ``analysis.probability_dynamics`` per multiple-choice task with log-likelihoods."""
+        from ckptlens.analysis.probability_dynamics import DynamicsConfig, margin_dynamics
+
+        windows = self.config.stability.windows
+        config = DynamicsConfig(last=self.last, window=4 if 4 in windows else max(windows))
+        return [margin_dynamics(m, config) for (run, _), m in sorted(self.matrices.items())
+                if run in self.base_runs and m.kind == "multiple_choice" and m.logliks.shape[2] > 1]
 
     def runs(self) -> list[str]:
         """Base runs with rows in the stability table, in name order."""
