@@ -49,6 +49,7 @@ from ckptlens.cli.options import (
 )
 from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
+from ckptlens.cli.representations import representations
 from ckptlens.cli.stability_views import PhasesOpt, SpanOpt, StabilityBy, spans_view
 from ckptlens.errors import CkptlensError
 from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
@@ -227,6 +228,7 @@ app.command()(drift)
 app.command()(linearity)
 app.command()(interpolate)
 app.command()(dynamics)
+app.command()(representations)
 
 
 @app.command()
