@@ -93,7 +93,7 @@ def representation_rows(store: Store, run: str, task: str) -> list[Representatio
         for j, layer in enumerate(layers):
             change = cosine_change(data["last"][t, j], data["last"][t + 1, j])
             rho = None
-            if flips is not None and np.ptp(change) > 0 and np.ptp(flips[:, t]) > 0:
+            if flips is not None and not np.isnan(flips[:, t]).any() and np.ptp(change) > 0 and np.ptp(flips[:, t]) > 0:
                 rho = float(spearmanr(change, flips[:, t]).statistic)
             rows.append(RepresentationRow(run, task, int(steps[t]), int(steps[t + 1]), int(layer),
                                           linear_cka(data["mean"][t, j], data["mean"][t + 1, j]),
@@ -102,13 +102,18 @@ def representation_rows(store: Store, run: str, task: str) -> list[Representatio
 
 
 def _flips(store: Store, run: str, task: str, steps, ids) -> np.ndarray | None:
-    """(E, m−1) correctness flips in the stored states' example and step order; None without those records."""
+    """(E, m−1) correctness flips in the stored states' example and step order, NaN for a pair whose steps lack
+    records; None without records of the task's examples."""
     if run not in store.runs() or task not in store.tasks(run):
         return None
     matrix = store_matrix(store, run, task)
-    if matrix is None or not set(steps) <= set(matrix.steps.tolist()) or not set(ids) <= set(matrix.example_ids):
+    if matrix is None or not set(ids) <= set(matrix.example_ids):
         return None
     rows = [int(np.nonzero(matrix.example_ids == i)[0][0]) for i in ids]
-    cols = [int(np.nonzero(matrix.steps == s)[0][0]) for s in steps]
-    score = matrix.score[np.ix_(rows, cols)]
-    return (np.abs(np.diff(score, axis=1)) > 0).astype(int)
+    known = {int(s): c for c, s in enumerate(matrix.steps)}
+    out = np.full((len(ids), len(steps) - 1), np.nan)
+    for t, (a, b) in enumerate(zip(steps[:-1], steps[1:])):
+        if int(a) in known and int(b) in known:
+            pair = matrix.score[rows][:, [known[int(a)], known[int(b)]]]
+            out[:, t] = np.abs(pair[:, 1] - pair[:, 0]) > 0
+    return out
