@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 
+from ckptlens.analysis.stability import StabilityConfig
 from ckptlens.diagnostics.representation_series import stored_path
 from ckptlens.diagnostics.representations import linear_cka
+from ckptlens.report import ReportConfig, write_report
 from ckptlens.store import Store
 from tests.cli.conftest import write_mc_task
 
@@ -29,5 +31,8 @@ def test_representations_are_stored_compactly_and_compared_between_neighbours(ti
     assert abs(first["cka"] - linear_cka(data["mean"][0, 1], data["mean"][1, 1])) < 1e-12
     assert all(r["flip_spearman"] is None or -1 <= r["flip_spearman"] <= 1 for r in rows)
     assert any(r["flip_spearman"] is not None for r in rows)  # the store holds the run's records: flips known
+    config = ReportConfig(stability=StabilityConfig(last=0.5, windows=(2,), bootstrap=0, adaptive=None))
+    report = write_report(Store(store), tmp_path / "report", config).html.read_text()
+    assert "Representations over training" in report and "CKA between neighbouring checkpoints ranges" in report
     code, _, err = cli("representations", tiny_series, "--tasks", task, "--store", store, "--layers", "9")
     assert code == 2 and "--layers 9" in err

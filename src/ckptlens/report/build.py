@@ -28,6 +28,7 @@ from ckptlens.report.findings import findings_section
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import linearity_section
 from ckptlens.report.probability_dynamics import dynamics_section
+from ckptlens.report.representations import representations_section
 from ckptlens.report.sections import (
     best_section,
     category_section,
@@ -60,6 +61,7 @@ TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
     category_section, group_section, study_section, findings_section, phases_section, dynamics_section,
+    representations_section,
     more_numbers_section, loss_section, files_section,
 )
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)

@@ -22,6 +22,7 @@ from ckptlens.analysis.matrix import Matrices, read_matrices
 from ckptlens.analysis.selection import SelectConfig, Selection, select_checkpoints
 from ckptlens.analysis.stability import StabilityConfig, StabilityRow, Sweep, averaged_runs, stability_sweep
 from ckptlens.analysis.trajectories import TrajectoryPoint, trajectories
+from ckptlens.errors import CkptlensError
 from ckptlens.report.verdict import BestCheckpoint, best_checkpoints
 from ckptlens.store import Store
 
@@ -79,7 +80,10 @@ class ReportData:
         config = replace(self.config.stability, adaptive=None)
         with warnings.catch_warnings():  # short windows of early phases: the section's table shows their steps
             warnings.simplefilter("ignore")
-            return phase_sweep(self.store, config, PHASES, loaded=self.matrices).rows if self.rows else []
+            try:
+                return phase_sweep(self.store, config, PHASES, loaded=self.matrices).rows if self.rows else []
+            except CkptlensError:  # too few checkpoints per phase: the findings say the question stays open
+                return []
 
     @cached_property
     def margins(self) -> list:

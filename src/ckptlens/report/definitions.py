@@ -76,6 +76,11 @@ QUESTIONS = (  # the study's open questions (Findings, Instability through train
      "bootstrap interval over examples (each keeps its pairs); negative: small margins flip."),
     ("removed, small / large margins", "Of the raw flips whose pair has a full ensemble window, the share the "
      "window-n ensemble does not make, among pairs below / above the median |margin|."),
+    ("CKA", "Linear centred kernel alignment of two checkpoints' mean-pooled hidden states of a task's prompts, "
+     "X and Y (examples × features, column-centred): ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F); 1 = the same up to a rotation "
+     "and scale. States are float16, through a seeded random projection to at most 256 features."),
+    ("cosine change", "1 − cos(h_i(t), h_i(t+1)) of example i's last-token state at the last layer; Spearman(cosine "
+     "change, flip) relates it to the example's correctness flipping at the same step."),
     ("score kind", "0/1 for metrics scored right or wrong (accuracy, exact match), continuous for char-F1, set-F1, "
      "BLEU, COMET; the 0/1 view of a continuous task scores its same outputs by exact match."),
 )

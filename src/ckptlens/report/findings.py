@@ -11,8 +11,10 @@ from ckptlens.analysis.by_kind import kind_summary
 from ckptlens.analysis.probability_dynamics import DynamicsSummary, MarginBin
 from ckptlens.analysis.stability import StabilityRow
 from ckptlens.analysis.stability_phases import PhaseReduction, reductions
+from ckptlens.diagnostics.representation_series import RepresentationRow
 from ckptlens.report.data import ReportData
 from ckptlens.report.html import Page
+from ckptlens.report.representations import stored_rows
 
 HELPS = 20.0  # percent of raw example MTV a method must remove in a phase to count as beneficial there
 
@@ -96,6 +98,26 @@ def kind_answer(rows: list[StabilityRow]) -> str:
             "`stability --by kind` sets each continuous task beside its exact-match view of the same outputs.")
 
 
+def representation_answer(rows: list[RepresentationRow]) -> str:
+    """How much the prompts' representations move, and whether the examples that move more flip."""
+    if not rows:
+        return ("Representations: no hidden states are stored; `ckptlens representations SERIES --tasks ...` "
+                "stores them and this answer follows.")
+    last = max(r.layer for r in rows)
+    top = [r for r in rows if r.layer == last]
+    rhos = sorted(r.flip_spearman for r in top if r.flip_spearman is not None)
+    cka = sorted(r.cka for r in top)
+    told = (f"Representations: the last layer's CKA between neighbouring checkpoints ranges {cka[0]:.3f}–{cka[-1]:.3f} "
+            f"(median {cka[len(cka) // 2]:.3f}, {len(top)} pairs over {len({r.task for r in top})} tasks)")
+    if not rhos:
+        return told + "; no records of the same steps to relate it to flips."
+    positive = sum(1 for r in rhos if r > 0)
+    return (told + f"; Spearman(cosine change, flip) has median {rhos[len(rhos) // 2]:.2f} (range {rhos[0]:.2f} to "
+            f"{rhos[-1]:.2f}) over {len(rhos)} (task, step) pairs, positive in {positive}: "
+            + ("examples whose representation moves more tend to flip." if positive > len(rhos) / 2 else
+               "a larger move of an example's representation does not go with its flip."))
+
+
 def findings_section(page: Page, data: ReportData) -> None:
     """The study's open questions, answered from the numbers of this store."""
     if not data.rows:
@@ -106,5 +128,4 @@ def findings_section(page: Page, data: ReportData) -> None:
     section.text(phase_answer(reductions(data.phase_rows), data.phase_rows))
     section.text(margin_answer(data.margins))
     section.text(kind_answer(data.rows))
-    section.text("Representations: not measured in this report (no hidden states are stored); the per-layer "
-                 "similarity of neighbouring checkpoints is future work.")
+    section.text(representation_answer(stored_rows(data)))
