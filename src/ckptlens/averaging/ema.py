@@ -29,7 +29,7 @@ from ckptlens.averaging.window import (
 from ckptlens.averaging.writer import OutputFile, write_manifest
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.checkpoints.source import series_id
-from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
+from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_model_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 
 
@@ -86,9 +86,9 @@ def _ema_states(
 ) -> Iterator[tuple[Layout, dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
     """After each checkpoint up to index ``last``: its layout, the float32 EMA, and its integer tensors."""
     average: dict[str, torch.Tensor] = {}
-    first_layout = read_layout(series[0].path)
+    first_layout = read_model_layout(series[0].path)
     for checkpoint in series[: last + 1]:
-        layout = read_layout(checkpoint.path)
+        layout = read_model_layout(checkpoint.path)
         compare_layouts(layout, checkpoint.name, first_layout, series[0].name)
         copies = {}
         with open_weights(checkpoint.name, checkpoint.path, layout) as reader:

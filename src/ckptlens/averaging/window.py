@@ -37,7 +37,7 @@ from ckptlens.checkpoints.weights import (
     WeightReader,
     compare_layouts,
     open_weights,
-    read_layout,
+    read_model_layout,
     torch_dtype,
 )
 from ckptlens.errors import CkptlensError
@@ -70,8 +70,9 @@ def average_checkpoints(
         raise CkptlensError("average_checkpoints needs at least one checkpoint")
     if out.exists():
         raise CkptlensError(f"{out} already exists; remove it or choose another output folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    layouts = [read_layout(c.path) for c in members]
+    with refused_writes(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    layouts = [read_model_layout(c.path) for c in members]
     newest = members[-1]
     for member, layout in zip(members[:-1], layouts[:-1], strict=True):
         compare_layouts(layouts[-1], newest.name, layout, member.name)
@@ -117,7 +118,7 @@ def average_series(
     check_out_dir(out_dir, series)
     entries = _resumed_entries(out_dir, series, window, targets)
     todo = [t for t in targets if t not in entries]
-    layouts = {i: read_layout(series[i].path) for t in todo for i in range(t - window + 1, t + 1)}
+    layouts = {i: read_model_layout(series[i].path) for t in todo for i in range(t - window + 1, t + 1)}
     report_progress(progress, len(entries), len(targets))
     for target, state in _window_states(series, layouts, window, todo):
         files = _output_files(layouts[target], state, window, resolved)
@@ -143,7 +144,7 @@ def iter_window_averages(
     """
     series = sorted(series, key=lambda c: c.step)
     targets = _select_targets(series, window, 1, steps)
-    layouts = {i: read_layout(series[i].path) for t in targets for i in range(t - window + 1, t + 1)}
+    layouts = {i: read_model_layout(series[i].path) for t in targets for i in range(t - window + 1, t + 1)}
     for target, (sums, copies) in _window_states(series, layouts, window, targets):
         yield series[target], {
             name: copies[name] if name in copies else finish(sums[name], window, torch_dtype(info.dtype))
@@ -262,7 +263,13 @@ def write_output(
 ) -> None:
     """Write one averaged checkpoint folder; config, tokenizer and other small files come from ``newest``."""
     config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
-    write_checkpoint(out, newest.path, files, layout.sharded, config_dtype)
+    write_checkpoint(out, newest.path, [_stored_names(layout, f) for f in files], layout.sharded, config_dtype)
+
+
+def _stored_names(layout: Layout, file: OutputFile) -> OutputFile:
+    """``file`` with its tensors under the names the newest checkpoint stores them (its ``config.json`` is copied)."""
+    tensors = ((layout.stored_name(name), value) for name, value in file.tensors)
+    return OutputFile(file.name, {layout.stored_name(n): spec for n, spec in file.specs.items()}, tensors)
 
 
 def resolve_output_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:

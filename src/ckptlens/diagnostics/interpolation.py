@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ckptlens.checkpoints.loading import load_model
-from ckptlens.checkpoints.weights import compare_layouts, open_weights, read_layout, torch_dtype
+from ckptlens.checkpoints.weights import compare_layouts, open_weights, read_model_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, evaluate_task
 from ckptlens.tasks.task import Task
@@ -72,7 +72,7 @@ def interpolation_path(
     """Every task at ``points`` evenly spaced α from 0 (checkpoint ``a``) to 1 (checkpoint ``b``)."""
     if points < 2:
         raise CkptlensError(f"--points must be at least 2 (the two ends), got {points}")
-    layout_a, layout_b = read_layout(a), read_layout(b)
+    layout_a, layout_b = read_model_layout(a), read_model_layout(b)
     compare_layouts(layout_b, b.name, layout_a, a.name)
     model, tokenizer = load_model(b, config.device, config.dtype, config.allow_pickle)
     parameters = model.state_dict()

@@ -25,6 +25,7 @@ from ckptlens.report.definitions import definitions
 from ckptlens.report.failures import adaptive_section, failures_section, learned_flag_count
 from ckptlens.report.figures import trajectory_figure
 from ckptlens.report.findings import findings_section
+from ckptlens.report.forecast import forecast_section
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import linearity_section
 from ckptlens.report.probability_dynamics import dynamics_section
@@ -61,8 +62,7 @@ TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
     category_section, group_section, study_section, findings_section, phases_section, dynamics_section,
-    representations_section,
-    more_numbers_section, loss_section, files_section,
+    representations_section, more_numbers_section, loss_section, forecast_section, files_section,
 )
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
 TABLE_KEYS = ("task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv", "instability_score",
@@ -155,7 +155,7 @@ def _facts(data: ReportData, run: str, rows: list[StabilityRow]) -> list[tuple[s
         compared.append(f"ensembles ({', '.join(rules)}) of {', '.join(map(str, _windows(rows, 'ensemble-')))}")
     if any(r.method.startswith(ADAPTIVE_PREFIX) for r in rows):
         compared.append("adaptive windows")
-    series = data.store.run_info(run).get("series")
+    series = data.store.info(run).series
     return [
         ("Run", run + (f" (series {series})" if series else "")),
         ("Final window", f"the last {data.last:.0%} of training: steps {first}–{last}, {counts} checkpoints"),
