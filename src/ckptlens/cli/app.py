@@ -385,21 +385,24 @@ app.add_typer(store_app, name="store")
 
 @store_app.command("check")
 def store_check_command(
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = DEFAULT_STORE,
     repair: Annotated[bool, typer.Option(help="Remove damaged files, stale claims and temporary leftovers.")] = False,
 ) -> None:
-    """List damaged record files, stale claims and leftover temporary files; --repair removes them."""
+    """List damaged record files, stale claims and leftover temporary files; --repair removes them.
+
+    Exits 1 while damage remains (0 once --repair has removed it), so CI can use it."""
     from ckptlens.store import Store, check_store, repair_store
 
     problems = check_store(Store(store))
     for line in problems.lines():
         stdout().print(line, highlight=False, soft_wrap=True)
-    if repair:
+    if repair and problems.removable:
         console.print(f"removed {repair_store(problems)} file(s); a rerun redoes the damaged units")
-    elif problems.removable:
+        problems = check_store(Store(store))
+    if problems.removable:
         console.print(f"{len(problems.removable)} problem(s); `ckptlens store check --repair` removes them")
-    else:
-        console.print(f"{store}: no damaged files, stale claims or temporary leftovers")
+        raise typer.Exit(1)
+    console.print(f"{store}: no damaged files, stale claims or temporary leftovers")
 
 
 import_app = typer.Typer(help="Import other tools' evaluation outputs into a store.", no_args_is_help=True)
@@ -414,14 +417,15 @@ def import_lm_eval_command(
     step_from: Annotated[
         str | None, typer.Option("--step-from", help="Regex whose first group is the step in a file path.")
     ] = None,
-    n_params: Annotated[int | None, typer.Option("--n-params", help="Model size in parameters.")] = None,
+    size: SizeOpt = None,
+    n_params: Annotated[int | None, typer.Option("--n-params", hidden=True, help="Old name of --size.")] = None,
 ) -> None:
     """Import lm-eval results (0.4.x or Pythia's older format) and --log_samples records, format auto-detected."""
     from ckptlens.importers import import_lm_eval
     from ckptlens.store import Store
 
     with stage_bars(console) as bars:
-        summary = import_lm_eval(paths, Store(store), run, step_from, n_params, progress=bars)
+        summary = import_lm_eval(paths, Store(store), run, step_from, parse_size(size) or n_params, progress=bars)
     console.print(
         f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
         f"{summary.aggregate_rows} task-level results, {summary.records} per-example records"
@@ -431,7 +435,7 @@ def import_lm_eval_command(
 @import_app.command("llm-jp-eval")
 def import_llm_jp_eval_command(
     paths: Annotated[list[Path], typer.Argument(help="llm-jp-eval result files, or folders searched for them.")],
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Run name (default: the model's name).")] = None,
     step_from: Annotated[
         str | None, typer.Option("--step-from", help="Regex whose first group is the step in the model name or path.")
