@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
-from ckptlens.analysis.matrix import metric_scores
+from ckptlens.analysis.matrix import TaskMatrix, metric_scores
 from ckptlens.importers.identity import nominal_params
 from ckptlens.store import SAMPLE_COUNT, Store
 from ckptlens.tasks.chance import chance_level
@@ -52,6 +52,17 @@ def task_curves(store: Store, metric: str | None = None, categories: dict[str, s
     curves = {(c.run, c.task): c for c in _aggregate_curves(store, metric or "acc", categories)}
     curves.update({(c.run, c.task): c for c in _record_curves(store, categories, metric)})
     return [curves[k] for k in sorted(curves)]
+
+
+def imported_curves(store: Store, metric: str | None = None, categories: dict[str, str] | None = None) -> list[Curve]:
+    """Curves of the imported task-level results alone (``metric``, acc when None): no pass over the records."""
+    return _aggregate_curves(store, metric or "acc", categories)
+
+
+def matrix_curve(matrix: TaskMatrix) -> Curve:
+    """The curve of a score matrix already read: the mean over examples at each step (tokens unknown)."""
+    return Curve(matrix.run, matrix.task, matrix.category, matrix.steps, np.full(len(matrix.steps), np.nan),
+                 matrix.score.mean(axis=0), matrix.chance, matrix.n_examples)
 
 
 def _with_record_chance(curve: Curve, store: Store) -> Curve:
