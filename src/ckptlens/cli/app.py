@@ -288,9 +288,21 @@ def scores(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
     metric: MetricOpt = None,
     categories: CategoriesOpt = None,
+    wide: Annotated[bool, typer.Option("--wide", help="One row per (run, step), one column per task.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="With --wide: also write it as an HTML page.")] = None,
 ) -> None:
     """Score at every checkpoint, per task or per category (an lm-eval group's score, weighted by size as lm-eval)."""
     from ckptlens.analysis.benchmarks import load_categories
+
+    if wide:
+        from ckptlens.report.wide import wide_rich_table, wide_scores, write_wide_html
+        from ckptlens.store import Store
+
+        rows = wide_scores(Store(store), run, metric, load_categories(categories) if categories else None)
+        emit(fmt, rows, lambda: [wide_rich_table(rows)])
+        if html is not None:
+            console.print(f"html: {write_wide_html(rows, html)}")
+        return
     from ckptlens.analysis.groups import task_scores, weighted_means
     from ckptlens.analysis.matrix import store_matrices
     from ckptlens.report.tables import scores_rich_table

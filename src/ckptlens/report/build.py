@@ -48,6 +48,7 @@ from ckptlens.report.tables import (
 )
 from ckptlens.report.top import SUMMARY_KEYS, top
 from ckptlens.report.verdict import BestCheckpoint
+from ckptlens.report.wide import wide_rows
 from ckptlens.store import Store
 
 __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
@@ -102,6 +103,7 @@ def _write_tables(data: ReportData, summary: list[dict]) -> None:
     write_csv(neighbour_noise(data), out / "neighbour_changes.csv",
               ("run", "task", "transitions", "significant", "median_abs_change", "min_detectable_difference"))
     write_csv([p.to_dict() for p in data.points], out / "trajectories.csv", field_names(TrajectoryPoint))
+    write_csv(wide_rows(data.curves, data.runs()), out / "scores_wide.csv", ("run", "step"))
     write_csv(data.group_scores, out / "group_scores.csv",
               ("run", "category", "step", "score", "n_tasks", "n_examples"))
 

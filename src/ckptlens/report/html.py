@@ -28,7 +28,8 @@ h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin:1.4em 0 .4em}h3{font
 .warning{background:#fff4d6;border-left:4px solid #e0a100;padding:4px 8px}
 table{border-collapse:collapse;font-size:13px;margin:.6em 0 1em;max-width:100%}
 th,td{border:1px solid #d0d0d0;padding:3px 7px;text-align:right;vertical-align:top}
-th{background:#f3f3f3;font-weight:600}td.l,th.l{text-align:left}tr.group td{border-top:2px solid #888}
+th{background:#f3f3f3;font-weight:600}td.l,th.l{text-align:left}td.l{overflow-wrap:anywhere}
+tr.group td{border-top:2px solid #888}
 figure{margin:.8em 0}img{max-width:100%;height:auto}figcaption{font-size:13px;color:#444}
 details{border:1px solid #d0d0d0;border-radius:6px;padding:.2em .9em;margin:.6em 0}
 details[open]{padding-bottom:.8em}summary{cursor:pointer;font-weight:600;font-size:1.1em;padding:.3em 0}

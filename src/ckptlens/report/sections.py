@@ -159,6 +159,7 @@ def files_section(page: Page, data: ReportData) -> None:
 FILES = (
     ("stability.csv / .json", "every stability row with every column and interval"),
     ("summary.csv, summary_by_category.csv", "means over tasks per method and window (per category)"),
+    ("scores_wide.csv", "the score of every task (columns) at every step of every run (rows)"),
     ("group_scores.csv", "each category's score at every step, weighted by size as lm-eval scores a group"),
     ("trajectories.csv", "score by step of every method and window drawn in the figures"),
     ("best_checkpoints.csv", "each task's best raw checkpoint against its neighbours"),

@@ -13,7 +13,7 @@ from ckptlens.analysis.stability import StabilityRow, summarise
 from ckptlens.analysis.taskset import TaskSet
 from ckptlens.report.data import ReportData
 from ckptlens.report.html import Html, Page, fold
-from ckptlens.report.tables import STABILITY_HEADERS, TABLE_COLUMNS, summary_order, window_label
+from ckptlens.report.tables import STABILITY_HEADERS, TABLE_COLUMNS, size_label, summary_order, window_label
 from ckptlens.report.verdict import mean_row_ref, verdict
 
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
@@ -106,21 +106,10 @@ def _run_cells(data: ReportData, run: str) -> dict:
     rows = [r for r in data.rows if r.run == run]
     learned, near = _near_and_learned(data, run)
     size = data.sizes.get(run)
-    return {"run": run, "size": _size(size), "final window": _window(data, rows, short=True),
+    return {"run": run, "size": size_label(size), "final window": _window(data, rows, short=True),
             "checkpoints": _checkpoints(rows), "compared": _compared(data, run, rows),
             "tasks": fold(f"{len(learned)} above chance", ", ".join(learned)) if learned else "none above chance",
             "near chance": fold(str(len(near)), ", ".join(near)) if near else "0"}
-
-
-def _size(n: int | None) -> str:
-    """Parameters, short: 70M, 1.4B.
-
-    >>> _size(70_000_000), _size(1_400_000_000), _size(None)
-    ('70M', '1.4B', '–')
-    """
-    if n is None:
-        return "–"
-    return f"{n / 1e9:.3g}B" if n >= 1e9 else f"{n / 1e6:.3g}M"
 
 
 def _checkpoints(rows: list[StabilityRow]) -> str:
