@@ -261,6 +261,7 @@ def stability(
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged, ensembled and adaptive."""
     from ckptlens.analysis.benchmarks import load_categories
     from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
+    from ckptlens.analysis.taskset import shared_tasks
     from ckptlens.report.tables import stability_rich_table, summary_table
     from ckptlens.store import Store
 
@@ -272,7 +273,9 @@ def stability(
     rows = stability_table(Store(store), config)
     table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
     if by == "task":
-        emit(fmt, table, lambda: [stability_rich_table(rows), summary_table(summarise(rows))])
+        shared = shared_tasks(rows)  # every run's mean over the same tasks
+        title = f"Final-window stability, mean over the tasks every run has above chance: {', '.join(shared.tasks)}"
+        emit(fmt, table, lambda: [stability_rich_table(rows), summary_table(summarise(shared.rows(rows)), title)])
     else:
         emit(fmt, table, lambda: [summary_table(table, title="Final-window stability, mean over tasks per category")])
 

@@ -73,7 +73,7 @@ class Report:
 def write_report(store: Store, out: str | Path, config: ReportConfig = ReportConfig()) -> Report:
     """Read the store once, compute every analysis, and write the page, its figures and its tables under ``out``."""
     data = analyse(store, config, Path(out))
-    summary = summarise(data.rows)
+    summary = data.summary
     _write_tables(data, summary)
     page = Page("ckptlens: " + TITLE)
     top(page, data, TITLE)
@@ -103,7 +103,8 @@ def _write_tables(data: ReportData, summary: list[dict]) -> None:
     write_csv(neighbour_noise(data), out / "neighbour_changes.csv",
               ("run", "task", "transitions", "significant", "median_abs_change", "min_detectable_difference"))
     write_csv([p.to_dict() for p in data.points], out / "trajectories.csv", field_names(TrajectoryPoint))
-    write_csv(wide_rows(data.curves, data.runs()), out / "scores_wide.csv", ("run", "step"))
+    wide = wide_rows(data.curves, data.runs())
+    write_csv(wide, out / "scores_wide.csv", list(wide[0]) if wide else ("run", "step"))
     write_csv(data.group_scores, out / "group_scores.csv",
               ("run", "category", "step", "score", "n_tasks", "n_examples"))
 

@@ -20,9 +20,17 @@ from ckptlens.analysis.groups import weighted_means
 from ckptlens.analysis.linearity import LinearityRow, linearity_gaps
 from ckptlens.analysis.matrix import Matrices, read_matrices
 from ckptlens.analysis.selection import SelectConfig, Selection, select_checkpoints
-from ckptlens.analysis.stability import StabilityConfig, StabilityRow, Sweep, averaged_runs, stability_sweep
+from ckptlens.analysis.stability import (
+    StabilityConfig,
+    StabilityRow,
+    Sweep,
+    averaged_runs,
+    stability_sweep,
+    summarise,
+)
 from ckptlens.analysis.taskset import TaskSet, shared_tasks
 from ckptlens.analysis.trajectories import TrajectoryPoint, trajectories
+from ckptlens.report.tables import summary_order
 from ckptlens.report.verdict import BestCheckpoint, best_checkpoints
 from ckptlens.store import Store
 
@@ -84,6 +92,13 @@ class ReportData:
     def taskset(self) -> TaskSet:
         """The tasks every mean over tasks (and the verdict) is over (``analysis.taskset``)."""
         return shared_tasks(self.rows, self.config.tasks, self.runs())
+
+    @cached_property
+    def summary(self) -> list[dict]:
+        """Means over the task set's tasks per (run, method, window): the table under the verdict, runs by size."""
+        runs = self.runs()
+        return sorted(summarise(self.taskset.rows(self.rows)),
+                      key=lambda r: (runs.index(r["run"]), *summary_order(r)[1:]))
 
     @cached_property
     def curves(self) -> list[Curve]:

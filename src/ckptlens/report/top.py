@@ -9,11 +9,11 @@ run's tasks are listed once, the near-chance ones folded into a count.
 from __future__ import annotations
 
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX
-from ckptlens.analysis.stability import StabilityRow, summarise
+from ckptlens.analysis.stability import StabilityRow
 from ckptlens.analysis.taskset import TaskSet
 from ckptlens.report.data import ReportData
 from ckptlens.report.html import Html, Page, fold
-from ckptlens.report.tables import STABILITY_HEADERS, TABLE_COLUMNS, size_label, summary_order, window_label
+from ckptlens.report.tables import STABILITY_HEADERS, TABLE_COLUMNS, size_label, window_label
 from ckptlens.report.verdict import mean_row_ref, verdict
 
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
@@ -38,14 +38,14 @@ def top(page: Page, data: ReportData, title: str) -> None:
     lags = [f for f in data.sweep.lag_flags if not f.near_chance]
     page.cited(verdict(data.rows, data.best, data.selections, lags, taskset).parts)
     page.heading("Mean over tasks")
-    summary = summarise(taskset.rows(data.rows))
+    summary = data.summary
     if not summary:
         page.text(_empty(taskset))
         return
     page.text("Each method's numbers averaged over " + _set_words(taskset) + "; adaptive methods choose their window "
               "per task. Lower MTV, IS and std mean a steadier evaluation.")
     shown = [{**r, "window": window_label(r["window"]), "_ref": mean_row_ref(r["run"], r["method"], r["window"])}
-             for r in sorted(summary, key=lambda r: (runs.index(r["run"]), *summary_order(r)[1:]))]
+             for r in summary]
     keys = [k for k in (SUMMARY_KEYS if len(runs) > 1 else SUMMARY_KEYS[1:])
             if k not in TABLE_COLUMNS or any(r[k] is not None for r in shown)]
     page.table(keys, shown, {"n_tasks": "tasks", **STABILITY_HEADERS})

@@ -122,7 +122,7 @@ def failure_ref(run: str, task: str, method: str, window: int, what: str) -> str
 
 
 def selection_ref(run: str, rule: str) -> str:
-    """The reference of the mean-gain cell of a rule's all-tasks row of the selection table."""
+    """The reference of a rule's all-tasks row of the selection table (its cells add ``:COLUMN``)."""
     return f"select:{run}:{rule}"
 
 
@@ -309,7 +309,7 @@ def _selection(selections: Sequence[Selection]) -> list[Part]:
     how = SELECTION_WORDS.get(best.rule, best.rule).format(n=best.window)
     return [f"On held-out halves of the examples, picking by {how} beats picking by raw score in "
             f"{best.win_rate:.0%} of splits and loses in {best.loss_rate:.0%} (",
-            Cite(f"{best.mean_gain:+.3f}", selection_ref(best.run, best.rule)), " on average)."]
+            Cite(f"{best.mean_gain:+.3f}", selection_ref(best.run, best.rule) + ":mean_gain"), " on average)."]
 
 
 def _method(summary: dict) -> str:
