@@ -41,3 +41,16 @@ def test_the_page_names_the_set_and_orders_runs_by_size(report):
     assert "<summary>26 near chance</summary>" in page  # 24 MMLU subjects, arc_challenge and winogrande, folded
     learned = re.findall(r"<summary>\d+ above chance</summary>([^<]*)</details>", page)
     assert len(learned) == 7 and not any("hendrycksTest" in tasks for tasks in learned)
+
+
+def test_tasks_chosen_on_the_command_line_are_the_set_and_get_one_figure_each(cli, report, tmp_path):
+    store = report.html.parent.parent / "store"
+    code, _, err = cli("report", "--store", store, "--out", tmp_path / "r", "--tasks", "piqa,winogrande,arc_easy")
+    assert code == 0, err
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<b>Tasks in these means:</b> piqa, arc_easy." in page  # in their order; winogrande: near chance in 70m
+    assert "chosen with --tasks" in page
+    assert sorted(p.name for p in (tmp_path / "r" / "figures").glob("by_size__*")) == [
+        "by_size__arc_easy.png", "by_size__piqa.png", "by_size__winogrande.png"]
+    code, _, err = cli("report", "--store", store, "--out", tmp_path / "r2", "--tasks", "nope")
+    assert code == 2 and "--tasks nope: not in the store" in err

@@ -379,6 +379,9 @@ def report(
     mtv_target: MtvTargetOpt = 0.05,
     metric: MetricOpt = None,
     categories: CategoriesOpt = None,
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", help="Compare runs on these tasks (comma-separated), not on all shared.")
+    ] = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
     from ckptlens.analysis.benchmarks import load_categories
@@ -389,7 +392,7 @@ def report(
     stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
                                 adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
                                 categories=load_categories(categories) if categories else None)
-    config = ReportConfig(stability=stability)
+    config = ReportConfig(stability=stability, tasks=tuple(t.strip() for t in tasks.split(",")) if tasks else None)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
 

@@ -37,7 +37,8 @@ details[open]{padding-bottom:.8em}summary{cursor:pointer;font-weight:600;font-si
 dl.definitions{display:grid;grid-template-columns:max-content 1fr;gap:.35em 1.2em;background:#f7f7f7;
  border:1px solid #d0d0d0;border-radius:6px;padding:.8em 1em;font-size:14px}
 dl.definitions dt{font-weight:600}dl.definitions dd{margin:0}code{font-size:13px}
-details.inline{border:none;padding:0;margin:0;display:inline}details.inline summary{font-size:inherit;
+.taskset{margin:.4em 0 1em}details.inline{border:none;padding:0;margin:0;display:inline-block}
+details.inline summary{font-size:inherit;
  font-weight:normal;color:#2a6fdb;padding:0;display:inline}details.inline[open]{display:block}
 b.cite{font-weight:600}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1em}
 """

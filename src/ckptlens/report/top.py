@@ -69,8 +69,8 @@ def _named(taskset: TaskSet) -> str:
     words = {"near chance": "near chance", "not in": "not in every run", "lacks a method": "lacking a method",
              "not among --tasks": "not among --tasks"}
     folded = ", ".join(fold(f"{len(tasks)} {words[kind]}", "; ".join(tasks)) for kind, tasks in kinds.items() if tasks)
-    left = f" Left out of both the table and the verdict: {folded}." if folded else ""
-    return Html(f"<p class='taskset'><b>Tasks in these means:</b> {', '.join(taskset.tasks)}.{left}</p>")
+    left = f" Left out of both the table and the verdict: {folded}" if folded else ""
+    return Html(f"<div class='taskset'><b>Tasks in these means:</b> {', '.join(taskset.tasks)}.{left}</div>")
 
 
 def _empty(taskset: TaskSet) -> str:
