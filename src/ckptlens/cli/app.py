@@ -274,7 +274,8 @@ def stability(
     table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
     if by == "task":
         shared = shared_tasks(rows)  # every run's mean over the same tasks
-        title = f"Final-window stability, mean over the tasks every run has above chance: {', '.join(shared.tasks)}"
+        which = "every run has" if len(shared.runs) > 1 else "the run has"
+        title = f"Final-window stability, mean over the tasks {which} above chance: {', '.join(shared.tasks)}"
         emit(fmt, table, lambda: [stability_rich_table(rows), summary_table(summarise(shared.rows(rows)), title)])
     else:
         emit(fmt, table, lambda: [summary_table(table, title="Final-window stability, mean over tasks per category")])
