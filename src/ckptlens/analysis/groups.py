@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import reduce
 
 import numpy as np
 
@@ -25,35 +23,22 @@ from ckptlens.analysis.matrix import TaskMatrix, store_matrices
 from ckptlens.store import Store
 
 
-@dataclass(frozen=True)
-class StepSums:
-    """One (run, task)'s scores summed over its examples at each step: all a group's mean needs of it."""
+def step_totals(matrix: TaskMatrix) -> dict[int, tuple[float, int]]:
+    """Step -> (task score x examples scored, examples scored): all a group's size-weighted mean needs of a task.
 
-    run: str
-    task: str
-    category: str
-    steps: np.ndarray  # (m,) int
-    sums: np.ndarray  # (m,) sum of the examples' scores
-    counts: np.ndarray  # (m,) examples with a score
-
-    @classmethod
-    def of(cls, matrix: TaskMatrix) -> StepSums:
-        scored = ~np.isnan(matrix.score)
-        return cls(matrix.run, matrix.task, matrix.category, matrix.steps,
-                   np.where(scored, matrix.score, 0.0).sum(axis=0), scored.sum(axis=0))
-
-    def at(self, step: int) -> tuple[float, int]:
-        index = int(np.flatnonzero(self.steps == step)[0])
-        return float(self.sums[index]), int(self.counts[index])
+    The score is the matrix's (``TaskMatrix.curve``), weighed by its size as lm-eval weighs a group's tasks.
+    """
+    counts = (~np.isnan(matrix.score)).sum(axis=0)
+    totals = np.where(counts > 0, matrix.curve * counts, 0.0)
+    return {int(step): (float(total), int(n)) for step, total, n in zip(matrix.steps, totals, counts)}
 
 
 def task_scores(matrices: Iterable[TaskMatrix]) -> list[dict]:
-    """Each (run, task)'s mean score over its examples at each step (lm-eval's task score)."""
+    """Each (run, task)'s score at each step (lm-eval's task score), with the examples behind it."""
     rows = []
-    for task in sorted((StepSums.of(m) for m in matrices), key=lambda t: (t.run, t.task)):
-        for step in task.steps:
-            total, n = task.at(step)
-            rows.append({"run": task.run, "task": task.task, "category": task.category, "step": int(step),
+    for matrix in sorted(matrices, key=lambda m: (m.run, m.task)):
+        for step, (total, n) in step_totals(matrix).items():
+            rows.append({"run": matrix.run, "task": matrix.task, "category": matrix.category, "step": step,
                          "score": total / n if n else None, "n_examples": n})
     return rows
 
@@ -67,15 +52,15 @@ def group_scores(store: Store, metric: str | None = None, categories: dict[str, 
 def weighted_means(matrices: Iterable[TaskMatrix]) -> list[dict]:
     """The mean over every example of each (run, category)'s tasks, at the steps all of them have.
 
-    Each matrix is reduced to its per-step sums as it arrives, so a store's matrices are never all held at once.
+    Each matrix is reduced to its per-step totals as it arrives, so a store's matrices are never all held at once.
     """
-    groups: dict[tuple[str, str], list[StepSums]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[dict[int, tuple[float, int]]]] = defaultdict(list)
     for matrix in matrices:
-        groups[(matrix.run, matrix.category)].append(StepSums.of(matrix))
+        groups[(matrix.run, matrix.category)].append(step_totals(matrix))
     rows = []
     for (run, category), members in sorted(groups.items()):
-        for step in reduce(np.intersect1d, [m.steps for m in members]):
-            total, n = np.sum([m.at(step) for m in members], axis=0)
-            rows.append({"run": run, "category": category, "step": int(step),
+        for step in sorted(set.intersection(*(set(m) for m in members))):
+            total, n = np.sum([m[step] for m in members], axis=0)
+            rows.append({"run": run, "category": category, "step": step,
                          "score": float(total / n) if n else None, "n_tasks": len(members), "n_examples": int(n)})
     return rows

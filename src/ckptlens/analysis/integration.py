@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, text_scores
-from ckptlens.analysis.matrix import TaskMatrix
+from ckptlens.analysis.matrix import TaskMatrix, step_scores
 from ckptlens.tasks.metrics import normalise_text
 
 RAW = "raw"
@@ -43,8 +43,8 @@ class MethodMatrix:
 
     @property
     def curve(self) -> np.ndarray:
-        """The task score at each step: the mean over examples."""
-        return self.score.mean(axis=0)
+        """The task score at each step (``matrix.step_scores``)."""
+        return step_scores(self.score)
 
 
 def method_matrices(
@@ -57,8 +57,12 @@ def method_matrices(
     found += _ensembles(matrix, window, windows, rules)
     for n, avg in sorted(averages.items()):
         steps = [s for s in avg.steps if s >= window[0]]
-        if _enough(matrix, f"average of {n}", len(steps)) and np.array_equal(avg.example_ids, matrix.example_ids):
-            found.append(_evaluated(avg.select_steps(steps), AVERAGE, n))
+        same = avg.on_examples(matrix.example_ids)  # the examples the base run scores at every step
+        if same is None:
+            warnings.warn(f"{avg.run}/{avg.task}: the average of {n} lacks some of {matrix.run}'s examples; "
+                          "left out (evaluate it on the same examples)", stacklevel=3)
+        elif _enough(matrix, f"average of {n}", len(steps)):
+            found.append(_evaluated(same.select_steps(steps), AVERAGE, n))
     return shared_span(found)
 
 

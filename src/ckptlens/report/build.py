@@ -25,6 +25,7 @@ from ckptlens.report.data import ReportConfig, ReportData, analyse
 from ckptlens.report.definitions import definitions
 from ckptlens.report.failures import adaptive_section, failures_section
 from ckptlens.report.figures import trajectory_figure
+from ckptlens.report.forecast import forecast_section
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import linearity_section
 from ckptlens.report.sections import (
@@ -56,7 +57,8 @@ __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
 TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
-    category_section, group_section, study_section, more_numbers_section, loss_section, files_section,
+    category_section, group_section, study_section, more_numbers_section, loss_section, forecast_section,
+    files_section,
 )
 TABLE_KEYS = ("task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv", "instability_score",
               "std")

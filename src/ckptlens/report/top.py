@@ -93,7 +93,7 @@ def _facts(data: ReportData, run: str) -> list[tuple[str, str]]:
     tasks = f"{len(learned)} above chance: {', '.join(learned)}" if learned else "none above chance"
     if near:
         tasks = Html(f"{tasks}; " + fold(f"{len(near)} near chance", ", ".join(near)))
-    series = data.store.run_info(run).get("series")
+    series = data.store.info(run).series
     return [
         ("Run", run + (f" (series {series})" if series else "")),
         ("Final window", _window(data, rows)),

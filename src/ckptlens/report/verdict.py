@@ -70,7 +70,7 @@ def best_checkpoints(matrices: Matrices, runs: set[str], last: float) -> list[Be
         if run not in runs or len(matrix.steps) < 2:
             continue
         window = np.isin(matrix.steps, last_fraction(matrix.steps, last))
-        scores = np.where(window, matrix.score.mean(axis=0), -np.inf)
+        scores = np.where(window, matrix.curve, -np.inf)
         best = len(scores) - 1 - int(np.argmax(scores[::-1]))
         step = int(matrix.steps[best])
         sides = {}
