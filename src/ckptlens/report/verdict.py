@@ -179,13 +179,12 @@ def _no_shared_task(raw: list[StabilityRow], taskset: TaskSet) -> str:
 
 
 def _scope(taskset: TaskSet) -> str:
-    n, near = len(taskset.tasks), len(taskset.near_chance())
+    """Which tasks the means are over; the line under the table names them and what was left out, once."""
+    n = len(taskset.tasks)
     which = "the task" if n == 1 else f"the {n} tasks"
     if len(taskset.runs) > 1:
         which += " every run has above chance" if not taskset.chosen else " chosen with --tasks"
-    some = " in some run" if len(taskset.runs) > 1 else ""
-    left = f"; {_count(near, 'task')} near chance{some} left out" if near else ""
-    return f"(mean over {which}, named under the table{left})"
+    return f"(mean over {which}, listed under the table)"
 
 
 def _instability(summary: list[dict], kept: list[StabilityRow], taskset: TaskSet) -> list[Part]:
