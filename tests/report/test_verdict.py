@@ -114,3 +114,11 @@ def test_runs_are_compared_over_the_tasks_every_run_has_above_chance():
             "the mean score is 0.700 for big and 0.600 for small.") in text
     cited = [p for p in text.parts if isinstance(p, Cite)]
     assert {c.ref for c in cited} >= {"mean:big:raw:1:task_mtv", "mean:small:raw:1:task_mtv"}
+
+
+def test_an_adaptive_window_that_does_not_steady_the_score_is_not_trusted():
+    rows = [row("a"), row("a", "average", 8, 0.80, 0.02), row("a", "adaptive-average", 2, 0.80, 0.075)]
+    text = verdict(rows, lags=[LagFlag("demo", "a", "average", 8, 470, 0.85, 0.80, 0.05, 0.06, 0.02)])
+    assert "Trust" not in text
+    assert ("With those windows the flips stay near the raw level (example MTV 0.075, row adaptive-average): no window "
+            "both keeps up with the rising score and cuts the flips") in text

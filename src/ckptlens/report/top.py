@@ -65,7 +65,8 @@ def _named(taskset: TaskSet) -> str:
     kinds = {"near chance": [], "not in": [], "lacks a method": [], "not among --tasks": []}
     for task, why in sorted(taskset.left_out.items()):
         kind = next(k for k in kinds if why.startswith(k))
-        kinds[kind].append(task if why in ("near chance in every run", "not among --tasks") else f"{task} ({why})")
+        plain = len(taskset.runs) == 1 or why in ("near chance in every run", "not among --tasks")
+        kinds[kind].append(task if plain else f"{task} ({why})")
     words = {"near chance": "near chance", "not in": "not in every run", "lacks a method": "lacking a method",
              "not among --tasks": "not among --tasks"}
     folded = ", ".join(fold(f"{len(tasks)} {words[kind]}", "; ".join(tasks)) for kind, tasks in kinds.items() if tasks)

@@ -237,7 +237,7 @@ def _integration(summary: list[dict], kept: list[StabilityRow], lags: Sequence[L
         sentences.append([f"{_method(best).capitalize()} cuts these flips by {cut:.0%} (example MTV ",
                           _cite(raw, "example_mtv"), " → ", _cite(best, "example_mtv"), ") ",
                           *_score_change(raw, best, noise), "."])
-        sentences += _trust(best, summary, kept, lags, taskset)
+        sentences += _trust(best, raw, summary, kept, lags, taskset)
     else:
         fewer = min(candidates, key=lambda s: s["example_mtv"])
         tail = ([f"; {_method(fewer)} flips less (", _cite(fewer, "example_mtv"), ") but ",
@@ -250,7 +250,7 @@ def _integration(summary: list[dict], kept: list[StabilityRow], lags: Sequence[L
     return sentences
 
 
-def _trust(best: dict, summary: list[dict], kept: list[StabilityRow], lags: Sequence[LagFlag],
+def _trust(best: dict, raw: dict, summary: list[dict], kept: list[StabilityRow], lags: Sequence[LagFlag],
            taskset: TaskSet) -> list[list[Part]]:
     """Trust the best method; where it lags a rising score, the window the adaptive rule picks instead."""
     run, method, n = best["run"], best["method"], best["window"]
@@ -273,9 +273,14 @@ def _trust(best: dict, summary: list[dict], kept: list[StabilityRow], lags: Sequ
         return [sentence + ["; use a smaller window there (`ckptlens report --adaptive tradeoff` picks one per "
                             "task)."]]
     there = ", ".join(f"{task}: {chosen[task]}" for task in sorted(worst) if task in chosen)
-    return [sentence + [f"; the adaptive rule picks a window per task there ({there})."],
-            [f"Trust {_trusted(best, adaptive=True)}: example MTV ", _cite(adaptive, "example_mtv"), " at score ",
-             _cite(adaptive, "mean_score"), f" (row {adaptive_method}, window per task)."]]
+    sentence += [f"; the adaptive rule picks a window per task there ({there})."]
+    steadier = adaptive["example_mtv"] is not None and adaptive["example_mtv"] <= HELPS * raw["example_mtv"]
+    if steadier and adaptive["mean_score"] >= raw["mean_score"] - raw["std"]:
+        return [sentence, [f"Trust {_trusted(best, adaptive=True)}: example MTV ", _cite(adaptive, "example_mtv"),
+                           " at score ", _cite(adaptive, "mean_score"), f" (row {adaptive_method}, window per task)."]]
+    return [sentence, ["With those windows the flips stay near the raw level (example MTV ",
+                       _cite(adaptive, "example_mtv"), f", row {adaptive_method}): no window both keeps up with the "
+                       "rising score and cuts the flips, so judge these tasks by the raw curve until it stops rising."]]
 
 
 def _names(tasks: list[str], most: int = 4) -> str:
