@@ -7,7 +7,9 @@ in sections that fold away, listed in ``SECTIONS``: each is a function ``(page, 
 section with ``page.section(title, question)`` and fills it from ``data`` (``report.data.ReportData``: the store
 read once and every analysis of it). To add a section, write such a function and append it to ``SECTIONS``.
 
->>> write_report(Store("demo-out/store"), "demo-out/report")  # doctest: +SKIP
+>>> report = write_report(Store("store"), "report")
+>>> report.html.name, {"raw", "average", "ensemble-vote"} <= {row.method for row in report.rows}
+('report.html', True)
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ The page follows the main report's rules: an ``<h1>`` question, what was measure
 is a cell of the table right under it (``Cite`` -> ``data-ref``), the definitions, the curves per size, and every
 long table or secondary figure in a section that folds away. The CSV files keep every column and row.
 
->>> write_capability_report(Store("store"), "capabilities")  # doctest: +SKIP
+>>> report = write_capability_report(Store("store"), "capabilities")  # doctest: +ELLIPSIS
+...
+>>> (Path("capabilities") / "capabilities.html").is_file()
+True
 """
 
 from __future__ import annotations
