@@ -6,7 +6,10 @@ float32 average of one model is the only large state. A decay of 0.9 weighs
 roughly the last 10 checkpoints; unlike a window, an old checkpoint never
 leaves completely.
 
->>> written = ema_series(discover_series("runs/demo"), 0.8, Path("runs/demo-ema"))  # doctest: +SKIP
+>>> from ckptlens.checkpoints import discover_series
+>>> written = ema_series(discover_series("runs/demo"), 0.8, Path("runs/demo-ema"))
+>>> [c.step for c in written]
+[10, 20, 30, 40, 50, 60]
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ module, relative to the earlier checkpoint's norm. Tensors are read one at a
 time from memory-mapped safetensors (``averaging.weights``), so memory stays at
 one tensor in float64 blocks, never two models. Integer buffers are skipped.
 
->>> rows = series_drift("runs/demo/series")  # doctest: +SKIP
->>> [(r.step_b, round(r.relative_l2, 4)) for r in rows if r.module == WHOLE_MODEL]  # doctest: +SKIP
-[(200, 0.0312), (300, 0.0207), ...]
+>>> rows = series_drift("runs/demo")
+>>> [r.step_b for r in rows if r.module == WHOLE_MODEL]
+[20, 30, 40, 50, 60]
+>>> all(r.relative_l2 > 0 for r in rows if r.module == WHOLE_MODEL)
+True
 """
 
 from __future__ import annotations

@@ -12,9 +12,11 @@ by tensor from the two memory-mapped safetensors files: memory is one model
 plus one tensor in float32. Tasks are any ckptlens tasks; a perplexity task
 (a ``.txt`` file) gives the validation loss in nats per token.
 
->>> points = interpolation_path(Path("run/step400"), Path("run/step410"), tasks, points=5)  # doctest: +SKIP
->>> barriers(points)  # doctest: +SKIP
-[Barrier(task='valid', metric='loss', height=0.002, alpha=0.5), ...]
+>>> points = interpolation_path(Path("runs/demo/step000050"), Path("runs/demo/step000060"), tasks, points=3)
+>>> sorted({p.alpha for p in points})
+[0.0, 0.5, 1.0]
+>>> [b.task for b in barriers(points)]
+['capitals']
 """
 
 from __future__ import annotations

@@ -9,7 +9,14 @@ aggregates. The run and step come from the model (``config.model.pretrained_mode
 name or the file path: a step the name spells (``step1000``, ``checkpoint-500``, ``iter_0001000``), else
 ``--step-from REGEX`` whose first group is the step.
 
->>> import_llm_jp_eval(["results/"], Store("store"), step_from=r"iter_(\\d+)")  # doctest: +SKIP
+``import_llm_jp_eval(["results/"], Store("store"), step_from=r"iter_(\\d+)")`` imports every result file
+under ``results/`` (``tests/importers/test_llm_jp_eval.py`` writes such files). A folder without any is an error:
+
+>>> import pathlib
+>>> pathlib.Path("results").mkdir()
+>>> import_llm_jp_eval(["results/"], Store("store"))  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+ckptlens.errors.CkptlensError: ...
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 (stability, selection, linearity, trajectories), then every section of the page draws from the ``ReportData``
 it returns, so adding a section never adds a pass over the store.
 
->>> data = analyse(Store("demo-out/store"), ReportConfig(), Path("report"))  # doctest: +SKIP
->>> data.rows[0].method  # doctest: +SKIP
+>>> data = analyse(Store("store"), ReportConfig(), Path("report"))
+>>> data.rows[0].method
 'raw'
 """
 
@@ -16,13 +16,23 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+from ckptlens.analysis.curves import Curve, imported_curves, matrix_curve, run_sizes
 from ckptlens.analysis.groups import weighted_means
 from ckptlens.analysis.linearity import LinearityRow, linearity_gaps
 from ckptlens.analysis.matrix import Matrices, read_matrices
 from ckptlens.analysis.selection import SelectConfig, Selection, select_checkpoints
-from ckptlens.analysis.stability import StabilityConfig, StabilityRow, Sweep, averaged_runs, stability_sweep
+from ckptlens.analysis.stability import (
+    StabilityConfig,
+    StabilityRow,
+    Sweep,
+    averaged_runs,
+    stability_sweep,
+    summarise,
+)
+from ckptlens.analysis.taskset import TaskSet, shared_tasks
 from ckptlens.analysis.trajectories import TrajectoryPoint, trajectories
 from ckptlens.errors import CkptlensError
+from ckptlens.report.tables import summary_order
 from ckptlens.report.verdict import BestCheckpoint, best_checkpoints
 from ckptlens.store import Store
 
@@ -33,6 +43,7 @@ PHASES = 5  # spans of training the report compares methods over; the last is th
 class ReportConfig:
     stability: StabilityConfig = StabilityConfig()  # final window, windows, ensemble rules, adaptive rule
     select_window: int = 4  # window of the smoothed selection rules
+    tasks: tuple[str, ...] | None = None  # the tasks to compare runs on (--tasks); None: those every run learned
 
 
 @dataclass(frozen=True)
@@ -95,9 +106,35 @@ class ReportData:
         return [margin_dynamics(m, config) for (run, _), m in sorted(self.matrices.items())
                 if run in self.base_runs and m.kind == "multiple_choice" and m.logliks.shape[2] > 1]
 
+    @cached_property
+    def sizes(self) -> dict[str, int | None]:
+        """Parameters of each base run, None when unknown (``analysis.curves.run_sizes``)."""
+        return run_sizes(self.store)
+
     def runs(self) -> list[str]:
-        """Base runs with rows in the stability table, in name order."""
-        return sorted({r.run for r in self.rows})
+        """Base runs with rows in the stability table, by size (unknown sizes last), then by name."""
+        return sorted({r.run for r in self.rows}, key=lambda r: (self.sizes.get(r) is None, self.sizes.get(r) or 0, r))
+
+    @cached_property
+    def taskset(self) -> TaskSet:
+        """The tasks every mean over tasks (and the verdict) is over (``analysis.taskset``)."""
+        return shared_tasks(self.rows, self.config.tasks, self.runs())
+
+    @cached_property
+    def summary(self) -> list[dict]:
+        """Means over the task set's tasks per (run, method, window): the table under the verdict, runs by size."""
+        runs = self.runs()
+        return sorted(summarise(self.taskset.rows(self.rows)),
+                      key=lambda r: (runs.index(r["run"]), *summary_order(r)[1:]))
+
+    @cached_property
+    def curves(self) -> list[Curve]:
+        """Score by step of every base run and task: its matrix, else its imported results (``analysis.curves``)."""
+        stability = self.config.stability
+        curves = {(c.run, c.task): c for c in imported_curves(self.store, stability.metric, stability.categories)
+                  if c.run in self.base_runs}
+        curves.update({key: matrix_curve(m) for key, m in self.matrices.items() if key[0] in self.base_runs})
+        return [curves[key] for key in sorted(curves)]
 
 
 def analyse(store: Store, config: ReportConfig, out: Path) -> ReportData:

@@ -28,8 +28,9 @@ METRICS = (
      "−1 always falling."),
     ("flip fraction", "The fraction of examples whose correctness changes at least once in the window."),
     ("forgetting events", "The number of (example, t) with the example right at checkpoint t and wrong at t+1."),
-    ("near chance", "A task whose raw mean score stays below chance + max(0.05, 3 √(c(1−c)/E)), c = chance = mean "
-     "over examples of 1 / (number of options); its flips are guessing, so it is left out of means over tasks."),
+    ("near chance", "A task whose raw mean score is not above chance by more than the margin min(0.10, max(0.05, "
+     "3 √(c(1−c)/E))), c = chance = mean over examples of 1 / (number of options); its flips are guessing, so it "
+     "is left out of means over tasks (and, when runs are compared, so is a task near chance in any of them)."),
 )
 METHODS = {
     "raw": ("raw", "The evaluated checkpoints themselves (window 1)."),

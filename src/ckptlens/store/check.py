@@ -8,8 +8,12 @@ writer's are younger). ``repair`` removes them all, so a rerun of the same
 command redoes exactly the damaged units and nothing else. Files of another
 schema are *foreign*: they are listed, never removed (they may be a user's).
 
->>> problems = check_store(Store("store"))  # doctest: +SKIP
->>> repair_store(problems)  # doctest: +SKIP
+>>> _ = Path("store/records/demo/capitals/step000010.parquet").write_bytes(b"truncated")
+>>> problems = check_store(Store("store"))
+>>> [p.name for p in problems.damaged]
+['step000010.parquet']
+>>> repair_store(problems)
+1
 """
 
 from __future__ import annotations

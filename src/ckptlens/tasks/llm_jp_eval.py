@@ -13,7 +13,17 @@ Generation follows llm-jp-eval's configuration: greedy, at most ``output_length`
 MT datasets are scored by COMET when its package and model are on this machine (``--comet-model``,
 :mod:`ckptlens.tasks.comet`), else by BLEU in the target language, with a warning saying which is missing.
 
->>> tasks = load_llm_jp_eval("llm-jp-eval:data/1.4.1/evaluation/jnli")  # doctest: +SKIP
+>>> import json, pathlib
+>>> dataset = {"instruction": "Answer entailment, contradiction or neutral.", "output_length": 3,
+...            "metrics": ["exact_match"], "samples": [{"input": "A cat sleeps. An animal sleeps.",
+...                                                      "output": "entailment"}] * 4}
+>>> for split in ("train", "dev"):
+...     folder = pathlib.Path("data/1.4.1/evaluation") / split
+...     folder.mkdir(parents=True)
+...     _ = (folder / "jnli.json").write_text(json.dumps(dataset))
+>>> tasks = load_llm_jp_eval("llm-jp-eval:data/1.4.1/evaluation/jnli")
+>>> tasks[0].name, tasks[0].category, len(tasks[0].examples)
+('jnli', 'NLI', 4)
 >>> category_scores({"jnli": 0.5, "janli": 0.7, "jsquad": 0.8, "jsts": 0.9})
 ({'NLI': 0.6, 'RC': 0.8}, 0.7)
 """

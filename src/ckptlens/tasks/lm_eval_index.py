@@ -81,8 +81,13 @@ def is_lm_eval_spec(spec: str) -> bool:
 def build_lm_eval_tasks(names: Sequence[str], options: LmEvalOptions = LmEvalOptions()) -> list[Task]:
     """One ``Task`` per lm-eval leaf task that ``names`` (without the ``lm-eval:`` prefix) resolve to.
 
-    >>> build_lm_eval_tasks(["arc_easy"], LmEvalOptions(include_paths=("my_tasks",)))  # doctest: +SKIP
-    [Task(name='arc_easy', kind='multiple_choice', ...)]
+    ``build_lm_eval_tasks(["arc_easy"], LmEvalOptions(include_paths=("examples/lm_eval",)))`` gives
+    ``[Task(name='arc_easy', kind='multiple_choice', ...)]`` with lm-eval installed
+    (``tests/tasks/test_lm_eval_index.py``). What ckptlens cannot do is refused before lm-eval is imported:
+
+    >>> build_lm_eval_tasks(["arc_easy"], LmEvalOptions(apply_chat_template=True))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: --apply-chat-template is not supported: ...
     """
     if options.apply_chat_template:
         raise CkptlensError("--apply-chat-template is not supported: ckptlens scores the plain prompts lm-eval "

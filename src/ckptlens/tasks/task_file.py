@@ -45,8 +45,9 @@ SPEC_KEYS = {"name", "kind", "category", "description", "stop", "max_new_tokens"
 def load_task(path: str | Path) -> Task:
     """Read and validate a task file (JSONL, template spec or lm-eval YAML); every problem is a one-line CkptlensError.
 
-    >>> load_task("tasks/capitals.jsonl").kind  # doctest: +SKIP
-    'multiple_choice'
+    >>> task = load_task("tasks/capitals.jsonl")
+    >>> task.name, task.kind, task.category, len(task.examples)
+    ('capitals', 'multiple_choice', 'knowledge', 12)
     """
     path = Path(path)
     if not path.is_file():
