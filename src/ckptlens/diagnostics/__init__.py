@@ -1,5 +1,5 @@
-"""Parameter-space diagnostics of a checkpoint series: drift, linearity, interpolation, distances.
-Owns the math (pure functions of tensors) and its streaming over safetensors.
+"""Parameter- and representation-space diagnostics of a checkpoint series: drift, linearity, interpolation,
+representations (linear CKA of task prompts' hidden states); the math as pure functions of tensors.
 May import analysis, importers, evaluation, averaging, store, world, tasks, checkpoints, files, errors.
 """
 
