@@ -13,14 +13,17 @@
 The answers then go through the task's filters and ``process_results`` exactly
 as ``lm_eval.evaluator.evaluate`` feeds them, so every per-example metric
 (``acc``, ``acc_norm``, ``acc_mutual_info``, ``exact_match`` after filters,
-``f1``, perplexities, ...) is lm-eval's by construction. A metric lm-eval only
-aggregates (perplexities, ``f1``) is stored per example as its aggregation of
-that one document. Metrics of a filter other than the task's first are keyed
-``metric,filter`` as lm-eval's results JSON names them.
+``f1``, perplexities, ...) is lm-eval's by construction. Each is stored in the
+form lm-eval's aggregation takes (``tasks.aggregation``: the loglik of a
+``(loglik, weight)`` pair with its weight, other items as JSON), with the
+aggregation's name, ``higher_is_better`` and the task's groups, so a task's and
+a group's score are lm-eval's. Metrics of a filter other than the task's first
+are keyed ``metric,filter`` as lm-eval's results JSON names them.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections import defaultdict
@@ -32,6 +35,7 @@ from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import generate_greedy
 from ckptlens.evaluation.perplexity import text_loss
 from ckptlens.evaluation.scoring import score_multiple_choice
+from ckptlens.tasks.aggregation import LOGLIK_AGGREGATIONS, MetricInfo, aggregation_name
 from ckptlens.tasks.lm_eval_index import LmEvalTask
 from ckptlens.tasks.task import Example, Task
 
@@ -124,24 +128,32 @@ def _rolling(model, tokenizer, requests: list, batch_size: int) -> dict[int, int
 
 def _row(source: LmEvalTask, kind: str, doc_id: int, requests: list, tokens: dict[int, int]) -> dict:
     task, doc = source.task, source.docs[doc_id]
-    metrics = _metrics(source, doc, requests)
+    metrics, infos = _metrics(source, doc, requests)
     score = next((metrics[m] for m in (*source.metric_names, *metrics) if m in metrics), None)
-    score = score if kind != "perplexity" and score is not None and 0.0 <= score <= 1.0 else None  # in [0, 1]
+    first = next((i for i in infos if i.key == next(iter(metrics), None)), None)
+    loss = first is not None and (first.weight is not None or first.aggregation in LOGLIK_AGGREGATIONS)
+    score = None if kind == "perplexity" or loss or score is None or not 0.0 <= score <= 1.0 else score  # [0, 1]
     row = {"example_id": str(doc_id), "metrics": list(metrics.items()), "task_version": source.version,
-           "score": score, "correct": None if score not in (0.0, 1.0) else score == 1.0}
+           "score": score, "correct": None if score not in (0.0, 1.0) else score == 1.0,
+           "metric_info": [i.to_row() for i in infos], "groups": list(source.groups)}
     first = next(iter(requests[0].filtered_resps))
     answers = [r.filtered_resps[first] for r in requests]
     if task.get_config("output_type") == "multiple_choice":
         row.update(_choice_fields(task, doc, requests, answers, tokens))
     elif kind == "perplexity":
-        text = requests[0].arguments[0]
-        row.update(nll=-answers[0], n_tokens=tokens[id(requests[0])], n_bytes=len(text.encode("utf-8")))
+        row.update(nll=-answers[0], n_tokens=tokens[id(requests[0])], n_bytes=_bytes(infos, requests[0]))
     elif requests[0].request_type == "loglikelihood":
         row.update(logliks=[a[0] for a in answers], choice_tokens=[tokens[id(r)] for r in requests],
                    output=None, target=requests[0].arguments[1])
     else:  # the generated text itself; the filters' answer is what exact_match judged
         row.update(output=str(requests[0].resps[0]), target=str(task.doc_to_target(doc)))
     return row
+
+
+def _bytes(infos: list[MetricInfo], request) -> int:
+    """The document's bytes as lm-eval weighs bits_per_byte (wikitext counts the page before detokenising)."""
+    weight = next((i.weight for i in infos if i.metric in ("bits_per_byte", "byte_perplexity") and i.weight), None)
+    return int(weight) if weight is not None else len(request.arguments[0].encode("utf-8"))
 
 
 def _choice_fields(task, doc: dict, requests: list, answers: list, tokens: dict[int, int]) -> dict:
@@ -167,29 +179,56 @@ def _gold_index(target, choices: Sequence[str]) -> int | None:
     return None if target is None else int(target)
 
 
-def _metrics(source: LmEvalTask, doc: dict, requests: list) -> dict[str, float]:
-    """process_results for each filter; values lm-eval only aggregates become that aggregation of one document."""
+def _metrics(source: LmEvalTask, doc: dict, requests: list) -> tuple[dict[str, float], list[MetricInfo]]:
+    """process_results for each filter, in the form lm-eval aggregates (``tasks.aggregation``).
+
+    A number is kept as it is; a ``(loglik, weight)`` pair as the loglik with its weight; any other item (f1's
+    ``(gold, pred)``) as JSON, with that item's one-document aggregation as its number.
+    """
     task = source.task
-    aggregations = task.aggregation()
+    aggregations, higher = task.aggregation(), task.higher_is_better()
     filters = list(requests[0].filtered_resps)
     out: dict[str, float] = {}
+    infos: list[MetricInfo] = []
     for n, filter_key in enumerate(filters):
         results = task.process_results(doc, [r.filtered_resps[filter_key] for r in requests])
         for metric, value in results.items():
-            number = _scalar(value, aggregations.get(metric))
-            if number is not None:
-                out[metric if n == 0 else f"{metric},{filter_key}"] = number
+            stored = _stored(value, aggregations.get(metric))
+            if stored is None:
+                continue
+            key = metric if n == 0 else f"{metric},{filter_key}"
+            out[key] = stored[0]
+            infos.append(MetricInfo(key, metric, filter_key, _name(aggregations.get(metric)), higher.get(metric),
+                                    stored[1], stored[2]))
     order = {m: i for i, m in enumerate(source.metric_names)}
-    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0].split(",")[0], len(order))))
+    rank = {key: order.get(key.split(",")[0], len(order)) for key in out}
+    infos.sort(key=lambda info: rank[info.key])
+    return dict(sorted(out.items(), key=lambda kv: rank[kv[0]])), infos
 
 
-def _scalar(value, aggregate) -> float | None:
+def _name(function) -> str | None:
+    return None if function is None else aggregation_name(function)
+
+
+def _stored(value, aggregate) -> tuple[float, float | None, str | None] | None:
+    """(number, weight, item JSON) of one document's value; None when it has no finite number."""
     if isinstance(value, bool | numbers.Number):
-        return float(value)
+        return (float(value), None, None) if math.isfinite(float(value)) else None
+    if _is_pair(value):
+        return float(value[0]), float(value[1]), None
     if aggregate is None:
         return None
     try:
         number = aggregate([value])
+        item = json.dumps(value)
     except Exception:  # an aggregation that needs more than one document (e.g. mcc) has no per-example value
         return None
-    return float(number) if isinstance(number, numbers.Number) and math.isfinite(float(number)) else None
+    if not isinstance(number, numbers.Number) or not math.isfinite(float(number)):
+        return None
+    return float(number), None, item
+
+
+def _is_pair(value) -> bool:
+    """lm-eval's (loglik, weight) pairs of the rolling perplexities."""
+    return (isinstance(value, tuple | list) and len(value) == 2
+            and all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in value))

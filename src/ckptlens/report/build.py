@@ -104,7 +104,7 @@ def _write_tables(data: ReportData, summary: list[dict]) -> None:
               ("run", "task", "transitions", "significant", "median_abs_change", "min_detectable_difference"))
     write_csv([p.to_dict() for p in data.points], out / "trajectories.csv", field_names(TrajectoryPoint))
     write_csv(data.group_scores, out / "group_scores.csv",
-              ("run", "category", "step", "score", "n_tasks", "n_examples"))
+              ("run", "category", "step", "score", "n_tasks", "n_examples", "metric"))
 
 
 def _top(page: Page, data: ReportData, summary: list[dict]) -> None:
