@@ -98,3 +98,20 @@ def test_a_bare_metric_is_the_first_filter_and_an_unknown_one_lists_the_tasks_me
         code, _, err = cli(command, "--store", store, "--metric", "bogus_metric")
         assert code == 2 and "no per-example" not in err, err
         assert "'bogus_metric'" in err and "exact_match,flexible-extract" in err and "word_perplexity,none" in err
+
+
+def test_stability_takes_lm_evals_task_score_and_a_perplexitys_examples_are_logliks_per_word(store, cli):
+    from ckptlens.analysis.matrix import store_matrix
+    from ckptlens.analysis.stability import StabilityConfig, stability_table
+    from ckptlens.store import Store
+
+    config = StabilityConfig(last=1.0, windows=(1,), bootstrap=0, metric="word_perplexity", adaptive=None)
+    row = next(r for r in stability_table(Store(store), config) if r.task == "wikitext" and r.method == "raw")
+    _, out, _ = cli("scores", "--store", store, "--metric", "word_perplexity", "--format", "json")
+    curve = [r["score"] for r in json.loads(out) if r["task"] == "wikitext"]
+    assert math.isclose(row.mean_score, sum(curve) / 2) and math.isclose(row.task_mtv, abs(curve[1] - curve[0]))
+    assert row.chance is None and not row.near_chance and not row.is_score and row.flip_fraction is None
+    matrix = store_matrix(Store(store), row.run, "wikitext", metric="word_perplexity")
+    per_word = matrix.values / matrix.weights
+    assert math.isclose(row.example_mtv, float(abs(per_word[:, 1] - per_word[:, 0]).mean()))
+    assert not matrix.higher_is_better and (per_word < 0).all()

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from ckptlens.analysis.benchmarks import benchmark_chance, task_category
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store, same_prompt
-from ckptlens.tasks.aggregation import MetricInfo, aggregate, per_document
+from ckptlens.tasks.aggregation import LOGLIK_AGGREGATIONS, MetricInfo, aggregate, per_document
 from ckptlens.tasks.chance import chance_level
 
 LENGTH_NORMALISED = {"acc_norm"}  # metrics that pick the choice by loglik / characters
@@ -74,6 +74,12 @@ class TaskMatrix:
         return self.info is None or self.info.higher_is_better is not False
 
     @property
+    def is_score(self) -> bool:
+        """Whether the metric is a score (acc, exact_match), not a loss (perplexity, bits per byte)."""
+        return self.info is None or (self.higher_is_better and self.info.weight is None
+                                     and self.info.aggregation not in LOGLIK_AGGREGATIONS)
+
+    @property
     def task_score(self) -> np.ndarray:
         """(m,) the task's score at each step: lm-eval's aggregation of the metric for lm-eval tasks, else the
         mean of the examples' scores. The one definition of a task's score per step."""
@@ -91,6 +97,8 @@ class TaskMatrix:
     def chance(self) -> float | None:
         """``chance_level`` of the stored options (per example), 0 for generation; for multiple choice stored
         without log-likelihoods, the benchmark table's (None when unknown)."""
+        if self.info is not None and not self.is_score:
+            return None  # a loss (perplexity, bits per byte) has no chance level
         if self.kind != "multiple_choice":
             return 0.0
         if self.logliks.shape[2] == 0:
