@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
-from ckptlens.analysis.matrix import metric_scores
+from ckptlens.analysis.matrix import metric_scores, store_matrix
 from ckptlens.importers.identity import nominal_params
 from ckptlens.store import SAMPLE_COUNT, Store
 from ckptlens.tasks.chance import chance_level
@@ -111,7 +111,8 @@ def _bits_per_byte(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]
 
 
 def _record_curves(store: Store, categories, metric: str | None = None) -> list[Curve]:
-    records = store.read(columns=["run", "task", "category", "kind", "step", "tokens_seen", "score", "metrics"])
+    records = store.read(columns=["run", "task", "category", "kind", "step", "tokens_seen", "score", "metrics",
+                                  "metric_info"])
     records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
     if records.num_rows == 0:
         return []
@@ -121,8 +122,18 @@ def _record_curves(store: Store, categories, metric: str | None = None) -> list[
     )
     infos = {r: store.run_info(r) for r in set(grouped["run"].to_pylist())}
     grouped = grouped.filter(pa.array([not infos[r].get("averaged_from") for r in grouped["run"].to_pylist()]))
-    return [_with_record_chance(c, store) for c in _curves(grouped, "score_mean", "tokens_seen_max", "category_max",
-                                                            categories)]
+    curves = _curves(grouped, "score_mean", "tokens_seen_max", "category_max", categories)
+    lm_eval = set(zip(*(records.filter(pc.is_valid(records["metric_info"]))[c].to_pylist() for c in ("run", "task"))))
+    return [_with_record_chance(_aggregated(c, store, metric) if (c.run, c.task) in lm_eval else c, store)
+            for c in curves]
+
+
+def _aggregated(curve: Curve, store: Store, metric: str | None) -> Curve:
+    """An lm-eval task's curve as lm-eval scores it (``TaskMatrix.task_score``: its own aggregation)."""
+    matrix = store_matrix(store, curve.run, curve.task, None, metric)
+    if matrix is None or not np.array_equal(matrix.steps, curve.steps):
+        return curve
+    return replace(curve, scores=matrix.task_score)
 
 
 def _aggregate_curves(store: Store, metric: str, categories) -> list[Curve]:
