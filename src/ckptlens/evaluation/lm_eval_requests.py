@@ -6,7 +6,9 @@
   (fixed demonstrations, or at least the description) runs once per call;
   each answer is ``(summed loglik, is_greedy)`` as lm-eval's models return it.
 - ``generate_until``: greedy decoding until one of ``until`` (and end of text),
-  at most ``max_gen_toks`` new tokens (lm-eval's default 256).
+  at most ``max_gen_toks`` new tokens (lm-eval's default 256), the context
+  left-truncated to lm-eval's ``max_length - max_gen_toks`` tokens; the prefix
+  every context shares runs once (``evaluation.generation``).
 - ``loglikelihood_rolling``: the document's summed log-likelihood over disjoint
   windows (``evaluation.perplexity``, lm-eval's rolling windows).
 
@@ -59,7 +61,7 @@ def evaluate_lm_eval_task(
     for request in requests:
         by_type[request.request_type].append(request)
     tokens = _loglikelihood(model, tokenizer, by_type["loglikelihood"], batch_size, batch_tokens)
-    _generate(model, tokenizer, by_type["generate_until"], batch_size)
+    _generate(model, tokenizer, by_type["generate_until"], batch_size, batch_tokens)
     tokens.update(_rolling(model, tokenizer, by_type["loglikelihood_rolling"], batch_size))
     for ensemble in getattr(source.task, "_filters", ()):
         ensemble.apply(requests)
@@ -89,8 +91,9 @@ def _by_context(requests: list) -> list[list[tuple[str, list]]]:
     return [g for g in (with_context, empty) if g]
 
 
-def _generate(model, tokenizer, requests: list, batch_size: int) -> None:
-    """Greedy generations, batched per distinct (until, max_gen_toks)."""
+def _generate(model, tokenizer, requests: list, batch_size: int, batch_tokens: int | None) -> None:
+    """Greedy generations, batched per distinct (until, max_gen_toks); contexts left-truncated as lm-eval's HF
+    model does, to its max_length - max_gen_toks tokens."""
     eos = tokenizer.decode([tokenizer.eos_token_id]) if tokenizer.eos_token_id is not None else None
     groups: dict[tuple, list] = defaultdict(list)
     for request in requests:
@@ -98,9 +101,18 @@ def _generate(model, tokenizer, requests: list, batch_size: int) -> None:
         groups[_stopping(kwargs, eos, request.task_name)].append(request)
     for (until, max_gen_toks), group in groups.items():
         examples = [Example(str(i), r.arguments[0]) for i, r in enumerate(group)]
-        outputs = generate_greedy(model, tokenizer, examples, until, max_gen_toks, batch_size)
+        outputs = generate_greedy(model, tokenizer, examples, until, max_gen_toks, batch_size,
+                                  batch_tokens=batch_tokens, max_context=_max_length(model, tokenizer) - max_gen_toks)
         for request, output in zip(group, outputs, strict=True):
             request.resps.extend([output] * (request.repeats or 1))
+
+
+def _max_length(model, tokenizer) -> int:
+    """lm-eval's HF model's max_length: the config's positions, else the tokenizer's, else 2048."""
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.models.utils import resolve_max_length
+
+    return resolve_max_length(model.config, tokenizer, default=HFLM._DEFAULT_MAX_LENGTH)
 
 
 def _stopping(kwargs: dict, eos: str | None, task_name: str) -> tuple[tuple[str, ...], int]:
