@@ -167,7 +167,7 @@ def write_llm_jp_eval(root: Path, n: int) -> Path:
     rng = random.Random(1)
     folder = root / "evaluation"
     for split, count in (("train", 4), ("dev", n)):  # dev: ckptlens's default --split, as llm-jp-eval's
-        samples = [{"input": f"文章:{' '.join(rng.choices(WORDS, k=80))}\n質問:{' '.join(rng.choices(WORDS, k=8))}",
+        samples = [{"input": f"文章:{' '.join(rng.choices(WORDS, k=30))}\n質問:{' '.join(rng.choices(WORDS, k=8))}",
                     "output": " ".join(rng.choices(WORDS, k=3))} for _ in range(count)]
         data = {"instruction": "質問に対する回答を文章から一言で抽出してください。", "output_length": 32,
                 "metrics": ["char_f1"], "few_shots": [], "samples": samples}

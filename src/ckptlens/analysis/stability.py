@@ -311,7 +311,7 @@ def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
         mean_score=mean_score,
         task_mtv=metrics.task_mtv(trajectory),
         example_mtv=metrics.example_mtv(score),
-        instability_score=metrics.instability_score(outputs),
+        instability_score=None if base.kind == "perplexity" else metrics.instability_score(outputs),  # no answers
         std=metrics.score_std(trajectory),
         relative_std=metrics.relative_std(trajectory),
         monotonicity=metrics.monotonicity(trajectory),
