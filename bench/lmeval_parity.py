@@ -39,8 +39,8 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerF
 
 from ckptlens.averaging import average_checkpoints
 from ckptlens.checkpoints.loading import load_model
-from ckptlens.evaluation.runner import argmax_first
 from ckptlens.evaluation.scoring import encode_pair, score_multiple_choice
+from ckptlens.tasks.choice import predicted_option as argmax_first
 from ckptlens.tasks.lm_eval_yaml import load_lm_eval_task
 
 LM_EVAL = "lm-eval[hf]==0.4.13"  # the hf extra brings accelerate and peft for HFLM

@@ -42,6 +42,7 @@ import numpy as np
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.integration import MethodMatrix
+from ckptlens.analysis.matrix import step_scores
 from ckptlens.errors import CkptlensError
 
 RULES = ("tradeoff", "target")
@@ -137,13 +138,13 @@ def _judged(label: tuple, fold: int | None, base: MethodMatrix, candidates: list
     """Every candidate's criteria on ``examples``, the chosen one marked."""
     steps = candidates[0].steps
     ends = np.searchsorted(base.steps, steps)
-    raw = base.score[examples].mean(axis=0)
+    raw = step_scores(base.score[examples])
     noise = metrics.score_std(raw[ends])
     spacing = (steps[-1] - steps[0]) / (len(steps) - 1)
     measured = []
     for c in candidates:
         mtv = metrics.example_mtv(c.score[examples])
-        lag = curve_lag(raw, c.score[examples].mean(axis=0), ends, c.window, noise)
+        lag = curve_lag(raw, step_scores(c.score[examples]), ends, c.window, noise)
         objective = mtv + config.lag_weight * lag if config.rule == "tradeoff" else mtv
         measured.append((c.window, mtv, lag * spacing, lag, objective))
     chosen = _choose(measured, config)

@@ -100,7 +100,7 @@ def compare_tasks(
 
 
 def _only_run(store: Store) -> str:
-    runs = [r for r in store.runs() if store.tasks(r) and not store.run_info(r).get("averaged_from")]
+    runs = [r for r in store.base_runs() if store.tasks(r)]
     if len(runs) != 1:
         named = ", ".join(runs) if runs else "none with per-example records"
         raise CkptlensError(f"{store.root} holds {len(runs)} runs ({named}): name one with --run")
@@ -108,7 +108,8 @@ def _only_run(store: Store) -> str:
 
 
 def compare_steps(matrix: TaskMatrix, step_a: int, step_b: int) -> Comparison:
-    """The paired comparison of two checkpoints of one run and task."""
+    """The paired comparison of two checkpoints of one run and task: their task scores (``TaskMatrix.curve``),
+    and the exact McNemar test on each example's correctness (a score of at least 0.5 counts as right)."""
     if not matrix.is_score:
         raise CkptlensError(f"{matrix.run}/{matrix.task}: {matrix.metric} is a loss, not right/wrong per example; "
                             "McNemar's test compares correctness: pick a --metric such as acc")
@@ -117,13 +118,14 @@ def compare_steps(matrix: TaskMatrix, step_a: int, step_b: int) -> Comparison:
     if missing:
         steps = ", ".join(str(s) for s in matrix.steps[:12])
         raise CkptlensError(f"{matrix.run}/{matrix.task} has no checkpoint at step {missing[0]}; steps: {steps}")
-    a, b = matrix.score[:, index[step_a]] >= 0.5, matrix.score[:, index[step_b]] >= 0.5
+    a, b = matrix.score[:, index[step_a]] >= 0.5, matrix.score[:, index[step_b]] >= 0.5  # right or wrong
     lost, gained = int(np.sum(a & ~b)), int(np.sum(~a & b))
     n = matrix.n_examples
     p_value = mcnemar_exact(lost, gained)
+    score_a, score_b = float(matrix.curve[index[step_a]]), float(matrix.curve[index[step_b]])
     return Comparison(
         run=matrix.run, task=matrix.task, step_a=step_a, step_b=step_b, n_examples=n,
-        score_a=float(a.mean()), score_b=float(b.mean()), difference=float(b.mean() - a.mean()),
+        score_a=score_a, score_b=score_b, difference=score_b - score_a,
         lost=lost, gained=gained, p_value=p_value,
         min_detectable_difference=min_detectable_difference(n, (lost + gained) / n),
         significant=p_value < ALPHA,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ckptlens.errors import CkptlensError
+from ckptlens.tasks.choice import predicted_option
 from ckptlens.tasks.metrics import MODEL_METRICS, metric, normalise_text
 
 TIE_TOLERANCE = 1e-9  # confidence totals this close (relative) are a tie: summation order must not pick a winner
@@ -26,15 +27,15 @@ TIE_TOLERANCE = 1e-9  # confidence totals this close (relative) are a tie: summa
 def vote(logliks: np.ndarray) -> np.ndarray:
     """Majority vote over the checkpoints' chosen options; ties go to the higher mean log-likelihood."""
     n_choices = logliks.shape[2]
-    choices = np.argmax(logliks, axis=2)  # (n, E)
+    choices = predicted_option(logliks)  # (n, E)
     counts = np.stack([(choices == c).sum(axis=0) for c in range(n_choices)], axis=1)  # (E, C)
     tied = counts == counts.max(axis=1, keepdims=True)
-    return np.argmax(np.where(tied, _mean_finite(logliks), -np.inf), axis=1)
+    return predicted_option(np.where(tied, _mean_finite(logliks), -np.inf))
 
 
 def mean_logprob(logliks: np.ndarray) -> np.ndarray:
     """Argmax of the mean per-choice log-likelihood over the checkpoints."""
-    return np.argmax(_mean_finite(logliks), axis=1)
+    return predicted_option(_mean_finite(logliks))
 
 
 def mean_prob(logliks: np.ndarray) -> np.ndarray:
@@ -42,7 +43,7 @@ def mean_prob(logliks: np.ndarray) -> np.ndarray:
     shifted = logliks - logliks.max(axis=2, keepdims=True)
     probs = np.exp(shifted)
     probs /= probs.sum(axis=2, keepdims=True)
-    return np.argmax(probs.mean(axis=0), axis=1)
+    return predicted_option(probs.mean(axis=0))
 
 
 def confidence(logliks: np.ndarray) -> np.ndarray:
@@ -54,12 +55,12 @@ def confidence(logliks: np.ndarray) -> np.ndarray:
     log-likelihood, as in ``vote``. An example with a single real option gives margin 0 (no second option to beat).
     """
     n_choices = logliks.shape[2]
-    choices = np.argmax(logliks, axis=2)  # (n, E)
+    choices = predicted_option(logliks)  # (n, E)
     weights = _margins(logliks)  # (n, E)
     totals = np.stack([np.where(choices == c, weights, 0.0).sum(axis=0) for c in range(n_choices)], axis=1)
     best = totals.max(axis=1, keepdims=True)
     tied = totals >= best - TIE_TOLERANCE * np.maximum(np.abs(best), 1.0)
-    return np.argmax(np.where(tied, _mean_finite(logliks), -np.inf), axis=1)
+    return predicted_option(np.where(tied, _mean_finite(logliks), -np.inf))
 
 
 def vote_text(outputs: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Scores at every checkpoint: per task, and per group as lm-eval scores a group.
 
-A task's score at a step is ``TaskMatrix.task_score`` (lm-eval's own
+A task's score at a step is ``TaskMatrix.curve`` (lm-eval's own
 aggregation for lm-eval tasks). lm-eval's groups (``mmlu`` over its subgroups
 and 57 subtasks) report, with ``weight_by_size``, ``sum(score_i * size_i) /
 sum(size_i)`` over all their leaf tasks' scores and document counts
@@ -36,7 +36,7 @@ class StepScores:
     task: str
     category: str
     steps: np.ndarray  # (m,) int
-    scores: np.ndarray  # (m,) the task's score (``TaskMatrix.task_score``: lm-eval's aggregation)
+    scores: np.ndarray  # (m,) the task's score (``TaskMatrix.curve``: lm-eval's aggregation)
     counts: np.ndarray  # (m,) examples with a score
     metric: str | None  # lm-eval's ``metric,filter`` of the score (None: a ckptlens task)
     groups: tuple[dict, ...]  # lm-eval's groups holding the task (``TaskMatrix.groups``)
@@ -44,7 +44,7 @@ class StepScores:
     @classmethod
     def of(cls, matrix: TaskMatrix) -> StepScores:
         counts = (~np.isnan(matrix.score if matrix.values is None else matrix.values)).sum(axis=0)
-        return cls(matrix.run, matrix.task, matrix.category, matrix.steps, matrix.task_score, counts,
+        return cls(matrix.run, matrix.task, matrix.category, matrix.steps, matrix.curve, counts,
                    None if matrix.info is None else matrix.info.lm_eval_key, matrix.groups)
 
     def at(self, step: int) -> tuple[float, int]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices, ensemble_texts, text_scores
-from ckptlens.analysis.matrix import TaskMatrix
+from ckptlens.analysis.matrix import TaskMatrix, step_scores
 from ckptlens.tasks.metrics import normalise_text
 
 RAW = "raw"
@@ -40,12 +40,12 @@ class MethodMatrix:
     steps: np.ndarray  # (T,) step of the newest member of each window
     score: np.ndarray  # (E, T) per-example score in [0, 1]
     outputs: np.ndarray  # (E, T) chosen option, or normalised generated text
-    aggregated: np.ndarray | None = None  # (T,) lm-eval's task score (``TaskMatrix.task_score``) when not the mean
+    aggregated: np.ndarray | None = None  # (T,) lm-eval's task score (``TaskMatrix.curve``) when not the mean
 
     @property
     def curve(self) -> np.ndarray:
-        """The task score at each step: lm-eval's aggregation for lm-eval tasks, else the mean over examples."""
-        return self.score.mean(axis=0) if self.aggregated is None else self.aggregated
+        """The task score at each step: lm-eval's aggregation when set, else ``matrix.step_scores``."""
+        return step_scores(self.score) if self.aggregated is None else self.aggregated
 
 
 def method_matrices(
@@ -58,8 +58,12 @@ def method_matrices(
     found += _ensembles(matrix, window, windows, rules)
     for n, avg in sorted(averages.items()):
         steps = [s for s in avg.steps if s >= window[0]]
-        if _enough(matrix, f"average of {n}", len(steps)) and np.array_equal(avg.example_ids, matrix.example_ids):
-            found.append(_evaluated(avg.select_steps(steps), AVERAGE, n))
+        same = avg.on_examples(matrix.example_ids)  # the examples the base run scores at every step
+        if same is None:
+            warnings.warn(f"{avg.run}/{avg.task}: the average of {n} lacks some of {matrix.run}'s examples; "
+                          "left out (evaluate it on the same examples)", stacklevel=3)
+        elif _enough(matrix, f"average of {n}", len(steps)):
+            found.append(_evaluated(same.select_steps(steps), AVERAGE, n))
     return shared_span(found)
 
 
@@ -110,7 +114,7 @@ def stored_scores(matrix: TaskMatrix) -> list[dict[str, float]]:
 def _evaluated(matrix: TaskMatrix, method: str, window: int) -> MethodMatrix:
     outputs = matrix.pred if matrix.kind == "multiple_choice" else normalised(matrix.outputs)
     return MethodMatrix(method, window, matrix.steps, matrix.score, outputs,
-                        None if matrix.info is None else matrix.task_score)
+                        None if matrix.info is None else matrix.curve)
 
 
 def _ensembles(matrix: TaskMatrix, window: list[int], windows: tuple[int, ...], rules: tuple[str, ...]):

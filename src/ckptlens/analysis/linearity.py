@@ -97,7 +97,7 @@ def linearity_gaps(store: Store, last: float | None = None, loaded: Matrices | N
             if base is None or averaged is None:
                 continue
             kept = last_fraction(base.steps, last) if last is not None else base.steps.tolist()
-            noise = score_std(base.select_steps(kept).score.mean(axis=0))
+            noise = score_std(base.select_steps(kept).curve)
             drift = step_drift(store, base_run)
             rows += [_with_drift(r, drift, base) for r in window_gaps(base, averaged, window, set(kept), noise)]
     return rows

@@ -1,17 +1,23 @@
-"""Records of one (run, task) as example x checkpoint matrices, the shape every metric takes.
+"""The one score matrix: records of one (run, task) as example x checkpoint matrices, the shape every metric takes.
 
-Checkpoints are columns ordered by step; examples are rows ordered by id. Only
-examples present at every checkpoint are kept (a warning says how many were
-dropped): comparing a checkpoint with its neighbour on different examples would
-report sampling as instability.
+Every analysis reads scores through this builder (stability, scores and groups, capability curves,
+verdict, select, compare), so on one store they agree. It owns four choices:
 
-Scores follow one per-example metric: ``metric`` names a key of the records'
-``metrics`` map (lm-eval's ``acc``, ``acc_norm``, ``exact_match``, ...); None
-takes the task's first metric (lm-eval's ``metric_list`` order), or the
-stored ``score`` for records without a metrics map. For ``acc_norm`` the
-per-choice log-likelihoods are divided by the choices' character lengths, as
-lm-eval normalises them, so predictions, the instability score and the
-ensembles follow the normalised choice too.
+- **Which examples count.** Checkpoints are columns ordered by step; examples are rows ordered by id. An
+  example counts when it has a record, and a value of the chosen metric, at every checkpoint of the run;
+  the others are dropped with a warning saying how many. Comparing a checkpoint with its neighbour on
+  different examples would report sampling as instability.
+- **The metric.** ``metric`` names a key of the records' ``metrics`` map (lm-eval's ``acc``, ``acc_norm``,
+  ``exact_match``, ...); None takes the task's first metric (lm-eval's ``metric_list`` order), or the
+  stored ``score`` for records without a metrics map (``chosen_metric``). Task-level imports have no
+  order: they default to ``DEFAULT_METRIC`` (``imported_metric``).
+- **The predicted option** (``tasks.choice.predicted_option``): for ``acc_norm`` the per-choice
+  log-likelihoods are divided by the choices' character lengths, as lm-eval normalises them, so
+  predictions, the instability score and the ensembles follow the normalised choice too.
+- **The score per step** (``step_scores``, ``TaskMatrix.curve``): the one place per-example values become
+  a task score at each checkpoint. For lm-eval tasks it is lm-eval's own aggregation of the metric
+  (``tasks.aggregation``: perplexity, weighted_perplexity, bits_per_byte, f1, ...) over the stored values,
+  and ``metric`` may be lm-eval's ``metric,filter`` key or the bare metric (the task's first filter).
 
 The prompt of an example must be the same at every checkpoint: a series that
 mixes ``ckptlens eval`` with ``ckptlens import lm-eval`` checkpoints lines up
@@ -33,12 +39,32 @@ from ckptlens.errors import CkptlensError
 from ckptlens.store import Store, same_prompt
 from ckptlens.tasks.aggregation import LOGLIK_AGGREGATIONS, MetricInfo, aggregate, per_document
 from ckptlens.tasks.chance import chance_level
+from ckptlens.tasks.choice import LENGTH_NORMALISED, length_normalised, predicted_option
 
-LENGTH_NORMALISED = {"acc_norm"}  # metrics that pick the choice by loglik / characters
+DEFAULT_METRIC = "acc"  # what records without a metrics map and task-level imports are scored on unless asked
 
 
 class MissingMetric(CkptlensError):
     """A task's records have no per-example value of the chosen metric (a whole-store analysis skips the task)."""
+
+
+class NoSharedExamples(MissingMetric):
+    """No example of a task has a scored record at every checkpoint (skipped like a missing metric)."""
+
+
+def step_scores(score: np.ndarray) -> np.ndarray:
+    """The task score at each step from per-example scores (E, m) -> (m,): the mean over the examples scored there.
+
+    The one place a task's score per step is computed: ``TaskMatrix.curve``, the integrated methods' curves,
+    groups (a task weighs ``score * examples``), capability curves, the verdict. A matrix from the builder
+    has every example scored at every step; NaN (a hand-built matrix) is left out of that step's mean.
+
+    >>> step_scores(np.array([[1.0, 0.0], [0.0, np.nan]])).tolist()
+    [0.5, 0.0]
+    """
+    scored = ~np.isnan(score)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scored, score, 0.0).sum(axis=0) / scored.sum(axis=0)
 
 
 @dataclass(frozen=True)
@@ -56,7 +82,8 @@ class TaskMatrix:
     logliks: np.ndarray  # (m, E, C) float, -inf where an example has fewer than C choices
     outputs: np.ndarray  # (E, m) str: chosen option text or generated text
     targets: np.ndarray  # (E,) str
-    metric: str = "exact_match"  # generation: the metric of ``score`` (the first key of the records' metrics map)
+    metric: str = "exact_match"  # the per-example metric of ``score`` (the chosen one, else the records' first)
+    tokens: np.ndarray | None = None  # (m,) float tokens seen at each step, NaN where unknown
     # lm-eval tasks (``tasks.aggregation``): the metric's stored per-document values, as its aggregation takes them
     info: MetricInfo | None = None  # the chosen metric's filter, aggregation and direction
     values: np.ndarray | None = None  # (E, m) the stored numbers (a pair's loglik)
@@ -67,6 +94,20 @@ class TaskMatrix:
     @property
     def n_examples(self) -> int:
         return len(self.example_ids)
+
+    @property
+    def curve(self) -> np.ndarray:
+        """The task score at each step: lm-eval's aggregation of the metric for lm-eval tasks, else
+        ``step_scores`` (the mean over examples)."""
+        if self.info is None or self.values is None or self.info.aggregation in (None, "mean"):
+            return step_scores(self.score if self.values is None else self.values)
+        return np.array([self._aggregate(j) for j in range(len(self.steps))])
+
+    def _aggregate(self, j: int) -> float:
+        kept = ~np.isnan(self.values[:, j])
+        weights = self.weights[kept, j].tolist() if self.info.weight is not None else None
+        items = self.items[kept, j].tolist() if self.info.item is not None else None
+        return aggregate(self.info.aggregation, self.values[kept, j].tolist(), weights, items)
 
     @property
     def higher_is_better(self) -> bool:
@@ -80,25 +121,11 @@ class TaskMatrix:
                                      and self.info.aggregation not in LOGLIK_AGGREGATIONS)
 
     @property
-    def task_score(self) -> np.ndarray:
-        """(m,) the task's score at each step: lm-eval's aggregation of the metric for lm-eval tasks, else the
-        mean of the examples' scores. The one definition of a task's score per step."""
-        if self.info is None or self.values is None:
-            return np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in self.score.T])
-        return np.array([self._aggregate(j) for j in range(len(self.steps))])
-
-    def _aggregate(self, j: int) -> float:
-        kept = ~np.isnan(self.values[:, j])
-        weights = self.weights[kept, j].tolist() if self.info.weight is not None else None
-        items = self.items[kept, j].tolist() if self.info.item is not None else None
-        return aggregate(self.info.aggregation, self.values[kept, j].tolist(), weights, items)
-
-    @property
     def chance(self) -> float | None:
         """``chance_level`` of the stored options (per example), 0 for generation; for multiple choice stored
-        without log-likelihoods, the benchmark table's (None when unknown)."""
-        if self.info is not None and not self.is_score:
-            return None  # a loss (perplexity, bits per byte) has no chance level
+        without log-likelihoods, the benchmark table's (None when unknown); None for a loss (perplexity)."""
+        if not self.is_score:
+            return None
         if self.kind != "multiple_choice":
             return 0.0
         if self.logliks.shape[2] == 0:
@@ -108,12 +135,34 @@ class TaskMatrix:
     def select_steps(self, steps) -> TaskMatrix:
         """The same matrix restricted to the given steps (which must be present)."""
         keep = np.isin(self.steps, np.asarray(list(steps)))
-        columns = {name: getattr(self, name)[:, keep] for name in ("score", "pred", "outputs", "values", "weights",
-                                                                     "items") if getattr(self, name) is not None}
-        return replace(self, steps=self.steps[keep], logliks=self.logliks[keep], **columns,
-                       checkpoints=tuple(c for c, k in zip(self.checkpoints, keep, strict=True) if k))
+        return replace(
+            self,
+            steps=self.steps[keep],
+            checkpoints=tuple(c for c, k in zip(self.checkpoints, keep) if k),
+            score=self.score[:, keep],
+            pred=self.pred[:, keep],
+            logliks=self.logliks[keep],
+            outputs=self.outputs[:, keep],
+            tokens=None if self.tokens is None else self.tokens[keep],
+            **{name: getattr(self, name)[:, keep] for name in PER_DOCUMENT if getattr(self, name) is not None},
+        )
+
+    def on_examples(self, ids: np.ndarray) -> TaskMatrix | None:
+        """The same matrix on the examples ``ids`` (another run's, sorted), None when it lacks some of them."""
+        keep = np.isin(self.example_ids, ids)
+        return self.select_examples(keep) if keep.sum() == len(ids) else None
+
+    def select_examples(self, keep: np.ndarray) -> TaskMatrix:
+        """The same matrix restricted to the examples where ``keep`` (E,) is true."""
+        return replace(
+            self, example_ids=self.example_ids[keep], score=self.score[keep], pred=self.pred[keep],
+            gold=self.gold[keep], logliks=self.logliks[:, keep], outputs=self.outputs[keep],
+            targets=self.targets[keep],
+            **{name: getattr(self, name)[keep] for name in PER_DOCUMENT if getattr(self, name) is not None},
+        )
 
 
+PER_DOCUMENT = ("values", "weights", "items")  # TaskMatrix's (E, m) lm-eval values besides score
 Matrices = dict[tuple[str, str], TaskMatrix]  # (run, task) -> matrix
 
 
@@ -208,10 +257,11 @@ def _matrix(rows: pa.Table, run: str, task: str, metric: str | None = None) -> T
     shape = (len(ids), len(steps))
     checkpoints = np.empty(len(steps), dtype=object)
     checkpoints[col] = rows["checkpoint"].to_pylist()
+    kind = rows["kind"][0].as_py() or "multiple_choice"
     matrix = TaskMatrix(
         run=run,
         task=task,
-        kind=rows["kind"][0].as_py() or "multiple_choice",
+        kind=kind,
         category=rows["category"][0].as_py() or "other",
         steps=steps,
         checkpoints=tuple(checkpoints),
@@ -222,9 +272,10 @@ def _matrix(rows: pa.Table, run: str, task: str, metric: str | None = None) -> T
         logliks=_logliks(rows["logliks"], shape, row, col),
         outputs=_scatter(shape, row, col, _strings(rows["output"]), ""),
         targets=_per_example(len(ids), row, _strings(rows["target"]), ""),
-        metric=_score_metric(rows),
+        metric=chosen_metric(rows, None) or stored_metric(kind),
+        tokens=_step_tokens(rows, len(steps), col),
     )
-    return _on_metric(matrix, rows, row, col, metric)
+    return _scored_examples(_on_metric(matrix, rows, row, col, metric))
 
 
 def chosen_metric(rows: pa.Table, metric: str | None) -> str | None:
@@ -235,42 +286,47 @@ def chosen_metric(rows: pa.Table, metric: str | None) -> str | None:
     return first[0][0] if first else None
 
 
-def metric_scores(records: pa.Table, metric: str | None) -> pa.Array:
-    """Each record's score under ``metric`` (None: its task's first metric); the stored score where it has none."""
-    scores = records["score"].to_pylist()
-    if "metrics" not in records.column_names:
-        return pa.array(scores, pa.float64())
-    out = []
-    for score, pairs in zip(scores, records["metrics"].to_pylist(), strict=True):
-        values = dict(pairs or ())
-        name = metric if metric is not None else (pairs[0][0] if pairs else None)
-        out.append(values.get(name, score) if name is not None else score)
-    return pa.array(out, pa.float64())
+def stored_metric(kind: str) -> str:
+    """The metric of the ``score`` of a record without a metrics map: accuracy, or exact match for generation."""
+    return "exact_match" if kind == "generation" else DEFAULT_METRIC
+
+
+def imported_metric(metric: str | None) -> str:
+    """The metric read from task-level imports (results files list many, in no order): ``metric`` or acc."""
+    return metric or DEFAULT_METRIC
 
 
 def _on_metric(matrix: TaskMatrix, rows: pa.Table, row, col, metric: str | None) -> TaskMatrix:
-    """Scores (and for acc_norm, predictions and log-likelihoods) of the chosen per-example metric."""
+    """Scores (and for acc_norm, predictions and log-likelihoods) of the chosen per-example metric.
+
+    A record without a metrics map holds its ``stored_metric`` in ``score``; any other record lacking the
+    metric has no value (NaN), and ``_scored_examples`` drops its example. lm-eval records (``metric_info``)
+    take ``_on_lm_eval_metric``.
+    """
     infos = metric_infos(rows)
     if infos:
         return _on_lm_eval_metric(matrix, rows, row, col, resolve_metric(matrix.run, matrix.task, infos, metric))
     name = chosen_metric(rows, metric)
     if name is None or "metrics" not in rows.column_names:
         return matrix
-    values = [dict(m).get(name) if m else None for m in rows["metrics"].to_pylist()]
+    stored = stored_metric(matrix.kind)
+    scores = rows["score"].to_pylist()
+    values = [dict(m).get(name) if m else (s if name == stored else None)
+              for m, s in zip(rows["metrics"].to_pylist(), scores, strict=True)]
     if all(v is None for v in values):
-        if metric is None or metric == "acc":  # records without a map: their score is acc / exact match
+        if metric is None or metric == DEFAULT_METRIC:  # no record has it: the stored score is acc / exact match
             return matrix
         raise MissingMetric(f"{matrix.run}/{matrix.task}: no per-example {metric!r} in the records; "
                             "pick a --metric the task has (e.g. acc)")
     score = _scatter(matrix.score.shape, row, col, np.array([np.nan if v is None else v for v in values]), np.nan)
-    return _normalised(replace(matrix, score=score), rows, row, col, name)
+    return _normalised(replace(matrix, score=score, metric=name), rows, row, col, name)
 
 
 def _normalised(matrix: TaskMatrix, rows: pa.Table, row, col, name: str) -> TaskMatrix:
     if name in LENGTH_NORMALISED and matrix.logliks.shape[2] and "choice_chars" in rows.column_names:
         chars = _logliks(rows["choice_chars"], matrix.score.shape, row, col)
-        logliks = np.where(np.isfinite(matrix.logliks), matrix.logliks / np.where(chars > 0, chars, 1), -np.inf)
-        pred = np.argmax(logliks, axis=2).T  # (E, m): ties go to the first option, as lm-eval's argmax
+        logliks = length_normalised(matrix.logliks, chars)
+        pred = predicted_option(logliks).T  # (E, m)
         matrix = replace(matrix, logliks=logliks, pred=pred, outputs=pred.astype(str).astype(object))
     return matrix
 
@@ -345,6 +401,22 @@ def _on_lm_eval_metric(matrix: TaskMatrix, rows: pa.Table, row, col, info: Metri
     return _normalised(matrix, rows, row, col, info.metric)
 
 
+def _scored_examples(matrix: TaskMatrix) -> TaskMatrix:
+    """The examples with a value of the metric at every checkpoint; the others dropped, with a warning."""
+    scored = ~np.isnan(matrix.score).any(axis=1)
+    if scored.all():
+        return matrix
+    if not scored.any():
+        raise NoSharedExamples(f"{matrix.run}/{matrix.task}: no example has a {matrix.metric!r} value at every "
+                               "checkpoint; pick a --metric every record has (e.g. acc)")
+    warnings.warn(
+        f"{matrix.run}/{matrix.task}: {int((~scored).sum())} of {len(scored)} examples have no {matrix.metric!r} "
+        "value at some checkpoints and were dropped; metrics use the examples every checkpoint scores",
+        stacklevel=4,
+    )
+    return matrix.select_examples(scored)
+
+
 def _check_prompts(rows: pa.Table, run: str, task: str) -> None:
     """One prompt per example across checkpoints (native and imported records mix only when prompts agree)."""
     if "prompt_hash" not in rows.column_names or rows["prompt_hash"].null_count == rows.num_rows:
@@ -365,17 +437,6 @@ def _check_prompts(rows: pa.Table, run: str, task: str) -> None:
             )
 
 
-def _score_metric(rows: pa.Table) -> str:
-    """The metric a generation task's ``score`` holds: the first key of its metrics map (exact match without one).
-
-    The evaluation and the llm-jp-eval importer write the task's own metric first.
-    """
-    if "metrics" not in rows.column_names:
-        return "exact_match"
-    first = next((m for m in rows["metrics"].to_pylist() if m), None)
-    return first[0][0] if first else "exact_match"
-
-
 def _shared_examples(rows: pa.Table, run: str, task: str) -> pa.Table:
     n_checkpoints = len(pc.unique(rows["step"]))
     counts = pc.value_counts(rows["example_id"])
@@ -383,6 +444,9 @@ def _shared_examples(rows: pa.Table, run: str, task: str) -> pa.Table:
     if (n == n_checkpoints).all():
         return rows
     shared = pc.filter(ids, pa.array(n == n_checkpoints))
+    if len(shared) == 0:
+        raise NoSharedExamples(f"{run}/{task}: no example was evaluated at every checkpoint ({n_checkpoints}); "
+                               "evaluate the missing units again")
     warnings.warn(
         f"{run}/{task}: {len(ids) - len(shared)} of {len(ids)} examples are missing at some checkpoints "
         "and were dropped; metrics use the examples every checkpoint has",
@@ -403,6 +467,14 @@ def _per_example(n: int, row, values, fill) -> np.ndarray:
     out = np.full(n, fill, dtype=values.dtype if values.dtype != object else object)
     out[row] = values
     return out
+
+
+def _step_tokens(rows: pa.Table, n_steps: int, col) -> np.ndarray:
+    """(m,) tokens seen at each step (the largest its records give), NaN where unknown."""
+    tokens = np.full(n_steps, np.nan)
+    if "tokens_seen" in rows.column_names:
+        np.fmax.at(tokens, col, pc.fill_null(rows["tokens_seen"].cast(pa.float64()), np.nan).to_numpy())
+    return tokens
 
 
 def _ints(column: pa.ChunkedArray) -> np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices
-from ckptlens.analysis.matrix import Matrices, TaskMatrix, check_metric_known, task_matrices
+from ckptlens.analysis.matrix import Matrices, TaskMatrix, check_metric_known, step_scores, task_matrices
 from ckptlens.analysis.stability import averaged_runs
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
@@ -117,7 +117,7 @@ def _candidates(matrix: TaskMatrix, avg: TaskMatrix | None, config: SelectConfig
     window = set(last_fraction(matrix.steps, config.last))
     n = config.window
     ends = [t for t in range(n - 1, len(matrix.steps)) if matrix.steps[t] in window]
-    if len(ends) < 2 or near_chance(float(matrix.score[:, ends].mean()), matrix.chance, matrix.n_examples):
+    if len(ends) < 2 or near_chance(float(matrix.curve[ends].mean()), matrix.chance, matrix.n_examples):
         return None
     raw = matrix.score[:, ends]
     trailing = np.stack([matrix.score[:, t - n + 1 : t + 1].mean(axis=1) for t in ends], axis=1)
@@ -125,8 +125,9 @@ def _candidates(matrix: TaskMatrix, avg: TaskMatrix | None, config: SelectConfig
     if matrix.kind == "multiple_choice" and matrix.logliks.shape[2]:
         criteria["ensemble-vote"] = (ensemble_choices(matrix.logliks, n, "vote", ends) == matrix.gold[:, None]) * 1.0
     steps = matrix.steps[ends]
-    if avg is not None and np.isin(steps, avg.steps).all() and np.array_equal(avg.example_ids, matrix.example_ids):
-        criteria["average"] = avg.select_steps(steps).score
+    same = None if avg is None else avg.on_examples(matrix.example_ids)
+    if same is not None and np.isin(steps, same.steps).all():
+        criteria["average"] = same.select_steps(steps).score
     return _Candidates(steps, raw, criteria)
 
 
@@ -147,7 +148,7 @@ def _selections(run: str, task: str, tasks: list[_Candidates], config: SelectCon
         selections.append(Selection(
             run=run, task=task, rule=rule, window=1 if rule == "raw" else config.window,
             selected_step=int(steps[full_pick]),
-            selected_score=float(np.mean([c.raw[:, full_pick].mean() for c in tasks])),
+            selected_score=float(np.mean([step_scores(c.raw)[full_pick] for c in tasks])),
             held_out_score=float(held.mean()),
             win_rate=float(np.mean(held > raw_held)), loss_rate=float(np.mean(held < raw_held)),
             mean_gain=float(np.mean(held - raw_held)),

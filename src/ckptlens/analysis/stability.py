@@ -37,18 +37,18 @@ from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
 
 import numpy as np
-import pyarrow.compute as pc
 
 from ckptlens.analysis import metrics
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX, AdaptiveConfig, WindowCriterion, adaptive_matrix
 from ckptlens.analysis.benchmarks import benchmark_chance, example_count, task_category
 from ckptlens.analysis.bootstrap import bootstrap_cis, resample_weights
 from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, lag_flags
+from ckptlens.analysis.imported import imported_scores
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
 from ckptlens.analysis.matrix import Matrices, TaskMatrix, loaded_matrix, store_matrices
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
-from ckptlens.store import SAMPLE_COUNT, Store
+from ckptlens.store import Store
 from ckptlens.tasks.chance import chance_note, near_chance
 
 DEFAULT_WINDOWS = (2, 4, 8)
@@ -167,7 +167,7 @@ def _nothing_to_show(store: Store, base_runs: set[str], config: StabilityConfig)
         return (f"{root} holds no records: run `ckptlens eval SERIES --tasks TASKS --store {root}` or "
                 f"`ckptlens import lm-eval OUT --store {root}`")
     if not base_runs:
-        sources = sorted({str(store.run_info(r).get("averaged_from")) for r in store.runs()})
+        sources = sorted({str(info.averaged_from) for info in store.run_infos()})
         return (f"{root} holds only averaged runs ({', '.join(store.runs())}): evaluate the series they were "
                 f"averaged from into it too, `ckptlens eval {sources[0]} --tasks TASKS --store {root}`")
     return (f"{root}: no scored task in runs {', '.join(sorted(base_runs))} (perplexity tasks only, or imports "
@@ -224,16 +224,8 @@ def _window_per_task(row: StabilityRow) -> StabilityRow:
 
 
 def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
-    """The base runs, and (base run, window) -> averaged run, linked through the series averaged from."""
-    infos = [store.run_info(run) for run in store.runs()]
-    base_runs = {i["run"] for i in infos if not i.get("averaged_from")}
-    series_to_run = {i["series"]: i["run"] for i in infos if i.get("series") and not i.get("averaged_from")}
-    linked = {}
-    for info in infos:
-        base = series_to_run.get(info.get("averaged_from"))
-        if base is not None:
-            linked[(base, int(info["window"]))] = info["run"]
-    return base_runs, linked
+    """The base runs, and (base run, window) -> averaged run (``Store.base_runs``, ``Store.averaged_runs``)."""
+    return set(store.base_runs()), store.averaged_runs()
 
 
 def _task_sweep(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: StabilityConfig) -> Sweep:
@@ -283,7 +275,7 @@ def _families(found: list[MethodMatrix]) -> list[list[MethodMatrix]]:
 def _failure_flags(matrix: TaskMatrix, found: list[MethodMatrix], noise: float):
     """Lag flags of every integrated method, and the steps where an ensemble scores below all its members."""
     sign = 1.0 if matrix.higher_is_better else -1.0  # a lower-is-better score (perplexity) lags from below
-    curve = sign * matrix.task_score
+    curve = sign * matrix.curve
     found = [replace(m, aggregated=sign * m.curve) for m in found]
     lags = [f for m in found[1:] for f in lag_flags(matrix.run, matrix.task, matrix.steps, curve, m, noise)]
     ensembles = [f for m in found if m.method.startswith(ENSEMBLE_PREFIX)
@@ -326,26 +318,14 @@ def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
 
 
 def _aggregate_rows(store: Store, runs: set[str], config: StabilityConfig) -> list[StabilityRow]:
-    """Task-level rows for runs imported without per-example samples."""
-    table = store.read_aggregates(sorted(runs)) if runs else None
-    if table is None or table.num_rows == 0:
-        return []
-    table = table.filter(pc.invert(pc.fill_null(pc.not_equal(table["filter"], "none"), False)))
-    counts = _by_run_task(table.filter(pc.equal(table["metric"], SAMPLE_COUNT)))
-    by_key = _by_run_task(table.filter(pc.equal(table["metric"], config.metric or "acc")))
+    """Task-level rows for runs imported without per-example samples (``analysis.imported``)."""
     rows = []
-    for (run, task), values in sorted(by_key.items()):
-        window = last_fraction(values, config.last)
-        size = example_count(task, [counts.get((run, task), {}).get(s) for s in window])
-        rows.append(_trajectory_row(run, task, window, np.array([values[s] for s in window]), size, config))
+    for imported in imported_scores(store, sorted(runs), config.metric) if runs else []:
+        window = last_fraction(imported.steps, config.last)
+        trajectory = imported.scores[np.isin(imported.steps, window)]
+        size = example_count(imported.task, imported.sizes_at(window))
+        rows.append(_trajectory_row(imported.run, imported.task, window, trajectory, size, config))
     return rows
-
-
-def _by_run_task(table) -> dict[tuple[str, str], dict[int, float]]:
-    by_key: dict[tuple[str, str], dict[int, float]] = {}
-    for run, task, step, value in zip(*(table[c].to_pylist() for c in ("run", "task", "step", "value"))):
-        by_key.setdefault((run, task), {})[step] = value
-    return by_key
 
 
 def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarray, size, config) -> StabilityRow:

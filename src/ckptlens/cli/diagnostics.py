@@ -106,7 +106,7 @@ def run_of_series(store: Store, series: Path) -> str:
     from ckptlens.checkpoints import series_id
 
     wanted = series_id(series)  # run infos hold this canonical form: compared as written, never re-resolved
-    runs = [r for r in store.runs() if store.run_info(r).get("series") == wanted]
+    runs = [info.run for info in store.run_infos() if info.series == wanted]
     if len(runs) != 1:
         found = "no run" if not runs else f"runs {', '.join(runs)}"
         raise CkptlensError(f"{found} in {store.root} evaluated {series}; name the run with --run")

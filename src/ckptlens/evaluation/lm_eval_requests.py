@@ -38,6 +38,7 @@ from ckptlens.evaluation.generation import generate_greedy
 from ckptlens.evaluation.perplexity import text_loss
 from ckptlens.evaluation.scoring import score_multiple_choice
 from ckptlens.tasks.aggregation import LOGLIK_AGGREGATIONS, MetricInfo, aggregation_name
+from ckptlens.tasks.choice import predicted_option
 from ckptlens.tasks.lm_eval_index import LmEvalTask
 from ckptlens.tasks.task import Example, Task
 
@@ -173,7 +174,7 @@ def _choice_fields(task, doc: dict, requests: list, answers: list, tokens: dict[
     choices = list(task.doc_to_choice(doc))
     n = len(choices)  # acc_mutual_info appends the unconditional requests after the choices
     logliks = [float(a[0]) for a in answers[:n]]
-    pred = max(range(n), key=lambda i: (logliks[i], -i))
+    pred = predicted_option(logliks)
     gold = _gold_index(task.doc_to_target(doc), choices)
     return {
         "logliks": logliks, "choice_tokens": [tokens[id(r)] for r in requests[:n]],

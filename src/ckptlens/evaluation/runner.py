@@ -50,6 +50,8 @@ from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.pipeline import Encodings, Prefetcher, Writer
 from ckptlens.evaluation.scoring import Batching, ChoiceScores, score_encoded
 from ckptlens.store import Claim, Shard, Store, records_table
+from ckptlens.tasks.choice import predicted_option
+from ckptlens.tasks.choice import predicted_option as argmax_first  # noqa: F401 (its earlier name, for callers)
 from ckptlens.tasks.task import Example, Task
 
 Loader = Callable[[Checkpoint], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
@@ -376,17 +378,8 @@ def prompt_hash(context: str) -> str:
     return hashlib.sha256(context.encode("utf-8")).hexdigest()
 
 
-def argmax_first(values: Sequence[float]) -> int:
-    """Index of the largest value; ties go to the lowest index.
-
-    >>> argmax_first([-2.0, -1.0, -1.0])
-    1
-    """
-    return max(range(len(values)), key=lambda i: (values[i], -i))
-
-
 def _choice_row(example: Example, scores: ChoiceScores) -> dict:
-    pred = argmax_first(scores.logliks)
+    pred = predicted_option(scores.logliks)
     correct = pred == example.gold
     return {
         "example_id": example.id,

@@ -20,6 +20,7 @@ import pyarrow.json as pj
 
 from ckptlens.importers.columns import FIELD_TYPES, SampleColumns, check_new, task_hash
 from ckptlens.importers.lines import lean_bytes
+from ckptlens.tasks.choice import predicted_option
 
 BLOCK_BYTES = 1 << 26  # one block per file: the lean lines of 5,000 samples are ~2 MB
 
@@ -86,7 +87,7 @@ def choice_columns(table: pa.Table) -> dict[str, pa.Array] | None:
     lengths = pc.list_value_length(responses).to_numpy()
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     logliks = pa.ListArray.from_arrays(pa.array(offsets), values)
-    pred = pa.array(first_argmax(offsets, values.to_numpy(zero_copy_only=False)))
+    pred = pa.array(predicted_option(padded(offsets, values.to_numpy(zero_copy_only=False))))
     gold = pc.cast(target, pa.int64())
     correct = pc.equal(pred, gold)
     return {"logliks": logliks, "pred": pred, "gold": gold, "correct": correct,
@@ -124,17 +125,17 @@ def _numeric(type_: pa.DataType) -> bool:
     return pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_boolean(type_)
 
 
-def first_argmax(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Index of each list's largest value, ties to the first (lists given by Arrow offsets).
+def padded(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Lists given by Arrow offsets as one (lists, longest) array, ``-inf`` after each list's end.
 
-    >>> first_argmax(np.array([0, 3, 5]), np.array([-2.0, -1.0, -1.0, -4.0, -3.0]))
-    array([1, 1])
+    >>> padded(np.array([0, 3, 5]), np.array([-2.0, -1.0, -1.0, -4.0, -3.0]))[1].tolist()
+    [-4.0, -3.0, -inf]
     """
     lengths = np.diff(offsets)
-    padded = np.full((len(lengths), int(lengths.max(initial=0))), -np.inf)
+    out = np.full((len(lengths), int(lengths.max(initial=0))), -np.inf)
     rows = np.repeat(np.arange(len(lengths)), lengths)
-    padded[rows, np.arange(len(values)) - np.repeat(offsets[:-1], lengths)] = values
-    return padded.argmax(axis=1)
+    out[rows, np.arange(len(values)) - np.repeat(offsets[:-1], lengths)] = values
+    return out
 
 
 def _column(table: pa.Table, name: str, type_: pa.DataType) -> pa.Array:

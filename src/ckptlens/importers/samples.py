@@ -28,6 +28,7 @@ from ckptlens.importers.columns import (
     task_hash,
 )
 from ckptlens.importers.lines import parse_sample
+from ckptlens.tasks.choice import predicted_option
 
 
 def read_samples(path: Path) -> SampleColumns:
@@ -96,7 +97,7 @@ def _prompt_hash(sample: dict) -> str | None:
 def _choice_row(sample: dict) -> tuple:
     """Multiple choice: log-likelihoods, prediction, gold; the option texts stay in lm-eval's files."""
     logliks = [float(response[0]) for response in sample["filtered_resps"]]
-    pred = logliks.index(max(logliks))  # ties go to the first option, as in lm-eval and ckptlens's runner
+    pred = predicted_option(logliks)
     acc = sample.get("acc")
     gold = gold_index(str(sample.get("target")), continuations(sample.get("arguments")), pred, acc)
     correct = None if gold is None else pred == gold

@@ -86,9 +86,9 @@ class TrainingEvaluation:
             return {f"{task.name}/loss": pc.sum(rows["nll"]).as_py() / pc.sum(rows["n_tokens"]).as_py()}
         matrix = store_matrix(self.store, self.run, task.name)
         newest = matrix.select_steps(matrix.steps[-self.window :])
-        scalars = {f"{task.name}/score": float(matrix.score[:, list(matrix.checkpoints).index(checkpoint)].mean())}
+        scalars = {f"{task.name}/score": float(matrix.curve[list(matrix.checkpoints).index(checkpoint)])}
         if len(newest.steps) >= 2:
-            scalars[f"{task.name}/task_mtv"] = metrics.task_mtv(newest.score.mean(axis=0))
+            scalars[f"{task.name}/task_mtv"] = metrics.task_mtv(newest.curve)
             scalars[f"{task.name}/example_mtv"] = metrics.example_mtv(newest.score)
             scalars[f"{task.name}/instability_score"] = metrics.instability_score(newest.outputs)
         return scalars

@@ -149,7 +149,7 @@ def _facts(data: ReportData, run: str, rows: list[StabilityRow]) -> list[tuple[s
         compared.append(f"ensembles ({', '.join(rules)}) of {', '.join(map(str, _windows(rows, 'ensemble-')))}")
     if any(r.method.startswith(ADAPTIVE_PREFIX) for r in rows):
         compared.append("adaptive windows")
-    series = data.store.run_info(run).get("series")
+    series = data.store.info(run).series
     return [
         ("Run", run + (f" (series {series})" if series else "")),
         ("Final window", f"the last {data.last:.0%} of training: steps {first}–{last}, {counts} checkpoints"),

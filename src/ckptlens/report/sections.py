@@ -138,7 +138,7 @@ def more_numbers_section(page: Page, data: ReportData) -> None:
 
 def loss_section(page: Page, data: ReportData) -> None:
     """Training and validation loss of runs whose series recorded it."""
-    curves = [(run, data.store.run_info(run).get("loss_curve")) for run in sorted(data.base_runs)]
+    curves = [(run, data.store.info(run).loss_curve) for run in sorted(data.base_runs)]
     curves = [(run, curve) for run, curve in curves if curve]
     if not curves:
         return

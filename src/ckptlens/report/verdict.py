@@ -61,7 +61,7 @@ def best_checkpoints(matrices: Matrices, runs: set[str], last: float) -> list[Be
         if run not in runs or len(matrix.steps) < 2:
             continue
         window = np.isin(matrix.steps, last_fraction(matrix.steps, last))
-        curve = matrix.task_score  # lm-eval's aggregation; lower is better for a perplexity
+        curve = matrix.curve  # lm-eval's aggregation; lower is better for a perplexity
         scores = np.where(window, curve if matrix.higher_is_better else -curve, -np.inf)
         best = len(scores) - 1 - int(np.argmax(scores[::-1]))
         step = int(matrix.steps[best])

@@ -14,6 +14,7 @@ from ckptlens.store.records import (
     drift_table,
     records_table,
 )
+from ckptlens.store.runs import RunInfo
 from ckptlens.store.store import Shard, Store
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Claim",
     "DRIFT_SCHEMA",
     "RECORD_SCHEMA",
+    "RunInfo",
     "SAMPLE_COUNT",
     "WHOLE_MODEL",
     "PromptChange",

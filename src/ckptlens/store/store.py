@@ -34,6 +34,7 @@ from ckptlens.errors import CkptlensError
 from ckptlens.files import TMP_PREFIX, atomic_path, read_json
 from ckptlens.store.claims import Claim, claim_path, is_stale, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
+from ckptlens.store.runs import RunInfo, averaged_runs, base_runs
 
 # Record columns added after the first stores were written; files without them read them as null.
 OPTIONAL_RECORD_COLUMNS = frozenset({"choice_chars", "metrics", "task_version", "metric_info", "groups"})
@@ -169,13 +170,14 @@ class Store:
         path = self.root / "drift" / f"{_safe(run)}.parquet"
         return _read_parquet(path, DRIFT_SCHEMA) if path.is_file() else None
 
-    def write_run_info(self, run: str, info: dict) -> None:
+    def write_run_info(self, run: str, info: dict | RunInfo) -> None:
         """Record what ``run`` is; its identity (``RUN_IDENTITY``), once recorded, never changes.
 
         A second series under a used run name would mix two runs' records, or mark a raw
         run averaged so that stability drops it: refused, with the run named.
         """
         path = self.root / "runs" / f"{_safe(run)}.json"
+        info = info.to_dict() if isinstance(info, RunInfo) else info
         _check_identity(run, self.run_info(run), info)
         text = json.dumps({"run": run, **info}, indent=2, sort_keys=True)
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
@@ -189,6 +191,22 @@ class Store:
         if not isinstance(info, dict):
             raise CkptlensError(f"{path} is not a run description (a JSON object); repair or remove it")
         return info
+
+    def info(self, run: str) -> RunInfo:
+        """``run_info`` typed (``store.runs.RunInfo``)."""
+        return RunInfo.from_dict({**self.run_info(run), "run": run})
+
+    def run_infos(self) -> list[RunInfo]:
+        """The typed info of every run with records or imported aggregates."""
+        return [self.info(run) for run in self.runs()]
+
+    def base_runs(self) -> list[str]:
+        """The runs that are not averages of another series (what raw checkpoints are measured on), sorted."""
+        return base_runs(self.run_infos())
+
+    def averaged_runs(self) -> dict[tuple[str, int], str]:
+        """(base run, window) -> the run that evaluated that series averaged over ``window`` checkpoints."""
+        return averaged_runs(self.run_infos())
 
     def tasks(self, run: str) -> list[str]:
         """Tasks with per-example records in ``run``."""
