@@ -96,7 +96,7 @@ def test_a_bare_metric_is_the_first_filter_and_an_unknown_one_lists_the_tasks_me
     assert bare[0]["metric"] == "exact_match,strict-match"
     for command in ("scores", "select"):
         code, _, err = cli(command, "--store", store, "--metric", "bogus_metric")
-        assert code == 2 and "no per-example" not in err, err
+        assert code == 2 and "no per-example scores" not in err, err
         assert "'bogus_metric'" in err and "exact_match,flexible-extract" in err and "word_perplexity,none" in err
 
 
