@@ -206,13 +206,13 @@ def _metrics(source: LmEvalTask, doc: dict, requests: list) -> tuple[dict[str, f
     for n, filter_key in enumerate(filters):
         results = task.process_results(doc, [r.filtered_resps[filter_key] for r in requests])
         for metric, value in results.items():
-            stored = _stored(value, aggregations.get(metric))
+            name = _name(aggregations.get(metric))
+            stored = _stored(value, aggregations.get(metric), name)
             if stored is None:
                 continue
             key = metric if n == 0 else f"{metric},{filter_key}"
             out[key] = stored[0]
-            infos.append(MetricInfo(key, metric, filter_key, _name(aggregations.get(metric)), higher.get(metric),
-                                    stored[1], stored[2]))
+            infos.append(MetricInfo(key, metric, filter_key, name, higher.get(metric), stored[1], stored[2]))
     order = {m: i for i, m in enumerate(source.metric_names)}
     rank = {key: order.get(key.split(",")[0], len(order)) for key in out}
     infos.sort(key=lambda info: rank[info.key])
@@ -223,11 +223,11 @@ def _name(function) -> str | None:
     return None if function is None else aggregation_name(function)
 
 
-def _stored(value, aggregate) -> tuple[float, float | None, str | None] | None:
+def _stored(value, aggregate, name: str | None) -> tuple[float, float | None, str | None] | None:
     """(number, weight, item JSON) of one document's value; None when it has no finite number."""
     if isinstance(value, bool | numbers.Number):
         return (float(value), None, None) if math.isfinite(float(value)) else None
-    if _is_pair(value):
+    if name in LOGLIK_AGGREGATIONS and _is_pair(value):
         return float(value[0]), float(value[1]), None
     if aggregate is None:
         return None
@@ -242,6 +242,6 @@ def _stored(value, aggregate) -> tuple[float, float | None, str | None] | None:
 
 
 def _is_pair(value) -> bool:
-    """lm-eval's (loglik, weight) pairs of the rolling perplexities."""
+    """lm-eval's (loglik, weight) pairs of the rolling perplexities (f1's (gold, pred) is an item, not one)."""
     return (isinstance(value, tuple | list) and len(value) == 2
             and all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in value))
