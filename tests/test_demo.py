@@ -22,6 +22,9 @@ def test_tiny_demo_end_to_end_then_resume(tmp_path):
     assert all(r["n_checkpoints"] >= 2 and 0 <= r["example_mtv"] <= 1 for r in rows)
     drift = Store(tmp_path / "store").read_drift("tiny").to_pylist()
     assert sorted({r["step_b"] for r in drift}) == list(range(8, 41, 4))  # every neighbour pair of the 10 checkpoints
+    summary = json.loads((tmp_path / "summary.json").read_text())  # what the README's demo numbers are read from
+    assert summary["means"] == json.loads(json.dumps(report.summary)) and summary["created"] and summary["machine"]
+    assert set(summary["tasks"]) == {"capital_choice", "sum_choice"} and summary["final_window"]["last_step"] == 40
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Is an average better or worse than its members?" in html and "parameter drift" in html
 

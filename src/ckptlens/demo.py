@@ -7,17 +7,32 @@ needs them) and evaluate those → stability table and report. Every stage
 resumes: run it again and only missing work is done.
 
 Output layout: ``OUT/series`` (checkpoints), ``OUT/averaged/avgN`` (averaged
-checkpoints), ``OUT/store`` (records), ``OUT/report`` (HTML, figures, tables).
+checkpoints), ``OUT/store`` (records), ``OUT/report`` (HTML, figures, tables) and
+``OUT/summary.json``: the means over tasks the command prints, the raw row of every
+task, the final window, and when, where and how long the run took, so every number
+quoted from a demo run can be traced to one file (the README's table is checked
+against such a file).
 
->>> report = run_demo("demo-out")  # doctest: +SKIP
+``run_demo("demo-out")`` is ``ckptlens demo --out demo-out``; ``tests/test_demo.py`` runs the tiny
+configuration end to end. A folder the demo did not make is refused before anything is written:
+
+>>> import pathlib
+>>> _ = pathlib.Path("mine").mkdir(); _ = pathlib.Path("mine/notes.txt").write_text("keep")
+>>> run_demo("mine")
+Traceback (most recent call last):
+ckptlens.errors.CkptlensError: --out mine is not empty and was not made by the demo; give a new or empty folder
 """
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ckptlens.analysis.stability import StabilityConfig
@@ -27,6 +42,7 @@ from ckptlens.diagnostics import series_drift
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.evaluate import evaluate
 from ckptlens.evaluation.runner import EvalConfig
+from ckptlens.files import write_text_atomic
 from ckptlens.pretrain import PretrainConfig, pretrain
 from ckptlens.report import ReportConfig, write_report
 from ckptlens.report.build import Report
@@ -49,6 +65,7 @@ class DemoConfig:
 def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: Progress | None = None) -> Report:
     """Run (or resume) the demo into ``out``; returns the report with its stability rows."""
     out = Path(out)
+    started = time.monotonic()
     _take_out_dir(out)
     notify = progress or (lambda stage, done, total: None)
     series_dir = _pretrained_series(out / "series", config.pretrain, notify)
@@ -65,7 +82,25 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: Progr
         average_series(series, n, avg_dir, steps=steps, progress=lambda d, t, n=n: notify(f"average n={n}", d, t))
         _evaluate(avg_dir, store, f"{run}-avg{n}", config, notify, f"evaluate averages n={n}")
     report_config = ReportConfig(StabilityConfig(last=config.last, windows=config.windows))
-    return write_report(store, out / "report", report_config)
+    report = write_report(store, out / "report", report_config)
+    _write_summary(out / "summary.json", report, time.monotonic() - started)
+    return report
+
+
+def _write_summary(path: Path, report: Report, seconds: float) -> None:
+    """``summary.json``: the printed means over tasks and each task's raw row, with the run's date and machine."""
+    raw = [r.to_dict() for r in report.rows if r.method == "raw"]
+    summary = {
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
+                   f"Python {platform.python_version()}",
+        "seconds": round(seconds, 1),  # this call only: a resumed demo reports the work it redid
+        "final_window": {key: raw[0][key] for key in ("first_step", "last_step", "n_checkpoints")} if raw else None,
+        "tasks": {r["task"]: {key: r[key] for key in ("mean_score", "task_mtv", "example_mtv", "instability_score",
+                                                       "std", "near_chance", "note")} for r in raw},
+        "means": report.summary,
+    }
+    write_text_atomic(path, json.dumps(summary, indent=1) + "\n")
 
 
 def _take_out_dir(out: Path) -> None:

@@ -22,6 +22,7 @@ import errno
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -39,6 +40,9 @@ WRITE_REFUSALS = frozenset(
                                       "ENOTDIR", "EEXIST", "ENOTEMPTY", "ENAMETOOLONG", "EIO")
     if hasattr(errno, name)
 )
+# Refusals that no read causes: reported as a refused write even where the writer did not name its target.
+ONLY_ON_WRITE = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS")
+                          if hasattr(errno, name))
 
 
 def temporary_name(path: Path) -> Path:
@@ -141,8 +145,36 @@ def refused_writes(path: Path) -> Iterator[None]:
     except OSError as error:
         if error.errno not in WRITE_REFUSALS:
             raise
-        fix = "free space or choose a writable path, then rerun"
-        raise CkptlensError(f"cannot write {path}: {os.strerror(error.errno)}; {fix}") from error
+        raise cannot_write(path, error) from error
+
+
+def cannot_write(path: Path | str, error: OSError) -> CkptlensError:
+    """The one line every refused write ends with: ``cannot write PATH: why; what to do``."""
+    fix = "free space or choose a writable path, then rerun"
+    return CkptlensError(f"cannot write {path}: {os.strerror(error.errno)}; {fix}")
+
+
+def refused_write(error: OSError) -> CkptlensError | None:
+    """The one-line error for an ``OSError`` that can only come from writing (a full disk, a read-only file
+    system, a quota), wherever it was raised; None for other errors. The command line's last resort: a writer
+    that did not name its target is still reported as a refused write, not as a bug.
+
+    >>> print(refused_write(OSError(errno.EROFS, "Read-only file system", "store/runs/a.json")))
+    cannot write store/runs/a.json: Read-only file system; free space or choose a writable path, then rerun
+    """
+    if error.errno not in ONLY_ON_WRITE:
+        return None
+    return cannot_write(error.filename if error.filename is not None else "a file", error)
+
+
+def remove(path: Path) -> None:
+    """Remove the file or folder ``path`` (gone already is fine); a refusal is ``cannot write PATH``."""
+    path = Path(path)
+    with refused_writes(path):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def read_json(path: Path, fix: str = "repair or remove it") -> object:
@@ -180,3 +212,39 @@ def read_text(path: Path, fix: str = "save it as UTF-8") -> str:
         raise CkptlensError(
             f"{path} is not UTF-8 text (byte {error.start} is {data[error.start]:#04x}); {fix}"
         ) from None
+
+
+def validated(schema: type, data: object, path: Path | str, line: int | None = None, fix: str = "repair it"):
+    """``data`` read from ``path`` as the pydantic model ``schema``; the first problem is one line naming the file
+    (and ``line``, for one line of a JSON Lines file), the field, what is wrong and the ``fix``.
+
+    pydantic is imported here, when a file is read, not when the command line is parsed.
+
+    >>> from pydantic import BaseModel, ConfigDict, Field
+    >>> class Row(BaseModel):
+    ...     model_config = ConfigDict(strict=True)
+    ...     score: float = Field(allow_inf_nan=False)
+    >>> validated(Row, {"score": float("nan")}, "scores.jsonl", line=3)
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: scores.jsonl:3: field score should be a finite number (got nan); repair it
+    """
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(data)
+    except ValidationError as error:
+        raise CkptlensError(f"{path}{'' if line is None else f':{line}'}: {describe(error)}; {fix}") from None
+
+
+def describe(error) -> str:
+    """The first problem of a pydantic ``ValidationError`` in a few words: the field (``samples[3].output``),
+    what is wrong and the value found."""
+    first = error.errors(include_url=False)[0]
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
+    if first["type"] == "missing":
+        return f"field {field} is missing"
+    message = re.sub(r"^(Input|List|String|Dictionary|Tuple|Set) should", "should", first["msg"]).removeprefix(
+        "Value error, ")
+    found = first.get("input")
+    shown = {dict: "a mapping", list: "a list"}.get(type(found), repr(found))
+    return f"field {field} {message} (got {shown[:60]})" if field else message

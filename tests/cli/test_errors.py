@@ -31,7 +31,7 @@ def test_checkpoint_without_weights(cli, tiny_series, tmp_path):
     [
         ('{"id": "a", "context": "Q:", "choices": [" a"], "gold": 0', "not valid JSON"),
         ('{"id": "a", "context": "Q:", "choices": [" a", " b"], "gold": 2}', "'gold' must be an index"),
-        ('{"id": "a", "context": "Q:", "choices": [], "gold": 0}', "non-empty list"),
+        ('{"id": "a", "context": "Q:", "choices": [], "gold": 0}', "field choices should have at least 1 item"),
     ],
 )
 def test_malformed_task_file(cli, tiny_series, tmp_path, line, fragment):

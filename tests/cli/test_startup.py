@@ -36,3 +36,9 @@ def _imported(*args: str) -> set[str]:
 )
 def test_help_and_rejected_arguments_import_no_heavy_stack(args):
     assert _imported(*args).isdisjoint(HEAVY)
+
+
+def test_help_does_not_import_the_file_schemas():
+    """pydantic (the schemas of external files) is imported when a file is read; typer may load it for a
+    subcommand's help, so ``--help`` of the tool itself is the check."""
+    assert "pydantic" not in _imported("--help")

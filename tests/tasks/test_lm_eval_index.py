@@ -80,3 +80,22 @@ def test_without_lm_eval_installed_the_error_says_what_to_install(monkeypatch, t
 def test_a_yaml_path_names_its_task(lm_eval_include):
     task, = resolve_lm_eval([f"lm-eval:{lm_eval_include / 'arc_challenge.yaml'}"], _options(lm_eval_include))
     assert task.name == "arc_challenge" and len(task.examples) == 3 and task.category == "lm-eval"
+
+
+def test_limit_zero_negative_fewshot_and_a_broken_yaml_are_one_line_errors(lm_eval_include, tmp_path):
+    for options, flag in (({"limit": 0}, "--limit 0:"), ({"limit": -0.5}, "--limit -0.5:"),
+                          ({"num_fewshot": -1}, "--num-fewshot -1")):
+        with pytest.raises(CkptlensError, match=flag):
+            build_lm_eval_tasks(["arc_easy"], _options(lm_eval_include, **options))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("task: broken\ndataset_path: json\n  bad: [\n")
+    with pytest.raises(CkptlensError, match=r"broken.yaml:3:6: not valid YAML \(mapping values"):
+        resolve_lm_eval([f"lm-eval:{broken}"], _options(lm_eval_include))
+
+
+def test_a_task_without_documents_after_process_docs_is_a_one_line_error(lm_eval_include, tmp_path):
+    text = (lm_eval_include / "arc_easy.yaml").read_text().replace("task: arc_easy", "task: arc_none")
+    (tmp_path / "arc_none.yaml").write_text(text + "process_docs: !function utils.none\n")
+    (tmp_path / "utils.py").write_text("def none(dataset):\n    return dataset.filter(lambda doc: False)\n")
+    with pytest.raises(CkptlensError, match="arc_none: a task has no documents"):
+        build_lm_eval_tasks(["arc_none"], LmEvalOptions(include_paths=(str(lm_eval_include), str(tmp_path))))

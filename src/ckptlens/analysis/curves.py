@@ -105,3 +105,13 @@ def _bits_per_byte(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray, str]
         bits = rows["nll_sum"].to_numpy() / rows["n_bytes_sum"].to_numpy() / np.log(2)
         losses[run] = (rows["step"].to_numpy(), bits, "bits per byte")
     return losses
+
+
+def imported_curves(store: Store, metric: str | None = None, categories: dict[str, str] | None = None) -> list[Curve]:
+    """Curves of the base runs' task-level results imported without samples; no record is read."""
+    return [_imported_curve(i, categories) for i in imported_scores(store, store.base_runs(), metric)]
+
+
+def matrix_curve(matrix: TaskMatrix) -> Curve:
+    """The curve of a score matrix already read (the report reads the store once)."""
+    return _record_curve(matrix)

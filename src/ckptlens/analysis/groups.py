@@ -11,8 +11,12 @@ every group and subgroup gets its score, at the steps all its tasks have.
 Tasks outside lm-eval's groups make one group per category (the mean over all
 its examples). ``ckptlens scores --by category`` prints them.
 
->>> group_scores(Store("store"), metric="acc")  # doctest: +SKIP
-[{'run': 'pythia-160m', 'category': 'mmlu', 'step': 143000, 'score': 0.254, 'n_tasks': 57, 'n_examples': 14042}]
+>>> scores = group_scores(Store("store"))
+>>> sorted(scores[0])
+['category', 'metric', 'n_examples', 'n_tasks', 'run', 'score', 'step']
+
+On lm-eval's ``mmlu`` (57 subtasks) a row reads ``{'run': 'pythia-160m', 'category': 'mmlu', 'step': 143000,
+'score': 0.254, 'n_tasks': 57, 'n_examples': 14042}``.
 """
 
 from __future__ import annotations

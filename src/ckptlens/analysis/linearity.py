@@ -22,9 +22,10 @@ its mean score gap is within the score noise: the standard deviation of the
 base run's task score over the same steps, i.e. the size of the jumps
 averaging is meant to remove.
 
->>> rows = linearity_gaps(Store("store"), last=0.2)  # doctest: +SKIP
->>> summarise_gaps(rows)[0]  # doctest: +SKIP
-GapSummary(run='demo', task='facts', window=2, n_steps=10, mean_score_gap=0.004, ...)
+>>> rows = linearity_gaps(Store("store"), last=0.5)
+>>> summary = summarise_gaps(rows)[0]
+>>> summary.run, summary.task, summary.window, summary.n_steps
+('demo', 'capitals', 2, 3)
 """
 
 from __future__ import annotations

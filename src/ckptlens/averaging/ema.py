@@ -6,7 +6,10 @@ float32 average of one model is the only large state. A decay of 0.9 weighs
 roughly the last 10 checkpoints; unlike a window, an old checkpoint never
 leaves completely.
 
->>> written = ema_series(discover_series("runs/demo"), 0.8, Path("runs/demo-ema"))  # doctest: +SKIP
+>>> from ckptlens.checkpoints import discover_series
+>>> written = ema_series(discover_series("runs/demo"), 0.8, Path("runs/demo-ema"))
+>>> [c.step for c in written]
+[10, 20, 30, 40, 50, 60]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from ckptlens.averaging.window import (
 from ckptlens.averaging.writer import OutputFile, write_manifest
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.checkpoints.source import series_id
-from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_layout, torch_dtype
+from ckptlens.checkpoints.weights import Layout, compare_layouts, open_weights, read_model_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 
 
@@ -86,9 +89,9 @@ def _ema_states(
 ) -> Iterator[tuple[Layout, dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
     """After each checkpoint up to index ``last``: its layout, the float32 EMA, and its integer tensors."""
     average: dict[str, torch.Tensor] = {}
-    first_layout = read_layout(series[0].path)
+    first_layout = read_model_layout(series[0].path)
     for checkpoint in series[: last + 1]:
-        layout = read_layout(checkpoint.path)
+        layout = read_model_layout(checkpoint.path)
         compare_layouts(layout, checkpoint.name, first_layout, series[0].name)
         copies = {}
         with open_weights(checkpoint.name, checkpoint.path, layout) as reader:

@@ -1,8 +1,13 @@
 """What ``ckptlens average`` does, as one API call: a window series, an EMA series, or one average of listed folders.
 
->>> run_average(AverageRequest(("runs/demo",), Path("avg4"), window=4, last="20%"))      # doctest: +SKIP
->>> run_average(AverageRequest(("hf://EleutherAI/pythia-70m",), Path("ema"), ema=0.9))  # doctest: +SKIP
->>> run_average(AverageRequest(("run/step100", "run/step200"), Path("avg")))           # doctest: +SKIP
+>>> [p.name for p in run_average(AverageRequest(("runs/demo",), Path("avg4"), window=4, last="20%"))]
+['step000050', 'step000060']
+>>> len(run_average(AverageRequest(("runs/demo",), Path("ema"), ema=0.9)))
+6
+>>> [p.name for p in run_average(AverageRequest(("runs/demo/step000050", "runs/demo/step000060"), Path("avg")))]
+['avg']
+
+A Hub series works the same way: ``AverageRequest(("hf://EleutherAI/pythia-70m",), Path("ema"), ema=0.9)``.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ A single average of listed checkpoints keeps no sums at all: block by block,
 it sums the memory-mapped inputs and writes their mean (``mean.mean_to``).
 
 >>> from ckptlens.checkpoints import discover_series
->>> series = discover_series("runs/demo")                     # doctest: +SKIP
->>> averaged = average_series(series, window=3, out_dir=Path("runs/demo-avg3"))  # doctest: +SKIP
->>> [c.step for c in averaged]                                # doctest: +SKIP
-[300, 400, 500]
+>>> series = discover_series("runs/demo")
+>>> averaged = average_series(series, window=3, out_dir=Path("runs/demo-avg3"))
+>>> [c.step for c in averaged]
+[30, 40, 50, 60]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ckptlens.checkpoints.weights import (
     WeightReader,
     compare_layouts,
     open_weights,
-    read_layout,
+    read_model_layout,
     torch_dtype,
 )
 from ckptlens.errors import CkptlensError
@@ -61,7 +61,7 @@ def average_checkpoints(
     of the float64 sum, computed and written one cache-sized block at a time. ``dtype``
     (e.g. ``"float32"``) overrides the stored dtype; ``progress(done, total)`` counts tensors written.
 
-    >>> average_checkpoints([Path("run/step100"), Path("run/step200")], Path("avg"))  # doctest: +SKIP
+    >>> average_checkpoints([Path("runs/demo/step000050"), Path("runs/demo/step000060")], Path("avg"))
     PosixPath('avg')
     """
     members = [c if isinstance(c, Checkpoint) else _as_checkpoint(Path(c), i) for i, c in enumerate(checkpoints)]
@@ -70,8 +70,9 @@ def average_checkpoints(
         raise CkptlensError("average_checkpoints needs at least one checkpoint")
     if out.exists():
         raise CkptlensError(f"{out} already exists; remove it or choose another output folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    layouts = [read_layout(c.path) for c in members]
+    with refused_writes(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    layouts = [read_model_layout(c.path) for c in members]
     newest = members[-1]
     for member, layout in zip(members[:-1], layouts[:-1], strict=True):
         compare_layouts(layouts[-1], newest.name, layout, member.name)
@@ -109,7 +110,9 @@ def average_series(
     every output with its members and is rewritten after each one; its ``source`` is ``source``
     (``series_id`` of the series spec, e.g. ``hf://org/name``), by default the series' resolved folder.
 
-    >>> average_series(discover_series("runs/demo"), 3, Path("runs/demo-avg3"))  # doctest: +SKIP
+    >>> from ckptlens.checkpoints import discover_series
+    >>> [c.name for c in average_series(discover_series("runs/demo"), 3, Path("runs/demo-avg3"), steps=[60])]
+    ['step000060']
     """
     series = sorted(series, key=lambda c: c.step)
     targets = _select_targets(series, window, stride, steps)
@@ -117,7 +120,7 @@ def average_series(
     check_out_dir(out_dir, series)
     entries = _resumed_entries(out_dir, series, window, targets)
     todo = [t for t in targets if t not in entries]
-    layouts = {i: read_layout(series[i].path) for t in todo for i in range(t - window + 1, t + 1)}
+    layouts = {i: read_model_layout(series[i].path) for t in todo for i in range(t - window + 1, t + 1)}
     report_progress(progress, len(entries), len(targets))
     for target, state in _window_states(series, layouts, window, todo):
         files = _output_files(layouts[target], state, window, resolved)
@@ -138,12 +141,14 @@ def iter_window_averages(
     For evaluating averaged models in memory: ``model.load_state_dict(state, strict=False)``
     (tied weights may be stored once).
 
-    >>> for checkpoint, state in iter_window_averages(series, 3):  # doctest: +SKIP
-    ...     model.load_state_dict(state, strict=False)
+    >>> for checkpoint, state in iter_window_averages(series, 3):
+    ...     _ = model.load_state_dict(state, strict=False)
+    >>> checkpoint.step
+    60
     """
     series = sorted(series, key=lambda c: c.step)
     targets = _select_targets(series, window, 1, steps)
-    layouts = {i: read_layout(series[i].path) for t in targets for i in range(t - window + 1, t + 1)}
+    layouts = {i: read_model_layout(series[i].path) for t in targets for i in range(t - window + 1, t + 1)}
     for target, (sums, copies) in _window_states(series, layouts, window, targets):
         yield series[target], {
             name: copies[name] if name in copies else finish(sums[name], window, torch_dtype(info.dtype))
@@ -262,7 +267,13 @@ def write_output(
 ) -> None:
     """Write one averaged checkpoint folder; config, tokenizer and other small files come from ``newest``."""
     config_dtype = None if dtype is None else str(dtype).removeprefix("torch.")
-    write_checkpoint(out, newest.path, files, layout.sharded, config_dtype)
+    write_checkpoint(out, newest.path, [_stored_names(layout, f) for f in files], layout.sharded, config_dtype)
+
+
+def _stored_names(layout: Layout, file: OutputFile) -> OutputFile:
+    """``file`` with its tensors under the names the newest checkpoint stores them (its ``config.json`` is copied)."""
+    tensors = ((layout.stored_name(name), value) for name, value in file.tensors)
+    return OutputFile(file.name, {layout.stored_name(n): spec for n, spec in file.specs.items()}, tensors)
 
 
 def resolve_output_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:

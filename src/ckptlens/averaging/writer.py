@@ -29,7 +29,7 @@ import torch
 
 from ckptlens.checkpoints.safetensors_stream import Fill, TensorSpec, write_streamed
 from ckptlens.checkpoints.weights import INDEX_FILE
-from ckptlens.files import atomic_dir, read_json, write_text_atomic
+from ckptlens.files import atomic_dir, write_text_atomic
 
 # Weights, optimizer and RNG states are never copied: the average has its own
 # weights, and a trainer state of one member would be wrong for the average.
@@ -79,7 +79,9 @@ def write_checkpoint(
 def read_manifest(out_dir: Path) -> dict | None:
     """The manifest of an output folder, or None when there is none yet."""
     path = out_dir / MANIFEST
-    return read_json(path) if path.is_file() else None
+    from ckptlens.checkpoints.manifest import read_manifest as read_series_manifest
+
+    return read_series_manifest(path) if path.is_file() else None
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:

@@ -59,8 +59,13 @@ def list_hub_series(spec: str) -> list[Checkpoint]:
     The paths are snapshot folders of the local HF cache; online they may not
     exist yet: ``download_checkpoints`` fetches the ones a command keeps.
 
-    >>> list_hub_series("hf://EleutherAI/pythia-70m")[:2]  # doctest: +SKIP
-    [Checkpoint(name='step0', ...), Checkpoint(name='step1', ...)]
+    ``list_hub_series("hf://EleutherAI/pythia-70m")[:2]`` gives ``[Checkpoint(name='step0', ...),
+    Checkpoint(name='step1', ...)]`` (``tests/checkpoints/test_hub.py`` reads a local HF cache laid out as
+    the Hub's). A spec that is not ``hf://org/name`` is refused before any network call:
+
+    >>> list_hub_series("hf://pythia-70m")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: ...
     """
     repo_id = repo_id_of(spec)
     branches = _cached_branches(repo_id) if _offline() else _online_branches(repo_id)

@@ -6,7 +6,9 @@ then they are read with ``weights_only``. Any disagreement between config and
 weights (missing or mis-shaped tensors) is an error, never a silently
 re-initialised layer: a half-random model would look like instability.
 
->>> model, tokenizer = load_model("runs/demo/step000100")  # doctest: +SKIP
+>>> model, tokenizer = load_model("runs/demo/step000060", device="cpu")
+>>> type(model).__name__
+'LlamaForCausalLM'
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ def load_model(
     ``device`` None means CUDA when available, else CPU. ``dtype`` is one of
     ``float32``, ``float16`` or ``bfloat16``.
 
-    >>> model, tokenizer = load_model("runs/demo/step000100", dtype="bfloat16")  # doctest: +SKIP
-    >>> model.training  # doctest: +SKIP
-    False
+    >>> model, tokenizer = load_model("runs/demo/step000060", device="cpu", dtype="bfloat16")
+    >>> model.training, next(model.parameters()).dtype
+    (False, torch.bfloat16)
     """
     path = Path(path)
     torch_dtype = resolve_dtype(dtype)

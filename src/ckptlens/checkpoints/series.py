@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ckptlens.errors import CkptlensError
-from ckptlens.files import read_json
 
 # Checked in order; the first that matches the folder name gives the step.
 STEP_PATTERNS = (
@@ -125,11 +124,7 @@ def _tokens_by_step(root: Path) -> dict[int, int]:
     manifest = root / SERIES_MANIFEST
     if not manifest.is_file():
         return {}
-    data = read_json(manifest)
-    rows = data.get("checkpoints", []) if isinstance(data, dict) else None
-    try:
-        return {int(r["step"]): int(r["tokens_seen"]) for r in rows if r.get("tokens_seen") is not None}
-    except (TypeError, KeyError, ValueError, AttributeError):
-        raise CkptlensError(
-            f"{manifest}: 'checkpoints' must list objects with integer 'step' and 'tokens_seen'; repair or remove it"
-        ) from None
+    from ckptlens.checkpoints.manifest import read_manifest  # pydantic: only when a manifest is read
+
+    rows = read_manifest(manifest)["checkpoints"]
+    return {r["step"]: r["tokens_seen"] for r in rows if r.get("tokens_seen") is not None}

@@ -4,8 +4,12 @@ Commands take a series *spec* and never care where it lives: filters apply
 before anything is downloaded, so ``--steps 1000:5000:1000`` on Pythia fetches
 five revisions, not 154.
 
->>> open_series("runs/demo", steps="200:400")                      # doctest: +SKIP
->>> open_series("hf://EleutherAI/pythia-70m", last=0.2)            # doctest: +SKIP
+>>> [c.step for c in open_series("runs/demo", steps="20:40")]
+[20, 30, 40]
+>>> [c.step for c in open_series("runs/demo", last=0.2)]
+[50, 60]
+
+``open_series("hf://EleutherAI/pythia-70m", last=0.2)`` filters a Hub series' branches the same way.
 """
 
 from __future__ import annotations

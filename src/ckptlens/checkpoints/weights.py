@@ -19,12 +19,13 @@ import json
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ckptlens.checkpoints.tensor_names import model_names
 from ckptlens.errors import CkptlensError
 from ckptlens.files import read_json
 
@@ -41,18 +42,39 @@ class TensorInfo:
     shape: tuple[int, ...]
     file: str
     span: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)  # bytes from the file's start
+    stored: str = field(default="", repr=False, compare=False)  # the name in the file, when the layout renames it
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Every tensor of a checkpoint, in file order; ``sharded`` when an index file lists the shards."""
+    """Every tensor of a checkpoint, in file order; ``sharded`` when an index file lists the shards.
+
+    A layout read with ``read_model_layout`` names tensors as the model does (``TensorInfo.stored`` keeps the
+    file's name) and leaves out the ``ignored`` ones, which the model drops on load (stale buffers); ``tied``
+    maps a tied name to the one it shares.
+    """
 
     tensors: dict[str, TensorInfo]
     sharded: bool
+    ignored: frozenset[str] = frozenset()
+    tied: dict[str, str] = field(default_factory=dict)
 
     def files(self) -> list[str]:
         """The weight files, in the order their first tensor appears."""
         return list(dict.fromkeys(info.file for info in self.tensors.values()))
+
+    def info(self, name: str) -> TensorInfo:
+        """Where tensor ``name`` is; a tied tensor left out of the file is read from the tensor it is tied to."""
+        if name not in self.tensors and self.tied.get(name) in self.tensors:
+            return self.tensors[self.tied[name]]
+        return self.tensors[name]
+
+    def has(self, name: str) -> bool:
+        return name in self.tensors or self.tied.get(name) in self.tensors
+
+    def stored_name(self, name: str) -> str:
+        """The name tensor ``name`` has in the checkpoint's files."""
+        return self.tensors[name].stored or name
 
 
 def read_layout(folder: Path) -> Layout:
@@ -71,12 +93,29 @@ def read_layout(folder: Path) -> Layout:
     return Layout(tensors, sharded)
 
 
+def read_model_layout(folder: Path) -> Layout:
+    """The layout of ``folder`` under the names its model has in transformers (see ``tensor_names``).
+
+    Checkpoints of one model saved under different names (Pythia's ``embed_out.weight`` and transformers 5's
+    ``lm_head.weight``, with or without the base model prefix, a tied output layer stored or not) get one naming;
+    tensors the model drops on load are left out, so they are neither averaged nor compared nor measured.
+    """
+    layout = read_layout(folder)
+    names = model_names(folder, layout.tensors)
+    tensors = {
+        names.renamed[name]: replace(info, stored=name)
+        for name, info in layout.tensors.items()
+        if name not in names.ignored
+    }
+    return Layout(tensors, layout.sharded, names.ignored, names.tied)
+
+
 def compare_layouts(newest: Layout, newest_name: str, other: Layout, other_name: str) -> None:
     """Raise a one-line error naming the first tensor whose name, shape or dtype differs."""
     _require_names(newest, newest_name, other, other_name)
     _require_names(other, other_name, newest, newest_name)
     for name, info in newest.tensors.items():
-        theirs = other.tensors[name]
+        theirs = other.info(name)
         if (info.shape, info.dtype) != (theirs.shape, theirs.dtype):
             raise CkptlensError(
                 f"tensor {name} is {info.dtype}{list(info.shape)} in {newest_name} but "
@@ -99,13 +138,21 @@ class WeightReader:
         ``check_finite=False`` skips that check, for callers that check the result of their sum instead
         (and call ``get`` again to name the checkpoint when it is not finite).
         """
-        info = self.layout.tensors[tensor]
+        info = self.layout.info(tensor)
         value = _view(self._maps[info.file][info.span[0] : info.span[1]], info)
         if check_finite and value.dtype.is_floating_point and not all_finite(value):
             raise CkptlensError(
                 f"tensor {tensor} of {self.name} holds NaN or Inf; drop that checkpoint from the series or repair it"
             )
         return value
+
+    def is_tied_copy(self, tensor: str) -> bool:
+        """Whether ``tensor`` is a tied tensor that only repeats the one it is tied to (or is not stored at all):
+        transformers loads it as that one parameter (it unties the two only when their values differ)."""
+        source = self.layout.tied.get(tensor)
+        if source not in self.layout.tensors:
+            return False
+        return tensor not in self.layout.tensors or torch.equal(self.get(tensor, False), self.get(source, False))
 
 
 @contextmanager
@@ -148,12 +195,17 @@ def _view(raw: np.ndarray, info: TensorInfo) -> torch.Tensor:
 
 
 def _require_names(have: Layout, have_name: str, other: Layout, other_name: str) -> None:
-    missing = sorted(have.tensors.keys() - other.tensors.keys())
+    missing = missing_tensors(have, other)
     if missing:
         raise CkptlensError(
             f"tensor {missing[0]} is in {have_name} but missing from {other_name}; "
             "only checkpoints of one architecture can be combined"
         )
+
+
+def missing_tensors(have: Layout, other: Layout) -> list[str]:
+    """The tensors of ``have`` that ``other`` lacks, sorted (a tied tensor ``other`` left out is not missing)."""
+    return sorted(name for name in have.tensors if not other.has(name))
 
 
 def _shard_files(index: Path) -> list[str]:

@@ -12,6 +12,7 @@ from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
 from ckptlens.cli.failures import run_one_line
+from ckptlens.cli.forecast import forecast
 from ckptlens.cli.options import (
     DEFAULT_STORE,
     AdaptiveOpt,
@@ -182,7 +183,7 @@ def eval_command(
             raise CkptlensError("with --watch, --last sets the stability window of the --report it refreshes "
                                 "(every new checkpoint is evaluated): add --report DIR")
         options = WatchOptions(poll_seconds, watch_timeout, complete_marker)
-        refresh = refresh_after_each(console, Store(store), report_dir, last)
+        refresh = refresh_after_each(console, Store(store), report_dir, last, run)
         done = watch_series(series, names, Store(store), run, config, options, refresh)
         console.print(f"watch ended: {len(done.checkpoints)} checkpoint(s), {done.units_done} new units")
         return
@@ -224,6 +225,7 @@ def average(
 app.command()(drift)
 app.command()(linearity)
 app.command()(interpolate)
+app.command()(forecast)
 
 
 @app.command()

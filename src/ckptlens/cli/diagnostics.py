@@ -43,12 +43,12 @@ def drift(
     from ckptlens.store import Store, drift_table
 
     target = None if store is None else (Store(store), run or run_of_series(Store(store), series))
-    with stage_bars(console) as bars:
+    with stage_bars(console) as bars:  # a write refused is then the only line left, as a failed drift is
         rows = [r.to_dict() for r in series_drift(series, progress=lambda done, total: bars("drift", done, total))]
-    if target is not None:
-        console.print(f"recorded: {target[0].write_drift(target[1], drift_table(rows))}")
-    if plot is not None:
-        console.print(f"figure: {drift_figure(rows, plot)}")
+        if target is not None:
+            console.print(f"recorded: {target[0].write_drift(target[1], drift_table(rows))}")
+        if plot is not None:
+            console.print(f"figure: {drift_figure(rows, plot)}")
     emit(fmt, rows, lambda: [drift_rich_table(rows)])
 
 
@@ -95,8 +95,8 @@ def interpolate(
     with stage_bars(console) as bars:
         path = interpolation_path(a, b, task_list, points, EvalConfig(batch_size=batch_size, device=device),
                                   progress=lambda done, total: bars("interpolate", done, total))
-    write_csv([p.to_dict() for p in path], out / "interpolation.csv")
-    figure = interpolation_figure(path, out / "interpolation.png", f"{a.name} → {b.name}")
+        write_csv([p.to_dict() for p in path], out / "interpolation.csv")
+        figure = interpolation_figure(path, out / "interpolation.png", f"{a.name} → {b.name}")
     console.print(f"table: {out / 'interpolation.csv'}  figure: {figure}")
     stdout().print(barrier_rich_table(barriers(path)))
 

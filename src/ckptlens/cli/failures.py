@@ -1,7 +1,8 @@
 """How a command ends when something goes wrong: one line on stderr, never a traceback.
 
 - a user error (``CkptlensError``, raised where the problem is known) or a command line click cannot
-  parse: ``error: ...`` naming the file or flag, exit code 2;
+  parse: ``error: ...`` naming the file or flag, exit code 2; so is a write the system refused (a full
+  disk, a read-only file system) that reached here without a writer naming it;
 - anything else is a bug in ckptlens: one line naming the exception, exit code 1, and
   ``CKPTLENS_DEBUG=1`` re-raises it so its traceback shows;
 - a warning is one line too, and Ctrl-C says that finished work is kept (exit 130).
@@ -18,6 +19,7 @@ from rich.markup import escape
 
 from ckptlens.cli.console import console
 from ckptlens.errors import CkptlensError
+from ckptlens.files import refused_write
 
 try:  # typer 0.2x vendors click; older typer uses click itself
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -40,16 +42,25 @@ def run_one_line(app: typer.Typer) -> None:
     except UsageError as err:
         command = err.ctx.command_path if err.ctx is not None else "ckptlens"
         _fail(f"{err.format_message()} (see `{command} --help`)", 2)
+    except OSError as err:
+        refused = refused_write(err)
+        if refused is None:
+            _bug(err)
+        _fail(str(refused), 2)
     except KeyboardInterrupt:
         console.print("interrupted; finished work is kept and a rerun resumes")
         sys.exit(130)
     except Exception as err:
-        if os.environ.get(DEBUG_VARIABLE) == "1":
-            raise
-        _fail(f"{type(err).__name__}: {_first_line(err)} -- this is a bug in ckptlens; "
-              f"rerun with {DEBUG_VARIABLE}=1 to see the traceback, and report it", 1)
+        _bug(err)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _bug(err: Exception) -> None:
+    if os.environ.get(DEBUG_VARIABLE) == "1":
+        raise err
+    _fail(f"{type(err).__name__}: {_first_line(err)} -- this is a bug in ckptlens; "
+          f"rerun with {DEBUG_VARIABLE}=1 to see the traceback, and report it", 1)
 
 
 def _fail(message: str, code: int) -> None:

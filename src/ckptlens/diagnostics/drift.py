@@ -8,9 +8,11 @@ module, relative to the earlier checkpoint's norm. Tensors are read one at a
 time from memory-mapped safetensors (``averaging.weights``), so memory stays at
 one tensor in float64 blocks, never two models. Integer buffers are skipped.
 
->>> rows = series_drift("runs/demo/series")  # doctest: +SKIP
->>> [(r.step_b, round(r.relative_l2, 4)) for r in rows if r.module == WHOLE_MODEL]  # doctest: +SKIP
-[(200, 0.0312), (300, 0.0207), ...]
+>>> rows = series_drift("runs/demo")
+>>> [r.step_b for r in rows if r.module == WHOLE_MODEL]
+[20, 30, 40, 50, 60]
+>>> all(r.relative_l2 > 0 for r in rows if r.module == WHOLE_MODEL)
+True
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ckptlens.checkpoints import Checkpoint, discover_series
-from ckptlens.checkpoints.weights import Layout, open_weights, read_layout, torch_dtype
+from ckptlens.checkpoints.weights import Layout, missing_tensors, open_weights, read_model_layout, torch_dtype
 from ckptlens.diagnostics.distance import PairSums, cosine, l2, module_of, pair_sums, relative_l2
 from ckptlens.errors import CkptlensError
 from ckptlens.store import WHOLE_MODEL
@@ -49,7 +51,7 @@ def series_drift(series: str | Path, progress: Callable[[int, int], None] | None
     checkpoints = discover_series(series)
     if len(checkpoints) < 2:
         raise CkptlensError(f"drift compares neighbouring checkpoints, but {series} holds only one; add another")
-    layouts = [read_layout(c.path) for c in checkpoints]
+    layouts = [read_model_layout(c.path) for c in checkpoints]
     for i in range(len(checkpoints) - 1):  # every pair checked before any weight is read
         require_same_tensors(layouts[i], checkpoints[i].name, layouts[i + 1], checkpoints[i + 1].name)
     rows = []
@@ -65,7 +67,8 @@ def checkpoint_drift(a: Checkpoint, b: Checkpoint, layout_a: Layout, layout_b: L
     by_module: dict[str, PairSums] = defaultdict(PairSums)
     with open_weights(a.name, a.path, layout_a) as reader_a, open_weights(b.name, b.path, layout_b) as reader_b:
         for name, info in layout_a.tensors.items():
-            if torch_dtype(info.dtype).is_floating_point:
+            tied_copy = reader_a.is_tied_copy(name) and reader_b.is_tied_copy(name)  # one parameter, counted once
+            if torch_dtype(info.dtype).is_floating_point and not tied_copy:
                 by_module[module_of(name)] += pair_sums(reader_a.get(name), reader_b.get(name))
     total = sum(by_module.values(), PairSums())
     named = [(WHOLE_MODEL, total), *sorted(by_module.items())]
@@ -79,15 +82,15 @@ def require_same_tensors(layout_a: Layout, name_a: str, layout_b: Layout, name_b
     """
     pairs = ((layout_a, name_a, layout_b, name_b), (layout_b, name_b, layout_a, name_a))
     for have, have_name, other, other_name in pairs:
-        missing = sorted(have.tensors.keys() - other.tensors.keys())
+        missing = missing_tensors(have, other)
         if missing:
             raise CkptlensError(
                 f"tensor {missing[0]} is in {have_name} but missing from {other_name}; "
                 "drift compares checkpoints of one architecture"
             )
     for name, info in layout_a.tensors.items():
-        if info.shape != layout_b.tensors[name].shape:
+        if info.shape != layout_b.info(name).shape:
             raise CkptlensError(
                 f"tensor {name} has shape {list(info.shape)} in {name_a} but "
-                f"{list(layout_b.tensors[name].shape)} in {name_b}; drift compares checkpoints of one architecture"
+                f"{list(layout_b.info(name).shape)} in {name_b}; drift compares checkpoints of one architecture"
             )

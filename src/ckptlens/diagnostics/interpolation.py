@@ -12,9 +12,11 @@ by tensor from the two memory-mapped safetensors files: memory is one model
 plus one tensor in float32. Tasks are any ckptlens tasks; a perplexity task
 (a ``.txt`` file) gives the validation loss in nats per token.
 
->>> points = interpolation_path(Path("run/step400"), Path("run/step410"), tasks, points=5)  # doctest: +SKIP
->>> barriers(points)  # doctest: +SKIP
-[Barrier(task='valid', metric='loss', height=0.002, alpha=0.5), ...]
+>>> points = interpolation_path(Path("runs/demo/step000050"), Path("runs/demo/step000060"), tasks, points=3)
+>>> sorted({p.alpha for p in points})
+[0.0, 0.5, 1.0]
+>>> [b.task for b in barriers(points)]
+['capitals']
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 
 from ckptlens.checkpoints.loading import load_model
-from ckptlens.checkpoints.weights import compare_layouts, open_weights, read_layout, torch_dtype
+from ckptlens.checkpoints.weights import compare_layouts, open_weights, read_model_layout, torch_dtype
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.runner import EvalConfig, evaluate_task
 from ckptlens.tasks.task import Task
@@ -72,7 +74,7 @@ def interpolation_path(
     """Every task at ``points`` evenly spaced α from 0 (checkpoint ``a``) to 1 (checkpoint ``b``)."""
     if points < 2:
         raise CkptlensError(f"--points must be at least 2 (the two ends), got {points}")
-    layout_a, layout_b = read_layout(a), read_layout(b)
+    layout_a, layout_b = read_model_layout(a), read_model_layout(b)
     compare_layouts(layout_b, b.name, layout_a, a.name)
     model, tokenizer = load_model(b, config.device, config.dtype, config.allow_pickle)
     parameters = model.state_dict()

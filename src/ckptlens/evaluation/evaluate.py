@@ -1,9 +1,15 @@
 """Evaluate a series folder on tasks into a store: what ``ckptlens eval`` does.
 
->>> evaluate("runs/demo", ["facts", "sums"], Store("out/store"))  # doctest: +SKIP
->>> evaluate("hf://EleutherAI/pythia-70m", ["facts"], Store("out/store"),
-...          series=SeriesOptions(steps="1000:143000:1000", last=0.2, average_window=4))  # doctest: +SKIP
->>> evaluate("runs/demo", ["all"], Store("/shared/store"), cluster=RayOptions(address="auto"))  # doctest: +SKIP
+>>> evaluate("runs/demo", ["tasks/capitals.jsonl", "valid.txt"], Store("out/store"))
+EvalSummary(units_done=12, units_skipped=0, models_loaded=6)
+>>> evaluate("runs/demo", ["tasks/capitals.jsonl"], Store("out/store"),
+...          series=SeriesOptions(steps="20:60:20", last=0.5, average_window=2))
+EvalSummary(units_done=2, units_skipped=0, models_loaded=2)
+>>> Store("out/store").runs()
+['demo', 'demo-avg2']
+
+A Hub series (``"hf://EleutherAI/pythia-70m"``, with ``SeriesOptions(steps="1000:143000:1000")``) is read the
+same way, and ``cluster=RayOptions(address="auto")`` runs the units on a Ray cluster instead of here.
 """
 
 from __future__ import annotations

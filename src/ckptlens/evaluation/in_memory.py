@@ -8,8 +8,13 @@ averages come in; an average the store already has is computed and passed over.
 Asking for an earlier one again (a unit another writer held, looked at after the
 rest) starts the slide again from the first checkpoint.
 
->>> load = window_average_loader(discover_series("runs/demo"), 4, EvalConfig())  # doctest: +SKIP
->>> evaluate_series(averaged_checkpoints(series, 4), tasks, store, "demo-avg4", load=load)  # doctest: +SKIP
+>>> from ckptlens.evaluation.runner import evaluate_series
+>>> load = window_average_loader(series, 4, EvalConfig())
+>>> ends = averaged_checkpoints(series, 4)
+>>> [c.step for c in ends]
+[40, 50, 60]
+>>> evaluate_series(ends, tasks, store, "demo-mem-avg4", load=load).units_done
+3
 """
 
 from __future__ import annotations

@@ -64,10 +64,11 @@ def text_loss(
 
     Peak memory is about ``batch_size * window * vocabulary`` logits.
 
-    >>> from ckptlens.checkpoints.loading import load_model  # doctest: +SKIP
-    >>> model, tok = load_model("runs/demo/step000100")  # doctest: +SKIP
-    >>> text_loss(model, tok, ["The capital of France is Paris."])[0].bits_per_byte  # doctest: +SKIP
-    1.93
+    ``model`` and ``tokenizer`` here are a tiny random checkpoint (the doctest workspace), so the loss is high:
+
+    >>> loss = text_loss(model, tokenizer, ["The capital of France is Paris."])[0]
+    >>> loss.bits_per_byte > 0, loss.bytes
+    (True, 31)
     """
     window = window or max_positions(model) or 2048
     if batch_size < 1 or window < 2:

@@ -14,9 +14,13 @@ Every node must have ckptlens installed and see the series and the store at the
 same paths (shared storage). Ray is imported only here, and only when used: it
 is the optional extra ``pip install ckptlens[ray]``.
 
->>> evaluate_on_ray(discover_series("runs/demo"), tasks, Store("/shared/store"), "demo",
-...                 cluster=RayOptions(address="auto"))  # doctest: +SKIP
-EvalSummary(units_done=40, units_skipped=0, models_loaded=40)
+On a cluster, ``evaluate_on_ray(discover_series("/shared/runs/demo"), tasks, Store("/shared/store"), "demo",
+cluster=RayOptions(address="auto"))`` returns an ``EvalSummary`` like ``evaluate_series``
+(``tests/evaluation/test_ray_executor.py`` runs it on a local cluster). Options are checked before Ray starts:
+
+>>> RayOptions(address="auto", max_retries=-1)
+Traceback (most recent call last):
+ckptlens.errors.CkptlensError: --max-retries must not be negative, got -1
 """
 
 from __future__ import annotations

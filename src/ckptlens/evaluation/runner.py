@@ -17,12 +17,18 @@ for all checkpoints sharing a tokenizer, checkpoint t+1 loads in the background
 while t is scored (``EvalConfig.prefetch``), and records are written by a
 background thread that also releases each unit's claim once it is on disk.
 
->>> from ckptlens.checkpoints import discover_series  # doctest: +SKIP
->>> from ckptlens.tasks.task_file import load_task  # doctest: +SKIP
->>> from ckptlens.store import Store  # doctest: +SKIP
+>>> from ckptlens.checkpoints import discover_series
+>>> from ckptlens.tasks.task_file import load_task
+>>> from ckptlens.store import Store
 >>> evaluate_series(discover_series("runs/demo"), [load_task("tasks/capitals.jsonl")],
-...                 Store("store"), run="demo")  # doctest: +SKIP
-EvalSummary(units_done=8, units_skipped=0, models_loaded=4)
+...                 Store("new-store"), run="demo")
+EvalSummary(units_done=6, units_skipped=0, models_loaded=6)
+
+Run again, everything is skipped and no model is loaded:
+
+>>> evaluate_series(discover_series("runs/demo"), [load_task("tasks/capitals.jsonl")],
+...                 Store("new-store"), run="demo")
+EvalSummary(units_done=0, units_skipped=6, models_loaded=0)
 """
 
 from __future__ import annotations

@@ -90,11 +90,12 @@ def score_multiple_choice(
     to measure and test the speed-up). ``count`` adds up the positions run and
     the positions that had to run (token efficiency).
 
-    >>> from ckptlens.checkpoints.loading import load_model  # doctest: +SKIP
-    >>> model, tok = load_model("runs/demo/step000100")  # doctest: +SKIP
-    >>> ex = Example("q1", "Q: capital of France?\\nA:", (" Paris", " Rome"), gold=0)  # doctest: +SKIP
-    >>> score_multiple_choice(model, tok, [ex])[0].logliks  # doctest: +SKIP
-    [-3.2, -7.9]
+    ``model`` and ``tokenizer`` here are a tiny random checkpoint (the doctest workspace):
+
+    >>> ex = Example("q1", "Q: What is the capital of France?\\nA:", (" Paris", " Rome"), gold=0)
+    >>> logliks = score_multiple_choice(model, tokenizer, [ex])[0].logliks
+    >>> len(logliks), all(value < 0 for value in logliks)
+    (2, True)
     """
     batching = Batching(batch_size, batch_tokens, share_prefix)
     return score_encoded(model, examples, encode_examples(tokenizer, examples), batching, count)

@@ -9,9 +9,12 @@ file in the folder changed size or time between two polls. Each evaluation
 goes through ``evaluate``, whose store skips finished units, so a checkpoint
 is evaluated exactly once, and a restarted watch resumes where it stopped.
 
->>> watch_series("runs/live", ["facts"], Store("store"),
-...              options=WatchOptions(poll_seconds=60, timeout=3600))  # doctest: +SKIP
-WatchSummary(checkpoints=['step001000', 'step002000'], units_done=2, units_skipped=0)
+Here the store already holds run ``demo`` on ``capitals``, so the watch finds nothing new to do and stops
+after its timeout (a real watch polls every minute, and waits an hour or more):
+
+>>> watch_series("runs/demo", ["tasks/capitals.jsonl"], Store("store"), run="demo",
+...              options=WatchOptions(poll_seconds=0.01, timeout=0.05)).units_done
+0
 """
 
 from __future__ import annotations

@@ -9,7 +9,14 @@ aggregates. The run and step come from the model (``config.model.pretrained_mode
 name or the file path: a step the name spells (``step1000``, ``checkpoint-500``, ``iter_0001000``), else
 ``--step-from REGEX`` whose first group is the step.
 
->>> import_llm_jp_eval(["results/"], Store("store"), step_from=r"iter_(\\d+)")  # doctest: +SKIP
+``import_llm_jp_eval(["results/"], Store("store"), step_from=r"iter_(\\d+)")`` imports every result file
+under ``results/`` (``tests/importers/test_llm_jp_eval.py`` writes such files). A folder without any is an error:
+
+>>> import pathlib
+>>> pathlib.Path("results").mkdir()
+>>> import_llm_jp_eval(["results/"], Store("store"))  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+ckptlens.errors.CkptlensError: ...
 """
 
 from __future__ import annotations
@@ -20,9 +27,13 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ckptlens.checkpoints.series import parse_step
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json, validated
 from ckptlens.importers import identity
 from ckptlens.store import Store, aggregates_table, records_table
 from ckptlens.tasks.llm_jp_eval import (
@@ -37,6 +48,7 @@ from ckptlens.tasks.llm_jp_eval import (
 from ckptlens.tasks.metrics import first_paragraph_nfkc, score_examples
 
 SOURCE = "llm-jp-eval"
+FIX = "correct it, or import the file llm-jp-eval wrote"
 SCORE_TOLERANCE = 0.005  # llm-jp-eval rounds its scores; a larger gap means the file was scored differently
 
 
@@ -118,17 +130,48 @@ def read_result_file(path: Path, run: str | None, step_from: re.Pattern | None) 
     return ResultFile(path, model, run or identity.default_run_name(model), step, data["scores"], data["outputs"])
 
 
+class Output(BaseModel):
+    """One example of a dataset's outputs: the model's prediction and the gold answer (COMET also reads ``input``)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    pred: str
+    gold: str
+    input: str = ""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+    pretrained_model_name_or_path: str | None = None
+
+
+class _Wandb(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+    run_name: str | None = None
+
+
+class _Config(BaseModel):
+    """The parts of llm-jp-eval's configuration that name the checkpoint."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    model: _Model | None = None
+    wandb: _Wandb | None = None
+
+
+class Results(BaseModel):
+    """A llm-jp-eval result file (``--result_logfile``), as ckptlens reads it: finite scores, text outputs."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    scores: dict[str, Annotated[float, Field(allow_inf_nan=False)]]
+    outputs: dict[str, list[Output]]
+    config: _Config | None = None
+
+
 def _load(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise CkptlensError(f"cannot read llm-jp-eval results {path}: {err}") from None
+    """The result file, validated against ``Results``: a NaN score or a number where text belongs is one line."""
+    data = read_json(path, FIX)
     if not _is_result(data):
         raise CkptlensError(f"{path}: not an llm-jp-eval result file (needs 'scores' and 'outputs' per dataset)")
-    bad = [d for d, rows in data["outputs"].items()
-           if not isinstance(rows, list) or not all(isinstance(r, dict) and {"pred", "gold"} <= set(r) for r in rows)]
-    if bad:
-        raise CkptlensError(f"{path}: outputs of {bad[0]!r} need 'pred' and 'gold' for every example")
+    validated(Results, data, path, fix=FIX)
     return data
 
 

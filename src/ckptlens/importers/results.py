@@ -87,7 +87,21 @@ def _load(path: Path) -> dict:
     if odd:
         raise CkptlensError(f"{path}: results of task {odd[0]!r} are not a mapping of metric -> value; "
                             "not an lm-eval results file")
+    _refuse_non_finite(data["results"], path)
     return data
+
+
+def _refuse_non_finite(results: dict, path: Path) -> None:
+    """A NaN or infinite score is refused, never skipped: dropped, the task would look not evaluated.
+
+    Standard errors are exempt: lm-eval cannot always compute one and writes "N/A" (or NaN) for it.
+    """
+    for task, metrics in results.items():
+        for key, value in metrics.items():
+            is_stderr = key.split(",")[0].endswith(STDERR_SUFFIX)
+            if isinstance(value, float) and not math.isfinite(value) and not is_stderr:
+                raise CkptlensError(f"{path}: field results.{task}.{key} should be a finite number (got {value}); "
+                                    "rerun lm-eval for that task, or remove the task from the file")
 
 
 def _fewshot_new(data: dict) -> dict[str, int | None]:

@@ -1,8 +1,10 @@
 """A Hugging Face ``TrainerCallback`` that evaluates ckptlens tasks each time the Trainer saves.
 
->>> from ckptlens.integrations.hf_trainer import CkptlensCallback  # doctest: +SKIP
->>> trainer = Trainer(model, args, train_dataset=data,  # doctest: +SKIP
-...                   callbacks=[CkptlensCallback(["tasks/capitals.jsonl"], store="store", run="my-run")])
+>>> from ckptlens.integrations.hf_trainer import CkptlensCallback
+>>> callback = CkptlensCallback(["tasks/capitals.jsonl"], store="store", run="my-run")
+
+Hand it to the Trainer: ``Trainer(model, args, train_dataset=data, callbacks=[callback])``
+(``tests/integrations/`` trains the tiny demo model with it).
 
 Records go to the store under the Trainer's checkpoint names (``checkpoint-500``),
 so ``ckptlens eval OUTPUT_DIR --run my-run --store store`` later skips them;

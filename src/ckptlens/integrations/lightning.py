@@ -1,8 +1,10 @@
 """A PyTorch Lightning ``Callback`` that evaluates ckptlens tasks each time Lightning saves a checkpoint.
 
->>> from ckptlens.integrations.lightning import CkptlensLightningCallback  # doctest: +SKIP
->>> trainer = L.Trainer(callbacks=[ModelCheckpoint(every_n_train_steps=500, save_top_k=-1),  # doctest: +SKIP
-...     CkptlensLightningCallback(["tasks/capitals.jsonl"], store="store", run="my-run", tokenizer=tokenizer)])
+>>> from ckptlens.integrations.lightning import CkptlensLightningCallback
+>>> callback = CkptlensLightningCallback(["tasks/capitals.jsonl"], store="store", run="my-run", tokenizer=tokenizer)
+
+Hand it to Lightning beside the checkpointing callback: ``L.Trainer(callbacks=[ModelCheckpoint(
+every_n_train_steps=500, save_top_k=-1), callback])`` (``tests/integrations/`` trains with it).
 
 It hooks ``on_save_checkpoint``, so it evaluates as often as your
 ``ModelCheckpoint`` saves, on the Hugging Face model found at

@@ -12,9 +12,10 @@ gets, per task, at the training step:
 - ``ckptlens/<task>/task_mtv``, ``example_mtv``, ``instability_score``: the
   DESIGN.md metrics over the newest ``window`` checkpoints, once there are two.
 
->>> evaluation = TrainingEvaluation(resolve_tasks(["all"]), Store("store"), "my-run", Path("tb"))  # doctest: +SKIP
->>> evaluation.evaluate(model, tokenizer, step=1000, checkpoint="checkpoint-1000")  # doctest: +SKIP
-{'capital_choice/score': 0.71, ...}
+>>> from ckptlens.tasks.task_file import load_task
+>>> evaluation = TrainingEvaluation([load_task("tasks/capitals.jsonl")], Store("store"), "my-run", Path("tb"))
+>>> sorted(evaluation.evaluate(model, tokenizer, step=1000, checkpoint="checkpoint-1000"))
+['capitals/score']
 """
 
 from __future__ import annotations

@@ -1,7 +1,14 @@
 """The demo pretraining run, top to bottom: world → corpus → tokenizer → model → train → checkpoints.
 
+``pretrain(PretrainConfig.tiny(), "runs/tiny")`` writes ten checkpoints in seconds
+(``tests/pretrain/``). An output folder that is already used is refused before training starts:
+
+>>> import pathlib
 >>> from ckptlens.pretrain import PretrainConfig, pretrain
->>> out = pretrain(PretrainConfig.tiny(), "runs/tiny")  # doctest: +SKIP
+>>> _ = pathlib.Path("used").mkdir(); _ = pathlib.Path("used/file").write_text("x")
+>>> pretrain(PretrainConfig.tiny(), "used")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+ckptlens.errors.CkptlensError: ...
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ in sections that fold away, listed in ``SECTIONS``: each is a function ``(page, 
 section with ``page.section(title, question)`` and fills it from ``data`` (``report.data.ReportData``: the store
 read once and every analysis of it). To add a section, write such a function and append it to ``SECTIONS``.
 
->>> write_report(Store("demo-out/store"), "demo-out/report")  # doctest: +SKIP
+>>> report = write_report(Store("store"), "report")
+>>> report.html.name, {"raw", "average", "ensemble-vote"} <= {row.method for row in report.rows}
+('report.html', True)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ckptlens.report.data import ReportConfig, ReportData, analyse
 from ckptlens.report.definitions import definitions
 from ckptlens.report.failures import adaptive_section, failures_section, learned_flag_count
 from ckptlens.report.figures import trajectory_figure
+from ckptlens.report.forecast import forecast_section
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import linearity_section
 from ckptlens.report.sections import (
@@ -56,7 +59,8 @@ __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
 TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
-    category_section, group_section, study_section, more_numbers_section, loss_section, files_section,
+    category_section, group_section, study_section, more_numbers_section, loss_section, forecast_section,
+    files_section,
 )
 SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
 TABLE_KEYS = ("task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv", "instability_score",

@@ -1,6 +1,9 @@
 """``ckptlens capabilities``: the capability analysis written as CSV tables, PNG figures and an HTML page.
 
->>> write_capability_report(Store("store"), "capabilities")  # doctest: +SKIP
+>>> report = write_capability_report(Store("store"), "capabilities")  # doctest: +ELLIPSIS
+...
+>>> (Path("capabilities") / "capabilities.html").is_file()
+True
 """
 
 from __future__ import annotations

@@ -14,8 +14,14 @@ Races cost work, never data: if two writers ever evaluated one unit (clocks
 skewed by minutes, a takeover racing a fresh claim), each would write the same
 records to a temporary name and rename it, so the store still holds one whole file.
 
->>> claim = try_claim(Path("store/records/demo/facts/step100.parquet"))  # doctest: +SKIP
->>> claim.release() if claim else None  # doctest: +SKIP
+>>> target = Path("store/records/demo/facts/step100.parquet")
+>>> target.parent.mkdir(parents=True)
+>>> claim = try_claim(target)
+>>> try_claim(target) is None  # held: another writer skips the unit
+True
+>>> claim.release()
+>>> try_claim(target) is not None
+True
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Records: one typed row per (run, checkpoint, task, example).
 
 Long format with no composite keys; a value that does not apply is null
-(``pred``/``gold`` for generation tasks, ``logliks`` when only outputs are known).
+(``pred``/``gold`` for generation tasks, ``logliks`` when only outputs are known). ``kind`` is the task's
+kind: ``multiple_choice``, ``generation`` or ``perplexity`` (a ``.txt`` task or lm-eval's
+``loglikelihood_rolling``; its rows hold ``nll``, ``n_tokens`` and ``n_bytes``).
 Aggregates: one row per (run, checkpoint, task, metric, filter), e.g. from a
 published lm-eval results JSON that has no per-example samples. The number of
 examples a task was scored on, when the source says it, is the aggregate row of
@@ -40,7 +42,7 @@ RECORD_SCHEMA = pa.schema(
         ("tokens_seen", pa.int64()),
         ("task", pa.string()),
         ("category", pa.string()),
-        ("kind", pa.string()),  # "multiple_choice" | "generation"
+        ("kind", pa.string()),  # "multiple_choice" | "generation" | "perplexity"
         ("example_id", pa.string()),
         ("logliks", pa.list_(pa.float64())),  # summed log-likelihood of each choice
         ("choice_tokens", pa.list_(pa.int64())),  # tokens in each choice's continuation

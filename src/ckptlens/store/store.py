@@ -31,7 +31,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ckptlens.errors import CkptlensError
-from ckptlens.files import TMP_PREFIX, atomic_path, read_json
+from ckptlens.files import TMP_PREFIX, atomic_path, read_json, remove
 from ckptlens.store.claims import Claim, claim_path, is_stale, try_claim
 from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 from ckptlens.store.runs import RunInfo, averaged_runs, base_runs
@@ -111,8 +111,8 @@ class Store:
     def remove_unit(self, run: str, checkpoint: str, task: str) -> None:
         """Remove a stored unit (and shards of it), so that the next evaluation redoes it."""
         path = self.unit_path(run, checkpoint, task)
-        path.unlink(missing_ok=True)
-        shutil.rmtree(_shards_folder(path), ignore_errors=True)
+        remove(path)
+        remove(_shards_folder(path))
 
     def drop_stale_claim(self, run: str, checkpoint: str, task: str) -> None:
         """Remove the claim of a stored unit left by a writer killed between writing it and releasing the claim."""

@@ -13,26 +13,39 @@ Generation follows llm-jp-eval's configuration: greedy, at most ``output_length`
 MT datasets are scored by COMET when its package and model are on this machine (``--comet-model``,
 :mod:`ckptlens.tasks.comet`), else by BLEU in the target language, with a warning saying which is missing.
 
->>> tasks = load_llm_jp_eval("llm-jp-eval:data/1.4.1/evaluation/jnli")  # doctest: +SKIP
+>>> import json, pathlib
+>>> dataset = {"instruction": "Answer entailment, contradiction or neutral.", "output_length": 3,
+...            "metrics": ["exact_match"], "samples": [{"input": "A cat sleeps. An animal sleeps.",
+...                                                      "output": "entailment"}] * 4}
+>>> for split in ("train", "dev"):
+...     folder = pathlib.Path("data/1.4.1/evaluation") / split
+...     folder.mkdir(parents=True)
+...     _ = (folder / "jnli.json").write_text(json.dumps(dataset))
+>>> tasks = load_llm_jp_eval("llm-jp-eval:data/1.4.1/evaluation/jnli")
+>>> tasks[0].name, tasks[0].category, len(tasks[0].examples)
+('jnli', 'NLI', 4)
 >>> category_scores({"jnli": 0.5, "janli": 0.7, "jsquad": 0.8, "jsts": 0.9})
 ({'NLI': 0.6, 'RC': 0.8}, 0.7)
 """
 
 from __future__ import annotations
 
-import json
 import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from ckptlens.errors import CkptlensError
+from ckptlens.files import read_json, validated
 from ckptlens.tasks.comet import COMET, locate_comet
 from ckptlens.tasks.metrics import DATASET_METRICS, METRICS, MODEL_METRICS
 from ckptlens.tasks.task import Example, Task
 
 PREFIX = "llm-jp-eval:"
+FIX_DATASET = "correct it, or run llm-jp-eval's preprocessing again"
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,7 @@ def dataset_task(folder: Path, name: str, options: LlmJpEvalOptions = LlmJpEvalO
         category=dataset_category(name),
         description=data["instruction"],
         stop=("\n\n",),  # the prediction is the first paragraph: decoding past a blank line changes nothing
-        max_new_tokens=int(data["output_length"]),
+        max_new_tokens=data["output_length"],
         metrics=scoring.metrics,
         answer_rule="llm-jp-eval",
         version=f"llm-jp-eval {options.template}",
@@ -167,19 +180,31 @@ def prompt_prefix(instruction: str, shots: list[dict], template: str = DEFAULT_T
     )
 
 
+class Sample(BaseModel):
+    """One sample of a dataset: the text that goes into the prompt and the gold answer (both text)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    input: str
+    output: str
+
+
+class Dataset(BaseModel):
+    """A llm-jp-eval preprocessed dataset file (``{train,dev,test}/NAME.json``), as ckptlens reads it."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    instruction: str
+    output_length: int = Field(ge=1)  # new tokens to generate; 0 or less would score empty outputs
+    metrics: list[str]
+    samples: list[Sample]
+
+
 def read_dataset(path: Path) -> dict:
-    """One llm-jp-eval dataset file, checked for the keys ckptlens reads."""
+    """One llm-jp-eval dataset file, validated against ``Dataset``: a field of the wrong type, missing, null,
+    negative or non-finite is one line naming the file and the field (and the sample)."""
     if not path.is_file():
         raise CkptlensError(f"llm-jp-eval dataset not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CkptlensError(f"{path}: not valid UTF-8 JSON ({err.__class__.__name__})") from None
-    missing = [k for k in ("instruction", "output_length", "metrics", "samples") if k not in data]
-    if missing:
-        raise CkptlensError(f"{path}: missing {missing}; is it llm-jp-eval's preprocessed output?")
-    if not all(isinstance(s, dict) and {"input", "output"} <= set(s) for s in data["samples"]):
-        raise CkptlensError(f"{path}: every sample needs 'input' and 'output'")
+    data = read_json(path, FIX_DATASET)
+    validated(Dataset, data, path, fix=FIX_DATASET)
     return data
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -54,6 +55,13 @@ class LmEvalOptions:
     fewshot_seed: int = DEFAULT_FEWSHOT_SEED
     apply_chat_template: bool = False  # not supported: ckptlens scores plain prompts
 
+    def __post_init__(self) -> None:
+        if self.limit is not None and not (math.isfinite(self.limit) and self.limit > 0):
+            raise CkptlensError(f"--limit {self.limit:g}: give a number of documents (1 or more) or a fraction "
+                                "between 0 and 1; leave it out for every document")
+        if self.num_fewshot is not None and self.num_fewshot < 0:
+            raise CkptlensError(f"--num-fewshot {self.num_fewshot}: give 0 or more demonstrations per prompt")
+
 
 @dataclass(eq=False)
 class LmEvalTask:
@@ -74,8 +82,13 @@ def is_lm_eval_spec(spec: str) -> bool:
 def build_lm_eval_tasks(names: Sequence[str], options: LmEvalOptions = LmEvalOptions()) -> list[Task]:
     """One ``Task`` per lm-eval leaf task that ``names`` (without the ``lm-eval:`` prefix) resolve to.
 
-    >>> build_lm_eval_tasks(["arc_easy"], LmEvalOptions(include_paths=("my_tasks",)))  # doctest: +SKIP
-    [Task(name='arc_easy', kind='multiple_choice', ...)]
+    ``build_lm_eval_tasks(["arc_easy"], LmEvalOptions(include_paths=("examples/lm_eval",)))`` gives
+    ``[Task(name='arc_easy', kind='multiple_choice', ...)]`` with lm-eval installed
+    (``tests/tasks/test_lm_eval_index.py``). What ckptlens cannot do is refused before lm-eval is imported:
+
+    >>> build_lm_eval_tasks(["arc_easy"], LmEvalOptions(apply_chat_template=True))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ckptlens.errors.CkptlensError: --apply-chat-template is not supported: ...
     """
     if options.apply_chat_template:
         raise CkptlensError("--apply-chat-template is not supported: ckptlens scores the plain prompts lm-eval "
@@ -93,14 +106,20 @@ def build_lm_eval_tasks(names: Sequence[str], options: LmEvalOptions = LmEvalOpt
 
 @contextmanager
 def _quiet_lm_eval():
-    """lm-eval's own warnings while building (an include-path task overriding its original is the point here)."""
+    """lm-eval's own warnings while building (an include-path task overriding its original is the point here),
+    and the progress bars of ``datasets`` reading a split: a failed build then leaves its error line alone."""
+    from datasets.utils import logging as datasets_logging
+
     logger = logging.getLogger("lm_eval")
-    level = logger.level
+    level, bars = logger.level, datasets_logging.is_progress_bar_enabled()
     logger.setLevel(logging.ERROR)
+    datasets_logging.disable_progress_bar()
     try:
         yield
     finally:
         logger.setLevel(level)
+        if bars:
+            datasets_logging.enable_progress_bar()
 
 
 def task_manager(include_paths: Sequence[str]):
@@ -144,8 +163,17 @@ def _check_known(manager, name: str) -> None:
 
 def _load(manager, names: list[str]) -> dict:
     """``manager.load``; a dataset that is not on this machine is a one-line error naming the override."""
+    import yaml
+
     try:
         return manager.load(names)
+    except yaml.YAMLError as error:
+        raise yaml_error(error) from None
+    except IndexError as error:  # lm-eval's Task reads its first document when it is made
+        if "size 0" not in str(error):
+            raise
+        raise CkptlensError(f"lm-eval {', '.join(names)}: a task has no documents to evaluate (its split is empty, "
+                            "or its process_docs keeps none); check its dataset and process_docs") from None
     except (ConnectionError, OSError, ValueError, FileNotFoundError) as error:
         if "offline" not in str(error).lower() and "couldn't find" not in str(error).lower():
             raise
@@ -155,6 +183,14 @@ def _load(manager, names: list[str]) -> dict:
             f"has `include: {yaml_path}`, the same `task:` name, `dataset_path: json` and "
             "`dataset_kwargs: {data_files: {test: ..., validation: ..., train: ...}}` pointing at local files"
         ) from None
+
+
+def yaml_error(error) -> CkptlensError:
+    """A YAML file that does not parse, as one line: the file, the line and column, and what is wrong there."""
+    mark = getattr(error, "problem_mark", None)
+    where = "a task YAML" if mark is None else f"{mark.name}:{mark.line + 1}:{mark.column + 1}"
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return CkptlensError(f"{where}: not valid YAML ({problem}); fix the file")
 
 
 def _dataset_of(manager, names: list[str], error: Exception) -> tuple[str, str]:
@@ -212,7 +248,13 @@ def _build(name: str, task, category: str, options: LmEvalOptions, groups: tuple
     from lm_eval.evaluator_utils import get_sample_size
 
     _configure(task, options)
-    task.build_all_requests(limit=get_sample_size(task, options.limit))
+    try:
+        task.build_all_requests(limit=get_sample_size(task, options.limit))
+    except ValueError as error:
+        if "did not find any docs" not in str(error):
+            raise
+        raise CkptlensError(f"lm-eval task {name} has no documents to evaluate (its split is empty, or its "
+                            "process_docs keeps none); check its dataset and process_docs") from None
     by_doc: dict[int, list] = defaultdict(list)
     for instance in task.instances:
         by_doc[instance.doc_id].append(instance)

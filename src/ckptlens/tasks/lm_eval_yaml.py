@@ -26,7 +26,16 @@ here (``include``, ``process_docs``, ``!function``, ``gen_prefix``,
 ``use_prompt``) are errors. Example ids are the document's index in the test
 split, as lm-eval's ``doc_id``.
 
->>> task = load_lm_eval_task("tasks/my_mc.yaml")  # doctest: +SKIP
+>>> import json, pathlib
+>>> docs = [{"q": "What is the capital of France?", "a": 0}, {"q": "What is the capital of Italy?", "a": 1}]
+>>> _ = pathlib.Path("test.jsonl").write_text("".join(json.dumps(doc) + "\\n" for doc in docs))
+>>> _ = pathlib.Path("my_mc.yaml").write_text(
+...     "task: my_mc\\ndataset_path: json\\ndataset_kwargs:\\n  data_files: {dev: test.jsonl, test: test.jsonl}\\n"
+...     "validation_split: dev\\ntest_split: test\\noutput_type: multiple_choice\\ndoc_to_text: '{{q}}'\\n"
+...     "doc_to_choice: ['Paris', 'Rome']\\ndoc_to_target: '{{a}}'\\n")
+>>> task = load_lm_eval_task("my_mc.yaml")
+>>> task.name, task.examples[0].choices
+('my_mc', (' Paris', ' Rome'))
 """
 
 from __future__ import annotations

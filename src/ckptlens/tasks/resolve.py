@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ckptlens.checkpoints.hub import is_hub_spec
 from ckptlens.errors import CkptlensError
-from ckptlens.files import read_json
 from ckptlens.tasks.llm_jp_eval import is_llm_jp_eval, load_llm_jp_eval
 from ckptlens.tasks.lm_eval_index import resolve_lm_eval
 from ckptlens.tasks.registry import build_builtin, builtin_names
@@ -96,10 +95,9 @@ def series_manifest(series_dir: Path) -> dict:
     path = Path(series_dir) / "manifest.json"
     if not path.is_file():
         return {}
-    manifest = read_json(path)
-    if not isinstance(manifest, dict):
-        raise CkptlensError(f"{path} is not a series manifest (a JSON object); repair or remove it")
-    return manifest
+    from ckptlens.checkpoints.manifest import read_manifest
+
+    return read_manifest(path)
 
 
 def manifest_source(series_dir: Path) -> Path | None:

@@ -29,9 +29,10 @@ import json
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ckptlens.errors import CkptlensError
-from ckptlens.files import atomic_path, read_text, write_text_atomic
+from ckptlens.files import atomic_path, read_text, validated, write_text_atomic
 from ckptlens.tasks.jsonl import json_objects
 from ckptlens.tasks.lm_eval_yaml import is_lm_eval_yaml, load_lm_eval_task, read_yaml
 from ckptlens.tasks.task import Example, Task
@@ -44,8 +45,9 @@ SPEC_KEYS = {"name", "kind", "category", "description", "stop", "max_new_tokens"
 def load_task(path: str | Path) -> Task:
     """Read and validate a task file (JSONL, template spec or lm-eval YAML); every problem is a one-line CkptlensError.
 
-    >>> load_task("tasks/capitals.jsonl").kind  # doctest: +SKIP
-    'multiple_choice'
+    >>> task = load_task("tasks/capitals.jsonl")
+    >>> task.name, task.kind, task.category, len(task.examples)
+    ('capitals', 'multiple_choice', 'knowledge', 12)
     """
     path = Path(path)
     if not path.is_file():
@@ -66,14 +68,14 @@ def load_task(path: str | Path) -> Task:
         dup = next(i for i in ids if ids.count(i) > 1)
         raise CkptlensError(f"{path}: duplicate example id {dup!r}; ids must be unique within a task")
     return Task(
-        name=str(spec.get("name", path.stem)),
+        name=spec.name or path.stem,
         kind=kinds.pop(),
         examples=examples,
-        category=str(spec.get("category", "other")),
-        description=str(spec.get("description", "")),
-        stop=tuple(spec.get("stop", ("\n",))),
-        max_new_tokens=int(spec.get("max_new_tokens", 16)),
-        demonstrations=tuple(spec.get("demonstrations", ())),
+        category=spec.category or "other",
+        description=spec.description or "",
+        stop=("\n",) if spec.stop is None else tuple(spec.stop),
+        max_new_tokens=16 if spec.max_new_tokens is None else spec.max_new_tokens,
+        demonstrations=tuple(spec.demonstrations or ()),
     )
 
 
@@ -118,9 +120,43 @@ def _example_dict(e: Example) -> dict:
     return {"id": e.id, "context": e.context, "target": e.target}
 
 
-def _read_spec(path: Path) -> dict:
+class TaskSpec(BaseModel):
+    """The optional spec beside a task file (``NAME.yaml``): every key checked when it is read."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    name: str | None = None
+    kind: str | None = None
+    category: str | None = None
+    description: str | None = None
+    stop: list[str] | None = None
+    max_new_tokens: int | None = Field(default=None, ge=1)
+    demonstrations: list[dict] | None = None
+
+
+class ExampleRow(BaseModel):
+    """One line of a task file: multiple choice (``choices`` and ``gold``) or generation (``target``)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    id: str | int
+    context: str
+    choices: list[str] | None = Field(default=None, min_length=1)
+    gold: int | None = Field(default=None, ge=0)
+    target: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ExampleRow:
+        if self.choices is not None:
+            if self.gold is None or self.gold >= len(self.choices):
+                last = len(self.choices) - 1
+                raise ValueError(f"'gold' must be an index into choices (0..{last}), got {self.gold!r}")
+        elif self.target is None:
+            raise ValueError("needs 'choices' and 'gold' (multiple choice) or 'target' (generation)")
+        return self
+
+
+def _read_spec(path: Path) -> TaskSpec:
     if not path.is_file():
-        return {}
+        return TaskSpec()
     try:
         spec = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as err:
@@ -130,32 +166,15 @@ def _read_spec(path: Path) -> dict:
     unknown = set(spec) - SPEC_KEYS
     if unknown:
         raise CkptlensError(f"{path}: unknown spec keys {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}")
-    return spec
+    return validated(TaskSpec, spec, path, fix="correct the task spec")
 
 
 def _example(where: str, obj: dict) -> Example:
-    for key in ("id", "context"):
-        if key not in obj:
-            raise CkptlensError(f"{where}: missing {key!r}")
-    if not isinstance(obj["context"], str):
-        raise CkptlensError(f"{where}: 'context' must be a string")
-    if "choices" in obj:
-        return _multiple_choice(where, obj)
-    if "target" in obj:
-        if not isinstance(obj["target"], str):
-            raise CkptlensError(f"{where}: 'target' must be a string")
-        return Example(id=str(obj["id"]), context=obj["context"], target=obj["target"])
-    raise CkptlensError(f"{where}: needs 'choices' and 'gold' (multiple choice) or 'target' (generation)")
-
-
-def _multiple_choice(where: str, obj: dict) -> Example:
-    choices = obj["choices"]
-    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
-        raise CkptlensError(f"{where}: 'choices' must be a non-empty list of strings")
-    gold = obj.get("gold")
-    if not isinstance(gold, int) or isinstance(gold, bool) or not 0 <= gold < len(choices):
-        raise CkptlensError(f"{where}: 'gold' must be an index into choices (0..{len(choices) - 1}), got {gold!r}")
-    return Example(id=str(obj["id"]), context=obj["context"], choices=tuple(choices), gold=gold)
+    path, _, line = where.rpartition(":")
+    row = validated(ExampleRow, obj, path, int(line), fix="correct that line of the task file")
+    if row.choices is not None:
+        return Example(id=str(row.id), context=row.context, choices=tuple(row.choices), gold=row.gold)
+    return Example(id=str(row.id), context=row.context, target=row.target)
 
 
 def perplexity_task(path: Path) -> Task:
