@@ -177,7 +177,7 @@ def test_aggregate_near_chance_says_why_and_uses_the_recorded_example_count(tmp_
     assert not rows["arc_easy"].near_chance and rows["arc_easy"].note is None  # 8 points above, 2376 examples
     assert rows["arc_challenge"].near_chance  # 30 examples: 3 standard errors are 0.237, capped at 10 points
     assert rows["arc_challenge"].note == (
-        "near chance: score 0.330 is within 0.100 of chance 0.250 (30 examples, n-samples)")
+        "near chance: score 0.330 is not above chance 0.250 by more than 0.100 (30 examples, n-samples)")
 
 
 def test_chance_of_options_varying_per_example_is_one_number_for_stability_and_select(tmp_path):

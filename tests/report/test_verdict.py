@@ -1,12 +1,14 @@
 """The verdict at the top of the report: plain sentences computed from hand-made table rows."""
 
+from ckptlens.analysis.failures import LagFlag
 from ckptlens.analysis.selection import ALL_TASKS, Selection
 from ckptlens.analysis.stability import StabilityRow
-from ckptlens.report.verdict import BestCheckpoint, verdict
+from ckptlens.report.verdict import BestCheckpoint, Cite, verdict
 
 
-def row(task, method="raw", window=1, score=0.80, example_mtv=0.08, std=0.02, n=10, near=False):
-    return StabilityRow("demo", task, "knowledge", method, window, n, 390, 480, 200, score, 0.02, example_mtv,
+def row(task, method="raw", window=1, score=0.80, example_mtv=0.08, std=0.02, n=10, near=False, run="demo",
+        task_mtv=0.02):
+    return StabilityRow(run, task, "knowledge", method, window, n, 390, 480, 200, score, task_mtv, example_mtv,
                         example_mtv, std, std / score, 0.1, 0.3, 12, 0.25, near)
 
 
@@ -25,8 +27,8 @@ def test_averaging_that_halves_the_flips_at_the_same_score():
     text = verdict(rows, [best("a", False), best("b", True)], [selection("raw", 0.0, 0.0, 0.0),
                                                                  selection("trailing-mean", 0.02, 0.55, 0.05)])
     assert text.startswith("Over the final window (steps 390–480), the raw task score moves by 0.020 between "
-                           "neighbouring checkpoints on average (mean over 2 tasks), while 7.0% of the examples change "
-                           "between right and wrong")
+                           "neighbouring checkpoints on average (mean over the 2 tasks, listed under the table), while "
+                           "7.0% of the examples change between right and wrong")
     assert ("Averaging 4 checkpoints cuts these flips by 50% (example MTV 0.070 → 0.035) at the same score "
             "(0.800 → 0.805).") in text
     assert "Trust the average of the last 4 checkpoints over any single raw checkpoint." in text
@@ -68,7 +70,7 @@ def test_too_few_checkpoints_in_the_final_window():
 def test_near_chance_tasks_are_left_out_or_named():
     assert verdict([row("a", score=0.26, near=True)]).startswith("Every task (1) scores near chance")
     text = verdict([row("a"), row("b", score=0.26, near=True)])
-    assert "(mean over 1 task; 1 task near chance left out)" in text
+    assert "(mean over the task, listed under the table)" in text and "near chance" not in text
 
 
 def test_the_best_checkpoint_on_every_task_or_on_one():
@@ -85,3 +87,38 @@ def test_nothing_evaluated():
 def test_examples_that_never_flip_leave_nothing_to_cut():
     text = verdict([row("a", example_mtv=0.0), row("a", "ensemble-vote", 2, 0.80, 0.0)])  # was a ZeroDivisionError
     assert "averaging or ensembling has no flips to cut here." in text and "cuts these flips" not in text
+
+
+def test_a_window_that_lags_a_rising_score_gives_way_to_the_adaptive_pick():
+    rows = [row("a"), row("b"), row("a", "average", 2, 0.80, 0.06), row("b", "average", 2, 0.80, 0.06),
+            row("a", "average", 8, 0.80, 0.02), row("b", "average", 8, 0.80, 0.02),
+            row("a", "adaptive-average", 2, 0.80, 0.05), row("b", "adaptive-average", 8, 0.80, 0.03)]
+    lag = LagFlag("demo", "a", "average", 8, 470, 0.85, 0.80, 0.05, 0.06, 0.02)
+    text = verdict(rows, lags=[lag])
+    assert "Trust the average of the last 8" not in text
+    assert ("But the average of the last 8 checkpoints lags a rising score on a (up to 0.050 below the newest "
+            "checkpoint, in Where integration fails); the adaptive rule picks a window per task there (a: 2).") in text
+    assert ("Trust the average of the window the adaptive rule picks per task: example MTV 0.040 at score 0.800 "
+            "(row adaptive-average, window per task).") in text
+    assert Cite("0.050", "fail:demo:a:average:8:lag:by") in text.parts
+    assert Cite("0.040", "mean:demo:adaptive-average:per task:example_mtv") in text.parts
+
+
+def test_runs_are_compared_over_the_tasks_every_run_has_above_chance():
+    rows = [row("a", run="small", task_mtv=0.03, score=0.6), row("b", run="small", near=True, score=0.26),
+            row("a", run="big", task_mtv=0.01, score=0.7), row("b", run="big", score=0.9),
+            row("c", run="big", score=0.9)]
+    text = verdict(rows)
+    assert ("the raw task score moves between neighbouring checkpoints by 0.010 (big) to 0.030 (small) on average "
+            "(mean over the task every run has above chance, listed under the table); "
+            "the mean score is 0.700 for big and 0.600 for small.") in text
+    cited = [p for p in text.parts if isinstance(p, Cite)]
+    assert {c.ref for c in cited} >= {"mean:big:raw:1:task_mtv", "mean:small:raw:1:task_mtv"}
+
+
+def test_an_adaptive_window_that_does_not_steady_the_score_is_not_trusted():
+    rows = [row("a"), row("a", "average", 8, 0.80, 0.02), row("a", "adaptive-average", 2, 0.80, 0.075)]
+    text = verdict(rows, lags=[LagFlag("demo", "a", "average", 8, 470, 0.85, 0.80, 0.05, 0.06, 0.02)])
+    assert "Trust" not in text
+    assert ("With those windows the flips stay near the raw level (example MTV 0.075, row adaptive-average): no window "
+            "both keeps up with the rising score and cuts the flips") in text

@@ -57,7 +57,7 @@ def method_matrices(
     found = [raw_matrix(matrix.select_steps(window))]
     found += _ensembles(matrix, window, windows, rules)
     for n, avg in sorted(averages.items()):
-        steps = [s for s in avg.steps if s >= window[0]]
+        steps = [s for s in avg.steps if window[0] <= s <= window[-1]]
         same = avg.on_examples(matrix.example_ids)  # the examples the base run scores at every step
         if same is None:
             warnings.warn(f"{avg.run}/{avg.task}: the average of {n} lacks some of {matrix.run}'s examples; "

@@ -46,6 +46,8 @@ from ckptlens.analysis.failures import EnsembleFlag, LagFlag, ensemble_flags, la
 from ckptlens.analysis.imported import imported_scores
 from ckptlens.analysis.integration import ENSEMBLE_PREFIX, MethodMatrix, method_matrices, raw_matrix
 from ckptlens.analysis.matrix import Matrices, TaskMatrix, loaded_matrix, store_matrices
+from ckptlens.analysis.score_kind import score_kind
+from ckptlens.analysis.spans import Span, span_steps, steps_in_span
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store
@@ -90,6 +92,8 @@ class StabilityRow:
     instability_score_hi: float | None = None
     # why the row is left out of means over tasks (near chance, with the numbers), or what span it covers
     note: str | None = None
+    phase: int | None = None  # 1 … K with --phases K (``analysis.stability_phases``); None for one span
+    score_kind: str | None = None  # "0/1" or "continuous" (``analysis.score_kind``)
     # False for a loss (lm-eval's perplexities, bits per byte): its scale is not a score's, so it stays out of
     # means over tasks; its example-level MTV is over each document's log-likelihood per weight
     is_score: bool = True
@@ -107,6 +111,7 @@ class StabilityConfig:
     bootstrap: int = 1000  # resamples of examples for confidence intervals; 0 disables them
     categories: dict[str, str] | None = None  # user overrides {task regex: category}
     adaptive: AdaptiveConfig | None = AdaptiveConfig()  # adaptive-window rows; None leaves them out
+    span: Span | None = None  # the span of training measured (``analysis.spans``); None: the final ``last``
 
     def __post_init__(self) -> None:
         if self.bootstrap < 0:
@@ -149,10 +154,11 @@ def stability_sweep(
                     for n in config.windows if (matrix.run, n) in averaged}
         sweep += _task_sweep(matrix, {n: m for n, m in averages.items() if m is not None}, config)
         with_records.add(matrix.run)
-    if with_records:
-        _check_windows(sweep.rows, config)
+    one_of_phases = config.span is not None and config.span.phase is not None  # checked over all phases
+    if with_records and not one_of_phases:
+        check_windows(sweep.rows, config)
     sweep += Sweep(_aggregate_rows(store, base_runs - with_records, config))
-    if not sweep.rows:
+    if not sweep.rows and not one_of_phases:
         raise CkptlensError(_nothing_to_show(store, base_runs, config))
     return sweep
 
@@ -174,7 +180,7 @@ def _nothing_to_show(store: Store, base_runs: set[str], config: StabilityConfig)
             f"without metric {config.metric!r}); evaluate a multiple-choice or generation task, or pick --metric")
 
 
-def _check_windows(rows: list[StabilityRow], config: StabilityConfig) -> None:
+def check_windows(rows: list[StabilityRow], config: StabilityConfig) -> None:
     """Refuse windows that give no row at all: a table of raw rows alone would pass for an answer.
 
     A window that fits some runs but not others only warns, naming it.
@@ -185,11 +191,22 @@ def _check_windows(rows: list[StabilityRow], config: StabilityConfig) -> None:
     if wanted and missing == wanted:
         raise CkptlensError(
             f"--windows {','.join(map(str, wanted))}: no run has a full window of that many checkpoints ending in "
-            f"the final {config.last:.0%} of training; use smaller windows or evaluate more checkpoints"
+            f"{_span_name(config)}; use smaller windows or evaluate more checkpoints"
         )
     if missing:
         warnings.warn(f"--windows {','.join(map(str, missing))}: no run has that many checkpoints; "
                       "those windows are left out", stacklevel=3)
+
+
+def _span_name(config: StabilityConfig) -> str:
+    if config.span is None:
+        return f"the final {config.last:.0%} of training"
+    return f"the span {config.span.label} of training" if config.span.phase is None else "any phase of training"
+
+
+def measured_steps(steps, config: StabilityConfig) -> list[int]:
+    """The steps the stability rows are computed over: the final ``last`` fraction, or ``config.span``."""
+    return last_fraction(steps, config.last) if config.span is None else steps_in_span(steps, config.span)
 
 
 def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", "window")) -> list[dict]:
@@ -229,7 +246,9 @@ def averaged_runs(store: Store) -> tuple[set[str], dict[tuple[str, int], str]]:
 
 
 def _task_sweep(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: StabilityConfig) -> Sweep:
-    window = last_fraction(matrix.steps, config.last)
+    if _too_short_phase(matrix.run, matrix.task, matrix.steps, config):
+        return Sweep([])
+    window = measured_steps(matrix.steps, config)
     weights = resample_weights(matrix.n_examples, config.bootstrap) if config.bootstrap else None
     found = method_matrices(matrix, averages, window, config.windows, config.rules)
     rows = [_metrics_row(m, matrix, weights) for m in found]
@@ -243,6 +262,15 @@ def _task_sweep(matrix: TaskMatrix, averages: dict[int, TaskMatrix], config: Sta
     lags, ensembles = _failure_flags(matrix, found, noise=rows[0].std)
     rows = [replace(r, note=_joined(rows[0].note, _span_note(window, found[0].steps))) for r in rows]
     return Sweep(_marked(rows, near), choices, _marked(lags, near), _marked(ensembles, near))
+
+
+def _too_short_phase(run: str, task: str, steps, config: StabilityConfig) -> bool:
+    """A phase of ``--phases`` with fewer than 2 checkpoints of a run is left out with a warning, not an error."""
+    if config.span is None or config.span.phase is None or len(span_steps(steps, config.span)) >= 2:
+        return False
+    warnings.warn(f"{run}/{task}: fewer than 2 checkpoints in phase {config.span.phase} ({config.span.label}); "
+                  "left out", stacklevel=4)
+    return True
 
 
 def _span_note(window: list[int], shared: np.ndarray) -> str | None:
@@ -312,6 +340,7 @@ def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
         chance=chance,
         near_chance=near_chance(mean_score, chance, score.shape[0]),
         note=chance_note(mean_score, chance, score.shape[0], "records"),
+        score_kind=score_kind(base.metric if base.kind == "generation" else "acc"),
         is_score=base.is_score,
         **{f"{name}_{end}": cis[name][i] for name in cis for i, end in enumerate(("lo", "hi"))},
     )
@@ -321,7 +350,9 @@ def _aggregate_rows(store: Store, runs: set[str], config: StabilityConfig) -> li
     """Task-level rows for runs imported without per-example samples (``analysis.imported``)."""
     rows = []
     for imported in imported_scores(store, sorted(runs), config.metric) if runs else []:
-        window = last_fraction(imported.steps, config.last)
+        if _too_short_phase(imported.run, imported.task, imported.steps, config):
+            continue
+        window = measured_steps(imported.steps, config)
         trajectory = imported.scores[np.isin(imported.steps, window)]
         size = example_count(imported.task, imported.sizes_at(window))
         rows.append(_trajectory_row(imported.run, imported.task, window, trajectory, size, config))
@@ -339,6 +370,6 @@ def _trajectory_row(run: str, task: str, steps: list[int], trajectory: np.ndarra
         std=metrics.score_std(trajectory), relative_std=metrics.relative_std(trajectory),
         monotonicity=metrics.monotonicity(trajectory), flip_fraction=None, forgetting_events=None,
         chance=chance, near_chance=near_chance(mean_score, chance, n_examples),
-        note=chance_note(mean_score, chance, n_examples, basis),
+        note=chance_note(mean_score, chance, n_examples, basis), score_kind=score_kind(config.metric or "acc"),
     )
 

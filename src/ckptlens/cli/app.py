@@ -11,6 +11,7 @@ from ckptlens.cli.allocator import keep_freed_memory
 from ckptlens.cli.cluster import Executor
 from ckptlens.cli.console import console, stdout
 from ckptlens.cli.diagnostics import drift, interpolate, linearity
+from ckptlens.cli.dynamics import dynamics
 from ckptlens.cli.failures import run_one_line
 from ckptlens.cli.forecast import forecast
 from ckptlens.cli.options import (
@@ -49,6 +50,8 @@ from ckptlens.cli.options import (
 )
 from ckptlens.cli.output import emit, output_stream
 from ckptlens.cli.progress import stage_bars
+from ckptlens.cli.representations import representations
+from ckptlens.cli.stability_views import PhasesOpt, SpanOpt, StabilityBy, spans_view
 from ckptlens.errors import CkptlensError
 from ckptlens.tasks.lm_eval_index import DEFAULT_FEWSHOT_SEED
 
@@ -226,6 +229,8 @@ app.command()(drift)
 app.command()(linearity)
 app.command()(interpolate)
 app.command()(forecast)
+app.command()(dynamics)
+app.command()(representations)
 
 
 @app.command()
@@ -251,7 +256,9 @@ def stability(
     last: LastOpt = 0.2,
     windows: WindowsOpt = "2,4,8",
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
-    by: Annotated[Grouping, typer.Option("--by", help="Rows per task, or means per category.")] = Grouping.task,
+    by: Annotated[StabilityBy, typer.Option("--by", help="Rows per task, or means per category or metric kind.")] = (
+        StabilityBy.task
+    ),
     metric: MetricOpt = None,
     bootstrap: Annotated[int, typer.Option(help="Resamples of examples for 95% intervals (0: none).")] = 1000,
     categories: CategoriesOpt = None,
@@ -259,10 +266,13 @@ def stability(
     adaptive: AdaptiveOpt = AdaptiveRule.tradeoff,
     lag_weight: LagWeightOpt = 0.01,
     mtv_target: MtvTargetOpt = 0.05,
+    phases: PhasesOpt = None,
+    span: SpanOpt = None,
 ) -> None:
     """Task MTV, example MTV, instability score, std (with intervals) of raw, averaged, ensembled and adaptive."""
     from ckptlens.analysis.benchmarks import load_categories
     from ckptlens.analysis.stability import StabilityConfig, stability_table, summarise
+    from ckptlens.analysis.taskset import shared_tasks
     from ckptlens.report.tables import stability_rich_table, summary_table
     from ckptlens.store import Store
 
@@ -271,10 +281,16 @@ def stability(
         categories=load_categories(categories) if categories else None,
         adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
     )
+    if phases is not None or span is not None or by == "kind":
+        return spans_view(Store(store), config, fmt, phases, span, by.value)
+
     rows = stability_table(Store(store), config)
     table = [r.to_dict() for r in rows] if by == "task" else summarise(rows, ("run", "category", "method", "window"))
     if by == "task":
-        emit(fmt, table, lambda: [stability_rich_table(rows), summary_table(summarise(rows))])
+        shared = shared_tasks(rows)  # every run's mean over the same tasks
+        which = "every run has" if len(shared.runs) > 1 else "the run has"
+        title = f"Final-window stability, mean over the tasks {which} above chance: {', '.join(shared.tasks)}"
+        emit(fmt, table, lambda: [stability_rich_table(rows), summary_table(summarise(shared.rows(rows)), title)])
     else:
         emit(fmt, table, lambda: [summary_table(table, title="Final-window stability, mean over tasks per category")])
 
@@ -290,9 +306,21 @@ def scores(
     fmt: Annotated[TableFormat, typer.Option("--format", help="table, json or csv, on stdout.")] = TableFormat.table,
     metric: MetricOpt = None,
     categories: CategoriesOpt = None,
+    wide: Annotated[bool, typer.Option("--wide", help="One row per (run, step), one column per task.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="With --wide: also write it as an HTML page.")] = None,
 ) -> None:
     """Score at every checkpoint, per task or per category (an lm-eval group's score, weighted by size as lm-eval)."""
     from ckptlens.analysis.benchmarks import load_categories
+
+    if wide:
+        from ckptlens.report.wide import wide_rich_table, wide_scores, write_wide_html
+        from ckptlens.store import Store
+
+        rows = wide_scores(Store(store), run, metric, load_categories(categories) if categories else None)
+        emit(fmt, rows, lambda: [wide_rich_table(rows)])
+        if html is not None:
+            console.print(f"html: {write_wide_html(rows, html)}")
+        return
     from ckptlens.analysis.groups import task_scores, weighted_means
     from ckptlens.analysis.matrix import check_metric_known, store_matrices
     from ckptlens.report.tables import scores_rich_table
@@ -367,6 +395,9 @@ def report(
     mtv_target: MtvTargetOpt = 0.05,
     metric: MetricOpt = None,
     categories: CategoriesOpt = None,
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", help="Compare runs on these tasks (comma-separated), not on all shared.")
+    ] = None,
 ) -> None:
     """Write report.html (self-contained), PNG figures and CSV/JSON tables, with failure flags and adaptive windows."""
     from ckptlens.analysis.benchmarks import load_categories
@@ -377,7 +408,7 @@ def report(
     stability = StabilityConfig(last=last, windows=parse_windows(windows), rules=parse_rules(rules), metric=metric,
                                 adaptive=adaptive_config(adaptive, lag_weight, mtv_target),
                                 categories=load_categories(categories) if categories else None)
-    config = ReportConfig(stability=stability)
+    config = ReportConfig(stability=stability, tasks=tuple(t.strip() for t in tasks.split(",")) if tasks else None)
     result = write_report(Store(store), out, config)
     console.print(f"report: {result.html}")
 
@@ -388,21 +419,24 @@ app.add_typer(store_app, name="store")
 
 @store_app.command("check")
 def store_check_command(
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = DEFAULT_STORE,
     repair: Annotated[bool, typer.Option(help="Remove damaged files, stale claims and temporary leftovers.")] = False,
 ) -> None:
-    """List damaged record files, stale claims and leftover temporary files; --repair removes them."""
+    """List damaged record files, stale claims and leftover temporary files; --repair removes them.
+
+    Exits 1 while damage remains (0 once --repair has removed it), so CI can use it."""
     from ckptlens.store import Store, check_store, repair_store
 
     problems = check_store(Store(store))
     for line in problems.lines():
         stdout().print(line, highlight=False, soft_wrap=True)
-    if repair:
+    if repair and problems.removable:
         console.print(f"removed {repair_store(problems)} file(s); a rerun redoes the damaged units")
-    elif problems.removable:
+        problems = check_store(Store(store))
+    if problems.removable:
         console.print(f"{len(problems.removable)} problem(s); `ckptlens store check --repair` removes them")
-    else:
-        console.print(f"{store}: no damaged files, stale claims or temporary leftovers")
+        raise typer.Exit(1)
+    console.print(f"{store}: no damaged files, stale claims or temporary leftovers")
 
 
 import_app = typer.Typer(help="Import other tools' evaluation outputs into a store.", no_args_is_help=True)
@@ -417,14 +451,15 @@ def import_lm_eval_command(
     step_from: Annotated[
         str | None, typer.Option("--step-from", help="Regex whose first group is the step in a file path.")
     ] = None,
-    n_params: Annotated[int | None, typer.Option("--n-params", help="Model size in parameters.")] = None,
+    size: SizeOpt = None,
+    n_params: Annotated[int | None, typer.Option("--n-params", hidden=True, help="Old name of --size.")] = None,
 ) -> None:
     """Import lm-eval results (0.4.x or Pythia's older format) and --log_samples records, format auto-detected."""
     from ckptlens.importers import import_lm_eval
     from ckptlens.store import Store
 
     with stage_bars(console) as bars:
-        summary = import_lm_eval(paths, Store(store), run, step_from, n_params, progress=bars)
+        summary = import_lm_eval(paths, Store(store), run, step_from, parse_size(size) or n_params, progress=bars)
     console.print(
         f"imported {summary.checkpoints} checkpoints into run(s) {', '.join(summary.runs)}: "
         f"{summary.aggregate_rows} task-level results, {summary.records} per-example records"
@@ -434,7 +469,7 @@ def import_lm_eval_command(
 @import_app.command("llm-jp-eval")
 def import_llm_jp_eval_command(
     paths: Annotated[list[Path], typer.Argument(help="llm-jp-eval result files, or folders searched for them.")],
-    store: StoreOpt,
+    store: StoreOpt = DEFAULT_STORE,
     run: Annotated[str | None, typer.Option(help="Run name (default: the model's name).")] = None,
     step_from: Annotated[
         str | None, typer.Option("--step-from", help="Regex whose first group is the step in the model name or path.")

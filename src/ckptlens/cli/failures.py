@@ -5,7 +5,8 @@
   disk, a read-only file system) that reached here without a writer naming it;
 - anything else is a bug in ckptlens: one line naming the exception, exit code 1, and
   ``CKPTLENS_DEBUG=1`` re-raises it so its traceback shows;
-- a warning is one line too, and Ctrl-C says that finished work is kept (exit 130).
+- a warning is one line too, printed once per command however often it is raised (watch mode re-runs the
+  analyses after every checkpoint), and Ctrl-C says that finished work is kept (exit 130).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ DEBUG_VARIABLE = "CKPTLENS_DEBUG"
 def run_one_line(app: typer.Typer) -> None:
     """Run the command line ``app``; exit 2 for a user error, 1 for a bug, each as one line."""
     warnings.showwarning = _one_line_warning
+    _SHOWN.clear()
     try:
         code = app(standalone_mode=False)
     except CkptlensError as err:
@@ -73,5 +75,12 @@ def _first_line(err: BaseException) -> str:
     return lines[0] if lines else "(no message)"
 
 
+_SHOWN: set[str] = set()  # warnings already printed by this command
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    console.print(f"[yellow]warning:[/] {escape(' '.join(str(message).split()))}", highlight=False, soft_wrap=True)
+    text = " ".join(str(message).split())
+    if text in _SHOWN:
+        return
+    _SHOWN.add(text)
+    console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)

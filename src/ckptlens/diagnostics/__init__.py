@@ -1,4 +1,5 @@
-"""Parameter-space diagnostics of a checkpoint series: why averaging works, and when it does not.
+"""Parameter- and representation-space diagnostics of a checkpoint series: why averaging works, and when it
+does not (``representations``: linear CKA and hidden states of task prompts).
 
 ``distance`` holds the math (pure functions of tensors), ``drift`` streams a
 series' safetensors through it. Beside ``averaging`` in the data flow: imports

@@ -22,13 +22,17 @@ from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX
 from ckptlens.analysis.selection import Selection
 from ckptlens.analysis.stability import StabilityRow, summarise
 from ckptlens.analysis.trajectories import TrajectoryPoint
+from ckptlens.report.by_size import size_figures
 from ckptlens.report.data import ReportConfig, ReportData, analyse
 from ckptlens.report.definitions import definitions
-from ckptlens.report.failures import adaptive_section, failures_section, learned_flag_count
+from ckptlens.report.failures import adaptive_section, failures_section
 from ckptlens.report.figures import trajectory_figure
+from ckptlens.report.findings import findings_section
 from ckptlens.report.forecast import forecast_section
 from ckptlens.report.html import Page
 from ckptlens.report.linearity import linearity_section
+from ckptlens.report.probability_dynamics import dynamics_section
+from ckptlens.report.representations import representations_section
 from ckptlens.report.sections import (
     best_section,
     category_section,
@@ -40,18 +44,18 @@ from ckptlens.report.sections import (
     neighbour_noise,
     selection_section,
 )
+from ckptlens.report.stability_phases import phases_section
 from ckptlens.report.study import study_section
 from ckptlens.report.tables import (
     STABILITY_HEADERS,
-    TABLE_COLUMNS,
     field_names,
     stability_cells,
-    summary_order,
-    window_label,
     write_csv,
     write_json,
 )
-from ckptlens.report.verdict import BestCheckpoint, verdict
+from ckptlens.report.top import SUMMARY_KEYS, top
+from ckptlens.report.verdict import BestCheckpoint
+from ckptlens.report.wide import wide_rows
 from ckptlens.store import Store
 
 __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
@@ -59,10 +63,9 @@ __all__ = ["SECTIONS", "Report", "ReportConfig", "write_report"]
 TITLE = "Which checkpoint should I trust, and how unstable is my evaluation?"
 SECTIONS: tuple[Callable[[Page, ReportData], None], ...] = (
     best_section, selection_section, adaptive_section, failures_section, linearity_section, examples_section,
-    category_section, group_section, study_section, more_numbers_section, loss_section, forecast_section,
-    files_section,
+    category_section, group_section, study_section, findings_section, phases_section, dynamics_section,
+    representations_section, more_numbers_section, loss_section, forecast_section, files_section,
 )
-SUMMARY_KEYS = ("run", "method", "window", "n_tasks", *TABLE_COLUMNS)
 TABLE_KEYS = ("task", "method", "window", "checkpoints", "mean_score", "task_mtv", "example_mtv", "instability_score",
               "std")
 
@@ -78,10 +81,11 @@ class Report:
 def write_report(store: Store, out: str | Path, config: ReportConfig = ReportConfig()) -> Report:
     """Read the store once, compute every analysis, and write the page, its figures and its tables under ``out``."""
     data = analyse(store, config, Path(out))
-    summary = summarise(data.rows)
+    summary = data.summary
     _write_tables(data, summary)
     page = Page("ckptlens: " + TITLE)
-    _top(page, data, summary)
+    top(page, data, TITLE)
+    size_figures(page, data)
     _curves(page, data)
     _stability_table(page, data)
     page.heading("What the numbers mean")
@@ -107,63 +111,10 @@ def _write_tables(data: ReportData, summary: list[dict]) -> None:
     write_csv(neighbour_noise(data), out / "neighbour_changes.csv",
               ("run", "task", "transitions", "significant", "median_abs_change", "min_detectable_difference"))
     write_csv([p.to_dict() for p in data.points], out / "trajectories.csv", field_names(TrajectoryPoint))
+    wide = wide_rows(data.curves, data.runs())
+    write_csv(wide, out / "scores_wide.csv", list(wide[0]) if wide else ("run", "step"))
     write_csv(data.group_scores, out / "group_scores.csv",
               ("run", "category", "step", "score", "n_tasks", "n_examples", "metric"))
-
-
-def _top(page: Page, data: ReportData, summary: list[dict]) -> None:
-    """Per run: what was measured, and the verdict; then the means over tasks."""
-    page.heading(TITLE, level=1)
-    runs = data.runs()
-    if not runs:
-        page.box("The store has no rows to judge: evaluate a series into it first (`ckptlens eval SERIES --tasks ... "
-                 "--store STORE`).", "verdict")
-        return
-    for run in runs:
-        rows = [r for r in data.rows if r.run == run]
-        page.facts(_facts(data, run, rows))
-        best = [b for b in data.best if b.run == run]
-        page.box(verdict(rows, best, [s for s in data.selections if s.run == run]), "verdict")
-    flagged = learned_flag_count(data.sweep)
-    if flagged:
-        page.warning(f"{flagged} (task, method, window) combination(s) of tasks that learned trail a rising score or "
-                     "score below their members: see Where integration fails, below.")
-    page.heading("Mean over tasks")
-    page.text("Each method's numbers averaged over the tasks that learned (near-chance tasks left out) and that every "
-              "method covers; adaptive methods choose their window per task. Lower MTV, IS and std mean a steadier "
-              "evaluation.")
-    shown = [{**r, "window": window_label(r["window"])} for r in sorted(summary, key=summary_order)]
-    keys = SUMMARY_KEYS if len(runs) > 1 else SUMMARY_KEYS[1:]
-    page.table(keys, shown, {"n_tasks": "tasks", **STABILITY_HEADERS})
-
-
-def _facts(data: ReportData, run: str, rows: list[StabilityRow]) -> list[tuple[str, str]]:
-    raw = [r for r in rows if r.method == "raw"]
-    first, last = min(r.first_step for r in raw), max(r.last_step for r in raw)
-    checkpoints = sorted({r.n_checkpoints for r in raw})
-    counts = str(checkpoints[0]) if len(checkpoints) == 1 else f"{checkpoints[0]}–{checkpoints[-1]}"
-    near = [r.task for r in raw if r.near_chance]
-    tasks = ", ".join(r.task for r in raw) + (f" (near chance: {', '.join(near)})" if near else "")
-    averages = sorted(n for (base, n) in data.averaged if base == run)
-    compared = ["raw checkpoints"]
-    if averages:
-        compared.append("averages of " + ", ".join(map(str, averages)) + " checkpoints (evaluated)")
-    rules = sorted({r.method.removeprefix("ensemble-") for r in rows if r.method.startswith("ensemble-")})
-    if rules:
-        compared.append(f"ensembles ({', '.join(rules)}) of {', '.join(map(str, _windows(rows, 'ensemble-')))}")
-    if any(r.method.startswith(ADAPTIVE_PREFIX) for r in rows):
-        compared.append("adaptive windows")
-    series = data.store.info(run).series
-    return [
-        ("Run", run + (f" (series {series})" if series else "")),
-        ("Final window", f"the last {data.last:.0%} of training: steps {first}–{last}, {counts} checkpoints"),
-        ("Tasks", tasks),
-        ("Compared", "; ".join(compared)),
-    ]
-
-
-def _windows(rows: list[StabilityRow], prefix: str) -> list[int]:
-    return sorted({r.window for r in rows if r.method.startswith(prefix)})
 
 
 def _curves(page: Page, data: ReportData) -> None:
@@ -189,29 +140,41 @@ def _curves(page: Page, data: ReportData) -> None:
 
 
 def _stability_table(page: Page, data: ReportData) -> None:
-    """Per task and method, over the final window; adaptive rows are in their own section."""
+    """Per task and method over the final window, for the tasks of the means; the others fold away below."""
     rows = [r for r in data.rows if not r.method.startswith(ADAPTIVE_PREFIX)]
     if not rows:
         return
     page.heading("Stability per task")
-    intro = "One row per task and method over the final window, as in stability.csv."
+    shown = data.taskset.rows(rows)
+    intro = "One row per task and method over the final window, for the tasks of the means (all in stability.csv)."
     if any(r.mean_score_lo is not None for r in rows):
         intro += " [lo, hi] after a number is its 95% bootstrap interval over examples."
-    if any(r.near_chance for r in rows):
-        intro += " Tasks near chance come last; their flips are guessing."
     page.text(intro)
     few = sorted({r.n_checkpoints for r in rows if r.n_checkpoints < 3})
     if few:
         page.warning(f"Some rows cover only {', '.join(map(str, few))} checkpoint(s) (ckpts column): their MTV and IS "
                      "come from a single difference, too few to judge a window.")
+    _task_rows(page, data, shown)
+    others = [r for r in rows if r not in shown]
+    if others:
+        section = page.section(f"Tasks left out of the means ({len({(r.run, r.task) for r in others})})",
+                               "How do the tasks near chance, or not shared by every run, behave?")
+        section.text("Their flips are guessing (near chance) or cannot be compared across runs; the note column of "
+                     "stability.csv says why for each.")
+        _task_rows(section, data, others)
+
+
+def _task_rows(block, data: ReportData, rows: list[StabilityRow]) -> None:
     multi_run = len(data.runs()) > 1
+    order = {run: i for i, run in enumerate(data.runs())}
     cells, previous = [], None
-    for row in sorted(rows, key=_table_order):
+    for row in sorted(rows, key=lambda r: (order[r.run], *_table_order(r)[2:])):
         label = (f"{row.run} / {row.task}" if multi_run else row.task) + (" (near chance)" if row.near_chance else "")
         cells.append({**stability_cells(row, label if (row.run, row.task) != previous else ""),
                       "_group": (row.run, row.task) != previous})
         previous = (row.run, row.task)
-    page.table(TABLE_KEYS, cells, STABILITY_HEADERS)
+    keys = [k for k in TABLE_KEYS if any(c[k] not in (None, "–") for c in cells)]
+    block.table(keys, cells, STABILITY_HEADERS)
 
 
 def _table_order(row: StabilityRow):

@@ -41,8 +41,9 @@ def category_curves_figure(cap: Capabilities, align: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def similarity_figure(cap: Capabilities, path: Path) -> Path:
-    """Mean correlation of min-max normalised curves between every pair of runs."""
+def similarity_figure(cap: Capabilities, path: Path, max_labelled: int = 12) -> Path:
+    """Mean correlation of min-max normalised curves between every pair of runs; values on the cells up to
+    ``max_labelled`` runs (beyond, the colour bar alone: numbers would not be readable)."""
     n = len(cap.runs)
     matrix = np.eye(n)
     index = {r: i for i, r in enumerate(cap.runs)}
@@ -50,15 +51,18 @@ def similarity_figure(cap: Capabilities, path: Path) -> Path:
         if row["category"] == "all":
             i, j = index[row["run_a"]], index[row["run_b"]]
             matrix[i, j] = matrix[j, i] = row["correlation"]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * n, 1 + 0.6 * n))
+    side = min(9.0, 2.2 + 0.65 * n)
+    fig, ax = plt.subplots(figsize=(side + 1.2, side))
     image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
-    ax.set_xticks(range(n), cap.runs, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(n), cap.runs, fontsize=7)
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=6)
+    ax.set_xticks(range(n), cap.runs, rotation=45, ha="right", fontsize=9)
+    ax.set_yticks(range(n), cap.runs, fontsize=9)
+    if n <= max_labelled:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=9,
+                        color="white" if abs(matrix[i, j]) > 0.6 else "black")
     fig.colorbar(image, ax=ax, shrink=0.8)
-    ax.set_title("similarity of task dynamics across sizes", fontsize=9)
+    ax.set_title("similarity of task dynamics across sizes", fontsize=10)
     return save_figure(fig, path)
 
 

@@ -34,8 +34,9 @@ METRICS = (
      "−1 always falling."),
     ("flip fraction", "The fraction of examples whose correctness changes at least once in the window."),
     ("forgetting events", "The number of (example, t) with the example right at checkpoint t and wrong at t+1."),
-    ("near chance", "A task whose raw mean score stays below chance + max(0.05, 3 √(c(1−c)/E)), c = chance = mean "
-     "over examples of 1 / (number of options); its flips are guessing, so it is left out of means over tasks."),
+    ("near chance", "A task whose raw mean score is not above chance by more than the margin min(0.10, max(0.05, "
+     "3 √(c(1−c)/E))), c = chance = mean over examples of 1 / (number of options); its flips are guessing, so it "
+     "is left out of means over tasks (and, when runs are compared, so is a task near chance in any of them)."),
 )
 METHODS = {
     "raw": ("raw", "The evaluated checkpoints themselves (window 1)."),
@@ -68,10 +69,33 @@ OTHERS = (
      "steps."),
 )
 
+QUESTIONS = (  # the study's open questions (Findings, Instability through training, Probability dynamics)
+    ("phase k of K", "The checkpoints whose step lies in [(k−1)/K, k/K] × the last step (`stability --phases K`); the "
+     "last of 5 phases is the final window of `--last 0.2`. Each method is compared over the steps all its windows "
+     "cover within the phase."),
+    ("cut %", "100 × (raw − method) / raw of example MTV or IS, means over the phase's tasks that learned."),
+    ("margin", "m_i(t) = log p(gold | θ(t)) − max over the other options of log p(option | θ(t)); positive when "
+     "example i is right at checkpoint t."),
+    ("gold probability", "p_i(t) = softmax over example i's options of their log-likelihoods, at the gold option."),
+    ("flip rate by |margin| decile", "The pairs (i, t → t+1) of the window cut into tenths by |m_i(t)|; in each, the "
+     "fraction whose correctness changes from t to t+1, with its 95% Wilson interval."),
+    ("ρ(|margin|, flip)", "Spearman rank correlation of |m_i(t)| with the flip to t+1 over all pairs, with a 95% "
+     "bootstrap interval over examples (each keeps its pairs); negative: small margins flip."),
+    ("removed, small / large margins", "Of the raw flips whose pair has a full ensemble window, the share the "
+     "window-n ensemble does not make, among pairs below / above the median |margin|."),
+    ("CKA", "Linear centred kernel alignment of two checkpoints' mean-pooled hidden states of a task's prompts, "
+     "X and Y (examples × features, column-centred): ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F); 1 = the same up to a rotation "
+     "and scale. States are float16, through a seeded random projection to at most 256 features."),
+    ("cosine change", "1 − cos(h_i(t), h_i(t+1)) of example i's last-token state at the last layer; Spearman(cosine "
+     "change, flip) relates it to the example's correctness flipping at the same step."),
+    ("score kind", "0/1 for metrics scored right or wrong (accuracy, exact match), continuous for char-F1, set-F1, "
+     "BLEU, COMET; the 0/1 view of a continuous task scores its same outputs by exact match."),
+)
+
 
 def definitions(methods: Collection[str], last: float, intervals: bool) -> list[tuple[str, str]]:
     """The terms the page uses: the window, the numbers, each method present (in the tables' order), the rest."""
     window = (WINDOW[0], WINDOW[1].format(last=last))
     present = [METHODS[m] for m in METHODS if m in methods]
     present += [ADAPTIVE] if any(m.startswith("adaptive-") for m in methods) else []
-    return [window, SCORE, *([INTERVAL] if intervals else []), *METRICS, *present, *OTHERS]
+    return [window, SCORE, *([INTERVAL] if intervals else []), *METRICS, *present, *OTHERS, *QUESTIONS]

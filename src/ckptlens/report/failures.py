@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 
 from ckptlens.analysis.adaptive import ADAPTIVE_PREFIX, WindowCriterion
 from ckptlens.analysis.failures import EnsembleFlag, LagFlag
-from ckptlens.analysis.stability import Sweep
 from ckptlens.report.data import ReportData
 from ckptlens.report.html import Page
 from ckptlens.report.tables import STABILITY_HEADERS, field_names, stability_cells, write_csv, write_json
+from ckptlens.report.verdict import failure_ref
 
-LAG_COLUMNS = ("run", "task", "method", "window", "steps", "largest_shortfall", "noise", "near_chance")
-ENSEMBLE_COLUMNS = ("run", "task", "method", "window", "steps", "largest_deficit", "near_chance")
+FAILURE_COLUMNS = ("task", "method", "window", "what_failed", "by", "steps")
 CHOICE_COLUMNS = ("run", "task", "method", "window", "fold_windows", "example_mtv", "lag_checkpoints", "objective")
 
 
 def failures_section(page: Page, data: ReportData) -> None:
-    """Both failure flags, grouped per (run, task, method, window); every flagged step in the CSV/JSON files."""
+    """One table: per (task, method, window) of a learned task, what failed and by how much; every flagged step of
+    every task, near chance included, in the CSV/JSON files."""
     sweep = data.sweep
     lags, ensembles = [f.to_dict() for f in sweep.lag_flags], [f.to_dict() for f in sweep.ensemble_flags]
     write_csv(lags, data.out / "lag_flags.csv", field_names(LagFlag))
@@ -26,52 +25,38 @@ def failures_section(page: Page, data: ReportData) -> None:
     write_json({"lag": lags, "ensemble_below_members": ensembles}, data.out / "failures.json")
     if not any(r.method != "raw" for r in data.rows):
         return
-    section = page.section("Where integration fails",
+    rows = failure_rows(sweep.lag_flags, sweep.ensemble_flags, len(data.runs()) > 1)
+    section = page.section(f"Where integration fails ({len(rows)})",
                            "Where does an average or an ensemble trail a rising score, or score below every "
                            "checkpoint it combines?")
-    section.text("Lag: an averaged or ensembled checkpoint scores below the newest checkpoint it integrates by more "
-                 "than the noise (the standard deviation of the raw score over the final window), while the raw score "
-                 "rose across the window's checkpoints by more than the noise. Ensemble below its members: the "
-                 "ensemble scores below every checkpoint it combines.")
-    flagged = sweep.lag_flags or sweep.ensemble_flags
-    for sentence in failure_findings(sweep.lag_flags, sweep.ensemble_flags):
-        (section.warning if flagged else section.text)(sentence)
-    section.table(list(LAG_COLUMNS), _grouped(sweep.lag_flags, "largest_shortfall", lambda f: f.shortfall),
-                  {"largest_shortfall": "largest shortfall", "near_chance": "near chance"})
-    section.table(list(ENSEMBLE_COLUMNS), _grouped(sweep.ensemble_flags, "largest_deficit", _deficit),
-                  {"largest_deficit": "largest deficit", "near_chance": "near chance"})
-
-
-def learned_flag_count(sweep: Sweep) -> int:
-    """Flagged (run, task, method, window) groups on tasks that learned: what the top of the page warns about."""
-    return len(_groups([f for f in sweep.lag_flags + sweep.ensemble_flags if not f.near_chance]))
-
-
-def failure_findings(lags: list[LagFlag], ensembles: list[EnsembleFlag]) -> list[str]:
-    """One sentence per flagged (run, task, method, window) of a learned task, one counting those near chance."""
-    if not lags and not ensembles:
-        return ["No step flagged: no integrated checkpoint trails a rising curve by more than the noise, and no "
-                "ensemble scores below all of its members."]
-    near = len(_groups([f for f in lags if f.near_chance])) + len(_groups([f for f in ensembles if f.near_chance]))
-    lags, ensembles = [f for f in lags if not f.near_chance], [f for f in ensembles if not f.near_chance]
-    sentences = []
-    for group in _groups(lags):
-        worst = max(group, key=lambda f: f.shortfall)
-        sentences.append(
-            f"{_label(worst)} lags a rising curve at step(s) {_steps(group)}: up to {worst.shortfall:.3f} below the "
-            f"newest raw checkpoint (step {worst.step}, noise {worst.noise:.3f}); prefer a smaller window here."
-        )
-    for group in _groups(ensembles):
-        worst = max(group, key=_deficit)
-        sentences.append(
-            f"{_label(worst)} scores below every member at step(s) {_steps(group)}: {worst.ensemble_score:.3f} "
-            f"against a worst member of {worst.worst_member_score:.3f} (step {worst.step}); its members err "
-            "together on different examples."
-        )
+    section.text("Lags: an averaged or ensembled checkpoint scores below the newest checkpoint it integrates by more "
+                 "than the noise (the standard deviation of the raw score over the final window) while the raw score "
+                 "rose across its checkpoints by more than the noise; by: the largest shortfall. Below every member: "
+                 "the ensemble scores below all the checkpoints it combines; by: the largest deficit to the worst one.")
+    if not rows:
+        section.text("Nothing failed on a task above chance: no integrated checkpoint trails a rising curve by more "
+                     "than the noise, and no ensemble scores below all of its members.")
+    section.table(list(FAILURE_COLUMNS), rows, {"what_failed": "what failed", "by": "by how much"},
+                  left=("task", "method", "what_failed", "steps"))
+    near = len(_groups([f for f in sweep.lag_flags + sweep.ensemble_flags if f.near_chance]))
     if near:
-        sentences.append(f"{near} more flagged (method, window) pair(s) on tasks near chance, where flips are "
-                         "noise (tables below).")
-    return sentences
+        section.text(f"{near} more (task, method, window) on tasks near chance, where flips are guessing, are left "
+                     "out here; lag_flags.csv and ensemble_flags.csv hold them.")
+
+
+def failure_rows(lags: list[LagFlag], ensembles: list[EnsembleFlag], with_run: bool) -> list[dict]:
+    """One row per (run, task, method, window, kind of failure) of a task above chance, largest failure first."""
+    rows = []
+    for what, flags, size in (("lag", lags, lambda f: f.shortfall), ("below", ensembles, _deficit)):
+        for group in _groups([f for f in flags if not f.near_chance]):
+            first = group[0]
+            rows.append({
+                "task": f"{first.run} / {first.task}" if with_run else first.task, "method": first.method,
+                "window": first.window, "what_failed": "lags a rising score" if what == "lag" else "below every member",
+                "by": max(size(f) for f in group), "steps": _steps(group),
+                "_ref": failure_ref(first.run, first.task, first.method, first.window, what),
+            })
+    return sorted(rows, key=lambda r: -r["by"])
 
 
 def adaptive_section(page: Page, data: ReportData) -> None:
@@ -116,29 +101,12 @@ def adaptive_choices(criteria: list[WindowCriterion]) -> list[dict]:
     ]
 
 
-def _grouped(flags: list, column: str, size: Callable) -> list[dict]:
-    """One table row per (run, task, method, window): its flagged steps and the largest ``size``."""
-    rows = []
-    for group in _groups(flags):
-        first = group[0]
-        row = {"run": first.run, "task": first.task, "method": first.method, "window": first.window,
-               "steps": _steps(group), column: max(size(f) for f in group),
-               "near_chance": "yes" if first.near_chance else "no"}
-        rows.append(row | ({"noise": first.noise} if isinstance(first, LagFlag) else {}))
-    return rows
-
-
 def _groups(flags: list) -> list[list]:
     """Flags per (run, task, method, window): learned tasks first, then tasks near chance."""
     groups: dict[tuple, list] = defaultdict(list)
     for f in flags:
         groups[(f.near_chance, f.run, f.task, f.method, f.window)].append(f)
     return [groups[key] for key in sorted(groups)]
-
-
-def _label(flag: LagFlag | EnsembleFlag) -> str:
-    near = " (near chance)" if flag.near_chance else ""
-    return f"{flag.run} / {flag.task}{near}, {flag.method} of {flag.window}"
 
 
 def _steps(group: list) -> str:

@@ -28,7 +28,8 @@ h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin:1.4em 0 .4em}h3{font
 .warning{background:#fff4d6;border-left:4px solid #e0a100;padding:4px 8px}
 table{border-collapse:collapse;font-size:13px;margin:.6em 0 1em;max-width:100%}
 th,td{border:1px solid #d0d0d0;padding:3px 7px;text-align:right;vertical-align:top}
-th{background:#f3f3f3;font-weight:600}td.l,th.l{text-align:left}tr.group td{border-top:2px solid #888}
+th{background:#f3f3f3;font-weight:600}td.l,th.l{text-align:left}td.l{overflow-wrap:anywhere}
+tr.group td{border-top:2px solid #888}
 figure{margin:.8em 0}img{max-width:100%;height:auto}figcaption{font-size:13px;color:#444}
 details{border:1px solid #d0d0d0;border-radius:6px;padding:.2em .9em;margin:.6em 0}
 details[open]{padding-bottom:.8em}summary{cursor:pointer;font-weight:600;font-size:1.1em;padding:.3em 0}
@@ -36,6 +37,10 @@ details[open]{padding-bottom:.8em}summary{cursor:pointer;font-weight:600;font-si
 dl.definitions{display:grid;grid-template-columns:max-content 1fr;gap:.35em 1.2em;background:#f7f7f7;
  border:1px solid #d0d0d0;border-radius:6px;padding:.8em 1em;font-size:14px}
 dl.definitions dt{font-weight:600}dl.definitions dd{margin:0}code{font-size:13px}
+.taskset{margin:.4em 0 1em}details.inline{border:none;padding:0;margin:0;display:inline-block}
+details.inline summary{font-size:inherit;
+ font-weight:normal;color:#2a6fdb;padding:0;display:inline}details.inline[open]{display:block}
+b.cite{font-weight:600}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1em}
 """
 
 
@@ -59,8 +64,10 @@ class Block:
               left: Sequence[str] = ("run", "task", "method", "category", "rule")) -> None:
         """Rows as a table; ``headers`` renames columns for display; text columns in ``left`` align left.
 
-        A row with ``"_group": True`` starts a group (a rule above it). Without rows nothing is written: the caller
-        says in a sentence why there is nothing, and what to run.
+        A row with ``"_group": True`` starts a group (a rule above it); one with ``"_ref": KEY`` gives each cell the
+        reference ``KEY:COLUMN`` (``data-ref``), which a verdict's quoted number points at. A ``Html`` cell is
+        markup, kept as it is. Without rows nothing is written: the caller says in a sentence why there is nothing,
+        and what to run.
         """
         if not rows:
             return
@@ -69,7 +76,7 @@ class Block:
         head = "".join(f"<th{align[c]}>{html.escape(headers.get(c, c))}</th>" for c in columns)
         body = "".join(
             ("<tr class='group'>" if r.get("_group") else "<tr>")
-            + "".join(f"<td{align[c]}>{cell(r.get(c))}</td>" for c in columns) + "</tr>"
+            + "".join(f"<td{align[c]}{_ref(r, c)}>{cell(r.get(c))}</td>" for c in columns) + "</tr>"
             for r in rows
         )
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
@@ -80,6 +87,15 @@ class Block:
         below = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self.parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'>{below}</figure>")
 
+    def figures(self, items: Sequence[tuple[Path, str]]) -> None:
+        """Several figures side by side (as many to a row as fit), each ``(png, alt)``."""
+        before = len(self.parts)
+        for png, alt in items:
+            self.figure(png, alt)
+        figures = "".join(self.parts[before:])
+        del self.parts[before:]
+        self.parts.append(f"<div class='grid'>{figures}</div>")
+
     def definitions(self, items: Sequence[tuple[str, str]]) -> None:
         """Terms and their one-sentence definitions, as a box."""
         body = "".join(f"<dt>{html.escape(term)}</dt><dd>{inline(text)}</dd>" for term, text in items)
@@ -87,12 +103,22 @@ class Block:
 
     def facts(self, items: Sequence[tuple[str, str]]) -> None:
         """Label: value lines without grid (what was measured, at the top of the page)."""
-        body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in items)
+        body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{cell(v)}</td></tr>" for k, v in items)
         self.parts.append(f"<table class='meta'>{body}</table>")
 
     def box(self, text: str, css_class: str) -> None:
         """A paragraph of ``css_class`` (the verdict)."""
         self.parts.append(f"<p class='{css_class}'>{inline(text)}</p>")
+
+    def cited(self, parts: Sequence, css_class: str = "verdict") -> None:
+        """A paragraph whose quoted numbers (objects with ``text`` and ``ref``) point at the table cells they are."""
+        body = "".join(inline(p) if isinstance(p, str) else
+                       f"<b class='cite' data-cite='{html.escape(p.ref)}'>{html.escape(p.text)}</b>" for p in parts)
+        self.parts.append(f"<p class='{css_class}'>{body}</p>")
+
+    def folded(self, summary: str, body: str) -> None:
+        """A short ``<details>`` inside a section or paragraph: ``summary`` shown, ``body`` (text) on opening."""
+        self.parts.append(fold(summary, body))
 
     def render(self) -> str:
         return "\n".join(self.parts)
@@ -151,8 +177,27 @@ def inline(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
+class Html(str):
+    """Markup to put in a table cell as it is (a folded list, say)."""
+
+
+def fold(summary: str, body: str) -> Html:
+    """A small ``<details>``: ``summary`` shown, ``body`` (text) when opened.
+
+    >>> fold("57 near chance", "a, b")
+    "<details class='inline'><summary>57 near chance</summary>a, b</details>"
+    """
+    return Html(f"<details class='inline'><summary>{html.escape(summary)}</summary>{inline(body)}</details>")
+
+
+def _ref(row: Mapping, column: str) -> str:
+    return f" data-ref='{html.escape(row['_ref'])}:{html.escape(column)}'" if row.get("_ref") else ""
+
+
 def cell(value) -> str:
     """A table cell: numbers to 3 decimals, missing as a dash, text escaped."""
+    if isinstance(value, Html):
+        return value
     if value is None:
         return "–"
     if isinstance(value, bool):

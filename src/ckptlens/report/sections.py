@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from ckptlens.analysis.compare import neighbour_comparisons
 from ckptlens.analysis.examples import CLASSES, example_view
-from ckptlens.analysis.selection import Selection
+from ckptlens.analysis.selection import ALL_TASKS, Selection
 from ckptlens.analysis.stability import summarise
 from ckptlens.checkpoints import last_fraction
 from ckptlens.report.data import ReportData
 from ckptlens.report.figures import example_heatmap, loss_figure
 from ckptlens.report.html import Page
 from ckptlens.report.tables import TABLE_COLUMNS, summary_order, window_label
-from ckptlens.report.verdict import BestCheckpoint
+from ckptlens.report.verdict import BestCheckpoint, selection_ref
 
 NEIGHBOUR_COLUMNS = ("run", "task", "transitions", "significant", "median_abs_change", "min_detectable_difference")
 SELECTION_COLUMNS = ("run", "task", "rule", "window", "selected_step", "selected_score", "held_out_score",
@@ -159,6 +159,7 @@ def files_section(page: Page, data: ReportData) -> None:
 FILES = (
     ("stability.csv / .json", "every stability row with every column and interval"),
     ("summary.csv, summary_by_category.csv", "means over tasks per method and window (per category)"),
+    ("scores_wide.csv", "the score of every task (columns) at every step of every run (rows)"),
     ("group_scores.csv", "each category's score at every step, weighted by size as lm-eval scores a group"),
     ("trajectories.csv", "score by step of every method and window drawn in the figures"),
     ("best_checkpoints.csv", "each task's best raw checkpoint against its neighbours"),
@@ -201,4 +202,4 @@ def _best_cells(best: BestCheckpoint) -> dict:
 
 def _selection_cells(s: Selection) -> dict:
     return {**s.to_dict(), "win_rate": f"{s.win_rate:.0%}", "loss_rate": f"{s.loss_rate:.0%}",
-            "mean_gain": f"{s.mean_gain:+.3f}"}
+            "mean_gain": f"{s.mean_gain:+.3f}", "_ref": selection_ref(s.run, s.rule) if s.task == ALL_TASKS else None}

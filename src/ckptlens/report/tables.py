@@ -131,6 +131,17 @@ def window_label(window: int | None) -> str:
     return "per task" if window is None else str(window)
 
 
+def size_label(n: int | None) -> str:
+    """Parameters, short: 70M, 1.4B.
+
+    >>> size_label(70_000_000), size_label(1_400_000_000), size_label(None)
+    ('70M', '1.4B', '–')
+    """
+    if n is None:
+        return "–"
+    return f"{n / 1e9:.3g}B" if n >= 1e9 else f"{n / 1e6:.3g}M"
+
+
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 

@@ -48,8 +48,8 @@ def chance_margin(chance: float, n_examples: int | None) -> float:
 
 
 def near_chance(score: float, chance: float | None, n_examples: int | None) -> bool:
-    """Whether ``score`` lies below chance + ``chance_margin`` (False when chance is unknown)."""
-    return chance is not None and score < chance + chance_margin(chance, n_examples)
+    """Whether ``score`` is not above chance by more than ``chance_margin`` (False when chance is unknown)."""
+    return chance is not None and score <= chance + chance_margin(chance, n_examples)
 
 
 def chance_note(score: float, chance: float | None, n_examples: int | None, basis: str) -> str | None:
@@ -58,10 +58,12 @@ def chance_note(score: float, chance: float | None, n_examples: int | None, basi
     ``basis`` says where the example count came from (``"records"``, ``"n-samples"``, ``"known size"``).
 
     >>> chance_note(0.27, 0.25, 1172, "known size")
-    'near chance: score 0.270 is within 0.050 of chance 0.250 (1172 examples, known size)'
+    'near chance: score 0.270 is not above chance 0.250 by more than 0.050 (1172 examples, known size)'
+    >>> chance_note(0.369, 0.5, 100, "records")  # below chance: still "not above it by more than the margin"
+    'near chance: score 0.369 is not above chance 0.500 by more than 0.100 (100 examples, records)'
     """
     if not near_chance(score, chance, n_examples):
         return None
     count = f"{n_examples} examples, {basis}" if n_examples else "example count unknown: 5-point margin"
     margin = chance_margin(chance, n_examples)
-    return f"near chance: score {score:.3f} is within {margin:.3f} of chance {chance:.3f} ({count})"
+    return f"near chance: score {score:.3f} is not above chance {chance:.3f} by more than {margin:.3f} ({count})"
