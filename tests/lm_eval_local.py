@@ -5,7 +5,9 @@
 JSONL files of the same schema. Tasks: ``arc_easy`` and ``arc_challenge``
 (multiple choice, acc and acc_norm; arc_challenge has half as many test documents), the
 group ``tiny_arc`` of both (size-weighted acc and acc_norm), ``gsm8k`` (generate_until,
-regex filters, ``num_fewshot: 5`` in its YAML) and ``wikitext`` (loglikelihood_rolling).
+regex filters, ``num_fewshot: 5`` in its YAML), ``wikitext`` (loglikelihood_rolling), ``lambada_openai``
+(loglikelihood: perplexity and acc) and the MMLU-shaped nested group ``tiny_mmlu`` (``tiny_mmlu_stem``: two
+subjects weighted by size; ``tiny_mmlu_other``: two subjects, not weighted by size).
 Words come from the tiny tokenizer's vocabulary.
 """
 
@@ -70,4 +72,31 @@ def write_include_path(root: Path, n_docs: int = 6) -> Path:
     pages = [{"page": f"the {c} cat runs and the {d} dog sleeps . " * 3} for c, d in zip(COLOURS, COLOURS[::-1])]
     wiki = {s: _write_jsonl(data / f"wiki_{s}.jsonl", pages) for s in ("train", "validation", "test")}
     _local_yaml(folder, "wikitext", "wikitext/wikitext.yaml", wiki)
+    lambada = [{"text": f"the {c} cat runs and the {d} dog {v}"} for c in COLOURS for d in COLOURS
+               for v in ("sleeps", "runs")][:n_docs]
+    _local_yaml(folder, "lambada_openai", "lambada/lambada_openai.yaml",
+                {"test": _write_jsonl(data / "lambada_test.jsonl", lambada)})
+    _write_mmlu(folder, data, n_docs)
     return folder
+
+
+MMLU_GROUPS = {"tiny_mmlu_stem": (("anatomy", 4), ("algebra", 2)), "tiny_mmlu_other": (("law", 3), ("art", 1))}
+
+
+def _write_mmlu(folder: Path, data: Path, n_docs: int) -> None:
+    """``tiny_mmlu`` -> stem (size-weighted) and other (not) -> two subjects each, on MMLU's own template."""
+    for group, subjects in MMLU_GROUPS.items():
+        for subject, n_test in subjects:
+            rows = [{"question": f"what is {NUMBERS[i % 10]} {subject} ?", "subject": subject,
+                     "choices": [NUMBERS[(i + k) % 10] for k in range(4)], "answer": i % 4} for i in range(n_docs)]
+            files = {"test": _write_jsonl(data / f"{subject}_test.jsonl", rows[:n_test]),
+                     "dev": _write_jsonl(data / f"{subject}_dev.jsonl", rows)}
+            _local_yaml(folder, f"tiny_mmlu_{subject}", "mmlu/default/_default_template_yaml", files,
+                        f"tag: {group}_tasks\n")
+        by_size = "true" if group.endswith("stem") else "false"
+        (folder / f"{group}.yaml").write_text(
+            f"group: {group}\ntask:\n  - {group}_tasks\naggregate_metric_list:\n  - metric: acc\n"
+            f"    weight_by_size: {by_size}\nmetadata:\n  version: 2\n")
+    (folder / "tiny_mmlu.yaml").write_text(
+        "group: tiny_mmlu\ntask:\n  - tiny_mmlu_stem\n  - tiny_mmlu_other\naggregate_metric_list:\n"
+        "  - metric: acc\n    weight_by_size: true\nmetadata:\n  version: 2\n")

@@ -73,3 +73,11 @@ def test_records_export_metrics_as_a_json_object(store):
     out = io.StringIO()
     export_records(store, out, "csv", tasks=["arc"])
     assert '"{""acc"": 0.0, ""acc_norm"": 1.0}"' in out.getvalue()
+
+
+def test_a_metric_no_task_has_is_named_with_each_tasks_metrics(store, cli):
+    for command in ("scores", "select"):
+        code, _, err = cli(command, "--store", store.root, "--metric", "bogus_metric")
+        assert code == 2 and "no per-example scores" not in err and "evaluate or import" not in err
+        assert "--metric 'bogus_metric': no task has it; the tasks' metrics: arc: acc, acc_norm; gen: " \
+               "exact_match" in err

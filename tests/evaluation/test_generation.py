@@ -30,9 +30,9 @@ def _examples(n: int) -> list[Example]:
     return [Example(f"g{i}", " ".join(rng.choices(WORDS, k=rng.randint(1, 10))), target="x") for i in range(n)]
 
 
-def _naive_greedy(model, tokenizer, context: str, max_new_tokens: int) -> str:
+def _naive_greedy(model, tokenizer, context: str | list[int], max_new_tokens: int) -> str:
     """Reference: full forward of the whole sequence at every step, one example, no cache."""
-    ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(context, add_special_tokens=False)["input_ids"] if isinstance(context, str) else context
     generated = []
     for _ in range(max_new_tokens):
         with torch.no_grad():
@@ -88,3 +88,46 @@ def test_context_too_long_is_an_error(lively_model):
 def test_cut_at_stop_uses_earliest_stop():
     assert cut_at_stop("a b\nc.d", (".", "\n")) == ("a b", True)
     assert cut_at_stop("abc", ("\n",)) == ("abc", False)
+
+
+def _shots(n: int) -> list[Example]:
+    """Examples behind one fixed few-shot prefix (more than _SharedPrefix.MIN_TOKENS tokens)."""
+    prefix = "what is red ? blue . what is the cat ? a dog . what is one ? two . "
+    return [Example(e.id, prefix + e.context, target="x") for e in _examples(n)]
+
+
+def test_a_shared_prefix_runs_once_and_changes_no_output(lively_model):
+    model, tok = lively_model
+    examples = _shots(9)
+    lengths = []
+    hook = model.register_forward_pre_hook(lambda _, args, kwargs: lengths.append(kwargs["input_ids"].shape),
+                                           with_kwargs=True)
+    try:
+        outputs = generate_greedy(model, tok, examples, stop=(), max_new_tokens=6, batch_size=4)
+    finally:
+        hook.remove()
+    prefix = len(tok(examples[0].context.split("? two . ")[0], add_special_tokens=False)["input_ids"])
+    assert lengths[0][0] == 1 and lengths[0][1] >= prefix  # the prefix: one row, once
+    assert sum(1 for shape in lengths if shape[1] >= prefix) == 1
+    assert outputs == [_naive_greedy(model, tok, e.context, 6) for e in examples]
+
+
+def test_stop_strings_on_new_tokens_give_what_the_whole_text_gives(lively_model):
+    model, tok = lively_model
+    examples = _shots(8)
+    full = generate_greedy(model, tok, examples, stop=(), max_new_tokens=10)
+    for stop in ((" the",), ("e",), (" a", "d"), ("is red",)):
+        expected = [cut_at_stop(text, stop)[0] for text in full]
+        assert generate_greedy(model, tok, examples, stop=stop, max_new_tokens=10, batch_size=3) == expected
+
+
+def test_a_token_budget_and_left_truncation_keep_lm_evals_outputs(lively_model):
+    model, tok = lively_model
+    examples = _shots(6)
+    whole = generate_greedy(model, tok, examples, stop=(), max_new_tokens=6)
+    assert generate_greedy(model, tok, examples, stop=(), max_new_tokens=6, batch_tokens=60) == whole
+    kept = 12  # lm-eval keeps a context's last max_length - max_gen_toks tokens
+    truncated = generate_greedy(model, tok, examples, stop=(), max_new_tokens=6, max_context=kept)
+    for example, text in zip(examples, truncated, strict=True):
+        ids = tok(example.context, add_special_tokens=False)["input_ids"]
+        assert len(ids) > kept and text == _naive_greedy(model, tok, ids[-kept:], 6)

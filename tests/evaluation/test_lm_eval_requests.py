@@ -73,10 +73,12 @@ def test_records_match_lm_evals_own_model(tiny_series, built, reference, one_thr
                 assert row["output"] == sample["resps"][0][0]
                 assert metrics["exact_match"] == sample["exact_match"]
                 assert "exact_match,flexible-extract" in metrics
-            else:  # rolling loglikelihood: the document's perplexities
+            else:  # rolling loglikelihood: lm-eval's (loglik, weight) pairs
                 assert math.isclose(-row["nll"], sample["resps"][0][0], rel_tol=1e-5)
                 loglik, words = sample["word_perplexity"]
-                assert math.isclose(metrics["word_perplexity"], math.exp(-loglik / words), rel_tol=1e-5)
+                weights = {i["key"]: i["weight"] for i in row["metric_info"]}
+                assert math.isclose(metrics["word_perplexity"], loglik, rel_tol=1e-5)
+                assert weights["word_perplexity"] == words and row["n_bytes"] == sample["bits_per_byte"][1]
 
 
 def test_a_token_budget_splits_the_passes_of_lm_eval_tasks_without_changing_their_records(

@@ -92,7 +92,8 @@ def compare_tasks(
     run = run or _only_run(store)
     if task:
         return [compare_checkpoints(store, run, task, step_a, step_b, metric)]
-    matrices = [m for m in (store_matrix(store, run, t, metric=metric) for t in store.tasks(run)) if m is not None]
+    found = (store_matrix(store, run, t, metric=metric) for t in store.tasks(run))
+    matrices = [m for m in found if m is not None and m.is_score]  # losses (perplexities) have no right/wrong
     if not matrices:
         raise CkptlensError(f"run {run!r} has no scored per-example records in {store.root} to compare")
     return [compare_steps(m, step_a, step_b) for m in matrices]
@@ -109,6 +110,9 @@ def _only_run(store: Store) -> str:
 def compare_steps(matrix: TaskMatrix, step_a: int, step_b: int) -> Comparison:
     """The paired comparison of two checkpoints of one run and task: their task scores (``TaskMatrix.curve``),
     and the exact McNemar test on each example's correctness (a score of at least 0.5 counts as right)."""
+    if not matrix.is_score:
+        raise CkptlensError(f"{matrix.run}/{matrix.task}: {matrix.metric} is a loss, not right/wrong per example; "
+                            "McNemar's test compares correctness: pick a --metric such as acc")
     index = {int(s): i for i, s in enumerate(matrix.steps)}
     missing = [s for s in (step_a, step_b) if s not in index]
     if missing:

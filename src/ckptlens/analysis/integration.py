@@ -40,11 +40,12 @@ class MethodMatrix:
     steps: np.ndarray  # (T,) step of the newest member of each window
     score: np.ndarray  # (E, T) per-example score in [0, 1]
     outputs: np.ndarray  # (E, T) chosen option, or normalised generated text
+    aggregated: np.ndarray | None = None  # (T,) lm-eval's task score (``TaskMatrix.curve``) when not the mean
 
     @property
     def curve(self) -> np.ndarray:
-        """The task score at each step (``matrix.step_scores``)."""
-        return step_scores(self.score)
+        """The task score at each step: lm-eval's aggregation when set, else ``matrix.step_scores``."""
+        return step_scores(self.score) if self.aggregated is None else self.aggregated
 
 
 def method_matrices(
@@ -80,7 +81,9 @@ def shared_span(found: list[MethodMatrix]) -> list[MethodMatrix]:
 
 def _within(m: MethodMatrix, lo: int, hi: int) -> MethodMatrix:
     keep = (m.steps >= lo) & (m.steps <= hi)
-    return m if keep.all() else MethodMatrix(m.method, m.window, m.steps[keep], m.score[:, keep], m.outputs[:, keep])
+    aggregated = None if m.aggregated is None else m.aggregated[keep]
+    return m if keep.all() else MethodMatrix(m.method, m.window, m.steps[keep], m.score[:, keep], m.outputs[:, keep],
+                                             aggregated)
 
 
 def _enough(matrix: TaskMatrix, what: str, n_steps: int) -> bool:
@@ -110,10 +113,13 @@ def stored_scores(matrix: TaskMatrix) -> list[dict[str, float]]:
 
 def _evaluated(matrix: TaskMatrix, method: str, window: int) -> MethodMatrix:
     outputs = matrix.pred if matrix.kind == "multiple_choice" else normalised(matrix.outputs)
-    return MethodMatrix(method, window, matrix.steps, matrix.score, outputs)
+    return MethodMatrix(method, window, matrix.steps, matrix.score, outputs,
+                        None if matrix.info is None else matrix.curve)
 
 
 def _ensembles(matrix: TaskMatrix, window: list[int], windows: tuple[int, ...], rules: tuple[str, ...]):
+    if matrix.info is not None and matrix.info.aggregation not in (None, "mean"):
+        return []  # an ensemble's per-example scores have no lm-eval aggregate to set beside the raw one
     if matrix.kind == "generation":
         rules = ("vote",)
     elif not matrix.logliks.shape[2]:

@@ -15,7 +15,9 @@ verdict, select, compare), so on one store they agree. It owns four choices:
   log-likelihoods are divided by the choices' character lengths, as lm-eval normalises them, so
   predictions, the instability score and the ensembles follow the normalised choice too.
 - **The score per step** (``step_scores``, ``TaskMatrix.curve``): the one place per-example values become
-  a task score at each checkpoint.
+  a task score at each checkpoint. For lm-eval tasks it is lm-eval's own aggregation of the metric
+  (``tasks.aggregation``: perplexity, weighted_perplexity, bits_per_byte, f1, ...) over the stored values,
+  and ``metric`` may be lm-eval's ``metric,filter`` key or the bare metric (the task's first filter).
 
 The prompt of an example must be the same at every checkpoint: a series that
 mixes ``ckptlens eval`` with ``ckptlens import lm-eval`` checkpoints lines up
@@ -35,6 +37,7 @@ import pyarrow.compute as pc
 from ckptlens.analysis.benchmarks import benchmark_chance, task_category
 from ckptlens.errors import CkptlensError
 from ckptlens.store import Store, same_prompt
+from ckptlens.tasks.aggregation import LOGLIK_AGGREGATIONS, MetricInfo, aggregate, per_document
 from ckptlens.tasks.chance import chance_level
 from ckptlens.tasks.choice import LENGTH_NORMALISED, length_normalised, predicted_option
 
@@ -81,6 +84,12 @@ class TaskMatrix:
     targets: np.ndarray  # (E,) str
     metric: str = "exact_match"  # the per-example metric of ``score`` (the chosen one, else the records' first)
     tokens: np.ndarray | None = None  # (m,) float tokens seen at each step, NaN where unknown
+    # lm-eval tasks (``tasks.aggregation``): the metric's stored per-document values, as its aggregation takes them
+    info: MetricInfo | None = None  # the chosen metric's filter, aggregation and direction
+    values: np.ndarray | None = None  # (E, m) the stored numbers (a pair's loglik)
+    weights: np.ndarray | None = None  # (E, m) a pair's weight, NaN where none
+    items: np.ndarray | None = None  # (E, m) str, an item's JSON (None where none)
+    groups: tuple[dict, ...] = ()  # the groups holding the task, outermost first (store.records.GROUP_LEVEL)
 
     @property
     def n_examples(self) -> int:
@@ -88,13 +97,35 @@ class TaskMatrix:
 
     @property
     def curve(self) -> np.ndarray:
-        """The task score at each step (``step_scores``)."""
-        return step_scores(self.score)
+        """The task score at each step: lm-eval's aggregation of the metric for lm-eval tasks, else
+        ``step_scores`` (the mean over examples)."""
+        if self.info is None or self.values is None or self.info.aggregation in (None, "mean"):
+            return step_scores(self.score if self.values is None else self.values)
+        return np.array([self._aggregate(j) for j in range(len(self.steps))])
+
+    def _aggregate(self, j: int) -> float:
+        kept = ~np.isnan(self.values[:, j])
+        weights = self.weights[kept, j].tolist() if self.info.weight is not None else None
+        items = self.items[kept, j].tolist() if self.info.item is not None else None
+        return aggregate(self.info.aggregation, self.values[kept, j].tolist(), weights, items)
+
+    @property
+    def higher_is_better(self) -> bool:
+        """The direction of the task's score: lm-eval's ``higher_is_better`` (perplexities: False), else True."""
+        return self.info is None or self.info.higher_is_better is not False
+
+    @property
+    def is_score(self) -> bool:
+        """Whether the metric is a score (acc, exact_match), not a loss (perplexity, bits per byte)."""
+        return self.info is None or (self.higher_is_better and self.info.weight is None
+                                     and self.info.aggregation not in LOGLIK_AGGREGATIONS)
 
     @property
     def chance(self) -> float | None:
         """``chance_level`` of the stored options (per example), 0 for generation; for multiple choice stored
-        without log-likelihoods, the benchmark table's (None when unknown)."""
+        without log-likelihoods, the benchmark table's (None when unknown); None for a loss (perplexity)."""
+        if not self.is_score:
+            return None
         if self.kind != "multiple_choice":
             return 0.0
         if self.logliks.shape[2] == 0:
@@ -113,6 +144,7 @@ class TaskMatrix:
             logliks=self.logliks[keep],
             outputs=self.outputs[:, keep],
             tokens=None if self.tokens is None else self.tokens[keep],
+            **{name: getattr(self, name)[:, keep] for name in PER_DOCUMENT if getattr(self, name) is not None},
         )
 
     def on_examples(self, ids: np.ndarray) -> TaskMatrix | None:
@@ -126,9 +158,11 @@ class TaskMatrix:
             self, example_ids=self.example_ids[keep], score=self.score[keep], pred=self.pred[keep],
             gold=self.gold[keep], logliks=self.logliks[:, keep], outputs=self.outputs[keep],
             targets=self.targets[keep],
+            **{name: getattr(self, name)[keep] for name in PER_DOCUMENT if getattr(self, name) is not None},
         )
 
 
+PER_DOCUMENT = ("values", "weights", "items")  # TaskMatrix's (E, m) lm-eval values besides score
 Matrices = dict[tuple[str, str], TaskMatrix]  # (run, task) -> matrix
 
 
@@ -155,9 +189,9 @@ def _skip_missing(build, *args):
 def store_matrix(
     store: Store, run: str, task: str, categories: dict[str, str] | None = None, metric: str | None = None
 ) -> TaskMatrix | None:
-    """The matrix of one (run, task), None when it has no scored records (e.g. a perplexity task)."""
-    records = store.read([run], [task])
-    if records.num_rows == 0 or records["kind"][0].as_py() == "perplexity":
+    """The matrix of one (run, task), None when it has no scored records (e.g. ckptlens's own perplexity task)."""
+    records = _scored(store.read([run], [task]))
+    if records.num_rows == 0:
         return None
     return _categorised(_matrix(records, run, task, metric), categories)
 
@@ -188,12 +222,23 @@ def _categorised(matrix: TaskMatrix, categories: dict[str, str] | None) -> TaskM
 
 def task_matrices(records: pa.Table, metric: str | None = None) -> list[TaskMatrix]:
     """One matrix per scored (run, task) in ``records``; perplexity records are losses, not scores."""
-    records = records.filter(pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True))
+    records = _scored(records)
     if records.num_rows == 0:
         return []
     keys = sorted(set(zip(records["run"].to_pylist(), records["task"].to_pylist())))
     found = [_skip_missing(task_matrix, records, run, task, metric) for run, task in keys]
     return [m for m in found if m is not None]
+
+
+def _scored(records: pa.Table) -> pa.Table:
+    """Records with scores: all but perplexity records, unless an lm-eval task scores them (wikitext's
+    word_perplexity has an aggregate; ckptlens's own perplexity task keeps only losses)."""
+    if records.num_rows == 0:
+        return records
+    scored = pc.fill_null(pc.not_equal(records["kind"], "perplexity"), True)
+    if "metric_info" in records.column_names:
+        scored = pc.or_(scored, pc.is_valid(records["metric_info"]))
+    return records.filter(scored)
 
 
 def task_matrix(records: pa.Table, run: str, task: str, metric: str | None = None) -> TaskMatrix:
@@ -255,8 +300,12 @@ def _on_metric(matrix: TaskMatrix, rows: pa.Table, row, col, metric: str | None)
     """Scores (and for acc_norm, predictions and log-likelihoods) of the chosen per-example metric.
 
     A record without a metrics map holds its ``stored_metric`` in ``score``; any other record lacking the
-    metric has no value (NaN), and ``_scored_examples`` drops its example.
+    metric has no value (NaN), and ``_scored_examples`` drops its example. lm-eval records (``metric_info``)
+    take ``_on_lm_eval_metric``.
     """
+    infos = metric_infos(rows)
+    if infos:
+        return _on_lm_eval_metric(matrix, rows, row, col, resolve_metric(matrix.run, matrix.task, infos, metric))
     name = chosen_metric(rows, metric)
     if name is None or "metrics" not in rows.column_names:
         return matrix
@@ -270,13 +319,86 @@ def _on_metric(matrix: TaskMatrix, rows: pa.Table, row, col, metric: str | None)
         raise MissingMetric(f"{matrix.run}/{matrix.task}: no per-example {metric!r} in the records; "
                             "pick a --metric the task has (e.g. acc)")
     score = _scatter(matrix.score.shape, row, col, np.array([np.nan if v is None else v for v in values]), np.nan)
-    matrix = replace(matrix, score=score, metric=name)
+    return _normalised(replace(matrix, score=score, metric=name), rows, row, col, name)
+
+
+def _normalised(matrix: TaskMatrix, rows: pa.Table, row, col, name: str) -> TaskMatrix:
     if name in LENGTH_NORMALISED and matrix.logliks.shape[2] and "choice_chars" in rows.column_names:
         chars = _logliks(rows["choice_chars"], matrix.score.shape, row, col)
         logliks = length_normalised(matrix.logliks, chars)
         pred = predicted_option(logliks).T  # (E, m)
         matrix = replace(matrix, logliks=logliks, pred=pred, outputs=pred.astype(str).astype(object))
     return matrix
+
+
+def metric_infos(rows: pa.Table) -> list[MetricInfo]:
+    """The lm-eval metrics the records hold (``tasks.aggregation.MetricInfo``), from the first record with them."""
+    if "metric_info" not in rows.column_names or rows["metric_info"].null_count == rows.num_rows:
+        return []
+    first = next(m for m in rows["metric_info"].to_pylist() if m)
+    return [MetricInfo(**entry) for entry in first]
+
+
+def resolve_metric(run: str, task: str, infos: list[MetricInfo], metric: str | None) -> MetricInfo:
+    """The metric ``metric`` names: a records key, lm-eval's ``metric,filter``, or a bare metric (its first
+    filter); None: the task's first metric. Unknown: an error listing the task's metrics with their filters."""
+    if metric is None:
+        return infos[0]
+    for info in infos:
+        if metric in (info.key, info.lm_eval_key):
+            return info
+    bare = [i for i in infos if i.metric == metric]
+    if bare:
+        return bare[0]
+    raise MissingMetric(f"{run}/{task}: no metric {metric!r}; its metrics: {metric_list(infos)}")
+
+
+def check_metric_known(store: Store, runs: list[str] | None, metric: str | None) -> None:
+    """When a command found no scores: an error naming ``metric`` and each task's metrics if the runs have
+    records but no task has that metric (else the caller says the store has no records)."""
+    if metric is None:
+        return
+    records = store.read(runs, columns=["task", "metrics", "metric_info"])
+    if records.num_rows:
+        raise CkptlensError(f"--metric {metric!r}: no task{' of run ' + ', '.join(runs) if runs else ''} has it; "
+                            f"the tasks' metrics: {'; '.join(_metrics_by_task(records))}")
+
+
+def _metrics_by_task(records: pa.Table) -> list[str]:
+    """``task: metric, ...`` for each task, lm-eval's ``metric,filter`` names where the records have them."""
+    names: dict[str, list[str]] = {}
+    for task, pairs, infos in zip(*(records[c].to_pylist() for c in ("task", "metrics", "metric_info")),
+                                  strict=True):
+        known = names.setdefault(task, [])
+        keys = [f"{i['metric']},{i['filter']}" for i in infos] if infos else [k for k, _ in pairs or ()]
+        known.extend(k for k in keys if k not in known)
+    return [f"{task}: {', '.join(keys) or 'acc'}" for task, keys in sorted(names.items())]
+
+
+def metric_list(infos: list[MetricInfo]) -> str:
+    """The task's metrics as lm-eval names them, ``metric,filter``."""
+    return ", ".join(i.lm_eval_key for i in infos)
+
+
+def _on_lm_eval_metric(matrix: TaskMatrix, rows: pa.Table, row, col, info: MetricInfo) -> TaskMatrix:
+    """Scores of an lm-eval metric: its stored values, weights and items, and each example's own value
+    (a pair's loglik per weight)."""
+    values, weights, items = [], [], []
+    for pairs, entries in zip(rows["metrics"].to_pylist(), rows["metric_info"].to_pylist(), strict=True):
+        entry = next((e for e in entries or () if e["key"] == info.key), None)  # None: an imported number
+        value = dict(pairs or ()).get(info.key)
+        values.append(np.nan if value is None else value)
+        weights.append(np.nan if entry is None or entry["weight"] is None else entry["weight"])
+        items.append(None if entry is None else entry["item"])
+    shape = matrix.score.shape
+    values = _scatter(shape, row, col, np.array(values, dtype=float), np.nan)
+    weights = _scatter(shape, row, col, np.array(weights, dtype=float), np.nan)
+    own = np.vectorize(per_document)(values, np.where(np.isnan(weights), None, weights).astype(object))
+    groups = next((tuple(g) for g in rows["groups"].to_pylist() if g), ()) if "groups" in rows.column_names else ()
+    matrix = replace(matrix, score=np.asarray(own, dtype=float), metric=info.key, info=info, values=values,
+                     weights=weights, items=_scatter(shape, row, col, np.array(items, dtype=object), None),
+                     groups=groups)
+    return _normalised(matrix, rows, row, col, info.metric)
 
 
 def _scored_examples(matrix: TaskMatrix) -> TaskMatrix:

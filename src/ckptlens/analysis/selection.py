@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ckptlens.analysis.ensemble import ensemble_choices
-from ckptlens.analysis.matrix import Matrices, TaskMatrix, step_scores, task_matrices
+from ckptlens.analysis.matrix import Matrices, TaskMatrix, check_metric_known, step_scores, task_matrices
 from ckptlens.analysis.stability import averaged_runs
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
@@ -87,6 +87,7 @@ def select_checkpoints(
     base_runs, averaged = averaged_runs(store)
     runs = sorted({r for r, _ in matrices if r in base_runs and run in (None, r)})
     if not runs:
+        check_metric_known(store, None if run is None else [run], config.metric)
         raise CkptlensError(f"no per-example records of {run or 'any run'} to select from; evaluate or import samples")
     rng = np.random.default_rng(config.seed)
     selections = []

@@ -94,6 +94,9 @@ class StabilityRow:
     note: str | None = None
     phase: int | None = None  # 1 … K with --phases K (``analysis.stability_phases``); None for one span
     score_kind: str | None = None  # "0/1" or "continuous" (``analysis.score_kind``)
+    # False for a loss (lm-eval's perplexities, bits per byte): its scale is not a score's, so it stays out of
+    # means over tasks; its example-level MTV is over each document's log-likelihood per weight
+    is_score: bool = True
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -213,7 +216,7 @@ def summarise(rows: list[StabilityRow], by: tuple[str, ...] = ("run", "method", 
     generation task has no mean-logprob ensemble): every method's mean is over the same tasks. Adaptive
     methods choose their window per task, so their means are over tasks whatever the window (window None).
     """
-    learned = [_window_per_task(r) for r in rows if not r.near_chance]
+    learned = [_window_per_task(r) for r in rows if not r.near_chance and r.is_score]
     methods_of_run: dict[str, set] = {}
     methods_of_task: dict[tuple[str, str], set] = {}
     for r in learned:
@@ -299,7 +302,9 @@ def _families(found: list[MethodMatrix]) -> list[list[MethodMatrix]]:
 
 def _failure_flags(matrix: TaskMatrix, found: list[MethodMatrix], noise: float):
     """Lag flags of every integrated method, and the steps where an ensemble scores below all its members."""
-    curve = matrix.curve
+    sign = 1.0 if matrix.higher_is_better else -1.0  # a lower-is-better score (perplexity) lags from below
+    curve = sign * matrix.curve
+    found = [replace(m, aggregated=sign * m.curve) for m in found]
     lags = [f for m in found[1:] for f in lag_flags(matrix.run, matrix.task, matrix.steps, curve, m, noise)]
     ensembles = [f for m in found if m.method.startswith(ENSEMBLE_PREFIX)
                  for f in ensemble_flags(matrix.run, matrix.task, matrix.steps, curve, m)]
@@ -311,7 +316,8 @@ def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
     trajectory = m.curve
     chance = base.chance
     mean_score = float(trajectory.mean())
-    cis = bootstrap_cis(score, outputs, weights) if weights is not None else {}
+    mean_of_examples = base.info is None or base.info.aggregation in (None, "mean")  # what the intervals are of
+    cis = bootstrap_cis(score, outputs, weights) if weights is not None and mean_of_examples else {}
     return StabilityRow(
         run=base.run,
         task=base.task,
@@ -325,16 +331,17 @@ def _metrics_row(m: MethodMatrix, base: TaskMatrix, weights) -> StabilityRow:
         mean_score=mean_score,
         task_mtv=metrics.task_mtv(trajectory),
         example_mtv=metrics.example_mtv(score),
-        instability_score=metrics.instability_score(outputs),
+        instability_score=None if base.kind == "perplexity" else metrics.instability_score(outputs),  # no answers
         std=metrics.score_std(trajectory),
         relative_std=metrics.relative_std(trajectory),
         monotonicity=metrics.monotonicity(trajectory),
-        flip_fraction=metrics.flip_fraction(score),
-        forgetting_events=metrics.forgetting_events(score),
+        flip_fraction=metrics.flip_fraction(score) if base.is_score else None,  # correct/wrong: scores only
+        forgetting_events=metrics.forgetting_events(score) if base.is_score else None,
         chance=chance,
         near_chance=near_chance(mean_score, chance, score.shape[0]),
         note=chance_note(mean_score, chance, score.shape[0], "records"),
         score_kind=score_kind(base.metric if base.kind == "generation" else "acc"),
+        is_score=base.is_score,
         **{f"{name}_{end}": cis[name][i] for name in cis for i, end in enumerate(("lo", "hi"))},
     )
 

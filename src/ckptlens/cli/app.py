@@ -224,13 +224,14 @@ def scores(
             console.print(f"html: {write_wide_html(rows, html)}")
         return
     from ckptlens.analysis.groups import task_scores, weighted_means
-    from ckptlens.analysis.matrix import store_matrices
+    from ckptlens.analysis.matrix import check_metric_known, store_matrices
     from ckptlens.report.tables import scores_rich_table
     from ckptlens.store import Store
 
     matrices = store_matrices(Store(store), run, load_categories(categories) if categories else None, metric)
     rows = task_scores(matrices) if by == "task" else weighted_means(matrices)
     if not rows:
+        check_metric_known(Store(store), run, metric)
         which = f" of run {', '.join(run)}" if run else ""
         raise CkptlensError(f"--store {store}: no per-example scores{which} to show; evaluate (`ckptlens eval`) or "
                             "import (`ckptlens import lm-eval` with --log_samples files) into it first")

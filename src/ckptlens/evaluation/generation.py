@@ -1,10 +1,13 @@
 """Generation tasks: batched greedy decoding and the reference-based scores.
 
-Decoding is a hand-rolled greedy loop over a KV cache: contexts are
-left-padded with an attention mask and explicit position ids, so a row's
-tokens and positions are the same whatever else shares its batch, and the
-output does not depend on ``batch_size``. A row stops at end-of-text or when
-its decoded text contains a stop sequence; the batch stops when every row has.
+Decoding is a hand-rolled greedy loop over a KV cache: the token prefix all
+contexts share (fixed few-shot demonstrations) runs once and each batch starts
+from its cache; the rest of each context is left-padded with an attention mask
+and explicit position ids, so a row's tokens and positions are the same
+whatever else shares its batch, and the output does not depend on
+``batch_size``. A row stops at end-of-text or when its newly decoded tokens
+complete a stop sequence, and then leaves the batch (its cache rows too); the
+batch stops when every row has.
 
 The stored output is the prediction the task's answer rule reads from the
 generated text (by default: stripped, so ``" 17"`` matches ``"17\\n"``; case and
@@ -14,6 +17,7 @@ inner whitespace count), scored by the task's metrics from
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -33,8 +37,15 @@ def generate_greedy(
     stop: Sequence[str] = ("\n",),
     max_new_tokens: int = 16,
     batch_size: int = 32,
+    *,
+    batch_tokens: int | None = None,
+    max_context: int | None = None,
 ) -> list[str]:
     """The greedy continuation of each example's context, cut before the first stop sequence.
+
+    ``batch_tokens`` caps a batch's rows x (context + new tokens), the KV cache it holds (None: no cap);
+    ``max_context`` keeps each context's last tokens, as lm-eval left-truncates (None: a too-long context is
+    an error).
 
     ``model`` and ``tokenizer`` here are a tiny random checkpoint (the doctest workspace), so the text is noise:
 
@@ -46,16 +57,36 @@ def generate_greedy(
     if batch_size < 1:
         raise CkptlensError(f"batch size must be at least 1, got {batch_size}")
     contexts = [_context_tokens(tokenizer, e.context) for e in examples]
+    if max_context is not None:
+        contexts = [c[-max_context:] for c in contexts]
     _check_lengths(examples, contexts, max_new_tokens, max_positions(model))
     order = sorted(range(len(examples)), key=lambda i: -len(contexts[i]))
     outputs = [""] * len(examples)
+    decoder = _Decoder(tokenizer, tuple(stop))
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            texts = _generate_batch(model, tokenizer, [contexts[i] for i in chunk], stop, max_new_tokens)
+        prefix = _SharedPrefix.of(model, contexts)
+        for chunk in _batches(order, contexts, max_new_tokens, batch_size, batch_tokens):
+            rows = [contexts[i][prefix.length :] for i in chunk]
+            texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens)
             for i, text in zip(chunk, texts, strict=True):
                 outputs[i] = text
     return outputs
+
+
+def _batches(order: list[int], contexts, max_new_tokens: int, batch_size: int,
+             batch_tokens: int | None) -> list[list[int]]:
+    """Rows longest first, at most ``batch_size`` a batch and, with a budget, rows x (longest context + new
+    tokens) <= ``batch_tokens``: the KV cache a batch holds at its last step. A longer row runs alone."""
+    batches: list[list[int]] = []
+    for i in order:
+        if batches:
+            batch = batches[-1]
+            width = len(contexts[batch[0]]) + max_new_tokens  # its first row is its longest
+            if len(batch) < batch_size and (batch_tokens is None or (len(batch) + 1) * width <= batch_tokens):
+                batch.append(i)
+                continue
+        batches.append([i])
+    return batches
 
 
 def generation_rows(task: Task, examples: Sequence[Example], outputs: Sequence[str]) -> list[dict]:
@@ -112,6 +143,75 @@ def _check_lengths(examples: Sequence[Example], contexts, max_new_tokens: int, l
             )
 
 
+class _SharedPrefix:
+    """The token prefix every context shares (a task's fixed few-shot demonstrations), run once per call.
+
+    Each batch starts from a copy of its cache, repeated per row; a row's own tokens follow it, so its keys,
+    values and positions are those of its whole context.
+    """
+
+    MIN_TOKENS = 8  # shorter prefixes are not worth a separate pass
+
+    def __init__(self, length: int, cache: DynamicCache | None):
+        self.length, self.cache = length, cache
+
+    @classmethod
+    def of(cls, model, contexts: list[list[int]]) -> _SharedPrefix:
+        length = _common_length(contexts)
+        length = min(length, min(len(c) for c in contexts) - 1) if contexts else 0  # every row keeps one token
+        if length < cls.MIN_TOKENS:
+            return cls(0, None)
+        cache = DynamicCache(config=model.config)
+        ids = torch.tensor([contexts[0][:length]], device=model.device)
+        options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
+        model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **options)
+        return cls(length, cache)
+
+    def for_rows(self, model, n: int) -> DynamicCache:
+        if self.cache is None:
+            return DynamicCache(config=model.config)
+        cache = copy.deepcopy(self.cache)
+        cache.batch_repeat_interleave(n)
+        return cache
+
+
+def _common_length(contexts: list[list[int]]) -> int:
+    if not contexts:
+        return 0
+    first, n = contexts[0], min(len(c) for c in contexts)
+    for other in contexts[1:]:
+        n = next((k for k in range(n) if other[k] != first[k]), n)
+        if n == 0:
+            break
+    return n
+
+
+class _Decoder:
+    """Each row's text, checked for stop sequences on its newly decoded tokens only.
+
+    A stop sequence that ends at the newest token lies within the last ``window`` tokens (a token carries at
+    least one byte, a character at most four), so only that tail is decoded at each step; the whole output is
+    decoded once, when the tail holds a stop or the row ends, and cut as before (``cut_at_stop``).
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: tuple[str, ...]):
+        self.tokenizer, self.stop = tokenizer, tuple(s for s in stop if s)
+        self.window = 4 * max((len(s) for s in self.stop), default=0) + 2
+
+    def text(self, generated: list[int]) -> str:
+        return self.tokenizer.decode(generated, skip_special_tokens=True)
+
+    def step(self, generated: list[int], token: int) -> tuple[str | None, bool]:
+        """Append ``token``; (the final text, True) once the row is done, else (None, False)."""
+        if token == self.tokenizer.eos_token_id:
+            return self.text(generated), True
+        generated.append(token)
+        if not self.stop or not any(s in self.text(generated[-self.window :]) for s in self.stop):
+            return None, False
+        text, found = cut_at_stop(self.text(generated), self.stop)
+        return (text, True) if found else (None, False)
+
+
 def _left_padded(contexts: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     length = max(len(c) for c in contexts)
     ids = torch.full((len(contexts), length), PAD_ID, dtype=torch.long)
@@ -122,32 +222,34 @@ def _left_padded(contexts: list[list[int]], device: torch.device) -> tuple[torch
     return ids.to(device), mask.to(device)
 
 
-def _generate_batch(model, tokenizer, contexts: list[list[int]], stop: Sequence[str], max_new_tokens: int) -> list[str]:
-    """Greedy decoding of one batch; rows that have stopped keep running but are ignored."""
-    ids, mask = _left_padded(contexts, model.device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    cache = DynamicCache(config=model.config)
-    generated: list[list[int]] = [[] for _ in contexts]
-    texts = [""] * len(contexts)
-    done = [False] * len(contexts)
+def _generate_batch(model, decoder: _Decoder, prefix: _SharedPrefix, rows: list[list[int]],
+                    max_new_tokens: int) -> list[str]:
+    """Greedy decoding of one batch after the shared prefix; a finished row leaves the batch and its cache."""
+    ids, mask = _left_padded(rows, model.device)
+    positions = (prefix.length + mask.cumsum(-1) - 1).clamp(min=prefix.length)
+    mask = torch.cat([mask.new_ones((len(rows), prefix.length)), mask], dim=-1)
+    cache = prefix.for_rows(model, len(rows))
+    generated: list[list[int]] = [[] for _ in rows]
+    texts: list[str | None] = [None] * len(rows)
+    live = list(range(len(rows)))  # the rows still in the batch, in batch order
     options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
     for _ in range(max_new_tokens):
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **options).logits
         next_ids = logits[:, -1, :].argmax(-1)
-        for i, token in enumerate(next_ids.tolist()):
-            if not done[i]:
-                texts[i], done[i] = _extend(tokenizer, generated[i], token, stop)
-        if all(done):
+        keep = []
+        for b, token in enumerate(next_ids.tolist()):
+            row = live[b]
+            texts[row], done = decoder.step(generated[row], token)
+            if not done:
+                keep.append(b)
+        if not keep:
             break
+        if len(keep) < len(live):
+            index = torch.tensor(keep, device=ids.device)
+            cache.batch_select_indices(index)
+            next_ids, mask, positions = next_ids[index], mask[index], positions[index]
+            live = [live[b] for b in keep]
         ids = next_ids[:, None]
-        mask = torch.cat([mask, mask.new_ones((len(contexts), 1))], dim=-1)
+        mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
         positions = positions[:, -1:] + 1
-    return texts
-
-
-def _extend(tokenizer: PreTrainedTokenizerBase, generated: list[int], token: int, stop: Sequence[str]):
-    """Append ``token`` to a row; its text so far and whether the row is finished."""
-    if token == tokenizer.eos_token_id:
-        return tokenizer.decode(generated, skip_special_tokens=True), True
-    generated.append(token)
-    return cut_at_stop(tokenizer.decode(generated, skip_special_tokens=True), stop)
+    return [decoder.text(g) if t is None else t for g, t in zip(generated, texts, strict=True)]

@@ -6,22 +6,27 @@
   (fixed demonstrations, or at least the description) runs once per call;
   each answer is ``(summed loglik, is_greedy)`` as lm-eval's models return it.
 - ``generate_until``: greedy decoding until one of ``until`` (and end of text),
-  at most ``max_gen_toks`` new tokens (lm-eval's default 256).
+  at most ``max_gen_toks`` new tokens (lm-eval's default 256), the context
+  left-truncated to lm-eval's ``max_length - max_gen_toks`` tokens; the prefix
+  every context shares runs once (``evaluation.generation``).
 - ``loglikelihood_rolling``: the document's summed log-likelihood over disjoint
   windows (``evaluation.perplexity``, lm-eval's rolling windows).
 
 The answers then go through the task's filters and ``process_results`` exactly
 as ``lm_eval.evaluator.evaluate`` feeds them, so every per-example metric
 (``acc``, ``acc_norm``, ``acc_mutual_info``, ``exact_match`` after filters,
-``f1``, perplexities, ...) is lm-eval's by construction. A metric lm-eval only
-aggregates (perplexities, ``f1``) is stored per example as its aggregation of
-that one document. Metrics of a filter other than the task's first are keyed
-``metric,filter`` as lm-eval's results JSON names them.
+``f1``, perplexities, ...) is lm-eval's by construction. Each is stored in the
+form lm-eval's aggregation takes (``tasks.aggregation``: the loglik of a
+``(loglik, weight)`` pair with its weight, other items as JSON), with the
+aggregation's name, ``higher_is_better`` and the task's groups, so a task's and
+a group's score are lm-eval's. Metrics of a filter other than the task's first
+are keyed ``metric,filter`` as lm-eval's results JSON names them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import numbers
 from collections import defaultdict
@@ -33,6 +38,7 @@ from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.generation import generate_greedy
 from ckptlens.evaluation.perplexity import text_loss
 from ckptlens.evaluation.scoring import score_multiple_choice
+from ckptlens.tasks.aggregation import LOGLIK_AGGREGATIONS, MetricInfo, aggregation_name
 from ckptlens.tasks.choice import predicted_option
 from ckptlens.tasks.lm_eval_index import LmEvalTask
 from ckptlens.tasks.task import Example, Task
@@ -56,7 +62,7 @@ def evaluate_lm_eval_task(
     for request in requests:
         by_type[request.request_type].append(request)
     tokens = _loglikelihood(model, tokenizer, by_type["loglikelihood"], batch_size, batch_tokens)
-    _generate(model, tokenizer, by_type["generate_until"], batch_size)
+    _generate(model, tokenizer, by_type["generate_until"], batch_size, batch_tokens)
     tokens.update(_rolling(model, tokenizer, by_type["loglikelihood_rolling"], batch_size))
     for ensemble in getattr(source.task, "_filters", ()):
         ensemble.apply(requests)
@@ -92,8 +98,9 @@ def _by_context(requests: list) -> list[list[tuple[str, list]]]:
     return [g for g in (with_context, empty) if g]
 
 
-def _generate(model, tokenizer, requests: list, batch_size: int) -> None:
-    """Greedy generations, batched per distinct (until, max_gen_toks)."""
+def _generate(model, tokenizer, requests: list, batch_size: int, batch_tokens: int | None) -> None:
+    """Greedy generations, batched per distinct (until, max_gen_toks); contexts left-truncated as lm-eval's HF
+    model does, to its max_length - max_gen_toks tokens."""
     eos = tokenizer.decode([tokenizer.eos_token_id]) if tokenizer.eos_token_id is not None else None
     groups: dict[tuple, list] = defaultdict(list)
     for request in requests:
@@ -101,9 +108,18 @@ def _generate(model, tokenizer, requests: list, batch_size: int) -> None:
         groups[_stopping(kwargs, eos, request.task_name)].append(request)
     for (until, max_gen_toks), group in groups.items():
         examples = [Example(str(i), r.arguments[0]) for i, r in enumerate(group)]
-        outputs = generate_greedy(model, tokenizer, examples, until, max_gen_toks, batch_size)
+        outputs = generate_greedy(model, tokenizer, examples, until, max_gen_toks, batch_size,
+                                  batch_tokens=batch_tokens, max_context=_max_length(model, tokenizer) - max_gen_toks)
         for request, output in zip(group, outputs, strict=True):
             request.resps.extend([output] * (request.repeats or 1))
+
+
+def _max_length(model, tokenizer) -> int:
+    """lm-eval's HF model's max_length: the config's positions, else the tokenizer's, else 2048."""
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.models.utils import resolve_max_length
+
+    return resolve_max_length(model.config, tokenizer, default=HFLM._DEFAULT_MAX_LENGTH)
 
 
 def _stopping(kwargs: dict, eos: str | None, task_name: str) -> tuple[tuple[str, ...], int]:
@@ -131,24 +147,32 @@ def _rolling(model, tokenizer, requests: list, batch_size: int) -> dict[int, int
 
 def _row(source: LmEvalTask, kind: str, doc_id: int, requests: list, tokens: dict[int, int]) -> dict:
     task, doc = source.task, source.docs[doc_id]
-    metrics = _metrics(source, doc, requests)
+    metrics, infos = _metrics(source, doc, requests)
     score = next((metrics[m] for m in (*source.metric_names, *metrics) if m in metrics), None)
-    score = score if kind != "perplexity" and score is not None and 0.0 <= score <= 1.0 else None  # in [0, 1]
+    first = next((i for i in infos if i.key == next(iter(metrics), None)), None)
+    loss = first is not None and (first.weight is not None or first.aggregation in LOGLIK_AGGREGATIONS)
+    score = None if kind == "perplexity" or loss or score is None or not 0.0 <= score <= 1.0 else score  # [0, 1]
     row = {"example_id": str(doc_id), "metrics": list(metrics.items()), "task_version": source.version,
-           "score": score, "correct": None if score not in (0.0, 1.0) else score == 1.0}
+           "score": score, "correct": None if score not in (0.0, 1.0) else score == 1.0,
+           "metric_info": [i.to_row() for i in infos], "groups": list(source.groups)}
     first = next(iter(requests[0].filtered_resps))
     answers = [r.filtered_resps[first] for r in requests]
     if task.get_config("output_type") == "multiple_choice":
         row.update(_choice_fields(task, doc, requests, answers, tokens))
     elif kind == "perplexity":
-        text = requests[0].arguments[0]
-        row.update(nll=-answers[0], n_tokens=tokens[id(requests[0])], n_bytes=len(text.encode("utf-8")))
+        row.update(nll=-answers[0], n_tokens=tokens[id(requests[0])], n_bytes=_bytes(infos, requests[0]))
     elif requests[0].request_type == "loglikelihood":
         row.update(logliks=[a[0] for a in answers], choice_tokens=[tokens[id(r)] for r in requests],
                    output=None, target=requests[0].arguments[1])
     else:  # the generated text itself; the filters' answer is what exact_match judged
         row.update(output=str(requests[0].resps[0]), target=str(task.doc_to_target(doc)))
     return row
+
+
+def _bytes(infos: list[MetricInfo], request) -> int:
+    """The document's bytes as lm-eval weighs bits_per_byte (wikitext counts the page before detokenising)."""
+    weight = next((i.weight for i in infos if i.metric in ("bits_per_byte", "byte_perplexity") and i.weight), None)
+    return int(weight) if weight is not None else len(request.arguments[0].encode("utf-8"))
 
 
 def _choice_fields(task, doc: dict, requests: list, answers: list, tokens: dict[int, int]) -> dict:
@@ -174,38 +198,58 @@ def _gold_index(target, choices: Sequence[str]) -> int | None:
     return None if target is None else int(target)
 
 
-def _metrics(source: LmEvalTask, doc: dict, requests: list) -> dict[str, float]:
-    """process_results for each filter; values lm-eval only aggregates become that aggregation of one document."""
+def _metrics(source: LmEvalTask, doc: dict, requests: list) -> tuple[dict[str, float], list[MetricInfo]]:
+    """process_results for each filter, in the form lm-eval aggregates (``tasks.aggregation``).
+
+    A number is kept as it is; a ``(loglik, weight)`` pair as the loglik with its weight; any other item (f1's
+    ``(gold, pred)``) as JSON, with that item's one-document aggregation as its number.
+    """
     task = source.task
-    aggregations = task.aggregation()
+    aggregations, higher = task.aggregation(), task.higher_is_better()
     filters = list(requests[0].filtered_resps)
     out: dict[str, float] = {}
+    infos: list[MetricInfo] = []
     for n, filter_key in enumerate(filters):
         results = task.process_results(doc, [r.filtered_resps[filter_key] for r in requests])
         for metric, value in results.items():
-            number = _scalar(value, aggregations.get(metric), metric)
-            if number is not None:
-                out[metric if n == 0 else f"{metric},{filter_key}"] = number
+            name = _name(aggregations.get(metric))
+            stored = _stored(value, aggregations.get(metric), name)
+            if stored is None:
+                continue
+            key = metric if n == 0 else f"{metric},{filter_key}"
+            out[key] = stored[0]
+            infos.append(MetricInfo(key, metric, filter_key, name, higher.get(metric), stored[1], stored[2]))
     order = {m: i for i, m in enumerate(source.metric_names)}
-    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0].split(",")[0], len(order))))
+    rank = {key: order.get(key.split(",")[0], len(order)) for key in out}
+    infos.sort(key=lambda info: rank[info.key])
+    return dict(sorted(out.items(), key=lambda kv: rank[kv[0]])), infos
 
 
-def _scalar(value, aggregate, metric: str = "") -> float | None:
-    """A per-example number: the value itself, or lm-eval's aggregation of this one document.
+def _name(function) -> str | None:
+    return None if function is None else aggregation_name(function)
 
-    An aggregation that needs more than one document (e.g. ``mcc``, a corpus BLEU on one
-    sentence) fails on one with a ``ValueError``/``ZeroDivisionError``/``IndexError``: that metric has
-    no per-example value (None). Any other failure is an error naming the metric.
-    """
+
+def _stored(value, aggregate, name: str | None) -> tuple[float, float | None, str | None] | None:
+    """(number, weight, item JSON) of one document's value; None when it has no finite number."""
     if isinstance(value, bool | numbers.Number):
-        return float(value)
+        return (float(value), None, None) if math.isfinite(float(value)) else None
+    if name in LOGLIK_AGGREGATIONS and _is_pair(value):
+        return float(value[0]), float(value[1]), None
     if aggregate is None:
         return None
     try:
         number = aggregate([value])
     except (ValueError, ZeroDivisionError, IndexError):
-        return None
+        return None  # an aggregation that needs more than one document (e.g. mcc) has no per-example value
     except Exception as err:
-        raise CkptlensError(f"lm-eval metric {metric!r}: its aggregation failed on one document "
+        raise CkptlensError(f"lm-eval aggregation {name!r} failed on one document "
                             f"({type(err).__name__}: {err}); report it with the task's YAML") from err
-    return float(number) if isinstance(number, numbers.Number) and math.isfinite(float(number)) else None
+    if not isinstance(number, numbers.Number) or not math.isfinite(float(number)):
+        return None
+    return float(number), None, json.dumps(value, default=str)
+
+
+def _is_pair(value) -> bool:
+    """lm-eval's (loglik, weight) pairs of the rolling perplexities (f1's (gold, pred) is an item, not one)."""
+    return (isinstance(value, tuple | list) and len(value) == 2
+            and all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in value))

@@ -47,7 +47,8 @@ def evaluate_task(
         losses = text_loss(model, tokenizer, [e.context for e in task.examples], batch_size)
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
-        outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size)
+        outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size,
+                                  batch_tokens=batch_tokens)
         rows = generation_rows(task, task.examples, outputs)
     return [
         {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}

@@ -114,7 +114,7 @@ def _write_tables(data: ReportData, summary: list[dict]) -> None:
     wide = wide_rows(data.curves, data.runs())
     write_csv(wide, out / "scores_wide.csv", list(wide[0]) if wide else ("run", "step"))
     write_csv(data.group_scores, out / "group_scores.csv",
-              ("run", "category", "step", "score", "n_tasks", "n_examples"))
+              ("run", "category", "step", "score", "n_tasks", "n_examples", "metric"))
 
 
 def _curves(page: Page, data: ReportData) -> None:

@@ -12,14 +12,20 @@ from collections.abc import Collection
 WINDOW = ("final window", "The checkpoints whose step is at least (1 − F) × the last step, F = {last:g} (`--last`): "
           "checkpoints 1 … m ordered by training step; every number of the stability table is computed over them.")
 SCORE = ("score s(t)", "The task score of checkpoint t: the fraction of the task's examples it gets right "
-         "(accuracy for multiple choice, exact match for generation), in [0, 1]; mean score = (1/m) Σ_t s(t).")
+         "(accuracy for multiple choice, exact match for generation), in [0, 1]; mean score = (1/m) Σ_t s(t). "
+         "For an lm-eval task, s(t) is lm-eval's own aggregation of the metric over the documents (mean, "
+         "perplexity = exp(−mean loglik), weighted_perplexity = exp(−Σ loglik / Σ weight), bits_per_byte, f1, ...), "
+         "and its higher_is_better sets the direction.")
 INTERVAL = ("[lo, hi]", "95% bootstrap interval over examples: the 2.5th and 97.5th percentiles of the number "
             "recomputed on examples resampled with replacement.")
 METRICS = (
     ("task MTV", "Mean total variation of the task score: (1/(m−1)) Σ_t |s(t+1) − s(t)|, how far it moves "
      "between neighbouring checkpoints."),
     ("example MTV", "The same per example on its correctness L_i(t) ∈ {0, 1}, averaged over the E examples: "
-     "(1/E) Σ_i (1/(m−1)) Σ_t |L_i(t+1) − L_i(t)|; gains and losses on different examples do not cancel."),
+     "(1/E) Σ_i (1/(m−1)) Σ_t |L_i(t+1) − L_i(t)|; gains and losses on different examples do not cancel. "
+     "On a perplexity-type metric (perplexity, word/byte perplexity, bits per byte) L_i(t) is document i's "
+     "log-likelihood per weight (per word, byte or, for lambada, per document); such a task has no chance level, "
+     "no flip fraction or forgetting events, and stays out of means over tasks."),
     ("instability score (IS)", "How often an answer changes between neighbours, right or wrong: "
      "(1/E) Σ_i (1/(m−1)) Σ_t [x_i(t+1) ≠ x_i(t)], x = the chosen option or the generated text."),
     ("std", "Standard deviation of the task score over the window: √((1/m) Σ_t (s(t) − mean score)²)."),

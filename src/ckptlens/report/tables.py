@@ -64,9 +64,11 @@ def scores_rich_table(rows: Sequence[dict]) -> Table:
              "Score at each checkpoint per category: the mean over all its tasks' examples (lm-eval's group score)")
     table = Table(title=title, title_justify="left")
     count = ("examples",) if by == "task" else ("tasks", "examples")
-    add_columns(table, ("run", by, "step", "score", *count), left=("run", by))
+    named = any(r.get("metric") for r in rows)  # lm-eval's metric,filter: says which filter a bare name took
+    add_columns(table, ("run", by, *(("metric",) if named else ()), "step", "score", *count),
+                left=("run", by, "metric"))
     for r in rows:
-        table.add_row(r["run"], r[by], str(r["step"]), _fmt(r["score"]),
+        table.add_row(r["run"], r[by], *([r.get("metric") or ""] if named else []), str(r["step"]), _fmt(r["score"]),
                       *([] if by == "task" else [str(r["n_tasks"])]), str(r["n_examples"]))
     return table
 

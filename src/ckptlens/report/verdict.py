@@ -70,17 +70,18 @@ def best_checkpoints(matrices: Matrices, runs: set[str], last: float) -> list[Be
         if run not in runs or len(matrix.steps) < 2:
             continue
         window = np.isin(matrix.steps, last_fraction(matrix.steps, last))
-        scores = np.where(window, matrix.curve, -np.inf)
+        curve = matrix.curve  # lm-eval's aggregation; lower is better for a perplexity
+        scores = np.where(window, curve if matrix.higher_is_better else -curve, -np.inf)
         best = len(scores) - 1 - int(np.argmax(scores[::-1]))
         step = int(matrix.steps[best])
         sides = {}
         for name, index in (("previous", best - 1), ("next", best + 1)):
-            if 0 <= index < len(matrix.steps):
+            if 0 <= index < len(matrix.steps) and matrix.is_score:  # McNemar needs correct/wrong examples
                 test = compare_steps(matrix, int(matrix.steps[index]), step)
                 sides[name] = (test.step_a, test.difference, test.p_value)
         prev, nxt = sides.get("previous", (None,) * 3), sides.get("next", (None,) * 3)
         reliable = bool(sides) and all(d > 0 and p < ALPHA for _, d, p in sides.values())
-        found.append(BestCheckpoint(run, task, step, float(scores[best]), *prev, *nxt, reliable))
+        found.append(BestCheckpoint(run, task, step, float(curve[best]), *prev, *nxt, reliable))
     return found
 
 

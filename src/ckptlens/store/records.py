@@ -18,6 +18,22 @@ from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 
+METRIC_INFO = pa.struct([
+    ("key", pa.string()),  # the key in ``metrics``: the bare metric for the task's first filter, else "metric,filter"
+    ("metric", pa.string()),
+    ("filter", pa.string()),
+    ("aggregation", pa.string()),  # name in lm-eval's aggregation registry (null: the task's own function)
+    ("higher_is_better", pa.bool_()),
+    ("weight", pa.float64()),  # (loglik, weight) pairs: the weight (words, bytes); ``metrics`` holds the loglik
+    ("item", pa.string()),  # the per-document item as JSON when it is neither a number nor a pair (f1, bleu)
+])
+GROUP_LEVEL = pa.struct([  # one aggregated metric of one group the task belongs to (lm-eval's aggregate_metric_list)
+    ("name", pa.string()),
+    ("metric", pa.string()),  # null: the group reports no score of its own
+    ("weight_by_size", pa.bool_()),
+    ("filters", pa.list_(pa.string())),  # null: every filter the tasks have
+])
+
 RECORD_SCHEMA = pa.schema(
     [
         ("run", pa.string()),
@@ -44,6 +60,8 @@ RECORD_SCHEMA = pa.schema(
         ("choice_chars", pa.list_(pa.int64())),  # characters in each choice (acc_norm divides by them, as lm-eval)
         ("metrics", pa.map_(pa.string(), pa.float64())),  # every per-example metric, e.g. {"acc": 1.0, "acc_norm": 0.0}
         ("task_version", pa.string()),  # the task's own version (lm-eval's task version, llm-jp-eval's template)
+        ("metric_info", pa.list_(METRIC_INFO)),  # lm-eval tasks: how each metric is aggregated (tasks.aggregation)
+        ("groups", pa.list_(GROUP_LEVEL)),  # lm-eval tasks: the task's groups, outermost first, with their scoring
     ]
 )
 

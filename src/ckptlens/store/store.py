@@ -37,7 +37,7 @@ from ckptlens.store.records import AGGREGATE_SCHEMA, DRIFT_SCHEMA, RECORD_SCHEMA
 from ckptlens.store.runs import RunInfo, averaged_runs, base_runs
 
 # Record columns added after the first stores were written; files without them read them as null.
-OPTIONAL_RECORD_COLUMNS = frozenset({"choice_chars", "metrics", "task_version"})
+OPTIONAL_RECORD_COLUMNS = frozenset({"choice_chars", "metrics", "task_version", "metric_info", "groups"})
 _CHECKED: set[tuple[Path, int, int]] = set()  # (file, size, mtime) already checked by check_files
 # What a run is, fixed when its info is first written: the series (folder or hf://), and for
 # averages the series averaged from and the window.

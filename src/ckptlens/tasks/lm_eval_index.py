@@ -74,6 +74,7 @@ class LmEvalTask:
     docs: dict[int, dict] = field(repr=False)  # doc_id -> the (processed) document
     version: str | None = None
     metric_names: tuple[str, ...] = ()  # metric_list order: the first is the task's default metric
+    groups: tuple[dict, ...] = ()  # the groups holding the task, outermost first (store.records.GROUP_LEVEL rows)
 
 
 def is_lm_eval_spec(spec: str) -> bool:
@@ -99,8 +100,10 @@ def build_lm_eval_tasks(names: Sequence[str], options: LmEvalOptions = LmEvalOpt
         _check_known(manager, name)
     with _quiet_lm_eval(), datasets_offline():
         loaded = _load(manager, list(names))
-        categories = _categories(loaded.get("groups", {}), loaded.get("group_map", {}))
-        return [_build(name, task, categories.get(name, "lm-eval"), options) for name, task in loaded["tasks"].items()]
+        groups, group_map = loaded.get("groups", {}), loaded.get("group_map", {})
+        categories = _categories(groups, group_map)
+        return [_build(name, task, categories.get(name, "lm-eval"), options, group_levels(name, groups, group_map))
+                for name, task in loaded["tasks"].items()]
 
 
 @contextmanager
@@ -238,7 +241,33 @@ def _categories(groups: dict, group_map: dict[str, list[str]]) -> dict[str, str]
     return category
 
 
-def _build(name: str, task, category: str, options: LmEvalOptions) -> Task:
+def group_levels(task: str, groups: dict, group_map: dict[str, list[str]]) -> tuple[dict, ...]:
+    """Every group ``task`` belongs to, outermost first, with each one's aggregated metrics (``GROUP_LEVEL`` rows).
+
+    lm-eval scores a group over all its leaf tasks (``Group.aggregate``), so a subgroup's own score and its
+    parent's are both sums over leaf tasks: what a record needs is each group's name and aggregate_metric_list.
+    """
+    parents = {child: group for group, kids in group_map.items() for child in kids}
+    path, node = [], task
+    while node in parents and parents[node] not in path:
+        node = parents[node]
+        path.append(node)
+    levels = []
+    for name in reversed(path):
+        configs = getattr(groups.get(name), "aggregate_metric_list", None) or [None]
+        levels.extend(_level(name, config) for config in configs)
+    return tuple(levels)
+
+
+def _level(name: str, config) -> dict:
+    if config is None:
+        return {"name": name, "metric": None, "weight_by_size": None, "filters": None}
+    filters = config.filter_list
+    return {"name": name, "metric": config.metric, "weight_by_size": bool(config.weight_by_size),
+            "filters": None if filters is None else [filters] if isinstance(filters, str) else list(filters)}
+
+
+def _build(name: str, task, category: str, options: LmEvalOptions, groups: tuple[dict, ...] = ()) -> Task:
     """Configure ``task`` as ``lm_eval`` would, build its requests, and wrap them as a ckptlens Task."""
     from lm_eval.evaluator_utils import get_sample_size
 
@@ -261,6 +290,7 @@ def _build(name: str, task, category: str, options: LmEvalOptions) -> Task:
         task=task, instances=dict(by_doc), docs={doc_id: r[0].doc for doc_id, r in by_doc.items()},
         version=None if task.VERSION is None else str(task.VERSION),
         metric_names=tuple(m["metric"] for m in task.config.metric_list or () if isinstance(m.get("metric"), str)),
+        groups=groups,
     )
     return Task(name=name, kind=KINDS[output_type], examples=examples, category=category,
                 description=task.config.description or "", lm_eval=source)
