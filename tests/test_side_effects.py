@@ -56,7 +56,7 @@ def test_lm_eval_instances_are_copied_not_answered_in_place(tiny_series, lm_eval
 
 def test_a_failing_aggregation_is_named_not_dropped():
     from ckptlens.errors import CkptlensError
-    from ckptlens.evaluation.lm_eval_requests import _scalar
+    from ckptlens.evaluation.lm_eval_requests import _stored
 
     def needs_two(values):
         if len(values) < 2:
@@ -65,6 +65,6 @@ def test_a_failing_aggregation_is_named_not_dropped():
     def broken(values):
         raise KeyError("label")
 
-    assert _scalar(0.5, None) == 0.5 and _scalar((1, 0), needs_two, "mcc") is None
-    with pytest.raises(CkptlensError, match="lm-eval metric 'f1'.*KeyError"):
-        _scalar((1, 0), broken, "f1")
+    assert _stored(0.5, None, None) == (0.5, None, None) and _stored((1, 0), needs_two, "mcc") is None
+    with pytest.raises(CkptlensError, match="lm-eval aggregation 'f1'.*KeyError"):
+        _stored((1, 0), broken, "f1")
