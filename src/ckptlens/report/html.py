@@ -97,9 +97,11 @@ class Block:
         self.parts.append(f"<div class='grid'>{figures}</div>")
 
     def definitions(self, items: Sequence[tuple[str, str]]) -> None:
-        """Terms and their one-sentence definitions, as a box."""
+        """Terms and their one-sentence definitions, as a box folded under a count (the page stays short)."""
         body = "".join(f"<dt>{html.escape(term)}</dt><dd>{inline(text)}</dd>" for term, text in items)
-        self.parts.append(f"<dl class='definitions'>{body}</dl>")
+        summary = f"Definitions of the {len(items)} numbers and methods on this page"
+        box = f"<dl class='definitions'>{body}</dl>"
+        self.parts.append(f"<details class='inline'><summary>{summary}</summary>{box}</details>")
 
     def facts(self, items: Sequence[tuple[str, str]]) -> None:
         """Label: value lines without grid (what was measured, at the top of the page)."""
