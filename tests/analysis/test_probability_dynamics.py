@@ -1,6 +1,5 @@
 """Margins, gold probabilities and flip rates by margin, checked against the exported records."""
 
-import io
 import json
 
 import numpy as np
@@ -18,7 +17,8 @@ from ckptlens.analysis.probability_dynamics import (
     with_logliks,
 )
 from ckptlens.errors import CkptlensError
-from ckptlens.store import Store, export_records, records_table
+from ckptlens.store import Store, records_table
+from tests.analysis.test_stability_phases import exported
 
 STEPS = list(range(10, 130, 10))
 
@@ -42,12 +42,6 @@ def store(tmp_path):
         store.write_unit("base", f"step{step}", "facts", records_table(rows))
     store.write_run_info("base", {"series": "/runs/base"})
     return store
-
-
-def exported(store):
-    stream = io.StringIO()
-    export_records(store, stream, "jsonl")
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 def test_flip_rate_by_margin_decile_equals_a_direct_computation_from_exported_records(store):

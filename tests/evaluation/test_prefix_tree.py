@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ckptlens.evaluation.prefix_tree import needed_tokens, plan_prefixes
-from ckptlens.evaluation.runner import argmax_first
 from ckptlens.evaluation.scoring import TokenCount, encode_pair, score_multiple_choice
+from ckptlens.tasks.choice import predicted_option as argmax_first
 from ckptlens.tasks.resolve import resolve_tasks
 from ckptlens.tasks.task import Example
 from tests.evaluation.reference import direct_logliks

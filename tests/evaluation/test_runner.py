@@ -5,9 +5,10 @@ import pytest
 from ckptlens.checkpoints import discover_series
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.runner import EvalConfig, argmax_first, evaluate_series, prompt_hash
+from ckptlens.evaluation.runner import EvalConfig, evaluate_series, prompt_hash
 from ckptlens.evaluation.scoring import score_multiple_choice
 from ckptlens.store import RECORD_SCHEMA, Store
+from ckptlens.tasks.choice import predicted_option as argmax_first
 from ckptlens.tasks.task import Example, Task
 
 SHOTS = "Q : what is red ? A : blue . "

@@ -19,7 +19,6 @@ from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.pipeline import Encodings
 from ckptlens.evaluation.scoring import Batching, ChoiceScores, score_encoded
 from ckptlens.tasks.choice import predicted_option
-from ckptlens.tasks.choice import predicted_option as argmax_first  # noqa: F401 (its earlier name, for callers)
 from ckptlens.tasks.task import Example, Task
 
 

@@ -39,7 +39,7 @@ from functools import partial
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.evaluation.config import EvalConfig, EvalSummary
 from ckptlens.evaluation.pipeline import Encodings, Prefetcher, Writer
-from ckptlens.evaluation.rows import argmax_first, evaluate_task, prompt_hash
+from ckptlens.evaluation.rows import evaluate_task, prompt_hash
 from ckptlens.evaluation.units import (
     CLAIM_POLL_SECONDS,
     Loader,
@@ -59,7 +59,7 @@ from ckptlens.store import Store
 from ckptlens.tasks.task import Task
 
 __all__ = [  # the names this module has always offered (the unit step now lives in ``units``, rows in ``rows``)
-    "CLAIM_POLL_SECONDS", "EvalConfig", "EvalSummary", "Loader", "OnUnit", "Piece", "argmax_first", "check_finite",
+    "CLAIM_POLL_SECONDS", "EvalConfig", "EvalSummary", "Loader", "OnUnit", "Piece", "check_finite",
     "check_unique_names", "evaluate_series", "evaluate_task", "prompt_hash",
 ]  # fmt: skip
 
