@@ -12,7 +12,7 @@ import hashlib
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ckptlens.evaluation.budget import device_batch_tokens
+from ckptlens.evaluation.budget import device_batch_tokens, generation_batch_tokens
 from ckptlens.evaluation.generation import generate_greedy, generation_rows
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
@@ -32,11 +32,12 @@ def evaluate_task(
 ) -> list[dict]:
     """One record row per example of ``task`` (without run/checkpoint keys), in example order.
 
-    ``batch_tokens`` None picks the device's budget (``device_batch_tokens``: 2048 on CPU, free memory on CUDA).
+    ``batch_tokens`` None picks the device's budget (``evaluation.budget``: for scoring passes 2048 tokens on CPU,
+    for generation none on CPU; from the free memory on CUDA).
     """
     dtype = str(model.dtype).removeprefix("torch.")
     if task.lm_eval is not None:
-        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size, batch_tokens or device_batch_tokens(model))
+        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size, batch_tokens)
     elif task.kind == "multiple_choice":
         encoded = (encodings or Encodings()).get(tokenizer, task.name, task.examples)
         batching = Batching(batch_size, batch_tokens or device_batch_tokens(model))
@@ -47,7 +48,7 @@ def evaluate_task(
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size,
-                                  batch_tokens=batch_tokens)
+                                  batch_tokens=batch_tokens or generation_batch_tokens(model))
         rows = generation_rows(task, task.examples, outputs)
     return [
         {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}
