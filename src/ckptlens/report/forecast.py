@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ckptlens.analysis.curves import Curve
 from ckptlens.analysis.forecast import (
+    NOT_IDENTIFIED,
     ForecastConfig,
     TooFewCheckpoints,
     backtest,
@@ -228,7 +229,8 @@ def watch_lines(store, run: str, step: int, metric: str | None = None) -> list[s
                                task_losses(curve, losses))
         except TooFewCheckpoints:
             continue
-        parts.append(f"{curve.task} {r['predicted']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]")
+        unknown = " (asymptote not identified)" if NOT_IDENTIFIED in (r["note"] or "") else ""
+        parts.append(f"{curve.task} {r['predicted']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]{unknown}")
     waiting = len(own) - len(parts)
     if parts or waiting:
         more = f" ({waiting} task(s) wait for {config.min_points} checkpoints)" if waiting else ""
