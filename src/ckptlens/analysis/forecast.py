@@ -19,8 +19,9 @@ error) and the binomial noise of one measurement at the target step.
 Those intervals assume the curve's form is known. When no sibling observed up to the target step and the run's
 own points cannot say where the score saturates (``not_identified``: still near chance, where an emergent task
 sits until it jumps, or still rising with no bend in log steps), the interval reaches from the lower of its
-low end and the last value's up to 1, the point forecast stays the fit's (the curve bending no more than its
-points show), and the note says "asymptote not identified" and why.
+low end and the last value's up to 1, the point forecast stays the method's (the curve bending no more than its
+points show) but not below the median of the last 3 checkpoints, and the note says "asymptote not identified"
+and why.
 
 >>> steps = np.array([1000, 2000, 4000, 8000]); law = lambda s: 0.7 - 0.3 * (s / 1000) ** -0.5
 >>> curve = Curve("run", "task", "other", steps, np.full(4, np.nan), law(steps), chance=0.25, n_examples=5000)
@@ -60,6 +61,7 @@ from ckptlens.store import Store
 from ckptlens.tasks.chance import near_chance
 
 MIN_ERROR = 0.05  # a sibling with less than 5% of its answers wrong at the cut says little about shedding errors
+LEVEL_POINTS = 3  # an unidentified curve is not forecast below the median of its last 3 checkpoints
 NOT_IDENTIFIED = "asymptote not identified"  # the note's words when the interval reaches the ceiling
 COLUMNS = ("run", "task", "metric", "step", "predicted", "lo", "hi", "method", "n_points", "note")
 
@@ -95,28 +97,38 @@ def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, co
         (predicted, sd, n_points), method = found, "two-step"
         notes.append("two-step: too few checkpoints for a score-only forecast")
     else:
-        if loss is not None and _two_step_wins(curve, siblings, sizes, config, loss, method):
-            predicted, sd, n_points = _two_step(curve, at, loss, config)
+        two = None if loss is None else _two_step(curve, at, loss, config)  # None: its sigmoid has no slope
+        if two is not None and _two_step_wins(curve, siblings, sizes, config, loss, method):
+            predicted, sd, n_points = two
             notes.append(f"two-step beat {method} on this run's own second half")
             method = "two-step"
-    noise_at = binomial_sd(predicted, curve.n_examples)
     if not curve.n_examples:
         notes.append("example count unknown: no binomial noise in the interval")
     unknown = None if method == "ladder" and observed else not_identified(curve, config)
     if unknown:
         notes.append(unknown)
+        level = float(np.median(curve.scores[-LEVEL_POINTS:]))  # where the curve stands, robust to one checkpoint
+        predicted = max(predicted, level)  # a law fitted to an unbent curve can fall below it
     elif near_chance(float(curve.scores[-1]), curve.chance, curve.n_examples):
         notes.append(f"near chance ({curve.chance:.3f}) at the last checkpoint")
-    z = _z(config.interval)
-    lo, hi = predicted - z * float(np.hypot(sd, noise_at)), predicted + z * float(np.hypot(sd, noise_at))
-    if unknown:  # from the last value (two measurements' noise apart) or the fit's low end, up to the ceiling
-        last = float(curve.scores[-1])
-        lo, hi = min(lo, last - z * np.sqrt(2) * binomial_sd(last, curve.n_examples)), 1.0
+    lo, hi = _bounds(curve, predicted, sd, bool(unknown), config)
     return {
         "run": curve.run, "task": curve.task, "metric": config.metric or "acc", "step": int(at),
-        "predicted": float(np.clip(predicted, 0, 1)), "lo": float(np.clip(lo, 0, 1)), "hi": float(np.clip(hi, 0, 1)),
-        "method": method, "n_points": int(n_points), "note": "; ".join(notes) or None,
+        "predicted": float(np.clip(predicted, 0, 1)), "lo": lo, "hi": hi, "method": method,
+        "n_points": int(n_points), "note": "; ".join(notes) or None,
     }
+
+
+def _bounds(curve: Curve, predicted: float, sd: float, unknown: bool, config: ForecastConfig) -> tuple[float, float]:
+    """``predicted ± z * sd`` with the binomial noise of one measurement at the target step; where the asymptote is
+    not identified, from the lower of that and the last value (two measurements' noise below it) up to 1."""
+    z = _z(config.interval)
+    half = z * float(np.hypot(sd, binomial_sd(predicted, curve.n_examples)))
+    lo, hi = predicted - half, predicted + half
+    if unknown:
+        last = float(curve.scores[-1])
+        lo, hi = min(lo, last - z * np.sqrt(2) * binomial_sd(last, curve.n_examples)), 1.0
+    return float(np.clip(lo, 0, 1)), float(np.clip(hi, 0, 1))
 
 
 def not_identified(curve: Curve, config: ForecastConfig) -> str | None:
