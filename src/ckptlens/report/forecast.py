@@ -103,15 +103,14 @@ def forecast_section(page: Page, data: ReportData) -> None:
 
 
 def _run_part(section, data: ReportData, run: str, inputs: tuple, config: ForecastConfig) -> None:
-    curves = inputs[0]
-    own = [c for c in curves if c.run == run]
-    last = max(int(c.steps[-1]) for c in own)
+    curves, sizes, losses = inputs
+    last = max(int(c.steps[-1]) for c in curves if c.run == run)
     horizon = forecast_horizon(data.store, run, last)
     if horizon is None:
         _finished_part(section, data, run, last, inputs, config)
     else:
         _ahead_part(section, data, run, horizon, inputs, config)
-        _backtest_part(section, backtest(curves, inputs[1], BACKTEST_CUT, config, [run], inputs[2]))
+        _backtest_part(section, backtest(curves, sizes, BACKTEST_CUT, config, [run], losses))
     flags = run_health(run, curves, data.matrices)
     if flags:
         section.table(("task", "step", "drop", "p_value", "test"), flags)
