@@ -164,3 +164,16 @@ def test_a_curve_cut_after_its_bend_keeps_a_narrow_interval():
     assert all(r["identified"] and r["note"] is None and r["hi"] - r["lo"] < 0.1 for r in rows)
     assert np.mean([r["covered"] for r in rows]) >= 0.75  # 90% nominal; the law misfits the S's foot a little
     assert backtest_summary(rows)["unidentified"] == 0
+
+
+def test_a_task_at_chance_is_vouched_for_only_by_a_larger_sibling():
+    """At chance at the cut, the largest run may still emerge: smaller siblings that stayed at chance do not
+    narrow its interval; a larger one observed up to the target step does."""
+    flat = np.full(6, 0.25) + np.array([0.01, -0.01, 0.0, 0.01, 0.0, -0.01])
+    full = np.array([1000, 2000, 4000, 8000, 16000, 32000])
+    sizes = {"a-100m": 1e8, "b-400m": 4e8, "c-1.6b": 1.6e9}
+    runs = {run: curve(flat, steps=full, run=run, n=1000) for run in sizes}
+    for target, identified in (("c-1.6b", False), ("b-400m", True)):
+        row = backtest(list(runs.values()), sizes, 8000, ForecastConfig(), [target])[0]
+        assert row["method"] == "ladder" and row["identified"] is identified and row["covered"]
+        assert (row["hi"] == 1.0) is not identified and ("emergence" in row["note"]) is not identified

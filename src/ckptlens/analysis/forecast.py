@@ -16,7 +16,9 @@ Intervals are normal, ``predicted ± z * sd``, with ``sd`` combining the method'
 leave-one-sibling-out error and the binomial noise of the run's last score; the within-run fit's delta-method
 error) and the binomial noise of one measurement at the target step.
 
-Those intervals assume the curve's form is known. When no sibling observed up to the target step and the run's
+Those intervals assume the curve's form is known. When no sibling observed up to the target step vouches for it
+(for a task near chance at the cut, only one at least as large as the run does: an emergent task waits for
+scale, and a smaller model that stayed at chance says nothing of it), and the run's
 own points cannot say where the score saturates (``not_identified``: still near chance, where an emergent task
 sits until it jumps, or still rising with no bend in log steps), the interval reaches from the lower of its
 low end and the last value's up to 1, the point forecast stays the method's (the curve bending no more than its
@@ -87,7 +89,7 @@ def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, co
     """One forecast row for ``curve`` at step ``at`` (see the module docstring); ``siblings`` are the other
     runs' curves of the same task, ``sizes`` maps runs to parameters (``curves.run_sizes``); ``loss`` the
     run's gold-loss curve and every run's, when records hold log-likelihoods (``forecast_loss``)."""
-    notes, observed = [], False
+    notes, observed = [], []
     try:
         predicted, sd, n_points, method, observed = _score_only(curve, at, siblings, sizes, config)
     except TooFewCheckpoints:
@@ -104,7 +106,8 @@ def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, co
             method = "two-step"
     if not curve.n_examples:
         notes.append("example count unknown: no binomial noise in the interval")
-    unknown = None if method == "ladder" and observed else not_identified(curve, config)
+    vouched = method == "ladder" and _vouched(curve, observed, sizes)
+    unknown = None if vouched else not_identified(curve, config)
     if unknown:
         notes.append(unknown)
         level = float(np.median(curve.scores[-LEVEL_POINTS:]))  # where the curve stands, robust to one checkpoint
@@ -157,11 +160,21 @@ def not_identified(curve: Curve, config: ForecastConfig) -> str | None:
 
 def _score_only(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: ForecastConfig):
     """(prediction, sd, points, method, observed): the ladder where a sibling is usable, else the within-run law;
-    ``observed``: a sibling the ladder used was observed up to ``at`` (its gain is measured, not extrapolated)."""
+    ``observed``: the runs of the siblings the ladder used that were observed up to ``at`` (their gain measured,
+    not extrapolated)."""
     ladder = _ladder(curve, at, siblings, sizes, config) if siblings else None
     if ladder is not None:
         return (*ladder[:3], "ladder", ladder[3])
-    return (*_within(curve, at, config), "within-run", False)
+    return (*_within(curve, at, config), "within-run", [])
+
+
+def _vouched(curve: Curve, observed: list[str], sizes: dict) -> bool:
+    """Whether siblings observed up to the target step measured the gain the run's forecast rests on: any of
+    them, or for a task near chance at the cut, one at least as large as the run (sizes known)."""
+    if not near_chance(float(curve.scores[-1]), curve.chance, curve.n_examples):
+        return bool(observed)
+    own = sizes.get(curve.run)
+    return own is not None and any((sizes.get(run) or 0) >= own for run in observed)
 
 
 def _two_step(curve: Curve, at: int, loss: TaskLosses, config: ForecastConfig):
@@ -236,10 +249,10 @@ def _within(curve: Curve, at: int, config: ForecastConfig) -> tuple[float, float
 
 
 def _ladder(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: ForecastConfig):
-    """(prediction, sd, siblings used, whether one of them reaches ``at``) from the share of their remaining errors
-    the siblings shed, or None when no sibling is usable."""
+    """(prediction, sd, siblings used, the runs of those that reach ``at``) from the share of their remaining
+    errors the siblings shed, or None when no sibling is usable."""
     cut = int(curve.steps[-1])
-    ratios, weights, used, observed = [], [], [], False
+    ratios, weights, used, observed = [], [], [], []
     base = size_weights(sizes.get(curve.run), [sizes.get(s.run) for s in siblings])
     for sibling, weight in zip(siblings, base, strict=True):
         if weight <= 0 or sibling.steps[0] > cut or sibling.steps[-1] < cut:
@@ -255,7 +268,8 @@ def _ladder(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: F
         if error_now < MIN_ERROR:
             continue
         ratios.append(error_then / error_now)
-        observed = observed or sibling.steps[-1] >= at
+        if sibling.steps[-1] >= at:
+            observed.append(sibling.run)
         weights.append(weight)
         used.append(sizes.get(sibling.run))
     if not ratios:
