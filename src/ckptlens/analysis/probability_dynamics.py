@@ -84,8 +84,10 @@ class DynamicsSummary:
     window: int
     removed_low: float | None  # share of raw flips the ensemble removes, pairs below the median |margin|
     removed_high: float | None  # ... above it
-    raw_flips_low: int
+    raw_flips_low: int  # raw flips with a full ensemble window, below the median |margin|
     raw_flips_high: int
+    removed_flips_low: int  # of those, the ones the ensemble does not make
+    removed_flips_high: int
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
@@ -176,6 +178,7 @@ def _summary(matrix, config, cols, margin, flipped, ensemble) -> DynamicsSummary
         removed_low=float((removed & low).sum() / n_low) if n_low else None,
         removed_high=float((removed & ~low).sum() / n_high) if n_high else None,
         raw_flips_low=n_low, raw_flips_high=n_high,
+        removed_flips_low=int((removed & low).sum()), removed_flips_high=int((removed & ~low).sum()),
     )
 
 
