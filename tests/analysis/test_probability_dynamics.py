@@ -113,3 +113,10 @@ def test_command_outputs(store, cli):
     assert len(data["bins"]) == 10 and data["summary"][0]["task"] == "facts"
     code, out, err = cli("dynamics", "--store", store.root, "--bootstrap", "0", "--format", "csv")
     assert code == 0 and out.splitlines()[0].startswith("run,task,bin")
+
+
+def test_unknown_runs_and_tasks_are_named_not_said_to_lack_log_likelihoods(store, cli):
+    code, _, err = cli("dynamics", "--store", store.root, "--run", "nosuch")
+    assert code == 2 and "--run nosuch: not in the store; it has base" in err and "hold none" not in err
+    code, _, err = cli("dynamics", "--store", store.root, "--task", "nosuch")
+    assert code == 2 and "--task nosuch: no per-example records of it in run(s) base; they hold facts" in err

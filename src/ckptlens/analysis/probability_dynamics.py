@@ -30,9 +30,10 @@ import numpy as np
 from scipy.stats import binomtest, spearmanr
 
 from ckptlens.analysis.ensemble import ensemble_choices
-from ckptlens.analysis.matrix import TaskMatrix
+from ckptlens.analysis.matrix import TaskMatrix, store_matrices
 from ckptlens.checkpoints import last_fraction
 from ckptlens.errors import CkptlensError
+from ckptlens.store import Store
 
 N_BINS = 10  # deciles of |margin|
 LEVEL = 0.95
@@ -211,18 +212,38 @@ def example_rows(matrix: TaskMatrix) -> list[dict]:
             for i, e in enumerate(matrix.example_ids) for t, s in enumerate(matrix.steps)]
 
 
-def with_logliks(matrices: list[TaskMatrix], runs: list[str]) -> list[TaskMatrix]:
+def dynamics_matrices(store: Store, runs: list[str] | None = None, tasks: list[str] | None = None) -> list[TaskMatrix]:
+    """The store's matrices ``dynamics`` measures (``with_logliks``): every base run, or ``runs``, and ``tasks``.
+
+    A run or task the store does not hold is an error naming it, not a claim that it lacks log-likelihoods.
+    """
+    present = store.runs()
+    unknown = sorted(set(runs or ()) - set(present))
+    if unknown:
+        raise CkptlensError(f"--run {', '.join(unknown)}: not in the store; it has {', '.join(present)}")
+    runs = runs or store.base_runs()
+    held = sorted({t for r in runs for t in store.tasks(r)})
+    missing = sorted(set(tasks or ()) - set(held))
+    if missing:
+        raise CkptlensError(f"--task {', '.join(missing)}: no per-example records of it in run(s) {', '.join(runs)}"
+                            + (f"; they hold {', '.join(held)}" if held else ""))
+    matrices = [m for m in store_matrices(store, runs) if tasks is None or m.task in tasks]
+    return with_logliks(matrices, runs, tasks)
+
+
+def with_logliks(matrices: list[TaskMatrix], runs: list[str], tasks: list[str] | None = None) -> list[TaskMatrix]:
     """The multiple-choice matrices that hold log-likelihoods; an error naming the runs that hold none.
 
     Task-level imports (lm-eval results without --log_samples) and generation tasks have no options to compare.
     """
     found = [m for m in matrices if m.kind == "multiple_choice" and m.logliks.shape[2] > 1]
     lacking = sorted(set(runs) - {m.run for m in found})
+    of = f"task(s) {', '.join(tasks)} of " if tasks else ""
     if not found:
         raise CkptlensError(
-            f"dynamics needs per-option log-likelihoods of multiple-choice tasks; run(s) {', '.join(lacking)} hold "
-            "none (task-level imports or generation only): evaluate with `ckptlens eval` or import lm-eval "
+            f"dynamics needs per-option log-likelihoods of multiple-choice tasks; {of}run(s) {', '.join(lacking)} "
+            "hold none (task-level imports or generation only): evaluate with `ckptlens eval` or import lm-eval "
             "--log_samples files")
     if lacking:
-        warnings.warn(f"run(s) {', '.join(lacking)} hold no per-option log-likelihoods; left out", stacklevel=2)
+        warnings.warn(f"{of}run(s) {', '.join(lacking)} hold no per-option log-likelihoods; left out", stacklevel=2)
     return found

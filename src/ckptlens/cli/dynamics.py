@@ -29,16 +29,11 @@ def dynamics(
 ) -> None:
     """Margin and gold probability per example and checkpoint; flip rate by |margin| decile (Wilson intervals),
     its rank correlation with flipping (bootstrap interval), and the flips the window-n ensemble removes."""
-    from ckptlens.analysis.matrix import store_matrices
-    from ckptlens.analysis.probability_dynamics import DynamicsConfig, example_rows, margin_dynamics, with_logliks
-    from ckptlens.analysis.stability import averaged_runs
+    from ckptlens.analysis.probability_dynamics import DynamicsConfig, dynamics_matrices, example_rows, margin_dynamics
     from ckptlens.cli.stability_views import dict_table
     from ckptlens.store import Store
 
-    opened = Store(store)
-    runs = run or sorted(averaged_runs(opened)[0])
-    matrices = [m for m in store_matrices(opened, runs) if task is None or m.task in task]
-    found = with_logliks(matrices, runs)
+    found = dynamics_matrices(Store(store), run, task)
     if per_example:
         rows = [r for m in found for r in example_rows(m)]
         emit(fmt, rows, lambda: [dict_table("Margin and gold probability", rows, tuple(rows[0]))])
