@@ -71,3 +71,26 @@ def test_by_kind_sets_the_continuous_metric_beside_its_exact_match_view(cli, sto
     assert continuous["n_tasks"] == view["n_tasks"] == 1
     assert continuous["instability_score"] == pytest.approx(view["instability_score"])  # same outputs
     assert view["example_mtv"] > continuous["example_mtv"]  # partial credit moves less than right/wrong
+
+
+def test_by_kind_names_a_0_1_generation_task_left_out_of_the_means(cli, tmp_path):
+    # the demo's shape: an exact-match generation task is 0/1-scored but has no mean-logprob ensemble, so the 0/1
+    # means are over the multiple-choice tasks only; the table says so, and that no continuous task is there
+    store = Store(tmp_path / "store")
+    rng = np.random.default_rng(1)
+    targets = [f"w{i}" for i in range(30)]
+    golds = [i % 2 for i in range(40)]
+    for step in range(10, 110, 10):
+        outputs = [t if rng.random() < 0.6 else "x" for t in targets]
+        rows = [{**r, "task": "recall", "metrics": [("exact_match", r["score"])]}
+                for r in gen_rows(step, outputs, targets, [float(o == t) for o, t in zip(outputs, targets)])]
+        store.write_unit("base", f"step{step}", "recall", records_table(rows))
+        preds = [g if rng.random() < 0.85 else 1 - g for g in golds]
+        store.write_unit("base", f"step{step}", "facts", records_table(mc_rows(step, preds, golds)))
+    store.write_run_info("base", {"series": "/runs/base"})
+    code, out, err = cli("stability", "--store", store.root, "--by", "kind", "--windows", "2", "--bootstrap", "0",
+                         "--adaptive", "none")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "base, 0/1: recall left out of the means (lacks ensemble-mean-logprob (2), which other tasks have)" in text
+    assert "No generative task with a continuous metric" in text

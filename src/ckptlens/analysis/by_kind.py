@@ -64,6 +64,45 @@ def kind_summary(rows: list[StabilityRow], view_rows: list[StabilityRow]) -> lis
     return out
 
 
+def left_out(rows: list[StabilityRow], view_rows: list[StabilityRow]) -> list[str]:
+    """Per kind, the tasks its means leave out and why (``stability.summarise``'s rule, applied per kind).
+
+    >>> from ckptlens.analysis.stability import StabilityRow
+    >>> def row(task, method, window):
+    ...     return StabilityRow("r", task, "c", method, window, 3, 1, 3, 10, 0.9, 0.0, 0.1, 0.1, 0.0, 0.0, 0.0, 0.1,
+    ...                         0, 0.5, False, score_kind="0/1")
+    >>> left_out([row("mc", "raw", 1), row("mc", "ensemble-mean-logprob", 2), row("gen", "raw", 1)], [])
+    ['r, 0/1: gen left out of the means (lacks ensemble-mean-logprob (2), which other tasks have)']
+    """
+    out = []
+    for kind in KIND_ORDER:
+        of_kind = [r for r in rows + view_rows if r.score_kind == kind]
+        for run in sorted({r.run for r in of_kind}):
+            told = _left_out_of_run([r for r in of_kind if r.run == run])
+            out += [f"{run}, {kind}: {'; '.join(told)}"] if told else []
+    return out
+
+
+def _left_out_of_run(rows: list[StabilityRow]) -> list[str]:
+    methods: dict[str, set] = {}
+    for r in rows:
+        if not r.near_chance and r.is_score:
+            methods.setdefault(r.task, set()).add((r.method, None if r.method.startswith("adaptive-") else r.window))
+    every = set().union(*methods.values()) if methods else set()
+    told = [f"{task} left out of the means (lacks {_methods(every - have)}, which other tasks have)"
+            for task, have in sorted(methods.items()) if have != every]
+    near = sorted({r.task for r in rows if r.near_chance} - set(methods))
+    return told + ([f"{', '.join(near)} near chance, left out"] if near else [])
+
+
+def _methods(pairs: set) -> str:
+    """{(method, window)} as ``method (2, 4)``, one entry per method."""
+    windows: dict[str, list] = {}
+    for method, window in pairs:
+        windows.setdefault(method, []).extend([window] if window else [])
+    return ", ".join(f"{m} ({', '.join(map(str, sorted(w)))})" if w else m for m, w in sorted(windows.items()))
+
+
 def side_by_side(rows: list[StabilityRow], view_rows: list[StabilityRow]) -> list[dict]:
     """Per continuous generative task and method: example MTV on the metric and on its exact-match view."""
     views = {(r.run, r.task, r.method, r.window): r for r in view_rows}

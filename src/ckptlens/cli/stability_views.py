@@ -59,7 +59,7 @@ def spans_view(store: Store, config: StabilityConfig, fmt: TableFormat, phases: 
 
 def kinds_view(store: Store, config: StabilityConfig, fmt: TableFormat) -> None:
     """Means over 0/1- and continuous-scored tasks, and each continuous generative task against its 0/1 view."""
-    from ckptlens.analysis.by_kind import exact_match_view_rows, kind_summary, side_by_side
+    from ckptlens.analysis.by_kind import exact_match_view_rows, kind_summary, left_out, side_by_side
     from ckptlens.analysis.matrix import read_matrices
     from ckptlens.analysis.stability import stability_sweep
 
@@ -67,10 +67,12 @@ def kinds_view(store: Store, config: StabilityConfig, fmt: TableFormat) -> None:
     rows = stability_sweep(store, config, loaded).rows
     views = exact_match_view_rows(store, config, loaded)
     summary = kind_summary(rows, views)
+    side = side_by_side(rows, views)
     emit(fmt, summary, lambda: [
-        dict_table("Stability by metric kind, mean over tasks", summary, KIND_COLUMNS),
-        dict_table("Continuous metric against its exact-match view of the same outputs", side_by_side(rows, views),
-                   SIDE_COLUMNS),
+        dict_table("Stability by metric kind, mean over tasks", summary, KIND_COLUMNS), *left_out(rows, views),
+        dict_table("Continuous metric against its exact-match view of the same outputs", side, SIDE_COLUMNS)
+        if side else "No generative task with a continuous metric (char_f1, BLEU, ...): no exact-match view to set "
+                     "beside it.",
     ])
 
 
