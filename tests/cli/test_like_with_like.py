@@ -28,8 +28,8 @@ def test_last_fraction_store_compares_every_method_over_the_same_steps(cli, tiny
     assert {r["method"] for r in rows} >= {"raw", "ensemble-vote"}
     assert {(r["first_step"], r["last_step"], r["n_checkpoints"]) for r in rows} == {(90, 100, 2)}
     assert all("compared over steps 90-100" in r["note"] for r in rows)
-    assert "ensemble of 2 covers 2 checkpoint(s) of the final window (kept" in err
-    assert "ensemble of 4 covers 0 checkpoint(s) of the final window (left out)" in err
+    assert "ensemble of 2 covers 2 of the 3 checkpoints scored (steps 80-100; kept" in err
+    assert "ensemble of 4 covers 0 of the 3 checkpoints scored (steps 80-100; left out)" in err
 
 
 def test_stability_on_a_store_of_averaged_runs_only_says_what_to_evaluate(cli, tmp_path):

@@ -62,7 +62,7 @@ def method_matrices(
         if same is None:
             warnings.warn(f"{avg.run}/{avg.task}: the average of {n} lacks some of {matrix.run}'s examples; "
                           "left out (evaluate it on the same examples)", stacklevel=3)
-        elif _enough(matrix, f"average of {n}", len(steps)):
+        elif _enough(matrix, f"average of {n}", len(steps), window):
             found.append(_evaluated(same.select_steps(steps), AVERAGE, n))
     return shared_span(found)
 
@@ -86,12 +86,14 @@ def _within(m: MethodMatrix, lo: int, hi: int) -> MethodMatrix:
                                              aggregated)
 
 
-def _enough(matrix: TaskMatrix, what: str, n_steps: int) -> bool:
-    """Whether a window leaves at least 2 checkpoints in the scored window; warns below 3."""
+def _enough(matrix: TaskMatrix, what: str, n_steps: int, window: list[int]) -> bool:
+    """Whether a window leaves at least 2 checkpoints in the scored window (the final one, or a phase); warns
+    below 3."""
     if n_steps < 3:
         fate = "left out" if n_steps < 2 else "kept, but its MTV is one difference"
-        warnings.warn(f"{matrix.run}: {what} covers {n_steps} checkpoint(s) of the final window ({fate}); "
-                      "evaluate earlier checkpoints or use smaller --windows", stacklevel=3)
+        warnings.warn(f"{matrix.run}: {what} covers {n_steps} of the {len(window)} checkpoints scored (steps "
+                      f"{window[0]}-{window[-1]}; {fate}); evaluate earlier checkpoints or use smaller --windows",
+                      stacklevel=3)
     return n_steps >= 2
 
 
@@ -127,7 +129,7 @@ def _ensembles(matrix: TaskMatrix, window: list[int], windows: tuple[int, ...], 
     found = []
     for n in (n for n in windows if n > 1):
         ends = [t for t in range(n - 1, len(matrix.steps)) if matrix.steps[t] in window]
-        if not rules or not _enough(matrix, f"ensemble of {n}", len(ends)):
+        if not rules or not _enough(matrix, f"ensemble of {n}", len(ends), window):
             continue
         for rule in rules:
             if matrix.kind == "multiple_choice":
