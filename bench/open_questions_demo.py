@@ -152,6 +152,11 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return centre - half, centre + half
 
 
+def _interval(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"[{lo:.3f}, {hi:.3f}]"
+
+
 def ranks(x: np.ndarray) -> np.ndarray:
     """Ranks 1..n, ties given their average rank."""
     order = np.argsort(x, kind="stable")
@@ -198,6 +203,8 @@ def direct_dynamics(m: dict, last: float, window: int):
     summary = {"n_pairs": margin.size, "flip_rate": flipped.mean(), "spearman": rho,
                "removed_low": (removed & low).sum() / (raw_flip & low).sum(),
                "removed_high": (removed & ~low).sum() / (raw_flip & ~low).sum(),
+               "raw_flips_low": (raw_flip & low).sum(), "raw_flips_high": (raw_flip & ~low).sum(),
+               "removed_flips_low": (removed & low).sum(), "removed_flips_high": (removed & ~low).sum(),
                "first_step": int(steps[kept[0]]), "last_step": int(steps[kept[-1]])}
     return bins, summary
 
@@ -221,12 +228,19 @@ def check_dynamics(store: str, matrices: dict, last: float, window: int, bootstr
         print(f"{s['task']}: steps {s['first_step']}-{s['last_step']}, {s['n_pairs']} pairs, flip rate "
               f"{s['flip_rate']:.3f}; Spearman(|margin|, flip) {s['spearman']:.3f} "
               f"[{s['spearman_lo']:.3f}, {s['spearman_hi']:.3f}] (direct {summary['spearman']:.3f}); ensemble "
-              f"(window {window}) removes {s['removed_low']:.2f} of raw flips below the median |margin| "
-              f"({s['raw_flips_low']}), {s['removed_high']:.2f} above ({s['raw_flips_high']})")
+              f"(window {window}) removes {s['removed_flips_low']}/{s['raw_flips_low']} raw flips below the median "
+              f"|margin|, {s['removed_flips_high']}/{s['raw_flips_high']} above")
         for b in mine:
             ens = "-" if b["ensemble_flip_rate"] is None else f"{b['ensemble_flip_rate']:.3f}"
             print(f"   decile {b['bin']:>2} |m| {b['margin_lo']:.3f}-{b['margin_hi']:.3f} n={b['n_pairs']:>4} "
                   f"flip {b['flip_rate']:.3f} [{b['flip_rate_lo']:.3f}, {b['flip_rate_hi']:.3f}]  ensemble {ens}")
+    pooled = {k: sum(s[k] for s in out["summary"]) for k in
+              ("removed_flips_low", "raw_flips_low", "removed_flips_high", "raw_flips_high")}
+    low, high = (pooled["removed_flips_low"], pooled["raw_flips_low"]), (pooled["removed_flips_high"],
+                                                                          pooled["raw_flips_high"])
+    print(f"pooled over tasks: ensemble removes {low[0]}/{low[1]} = {low[0] / low[1]:.3f} {_interval(*low)} below "
+          f"the median |margin|, {high[0]}/{high[1]} = {high[0] / high[1]:.3f} {_interval(*high)} above; "
+          f"{low[0] / (low[0] + high[0]):.3f} of removed flips are below")
     print(f"max |Δ| over bins and summaries: {worst:.2e}")
     return worst
 
@@ -234,8 +248,10 @@ def check_dynamics(store: str, matrices: dict, last: float, window: int, bootstr
 def show_by_kind(store: str, bootstrap: int) -> None:
     rows = json.loads(cli("stability", "--store", store, "--by", "kind", "--format", "json", "--bootstrap",
                           str(bootstrap)))
-    print("\n== stability --by kind ==")
-    print(json.dumps(rows, indent=None)[:3000])
+    print("\n== stability --by kind (means over tasks; the table view names the tasks left out) ==")
+    for r in rows:
+        print(f"{r['run']} {r['score_kind']:<24} {r['method']:<32} {r['window'] or '-':>2} n_tasks={r['n_tasks']} "
+              f"example_mtv={r['example_mtv']:.4f} IS={r['instability_score']:.4f}")
 
 
 def main() -> None:
