@@ -1,11 +1,12 @@
 """Generation tasks: batched greedy decoding and the reference-based scores.
 
-Decoding is a hand-rolled greedy loop over a KV cache: the token prefix all
-contexts share (fixed few-shot demonstrations) runs once and each batch starts
-from its cache; the rest of each context is left-padded with an attention mask
-and explicit position ids, so a row's tokens and positions are the same
-whatever else shares its batch, and the output does not depend on
-``batch_size``. A row stops at end-of-text or when its newly decoded tokens
+Decoding is a hand-rolled greedy loop over a KV cache
+(:mod:`ckptlens.evaluation.shared_prefix`): the token prefix all contexts share
+(fixed few-shot demonstrations) runs once and is kept once; each row's own keys
+and values are written in place. The rest of each context is left-padded, with
+its real tokens marked and explicit position ids, so a row's tokens and
+positions are the same whatever else shares its batch, and the output does not
+depend on ``batch_size``. A row stops at end-of-text or when its newly decoded tokens
 complete a stop sequence, and then leaves the batch (its cache rows too); the
 batch stops when every row has.
 
@@ -186,9 +187,9 @@ def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[l
     """Greedy decoding of one batch after the shared prefix; a finished row leaves the batch and its cache."""
     ids, mask = _left_padded(rows, model.device)
     positions = (prefix.length + mask.cumsum(-1) - 1).clamp(min=prefix.length)
-    if prefix.in_place(model):  # the mask covers the rows' own tokens; the prefix is in the cache, once
+    if prefix.in_place(model):  # the cache holds the prefix once and knows which of the rows' tokens are real
         cache = prefix.row_cache(model, mask, ids.shape[1] + max_new_tokens)
-        extra = {"row_cache": cache}
+        mask, extra = None, {"row_cache": cache}
     else:
         mask = torch.cat([mask.new_ones((len(rows), prefix.length)), mask], dim=-1)
         cache, extra = prefix.plain_cache(model, len(rows)), {}
@@ -211,9 +212,10 @@ def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[l
         if len(keep) < len(live):
             index = torch.tensor(keep, device=ids.device)
             cache.batch_select_indices(index)
-            next_ids, mask, positions = next_ids[index], mask[index], positions[index]
+            next_ids, positions = next_ids[index], positions[index]
+            mask = None if mask is None else mask[index]
             live = [live[b] for b in keep]
         ids = next_ids[:, None]
-        mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
+        mask = None if mask is None else torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
         positions = positions[:, -1:] + 1
     return [decoder.text(g) if t is None else t for g, t in zip(generated, texts, strict=True)]

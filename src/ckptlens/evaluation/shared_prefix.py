@@ -125,15 +125,23 @@ class RowCache:
 def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                   attention_mask: None, scaling: float, dropout: float = 0.0,
                   row_cache: RowCache | None = None, **kwargs) -> tuple[torch.Tensor, None]:
-    """Attention of the rows' queries over the shared prefix (one copy) and their own keys, one softmax over both.
+    """Attention of the rows' queries over the shared prefix and their own keys, one softmax over both.
 
-    ``key``/``value`` are the rows' own (from :meth:`RowCache.update`). transformers builds no mask for an
-    attention it does not know (``attention_mask`` is None): the mask is the cache's real tokens and the causal
-    rule among the queries.
+    A decode step (one query a row) reads the prefix once for all rows; a batch's first pass, whose queries are
+    the rows' own context tokens and whose arithmetic outweighs the copy, runs one fused attention over the prefix
+    copied per row and the rows' keys. ``key``/``value`` are the rows' own (from :meth:`RowCache.update`).
+    transformers builds no mask for an attention it does not know (``attention_mask`` is None): the mask is the
+    cache's real tokens and the causal rule among the queries.
     """
-    mask = _own_mask(row_cache.real[:, : key.shape[-2]], query.shape[-2])
-    groups = query.shape[1] // key.shape[1]  # grouped-query attention: each key head serves `groups` query heads
-    if row_cache.prefix is None:
+    rows, heads, queries, _ = query.shape
+    mask = _own_mask(row_cache.real[:, : key.shape[-2]], queries)
+    groups = heads // key.shape[1]  # grouped-query attention: each key head serves `groups` query heads
+    if row_cache.prefix is not None and queries > 1:  # a batch's first pass: the prefix copied for it alone
+        prefix_keys, prefix_values = (t.expand(rows, -1, -1, -1) for t in row_cache.prefix[module.layer_idx])
+        key, value = torch.cat([prefix_keys, key], dim=-2), torch.cat([prefix_values, value], dim=-2)
+        mask = torch.cat([mask.new_ones((rows, 1, queries, prefix_keys.shape[-2])), mask.expand(-1, -1, queries, -1)],
+                         dim=-1)
+    if row_cache.prefix is None or queries > 1:
         output = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling,
                                                                   enable_gqa=groups > 1)
         return output.transpose(1, 2).contiguous(), None
@@ -141,7 +149,6 @@ def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.T
     if groups > 1:
         key, value, prefix_keys, prefix_values = (t.repeat_interleave(groups, dim=1)
                                                   for t in (key, value, prefix_keys, prefix_values))
-    rows, heads, queries, _ = query.shape
     stacked = query.transpose(0, 1).reshape(1, heads, rows * queries, -1)  # every row's queries, one product
     prefix_scores = (stacked @ prefix_keys.transpose(-1, -2)).view(heads, rows, queries, -1).transpose(0, 1)
     own_scores = (query @ key.transpose(-1, -2)).masked_fill(~mask, float("-inf"))
