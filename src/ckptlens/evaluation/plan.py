@@ -25,6 +25,7 @@ from ckptlens.evaluation.request import EvalRequest
 from ckptlens.evaluation.scoring import encode_example
 from ckptlens.evaluation.units import Loader, check_unique_names
 from ckptlens.store import Store
+from ckptlens.store.representations import StateSettings
 from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions
 from ckptlens.tasks.lm_eval_index import LmEvalOptions
 from ckptlens.tasks.resolve import default_tasks, resolve_tasks
@@ -75,8 +76,10 @@ def extend(plan: Plan, checkpoints: Sequence[Checkpoint]) -> tuple[Plan, Plan]:
 
 
 def eval_config(request: EvalRequest) -> EvalConfig:
+    states = StateSettings(request.representation_layers or None, request.representation_dims,
+                           request.representation_seed) if request.representations else None  # fmt: skip
     return EvalConfig(request.batch_size, request.device, request.dtype, request.allow_pickle, request.shard_size,
-                      request.reevaluate, request.batch_tokens)  # fmt: skip
+                      request.reevaluate, request.batch_tokens, representations=states)  # fmt: skip
 
 
 def run_name(request: EvalRequest) -> str:

@@ -4,6 +4,11 @@
 ``lm_eval_requests``, multiple choice to the prefix-sharing scorer, perplexity
 to rolling windows, generation to greedy decoding. The rows carry no run or
 checkpoint keys; ``units.evaluate_piece`` adds them.
+
+With a ``ContextStates`` collector (``eval --representations``), native multiple
+choice fills it from its own scoring passes; generation and lm-eval's tasks run
+their prompts once more, alone (``context_states.prompt_states``: one pass over
+the prompts, beside a task's decoding or lm-eval's requests).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.evaluation.budget import device_batch_tokens
+from ckptlens.evaluation.context_states import ContextStates, context_tokens, prompt_states
 from ckptlens.evaluation.generation import generate_greedy, generation_rows
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
@@ -29,8 +35,10 @@ def evaluate_task(
     batch_size: int = 32,
     batch_tokens: int | None = None,
     encodings: Encodings | None = None,
+    states: ContextStates | None = None,
 ) -> list[dict]:
-    """One record row per example of ``task`` (without run/checkpoint keys), in example order.
+    """One record row per example of ``task`` (without run/checkpoint keys), in example order; ``states``, when
+    given (not for perplexity), collects the hidden states of each example's context.
 
     ``batch_tokens`` None picks the device's budget (``device_batch_tokens``: 2048 on CPU, free memory on CUDA).
     """
@@ -40,7 +48,7 @@ def evaluate_task(
     elif task.kind == "multiple_choice":
         encoded = (encodings or Encodings()).get(tokenizer, task.name, task.examples)
         batching = Batching(batch_size, batch_tokens or device_batch_tokens(model))
-        scores = score_encoded(model, task.examples, encoded, batching)
+        scores = score_encoded(model, task.examples, encoded, batching, states=states)
         rows = [_choice_row(e, s) for e, s in zip(task.examples, scores, strict=True)]
     elif task.kind == "perplexity":
         losses = text_loss(model, tokenizer, [e.context for e in task.examples], batch_size)
@@ -49,6 +57,8 @@ def evaluate_task(
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size,
                                   batch_tokens=batch_tokens)
         rows = generation_rows(task, task.examples, outputs)
+    if states is not None and (task.lm_eval is not None or task.kind != "multiple_choice"):
+        states.take(prompt_states(model, context_tokens(tokenizer, task), states.layers, batch_size))
     return [
         {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}
         for e, row in zip(task.examples, rows, strict=True)
