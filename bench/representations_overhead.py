@@ -9,7 +9,9 @@ getting busier does not favour one side. Wall time of the whole command (start-u
 
 Printed: every run's seconds, the median of the per-pair ratios (with / without; acceptance: at most 1.15), that the
 records of both stores are identical, the bytes the representations add per (example, checkpoint) (acceptance: at
-most 2048), and ``/proc/loadavg`` before and after (the machine is shared: the lead reruns this on a quiet one).
+most 2048), then the same ratio on the scoring passes alone, per task (``evaluate_task`` on each checkpoint, with
+and without a states collector back to back, one thread: start-up, loading and writing left out), and
+``/proc/loadavg`` before and after (the machine is shared: the lead reruns this on a quiet one).
 """
 
 from __future__ import annotations
@@ -54,6 +56,34 @@ def growth(store: Path) -> tuple[int, int, int]:
     return size, kept, Store(store).read(columns=["example_id"]).num_rows
 
 
+def scoring_passes(series: str, steps: str, repeats: int = 2) -> dict[str, tuple[float, float]]:
+    """Per task, seconds of ``evaluate_task`` without and with a states collector, summed over the checkpoints,
+    each pair run back to back in alternating order on one thread (no start-up, loading or writing)."""
+    import torch
+
+    from ckptlens.checkpoints import open_series
+    from ckptlens.checkpoints.loading import load_model
+    from ckptlens.evaluation.plan import resolve_task_specs
+    from ckptlens.evaluation.rows import evaluate_task
+    from ckptlens.evaluation.units import state_collector
+    from ckptlens.store.representations import StateSettings
+    from ckptlens.tasks.resolve import default_tasks
+
+    torch.set_num_threads(1)
+    tasks = resolve_task_specs(default_tasks(Path(series)), Path(series))
+    seconds = {t.name: [0.0, 0.0] for t in tasks}
+    for checkpoint in open_series(series, steps):
+        model, tokenizer = load_model(checkpoint.path, device="cpu")
+        for task in tasks:
+            for k in range(repeats):
+                for kept in ((False, True) if k % 2 == 0 else (True, False)):
+                    collector = state_collector(model, task, StateSettings()) if kept else None
+                    start = time.perf_counter()
+                    evaluate_task(model, tokenizer, task, states=collector)
+                    seconds[task.name][kept] += time.perf_counter() - start
+    return {name: (without, with_) for name, (without, with_) in seconds.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default="/tmp/demo-final/series")
@@ -74,6 +104,12 @@ def main() -> None:
     size, kept, rows = growth(Path("/tmp/reps-states-0"))
     print(f"representations: {size} bytes for {kept} (example, checkpoint) pairs = {size / kept:.0f} bytes each "
           f"({rows} records; perplexity tasks keep none)")
+    passes = scoring_passes(args.series, args.steps)
+    for name, (without, with_) in passes.items():
+        print(f"scoring passes, {name}: without {without:.2f} s, with {with_:.2f} s, ratio {with_ / without:.3f}")
+    total = [sum(v[k] for v in passes.values()) for k in (0, 1)]
+    print(f"scoring passes, all tasks: without {total[0]:.2f} s, with {total[1]:.2f} s, "
+          f"ratio {total[1] / total[0]:.3f}")
     print("loadavg after:", Path("/proc/loadavg").read_text().strip())
 
 

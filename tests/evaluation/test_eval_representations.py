@@ -8,12 +8,15 @@ import pyarrow.parquet as pq
 import pytest
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from ckptlens.analysis.stability import StabilityConfig
 from ckptlens.checkpoints import discover_series
 from ckptlens.checkpoints.loading import load_model
 from ckptlens.diagnostics.representation_series import record_series
+from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.context_states import context_tokens
 from ckptlens.evaluation.prefix_tree import plan_prefixes
 from ckptlens.evaluation.runner import EvalConfig, evaluate_series
+from ckptlens.report import ReportConfig, write_report
 from ckptlens.store import Store
 from ckptlens.store.representations import StateSettings, read_states, states_folder
 from ckptlens.tasks.task import Example, Task
@@ -80,7 +83,7 @@ def test_eval_records_the_request_and_refuses_a_rerun_with_other_states(tiny_ser
 
     task = write_mc_task(tmp_path / "colours.jsonl", n=6)
     store = tmp_path / "store"
-    args = ("eval", tiny_series, "--tasks", task, "--store", store, "--run", "tiny", "--steps", "10,20")
+    args = ("eval", tiny_series, "--tasks", task, "--store", store, "--run", "tiny", "--steps", "10,20,30")
     code, _, err = cli(*args, "--representations")
     assert code == 0, err
     request = json.loads((store / "runs" / "tiny.json").read_text())["request"]
@@ -95,9 +98,13 @@ def test_eval_records_the_request_and_refuses_a_rerun_with_other_states(tiny_ser
     code, out, err = cli("representations", "--store", store, "--format", "json")  # no model: the stored states
     assert code == 0, err
     rows = json.loads(out)
-    assert {(r["run"], r["task"], r["step_a"], r["step_b"]) for r in rows} == {("tiny", "colours", 10, 20)}
+    assert {(r["run"], r["task"], r["step_a"], r["step_b"]) for r in rows} == {("tiny", "colours", 10, 20),
+                                                                          ("tiny", "colours", 20, 30)}
     assert {r["layer"] for r in rows} == {1, 2} and all(0 < r["cka"] <= 1 + 1e-9 for r in rows)
     assert all(r["flip_spearman"] is None or -1 <= r["flip_spearman"] <= 1 for r in rows)
+    config = ReportConfig(stability=StabilityConfig(last=1.0, windows=(2,), bootstrap=0, adaptive=None))
+    report = write_report(Store(store), tmp_path / "report", config).html.read_text()
+    assert "Representations over training" in report and "CKA between neighbouring checkpoints ranges" in report
 
 
 def test_sharded_units_keep_the_same_states(tiny_series, stores, tmp_path, one_thread):
@@ -127,3 +134,25 @@ def test_the_store_grows_at_most_2_kb_per_example_and_checkpoint_at_the_default_
     assert states.mean.shape == (1, 2, 14, 256) and list(states.layers) == [1, 2]
     size = sum(f.stat().st_size for f in states_folder(store, "wide", "choice").glob("*.npz"))
     assert size / len(CHOICE.examples) <= 2048
+
+
+def test_reevaluating_a_changed_task_replaces_its_states(tiny_series, tmp_path, one_thread):
+    from dataclasses import replace
+
+    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
+
+    store = Store(tmp_path / "store")
+    config = EvalConfig(device="cpu", representations=StateSettings())
+    series = SeriesOptions(steps="10,20")
+    evaluate(tiny_series, [CHOICE], store, "tiny", config, series=series)
+    before = read_states(store, "tiny", "choice")
+    edited = replace(CHOICE, examples=(replace(CHOICE.examples[0], context="Q : what is blue ? A :"),
+                                       *CHOICE.examples[1:]))
+    evaluate(tiny_series, [edited], store, "tiny", replace(config, reevaluate=True), series=series)
+    after = read_states(store, "tiny", "choice")
+    assert not np.allclose(after.last[:, :, 0], before.last[:, :, 0], atol=1e-2)  # the edited example: new states
+    np.testing.assert_allclose(after.last[:, :, 1:].astype(np.float32), before.last[:, :, 1:].astype(np.float32),
+                               rtol=2e-3, atol=2e-3)  # the others: the same, rescored
+    with pytest.raises(CkptlensError, match="representation_seed"):
+        evaluate(tiny_series, [CHOICE], store, "tiny", replace(config, representations=StateSettings(seed=1)),
+                 series=series)

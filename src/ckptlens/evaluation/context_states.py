@@ -4,11 +4,12 @@ The context is the one the engine runs: for multiple choice the context the opti
 lm-evaluation-harness splits it (``scoring.encode_choices``), for other tasks the prompt as generation encodes it;
 no special tokens are added, as in scoring. Two ways to get the same numbers:
 
-- ``ContextStates`` collects them from the scoring passes themselves (``scoring.score_encoded(..., states=)``):
-  a shared prefix-tree node's tokens run once, so its per-layer sum is kept and added to the sum of each context
-  below it; the last token is always the example's own (a leaf keeps at least one token);
+- ``ContextStates`` collects them from the prefix-tree passes (``scoring.score_encoded(..., states=)`` while
+  scoring; ``scoring.run_contexts`` for prompts without options: generation, lm-eval's tasks): a shared node's
+  tokens run once, so its per-layer sum is kept and added to the sum of each context below it; the last token is
+  always the example's own (a leaf keeps at least one token);
 - ``prompt_states`` runs the contexts alone, right-padded, with ``output_hidden_states`` (``ckptlens
-  representations``, and ``eval --representations`` on tasks other than native multiple choice).
+  representations``: the plain reference).
 
 Tests pin the two together (float noise).
 """
@@ -45,7 +46,6 @@ class ContextStates:
         self._node_parents: dict[int, int | None] = {}
         self._mean: list[torch.Tensor | None] = [None] * n_examples
         self._last: list[torch.Tensor | None] = [None] * n_examples
-        self._taken: LayerStates | None = None
 
     def add_nodes(self, rows: list[Row], packed: Packed, hidden: tuple[torch.Tensor, ...]) -> None:
         """A pass of shared prefix nodes (``row.key`` the node, ``row.past`` its parent): keep each node's
@@ -63,13 +63,7 @@ class ContextStates:
             self._mean[row.key] = total / (row.start + len(row.context))
             self._last[row.key] = last[:, i]
 
-    def take(self, states: LayerStates) -> None:
-        """States computed apart (``prompt_states``: tasks whose passes are not the prefix tree's)."""
-        self._taken = states
-
     def result(self) -> LayerStates:
-        if self._taken is not None:
-            return self._taken
         mean = torch.stack(self._mean, dim=1).numpy()  # (L, E, hidden)
         last = torch.stack(self._last, dim=1).numpy()
         return {layer: (mean[j], last[j]) for j, layer in enumerate(self.layers)}

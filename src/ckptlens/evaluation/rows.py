@@ -7,8 +7,8 @@ checkpoint keys; ``units.evaluate_piece`` adds them.
 
 With a ``ContextStates`` collector (``eval --representations``), native multiple
 choice fills it from its own scoring passes; generation and lm-eval's tasks run
-their prompts once more, alone (``context_states.prompt_states``: one pass over
-the prompts, beside a task's decoding or lm-eval's requests).
+their prompts once more, alone, through the same prefix tree (``scoring.run_contexts``:
+shared demonstrations once, beside a task's decoding or lm-eval's requests).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import hashlib
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.evaluation.budget import device_batch_tokens
-from ckptlens.evaluation.context_states import ContextStates, context_tokens, prompt_states
+from ckptlens.evaluation.context_states import ContextStates, context_tokens
 from ckptlens.evaluation.generation import generate_greedy, generation_rows
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
 from ckptlens.evaluation.perplexity import TextLoss, text_loss
 from ckptlens.evaluation.pipeline import Encodings
-from ckptlens.evaluation.scoring import Batching, ChoiceScores, score_encoded
+from ckptlens.evaluation.scoring import Batching, ChoiceScores, max_positions, run_contexts, score_encoded
 from ckptlens.tasks.choice import predicted_option
 from ckptlens.tasks.task import Example, Task
 
@@ -58,7 +58,9 @@ def evaluate_task(
                                   batch_tokens=batch_tokens)
         rows = generation_rows(task, task.examples, outputs)
     if states is not None and (task.lm_eval is not None or task.kind != "multiple_choice"):
-        states.take(prompt_states(model, context_tokens(tokenizer, task), states.layers, batch_size))
+        limit = max_positions(model)  # a longer prompt keeps its last tokens, as generation and lm-eval truncate
+        contexts = [c[-limit:] if limit else c for c in context_tokens(tokenizer, task)]
+        run_contexts(model, contexts, Batching(batch_size, batch_tokens or device_batch_tokens(model)), states)
     return [
         {"prompt_hash": prompt_hash(e.context), "task_version": task.version, **row, "dtype": dtype}
         for e, row in zip(task.examples, rows, strict=True)

@@ -145,6 +145,23 @@ def score_encoded(
     ]
 
 
+def run_contexts(model: PreTrainedModel, contexts: Sequence[list[int]], batching: Batching,
+                 states: ContextStates) -> None:  # fmt: skip
+    """Run contexts with no choices through the prefix tree only to fill ``states`` (generation's prompts under
+    ``eval --representations``): shared prefixes run once, as in scoring."""
+    plan = plan_prefixes(contexts, batching.share_prefix)
+    caches = NodeCaches(plan.nodes)
+    leaves = [Row(i, plan.leaf_parent[i], plan.leaf_start[i], list(ctx[plan.leaf_start[i] :]))
+              for i, ctx in enumerate(contexts)]  # fmt: skip
+    with torch.inference_mode():
+        _run_nodes(model, caches, batching, None, states)
+        for batch in batches(sorted(leaves, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
+            packed, _, _, hidden = forward(model, batch, caches, None, hidden=True)
+            states.add_leaves(batch, packed, hidden)
+            for row in batch:
+                caches.release(row.past)
+
+
 def split_boundary(context: str, continuation: str) -> tuple[str, str]:
     """Move the context's trailing whitespace to the front of the continuation (lm-eval's rule).
 
