@@ -70,12 +70,13 @@ class ContextStates:
 
     def _pooled(self, packed: Packed, hidden: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """(L, rows, hidden) float32 on the CPU: each row's sum over its context columns, and its last one's."""
-        context = packed.segments == CONTEXT
+        device = hidden[0].device
+        context = (packed.segments == CONTEXT).to(device)
         ends = context.shape[1] - 1 - context.int().flip(1).argmax(dim=1)  # a row's last context column
-        weights = context.to(hidden[0].device, torch.float32).unsqueeze(-1)
+        weights = context.to(torch.float32).unsqueeze(-1)
+        rows = torch.arange(len(ends), device=device)
         sums = torch.stack([(hidden[k].float() * weights).sum(dim=1) for k in self.layers]).cpu()
-        last = torch.stack([hidden[k][torch.arange(len(ends)), ends.to(hidden[k].device)].float()
-                            for k in self.layers]).cpu()  # fmt: skip
+        last = torch.stack([hidden[k][rows, ends].float() for k in self.layers]).cpu()
         return sums, last
 
     def _path_sum(self, node: int | None) -> torch.Tensor | float:
@@ -108,6 +109,6 @@ def prompt_states(model: PreTrainedModel, contexts: Sequence[Sequence[int]], lay
         for layer in layers:
             h = hidden[layer].float()
             pooled[layer].append(((h * weights).sum(dim=1) / weights.sum(dim=1)).cpu().numpy())
-            last[layer].append(h[torch.arange(len(ends)), ends].cpu().numpy())
+            last[layer].append(h[torch.arange(len(ends), device=h.device), ends].cpu().numpy())
     back = np.argsort(order)
     return {layer: (np.concatenate(pooled[layer])[back], np.concatenate(last[layer])[back]) for layer in layers}

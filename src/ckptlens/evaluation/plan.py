@@ -64,6 +64,7 @@ def extend(plan: Plan, checkpoints: Sequence[Checkpoint]) -> tuple[Plan, Plan]:
     """``plan`` with ``checkpoints`` added and the run's record updated; also the plan of those alone."""
     if not plan.checkpoints:
         validate_tasks(plan.tasks, checkpoints[0])
+        check_layers(plan.config.representations, checkpoints[0])
     grown = replace(plan, checkpoints=(*plan.checkpoints, *checkpoints))
     request = plan.request
     info = source_info(request.series, list(grown.checkpoints), request.average_window)
@@ -129,6 +130,15 @@ def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:
                 encode_example(tokenizer, example)
             except CkptlensError as err:
                 raise CkptlensError(f"task {task.name!r}: {err}") from None
+
+
+def check_layers(settings: StateSettings | None, first: Checkpoint) -> None:
+    """``--representation-layers`` against the series' model, before the run is recorded."""
+    if settings is not None:
+        from transformers import AutoConfig
+
+        settings.resolve(AutoConfig.from_pretrained(first.path).get_text_config().num_hidden_layers,
+                         "--representation-layers")  # fmt: skip
 
 
 def _llm_jp_eval_options(request: EvalRequest, specs: Sequence[str]) -> LlmJpEvalOptions:
