@@ -6,7 +6,8 @@ Imports the 7 sizes (zero-shot and five-shot) into two stores under --work (once
 - zero-shot, each size from 410m up cut at step 43,000 and at 23,000 (the other sizes' whole curves in the
   store), forecasting step 143,000: per-size and overall MAE over the (size, task) pairs whose final acc is more
   than 5 points above chance on arc_easy, arc_challenge, piqa, sciq, winogrande, lambada_openai, the coverage
-  of the 90% intervals, and the last-value and within-run power-law baselines on the same pairs;
+  of the 90% intervals, their mean width, how many of them reach the ceiling (asymptote not identified at the
+  cut), and the last-value and within-run power-law baselines on the same pairs;
 - the same with --ladder none;
 - leave-one-size-out over all 7 sizes (each forecast from the other six), zero-shot and five-shot (five-shot
   was the development split the settings were chosen on);
@@ -55,16 +56,18 @@ def pts(value) -> str:
 def report(title: str, rows: list[dict], runs: list[str]) -> dict:
     rows = [r for r in rows if r["task"] in TASKS]
     print(f"\n{title}")
-    print(f"  {'run':12s} pairs   MAE  last  within  cover")
-    for run in runs:
-        s = backtest_summary([r for r in rows if r["run"] == run])
-        cover = "  n/a" if s["coverage"] is None else f"{s['coverage']:5.0%}"
-        print(f"  {run:12s} {s['pairs']:5d} {pts(s['mae'])} {pts(s['mae_last_value'])} {pts(s['mae_within']):>7s} "
-              f"{cover}")
+    print(f"  {'run':12s} pairs   MAE  last  within  cover  width  unidentified")
+    for run in [*runs, None]:
+        mine = [r for r in rows if run is None or r["run"] == run]
+        s = backtest_summary(mine)
+        if not s["pairs"]:
+            print(f"  {run or 'all':12s} {0:5d}  no forecast")
+            continue
+        width = 100 * np.mean([r["hi"] - r["lo"] for r in mine if r["above_chance"] and r["predicted"] is not None])
+        print(f"  {run or 'all':12s} {s['pairs']:5d} {pts(s['mae'])} {pts(s['mae_last_value'])} "
+              f"{pts(s['mae_within']):>7s} {s['coverage']:5.0%} {width:6.2f} {s['unidentified']:5d}")
     s = backtest_summary(rows)
     ratio = (s["mae_on_within_pairs"] / s["mae_within"]) if s["mae_within"] else None
-    print(f"  {'all':12s} {s['pairs']:5d} {pts(s['mae'])} {pts(s['mae_last_value'])} {pts(s['mae_within']):>7s} "
-          f"{s['coverage']:5.0%}" if s["pairs"] else "  no pairs")
     if ratio is not None:
         print(f"  forecast / within-run MAE on the {s['within_pairs']} pairs the fit can forecast: "
               f"{s['mae_on_within_pairs']:.2f} / {s['mae_within']:.2f} = {ratio:.0%}")

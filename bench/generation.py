@@ -1,24 +1,31 @@
 """Generation, whole commands: lm-eval vs ckptlens on a gsm8k-shaped task, and ckptlens now vs commit 00cce23.
 
-    python bench/generation.py lm-eval --model small            # 3.4M GPT-NeoX, 40 docs, 5-shot, 256 new tokens
-    python bench/generation.py lm-eval --model 86m              # Pythia-160m width and depth (86M parameters)
-    python bench/generation.py llm-jp-eval --model 86m          # 4-shot llm-jp-eval dataset, 100 samples
+    python bench/generation.py lm-eval --model small             # 3.4M GPT-NeoX, 40 docs, 5-shot, 256 new tokens
+    python bench/generation.py lm-eval --model 86m               # Pythia-160m width and depth (86M parameters)
+    python bench/generation.py lm-eval --model 86m --shots fixed # the same 5 demonstrations before every document
+    python bench/generation.py llm-jp-eval --model small         # 4-shot llm-jp-eval dataset, 100 samples
 
-``lm-eval``: lm-eval's own ``gsm8k.yaml`` (5-shot ``first_n`` demonstrations,
-``until: [Question:, </s>, <|im_end|>]``, 256 new tokens, its two regex filters)
-is pointed at local JSON-lines data of its schema by an include YAML. A
+``lm-eval``: lm-eval's own ``gsm8k.yaml`` (5-shot, ``until: [Question:, </s>,
+<|im_end|>]``, 256 new tokens, its two regex filters) is pointed at local
+JSON-lines data of its schema by an include YAML. Its demonstrations are drawn
+at random per document (``--shots random``, gsm8k's own setting: the prompts
+share no prefix); ``--shots fixed`` adds ``sampler: first_n``, so every prompt
+starts with the same five (the shape that prefix sharing favours). Documents
+are 15-word questions and 25-word answers: about 1,000 context tokens with
+this vocabulary, under the 2,048 positions, so nothing is truncated. A
 2-checkpoint series (random weights, seeds 0 and 1, a byte-level BPE of 512
 trained here, ``bench/speed.py``'s shapes) is evaluated by one ``lm_eval``
 command per checkpoint and one ``ckptlens eval --tasks lm-eval:gsm8k``, each
-whole command timed in this one run; the generated texts are compared. Then,
-in process: ckptlens's generated tokens/s on the first checkpoint against the
-model's forward throughput (tokens/s of one full forward pass of the same
-batch of contexts, as scoring runs it).
+whole command timed; ``--pairs N`` repeats the two back to back and reports
+the median ratio; the generated texts are compared. Then, in process:
+ckptlens's generated tokens/s on the first checkpoint against the model's
+forward throughput (tokens/s of one full forward pass of the same batch of
+contexts, as scoring runs it).
 
 ``llm-jp-eval``: a 4-shot llm-jp-eval dataset of 100 samples (preprocessed
 layout, ``output_length`` 32) evaluated by ``ckptlens eval --tasks
 llm-jp-eval:DIR`` with this tree's code and with commit 00cce23's (``git
-archive``), whole commands, outputs compared.
+archive``), whole commands, ``--pairs`` times back to back, outputs compared.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,45 +57,56 @@ def main() -> None:
     parser.add_argument("--model", choices=["small", "86m"], default="small")
     parser.add_argument("--docs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--shots", choices=["random", "fixed"], default="random")
+    parser.add_argument("--pairs", type=int, default=1, help="back-to-back repeats of both whole commands")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ckptlens-generation-"))
     series = build_series(work / "series", args.model, 2)
     print(f"2 checkpoints of {args.model} ({n_params(series[0]) / 1e6:.1f}M parameters); work folder {work}; "
-          f"loadavg {Path('/proc/loadavg').read_text().split()[:3]}")
+          f"loadavg {loadavg()}")
     if args.mode == "lm-eval":
         lm_eval_bench(work, series, args)
     else:
         llm_jp_eval_bench(work, series, args)
-    print(f"loadavg after: {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(f"loadavg after: {loadavg()}")
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def lm_eval_bench(work: Path, series: list[Path], args) -> None:
-    include = write_gsm8k(work / "tasks", args.docs)
-    lm_eval = sum(timed([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
-                         f"pretrained={ckpt},dtype=float32", "--tasks", "gsm8k", "--include_path", str(include),
-                         "--batch_size", str(args.batch_size), "--device", "cpu", "--output_path",
-                         str(work / "lm_eval" / ckpt.name), "--log_samples"], f"lm_eval {ckpt.name}")
-                  for ckpt in series)
-    ours = timed([sys.executable, "-m", "ckptlens", "eval", str(work / "series"), "--tasks", "lm-eval:gsm8k",
-                  "--include-path", str(include), "--batch-size", str(args.batch_size), "--device", "cpu",
-                  "--store", str(work / "store")], "ckptlens eval")
-    same, total = compare_gsm8k(work, series)
-    print(f"generated texts equal to lm-eval's: {same} of {total}")
-    print(f"whole commands, 2 checkpoints: lm_eval x2 {lm_eval:.1f} s, ckptlens eval {ours:.1f} s, "
-          f"{lm_eval / ours:.2f}x")
+    include = write_gsm8k(work / "tasks", args.docs, args.shots)
+    ratios = []
+    for pair in range(args.pairs):
+        lm_eval = sum(timed([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
+                             f"pretrained={ckpt},dtype=float32", "--tasks", "gsm8k", "--include_path", str(include),
+                             "--batch_size", str(args.batch_size), "--device", "cpu", "--output_path",
+                             str(work / "lm_eval" / ckpt.name), "--log_samples"], f"lm_eval {ckpt.name}")
+                      for ckpt in series)
+        store = work / f"store{pair}"
+        ours = timed([sys.executable, "-m", "ckptlens", "eval", str(work / "series"), "--tasks", "lm-eval:gsm8k",
+                      "--include-path", str(include), "--batch-size", str(args.batch_size), "--device", "cpu",
+                      "--store", str(store)], "ckptlens eval")
+        same, total = compare_gsm8k(work, series, store)
+        ratios.append(lm_eval / ours)
+        print(f"pair {pair + 1}: lm_eval x2 {lm_eval:.1f} s, ckptlens eval {ours:.1f} s, {lm_eval / ours:.2f}x; "
+              f"generated texts equal to lm-eval's: {same} of {total}; loadavg {loadavg()}")
+    print(f"median ratio over {len(ratios)} pairs ({args.shots} shots): {statistics.median(ratios):.2f}x")
     throughput(series[0], include, args.batch_size)
 
 
-def write_gsm8k(folder: Path, n: int) -> Path:
-    """gsm8k's schema (question; answer with its reasoning and ``#### N``), long like gsm8k's, and an include YAML."""
+def write_gsm8k(folder: Path, n: int, shots: str = "random") -> Path:
+    """gsm8k's schema (question; answer with its reasoning and ``#### N``) and an include YAML; ``shots="fixed"``
+    makes every document's demonstrations the first five (``sampler: first_n``)."""
     import lm_eval.tasks
 
     folder.mkdir(parents=True)
     rng = random.Random(0)
 
     def doc(i: int) -> dict:
-        reasoning = " ".join(rng.choices(WORDS, k=60))
-        return {"question": " ".join(rng.choices(WORDS, k=40)) + " ?", "answer": f"{reasoning}\n#### {i % 97}"}
+        reasoning = " ".join(rng.choices(WORDS, k=25))
+        return {"question": " ".join(rng.choices(WORDS, k=15)) + " ?", "answer": f"{reasoning}\n#### {i % 97}"}
 
     files = {}
     for split, count in (("train", 10), ("test", n)):
@@ -96,14 +115,15 @@ def write_gsm8k(folder: Path, n: int) -> Path:
     original = Path(lm_eval.tasks.__file__).parent / "gsm8k" / "gsm8k.yaml"
     (folder / "gsm8k.yaml").write_text(
         f"include: {original}\ntask: gsm8k\ndataset_path: json\ndataset_name: null\ndataset_kwargs:\n  data_files:\n"
-        f"    train: {files['train']}\n    test: {files['test']}\n")
+        f"    train: {files['train']}\n    test: {files['test']}\n"
+        + ("fewshot_config:\n  sampler: first_n\n" if shots == "fixed" else ""))
     return folder
 
 
-def compare_gsm8k(work: Path, series: list[Path]) -> tuple[int, int]:
+def compare_gsm8k(work: Path, series: list[Path], store: Path) -> tuple[int, int]:
     from ckptlens.store import Store
 
-    records = {(r["checkpoint"], int(r["example_id"])): r["output"] for r in Store(work / "store").read().to_pylist()}
+    records = {(r["checkpoint"], int(r["example_id"])): r["output"] for r in Store(store).read().to_pylist()}
     same = total = 0
     for ckpt in series:
         path = next((work / "lm_eval" / ckpt.name).rglob("samples_gsm8k_*.jsonl"))
@@ -148,18 +168,23 @@ def llm_jp_eval_bench(work: Path, series: list[Path], args) -> None:
     subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
     command = ["-m", "ckptlens", "eval", str(work / "series"), "--tasks", f"llm-jp-eval:{data}", "--batch-size",
                str(args.batch_size), "--device", "cpu"]
-    before = timed([sys.executable, *command, "--store", str(work / "store_old")], f"ckptlens {OLD}",
-                   {"PYTHONPATH": str(old / "src")})
-    now = timed([sys.executable, *command, "--store", str(work / "store_new")], "ckptlens now",
-                {"PYTHONPATH": str(ROOT / "src")})
-    from ckptlens.store import Store
+    ratios = []
+    for pair in range(args.pairs):
+        stores = work / f"store_old{pair}", work / f"store_new{pair}"
+        before = timed([sys.executable, *command, "--store", str(stores[0])], f"ckptlens {OLD}",
+                       {"PYTHONPATH": str(old / "src")})
+        now = timed([sys.executable, *command, "--store", str(stores[1])], "ckptlens now",
+                    {"PYTHONPATH": str(ROOT / "src")})
+        from ckptlens.store import Store
 
-    outputs = [{(r["checkpoint"], r["example_id"]): r["output"] for r in Store(work / s).read().to_pylist()}
-               for s in ("store_old", "store_new")]
-    same = sum(outputs[0][k] == outputs[1].get(k) for k in outputs[0])
-    print(f"outputs equal to {OLD}'s: {same} of {len(outputs[0])}")
-    print(f"whole commands, 2 checkpoints, 100 samples 4-shot: {OLD} {before:.1f} s, now {now:.1f} s, "
-          f"{before / now:.2f}x")
+        outputs = [{(r["checkpoint"], r["example_id"]): r["output"] for r in Store(s).read().to_pylist()}
+                   for s in stores]
+        same = sum(outputs[0][k] == outputs[1].get(k) for k in outputs[0])
+        ratios.append(before / now)
+        print(f"pair {pair + 1}: {OLD} {before:.1f} s, now {now:.1f} s, {before / now:.2f}x; outputs equal to "
+              f"{OLD}'s: {same} of {len(outputs[0])}; loadavg {loadavg()}")
+    print(f"median ratio over {len(ratios)} pairs (100 samples, 4-shot, 2 checkpoints): "
+          f"{statistics.median(ratios):.2f}x")
 
 
 def write_llm_jp_eval(root: Path, n: int) -> Path:

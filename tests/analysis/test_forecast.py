@@ -68,6 +68,7 @@ def test_ladder_carries_the_siblings_shape():
     assert row["predicted"] == pytest.approx(target.scores[-1], abs=1e-9)
     rows = backtest(curves, sizes, 8000, ForecastConfig(), ["b-400m"])
     assert rows[0]["error"] == pytest.approx(0, abs=1e-9) and rows[0]["covered"]
+    assert rows[0]["identified"]  # the siblings, observed up to the target step, measured the gain
     summary = backtest_summary(rows)
     assert summary["mae"] == pytest.approx(0, abs=1e-7) and summary["mae_last_value"] > 5
 
@@ -132,3 +133,47 @@ def test_two_step_through_the_loss_where_it_beats_the_score_fit(tmp_path):
     assert abs(rows[0]["error"]) < abs(rows[0]["within_run"] - rows[0]["truth"]) / 2 and rows[0]["covered"]
     ahead = forecast_store(store, "emergent", 32000, ForecastConfig())
     assert ahead[0]["method"] == "two-step" and ahead[0]["predicted"] > rows[0]["truth"]
+
+
+SIGMOID_STEPS = np.arange(1, 49) * 10  # the full demo's checkpoints
+
+
+def sigmoid_curve(middle: int, seed: int, n: int = 500) -> Curve:
+    """A task that leaves chance (0.25) around step ``middle`` and levels off at 0.75: a logistic in log steps,
+    measured on ``n`` examples."""
+    p = 0.25 + 0.5 / (1 + np.exp(-(np.log(SIGMOID_STEPS) - np.log(middle)) / 0.25))
+    return curve(np.random.default_rng(seed).binomial(n, p) / n, steps=SIGMOID_STEPS, n=n)
+
+
+def test_a_curve_cut_before_its_bend_gets_an_interval_up_to_the_ceiling():
+    """Cut at chance (step 140) or halfway up (step 200), the points cannot say where the curve levels off: every
+    interval reaches 1, covers the final score, and says why."""
+    rows = [row for seed in range(20) for cut in (0.3, 200)
+            for row in backtest([sigmoid_curve(200, seed)], {}, cut, ForecastConfig())]
+    assert len(rows) == 40 and all(r["hi"] == 1.0 and r["covered"] and not r["identified"] for r in rows)
+    notes = [r["note"] for r in rows]
+    assert all(note.startswith("asymptote not identified: ") for note in notes)
+    assert any("has not bent by step 200" in note for note in notes)
+    summary = backtest_summary(rows)
+    assert summary["unidentified"] == 40 and summary["coverage"] == 1.0 and summary["coverage_identified"] is None
+
+
+def test_a_curve_cut_after_its_bend_keeps_a_narrow_interval():
+    """Levelled off by step 100 and cut at 240: the asymptote is identified and the interval stays a few points."""
+    rows = [backtest([sigmoid_curve(30, seed)], {}, 0.5, ForecastConfig())[0] for seed in range(40)]
+    assert all(r["identified"] and r["note"] is None and r["hi"] - r["lo"] < 0.1 for r in rows)
+    assert np.mean([r["covered"] for r in rows]) >= 0.75  # 90% nominal; the law misfits the S's foot a little
+    assert backtest_summary(rows)["unidentified"] == 0
+
+
+def test_a_task_at_chance_is_vouched_for_only_by_a_larger_sibling():
+    """At chance at the cut, the largest run may still emerge: smaller siblings that stayed at chance do not
+    narrow its interval; a larger one observed up to the target step does."""
+    flat = np.full(6, 0.25) + np.array([0.01, -0.01, 0.0, 0.01, 0.0, -0.01])
+    full = np.array([1000, 2000, 4000, 8000, 16000, 32000])
+    sizes = {"a-100m": 1e8, "b-400m": 4e8, "c-1.6b": 1.6e9}
+    runs = {run: curve(flat, steps=full, run=run, n=1000) for run in sizes}
+    for target, identified in (("c-1.6b", False), ("b-400m", True)):
+        row = backtest(list(runs.values()), sizes, 8000, ForecastConfig(), [target])[0]
+        assert row["method"] == "ladder" and row["identified"] is identified and row["covered"]
+        assert (row["hi"] == 1.0) is not identified and ("emergence" in row["note"]) is not identified

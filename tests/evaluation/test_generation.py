@@ -91,7 +91,7 @@ def test_cut_at_stop_uses_earliest_stop():
 
 
 def _shots(n: int) -> list[Example]:
-    """Examples behind one fixed few-shot prefix (more than _SharedPrefix.MIN_TOKENS tokens)."""
+    """Examples behind one fixed few-shot prefix (more than SharedPrefix.MIN_TOKENS tokens)."""
     prefix = "what is red ? blue . what is the cat ? a dog . what is one ? two . "
     return [Example(e.id, prefix + e.context, target="x") for e in _examples(n)]
 

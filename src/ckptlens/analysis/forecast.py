@@ -16,11 +16,23 @@ Intervals are normal, ``predicted ± z * sd``, with ``sd`` combining the method'
 leave-one-sibling-out error and the binomial noise of the run's last score; the within-run fit's delta-method
 error) and the binomial noise of one measurement at the target step.
 
+Those intervals assume the curve's form is known. When no sibling observed up to the target step vouches for it
+(for a task near chance at the cut, only one at least as large as the run does: an emergent task waits for
+scale, and a smaller model that stayed at chance says nothing of it), and the run's
+own points cannot say where the score saturates (``not_identified``: still near chance, where an emergent task
+sits until it jumps, or still rising with no bend in log steps), the interval reaches from the lower of its
+low end and the last value's up to 1, the point forecast stays the method's (the curve bending no more than its
+points show) but not below the median of the last 3 checkpoints, and the note says "asymptote not identified"
+and why.
+
 >>> steps = np.array([1000, 2000, 4000, 8000]); law = lambda s: 0.7 - 0.3 * (s / 1000) ** -0.5
 >>> curve = Curve("run", "task", "other", steps, np.full(4, np.nan), law(steps), chance=0.25, n_examples=5000)
 >>> row = forecast_curve(curve, 32000, [], {}, ForecastConfig())
 >>> row["method"], round(row["predicted"], 3), round(law(32000), 3), row["lo"] < row["predicted"] < row["hi"]
 ('within-run', 0.647, 0.647, True)
+>>> flat = replace(curve, scores=np.array([0.26, 0.25, 0.27, 0.26]))  # at chance: it may still jump
+>>> row = forecast_curve(flat, 32000, [], {}, ForecastConfig()); row["hi"], row["note"].split(":")[0]
+(1.0, 'asymptote not identified')
 """
 
 from __future__ import annotations
@@ -30,14 +42,17 @@ from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
+from scipy.stats import chi2
 
 from ckptlens.analysis.curves import Curve, imported_curves, matrix_curve, run_sizes, task_curves
 from ckptlens.analysis.forecast_fit import (
     EXTRAPOLATED_WEIGHT,
     SaturatingFit,
     binomial_sd,
+    ceiling_excess,
     fit_saturating,
     ladder_gain,
+    log_curvature_t,
     predict_saturating,
     size_weights,
 )
@@ -48,6 +63,8 @@ from ckptlens.store import Store
 from ckptlens.tasks.chance import near_chance
 
 MIN_ERROR = 0.05  # a sibling with less than 5% of its answers wrong at the cut says little about shedding errors
+LEVEL_POINTS = 3  # an unidentified curve is not forecast below the median of its last 3 checkpoints
+NOT_IDENTIFIED = "asymptote not identified"  # the note's words when the interval reaches the ceiling
 COLUMNS = ("run", "task", "metric", "step", "predicted", "lo", "hi", "method", "n_points", "note")
 
 
@@ -72,9 +89,9 @@ def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, co
     """One forecast row for ``curve`` at step ``at`` (see the module docstring); ``siblings`` are the other
     runs' curves of the same task, ``sizes`` maps runs to parameters (``curves.run_sizes``); ``loss`` the
     run's gold-loss curve and every run's, when records hold log-likelihoods (``forecast_loss``)."""
-    notes = []
+    notes, observed = [], []
     try:
-        predicted, sd, n_points, method = _score_only(curve, at, siblings, sizes, config)
+        predicted, sd, n_points, method, observed = _score_only(curve, at, siblings, sizes, config)
     except TooFewCheckpoints:
         found = None if loss is None else _two_step(curve, at, loss, config)
         if found is None:
@@ -82,30 +99,82 @@ def forecast_curve(curve: Curve, at: int, siblings: list[Curve], sizes: dict, co
         (predicted, sd, n_points), method = found, "two-step"
         notes.append("two-step: too few checkpoints for a score-only forecast")
     else:
-        if loss is not None and _two_step_wins(curve, siblings, sizes, config, loss, method):
-            predicted, sd, n_points = _two_step(curve, at, loss, config)
+        two = None if loss is None else _two_step(curve, at, loss, config)  # None: its sigmoid has no slope
+        if two is not None and _two_step_wins(curve, siblings, sizes, config, loss, method):
+            predicted, sd, n_points = two
             notes.append(f"two-step beat {method} on this run's own second half")
             method = "two-step"
-    noise_at = binomial_sd(predicted, curve.n_examples)
     if not curve.n_examples:
         notes.append("example count unknown: no binomial noise in the interval")
-    if near_chance(float(curve.scores[-1]), curve.chance, curve.n_examples):
+    vouched = method == "ladder" and _vouched(curve, observed, sizes)
+    unknown = None if vouched else not_identified(curve, config)
+    if unknown:
+        notes.append(unknown)
+        level = float(np.median(curve.scores[-LEVEL_POINTS:]))  # where the curve stands, robust to one checkpoint
+        predicted = max(predicted, level)  # a law fitted to an unbent curve can fall below it
+    elif near_chance(float(curve.scores[-1]), curve.chance, curve.n_examples):
         notes.append(f"near chance ({curve.chance:.3f}) at the last checkpoint")
-    half = _z(config.interval) * float(np.hypot(sd, noise_at))
+    lo, hi = _bounds(curve, predicted, sd, bool(unknown), config)
     return {
         "run": curve.run, "task": curve.task, "metric": config.metric or "acc", "step": int(at),
-        "predicted": float(np.clip(predicted, 0, 1)), "lo": float(np.clip(predicted - half, 0, 1)),
-        "hi": float(np.clip(predicted + half, 0, 1)), "method": method, "n_points": int(n_points),
-        "note": "; ".join(notes) or None,
+        "predicted": float(np.clip(predicted, 0, 1)), "lo": lo, "hi": hi, "method": method,
+        "n_points": int(n_points), "note": "; ".join(notes) or None,
     }
 
 
+def _bounds(curve: Curve, predicted: float, sd: float, unknown: bool, config: ForecastConfig) -> tuple[float, float]:
+    """``predicted ± z * sd`` with the binomial noise of one measurement at the target step; where the asymptote is
+    not identified, from the lower of that and the last value (two measurements' noise below it) up to 1."""
+    z = _z(config.interval)
+    half = z * float(np.hypot(sd, binomial_sd(predicted, curve.n_examples)))
+    lo, hi = predicted - half, predicted + half
+    if unknown:
+        last = float(curve.scores[-1])
+        lo, hi = min(lo, last - z * np.sqrt(2) * binomial_sd(last, curve.n_examples)), 1.0
+    return float(np.clip(lo, 0, 1)), float(np.clip(hi, 0, 1))
+
+
+def not_identified(curve: Curve, config: ForecastConfig) -> str | None:
+    """Why the run's own points cannot tell where its score saturates, None when they can.
+
+    Near chance at the last checkpoint, an emergent task looks like one that never learns until it jumps. A
+    curve that has not bent, because its points are not significantly concave in log steps (straight, or
+    speeding up as a task leaving chance does: ``log_curvature_t``) or because they do not rule out an asymptote
+    of 1 (the profile ``ceiling_excess``), may keep rising, or rise faster, after the cut. Both tests use the
+    normal / chi-square quantile of the interval.
+    """
+    step = int(curve.steps[-1])
+    if near_chance(float(curve.scores[-1]), curve.chance, curve.n_examples):
+        return (f"{NOT_IDENTIFIED}: near chance ({curve.chance:.3f}) at step {step}, and a task at chance can "
+                "jump later (emergence)")
+    fit = within_fit(curve, config)
+    if fit is None:
+        return f"{NOT_IDENTIFIED}: too few checkpoints by step {step} to see the curve bend"
+    x, y = fit_points(curve, config)
+    if log_curvature_t(x, y, binomial_sd(y[-1], curve.n_examples)) > -_z(config.interval):
+        return f"{NOT_IDENTIFIED}: the curve has not bent by step {step} (it is not slowing down in log steps)"
+    if ceiling_excess(fit, x, y) <= chi2.ppf(config.interval, 1):
+        return f"{NOT_IDENTIFIED}: the curve has not bent by step {step} (an asymptote of 1 fits its points as well)"
+    return None
+
+
 def _score_only(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: ForecastConfig):
-    """(prediction, sd, points, method): the ladder where a sibling is usable, else the within-run law."""
+    """(prediction, sd, points, method, observed): the ladder where a sibling is usable, else the within-run law;
+    ``observed``: the runs of the siblings the ladder used that were observed up to ``at`` (their gain measured,
+    not extrapolated)."""
     ladder = _ladder(curve, at, siblings, sizes, config) if siblings else None
     if ladder is not None:
-        return (*ladder, "ladder")
-    return (*_within(curve, at, config), "within-run")
+        return (*ladder[:3], "ladder", ladder[3])
+    return (*_within(curve, at, config), "within-run", [])
+
+
+def _vouched(curve: Curve, observed: list[str], sizes: dict) -> bool:
+    """Whether siblings observed up to the target step measured the gain the run's forecast rests on: any of
+    them, or for a task near chance at the cut, one at least as large as the run (sizes known)."""
+    if not near_chance(float(curve.scores[-1]), curve.chance, curve.n_examples):
+        return bool(observed)
+    own = sizes.get(curve.run)
+    return own is not None and any((sizes.get(run) or 0) >= own for run in observed)
 
 
 def _two_step(curve: Curve, at: int, loss: TaskLosses, config: ForecastConfig):
@@ -180,10 +249,10 @@ def _within(curve: Curve, at: int, config: ForecastConfig) -> tuple[float, float
 
 
 def _ladder(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: ForecastConfig):
-    """(prediction, sd, siblings used) from the share of their remaining errors the siblings shed, or None when
-    no sibling is usable."""
+    """(prediction, sd, siblings used, the runs of those that reach ``at``) from the share of their remaining
+    errors the siblings shed, or None when no sibling is usable."""
     cut = int(curve.steps[-1])
-    ratios, weights, used = [], [], []
+    ratios, weights, used, observed = [], [], [], []
     base = size_weights(sizes.get(curve.run), [sizes.get(s.run) for s in siblings])
     for sibling, weight in zip(siblings, base, strict=True):
         if weight <= 0 or sibling.steps[0] > cut or sibling.steps[-1] < cut:
@@ -199,6 +268,8 @@ def _ladder(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: F
         if error_now < MIN_ERROR:
             continue
         ratios.append(error_then / error_now)
+        if sibling.steps[-1] >= at:
+            observed.append(sibling.run)
         weights.append(weight)
         used.append(sizes.get(sibling.run))
     if not ratios:
@@ -208,7 +279,7 @@ def _ladder(curve: Curve, at: int, siblings: list[Curve], sizes: dict, config: F
         model_error = abs(1 - ratio) / 2
     error_now = 1 - float(curve.scores[-1])
     sd = float(np.hypot(error_now * model_error, ratio * binomial_sd(curve.scores[-1], curve.n_examples)))
-    return 1 - error_now * ratio, sd, len(ratios)
+    return 1 - error_now * ratio, sd, len(ratios), observed
 
 
 def _at(curve: Curve, step: int) -> float:
@@ -297,6 +368,16 @@ def planned_last_step(store: Store, run: str) -> int | None:
     return int(planned) if planned else None
 
 
+def forecast_horizon(store: Store, run: str, last: int) -> int | None:
+    """The step a run's forecast looks to: its planned last step when known and still ahead, twice its last
+    stored step when no plan is recorded, None when the run has reached its plan (its final scores are stored:
+    there is nothing left to forecast, only the backtest to show)."""
+    planned = planned_last_step(store, run)
+    if planned is None:
+        return 2 * last
+    return planned if planned > last else None
+
+
 def matrix_inputs(store: Store, matrices: dict, config: ForecastConfig) -> tuple[list[Curve], dict, dict]:
     """(curves, sizes, losses) from matrices already read (the report's single read of the store) and the
     store's imported task-level results: the base runs' record curves win over imported ones, as in
@@ -330,8 +411,9 @@ def backtest(curves: list[Curve], sizes: dict, cut: float, config: ForecastConfi
     """Per (run, task): keep the checkpoints up to the cut, forecast the last one, compare.
 
     Siblings keep their whole curves; ``losses`` (``store_losses``) enables the two-step method. Rows add
-    ``truth``, ``error`` (predicted - truth), ``covered``, the last-value and within-run baselines, and
-    ``above_chance`` (the truth is not near chance).
+    ``truth``, ``error`` (predicted - truth), ``covered``, the last-value and within-run baselines,
+    ``above_chance`` (the truth is not near chance) and ``identified`` (False: the interval reaches the ceiling
+    because the points at the cut do not identify the asymptote, ``not_identified``).
     """
     rows = []
     for curve in curves:
@@ -344,13 +426,19 @@ def backtest(curves: list[Curve], sizes: dict, cut: float, config: ForecastConfi
     return rows
 
 
+def curve_until(curve: Curve, step: int) -> Curve:
+    """The curve's checkpoints up to ``step`` (a backtest's view of the run at its cut)."""
+    keep = curve.steps <= step
+    return replace(curve, steps=curve.steps[keep], tokens=curve.tokens[keep], scores=curve.scores[keep])
+
+
 def _backtest_row(curve: Curve, curves: list[Curve], sizes: dict, cut: int, config: ForecastConfig,
                   loss: TaskLosses | None) -> dict | None:
     target, truth = int(curve.steps[-1]), float(curve.scores[-1])
     keep = curve.steps <= cut
     if not keep.any() or cut >= target:
         return None
-    early = replace(curve, steps=curve.steps[keep], tokens=curve.tokens[keep], scores=curve.scores[keep])
+    early = curve_until(curve, cut)
     try:
         row = forecast_curve(early, target, siblings_of(curve, curves, config.ladder), sizes, config, loss)
     except TooFewCheckpoints as err:
@@ -363,6 +451,7 @@ def _backtest_row(curve: Curve, curves: list[Curve], sizes: dict, cut: int, conf
         "covered": None if predicted is None else bool(row["lo"] <= truth <= row["hi"]),
         "last_value": float(early.scores[-1]), "within_run": None if within is None else within[0],
         "above_chance": not near_chance(truth, curve.chance, curve.n_examples),
+        "identified": None if predicted is None else NOT_IDENTIFIED not in (row["note"] or ""),
     }
 
 
@@ -370,10 +459,12 @@ def backtest_summary(rows: list[dict]) -> dict:
     """MAE (points, over pairs above chance) of the forecast and both baselines, and the interval coverage.
 
     ``mae_within`` and ``mae_on_within_pairs`` are over the pairs the within-run fit can forecast, so their
-    ratio compares like with like.
+    ratio compares like with like. ``unidentified`` counts the pairs whose interval was widened to the ceiling
+    (their asymptote not identified at the cut); ``coverage_identified`` and ``mae_identified`` are over the others.
     """
     scored = [r for r in rows if r["above_chance"] and r["predicted"] is not None]
     both = [r for r in scored if r["within_run"] is not None]
+    known = [r for r in scored if r["identified"]]
 
     def mae(values):
         return float(100 * np.mean(np.abs(values))) if len(values) else None
@@ -385,6 +476,8 @@ def backtest_summary(rows: list[dict]) -> dict:
         "within_pairs": len(both), "mae_within": mae([r["within_run"] - r["truth"] for r in both]),
         "mae_on_within_pairs": mae([r["error"] for r in both]),
         "methods": sorted({r["method"] for r in scored}),
+        "unidentified": len(scored) - len(known), "mae_identified": mae([r["error"] for r in known]),
+        "coverage_identified": float(np.mean([r["covered"] for r in known])) if known else None,
     }
 
 

@@ -7,6 +7,12 @@ Pure functions of arrays. ``analysis.forecast`` turns them into forecasts, inter
   squares; a Huber reweighting keeps one noisy checkpoint from bending the curve.
 - ``predict_saturating``: the prediction and its standard error by the delta method (the fit's covariance
   from its Jacobian, the noise variance being the larger of the binomial one and the residuals').
+- ``ceiling_excess``: a profile of the asymptote at its ceiling: how much worse the law fits with ``A`` pinned
+  at 1, in units of the noise variance. Below the chi-square quantile of the interval, the points do not bound
+  the asymptote: the curve has not bent yet.
+- ``log_curvature_t``: the t statistic of the curvature of the points in log steps. The law is concave there
+  (it slows down); points that are not significantly concave (straight, or speeding up as an emergent task
+  leaving chance does) have not shown their bend.
 - ``ladder_gain``: the gain from the cut to the target step, as a kernel-weighted mean of the siblings'
   gains over the same stretch of training (weights fall with the distance in log model size), with a
   leave-one-sibling-out error as its model uncertainty.
@@ -96,6 +102,48 @@ def _profile(u: np.ndarray, y: np.ndarray, w: np.ndarray, bounds: tuple[float, f
     sse = (w * (y - (clipped[:, None] - B[:, None] * basis)) ** 2).sum(1)
     best = int(np.argmin(sse))
     return float(clipped[best]), float(B[best]), float(EXPONENTS[best])
+
+
+def ceiling_excess(fit: SaturatingFit, x, y, ceiling: float = 1.0) -> float:
+    """(SSE with the asymptote pinned at ``ceiling`` - SSE of ``fit``) / noise variance, both weighted alike.
+
+    The profile statistic of ``A = ceiling``: compared with a chi-square quantile with one degree of freedom, it
+    says whether the points rule that asymptote out. A curve still rising straight in log steps does not:
+
+    >>> x = np.arange(1.0, 11); straight = 0.3 + 0.05 * np.log(x); bent = 0.7 - 0.4 * x ** -1.0
+    >>> fit_s, fit_b = (fit_saturating(x, y, 0.25, 0.01) for y in (straight, bent))
+    >>> round(ceiling_excess(fit_s, x, straight), 1), ceiling_excess(fit_b, x, bent) > 20
+    (0.0, True)
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    u = x / fit.x_ref
+    scale = max(fit.noise_sd, 1e-3)
+    resid = np.abs(y - fit(x)) / scale
+    w = np.where(resid <= HUBER, 1.0, HUBER / np.maximum(resid, 1e-12))  # the fit's own Huber weights
+    basis = u[None, :] ** -EXPONENTS[:, None]
+    B = (w * basis * (ceiling - y)).sum(1) / np.maximum((w * basis**2).sum(1), 1e-15)
+    pinned = float((w * (y - (ceiling - B[:, None] * basis)) ** 2).sum(1).min())
+    free = float(np.sum(w * (y - fit(x)) ** 2))
+    return max(pinned - free, 0.0) / scale**2
+
+
+def log_curvature_t(x, y, noise_sd: float) -> float:
+    """t statistic of the quadratic term of ``y`` against ``log x`` (negative: concave, the curve slowing down).
+
+    The noise is the larger of ``noise_sd`` and the quadratic's residual standard deviation.
+
+    >>> x = np.arange(1.0, 11)
+    >>> log_curvature_t(x, 0.7 - 0.4 / x, 0.01) < -5, abs(log_curvature_t(x, 0.3 + 0.05 * np.log(x), 0.01)) < 1e-6
+    (True, True)
+    """
+    logs = np.log(np.asarray(x, dtype=float))
+    design = np.stack([np.ones_like(logs), logs, logs**2], axis=1)
+    coef, *_ = np.linalg.lstsq(design, np.asarray(y, dtype=float), rcond=None)
+    resid = np.asarray(y, dtype=float) - design @ coef
+    dof = len(logs) - 3
+    sigma = max(noise_sd, float(np.sqrt(resid @ resid / dof)) if dof > 0 else 0.0, 1e-6)
+    var = sigma**2 * np.linalg.pinv(design.T @ design)[2, 2]
+    return float(coef[2] / np.sqrt(var)) if var > 0 else 0.0
 
 
 def _jacobian(u: np.ndarray, B: float, c: float) -> np.ndarray:

@@ -15,6 +15,10 @@ estimated from the config:
 - the float32 logits of every kept position (at most every token).
 
 It is an estimate, not a guarantee: pass ``--batch-tokens`` to set it.
+
+Generation has its own default (``generation_batch_tokens``): a decode step runs one token per row, so the CPU
+pass size does not apply (it would make every long-context batch a single row); on CUDA the budget is the memory
+its KV cache takes, without room for a per-row past (a shared prefix is kept once).
 """
 
 from __future__ import annotations
@@ -39,7 +43,15 @@ def device_batch_tokens(model: PreTrainedModel) -> int | None:
     return max(1, min(MAX_BATCH_TOKENS, int(MEMORY_FRACTION * free / bytes_per_token(model))))
 
 
-def bytes_per_token(model: PreTrainedModel) -> int:
+def generation_batch_tokens(model: PreTrainedModel) -> int | None:
+    """A generation batch's budget, rows x (context + new tokens): none on CPU, from the free memory on CUDA."""
+    if model.device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(model.device)
+    return max(1, int(MEMORY_FRACTION * free / bytes_per_token(model, past_per_token=0)))
+
+
+def bytes_per_token(model: PreTrainedModel, past_per_token: int = PAST_PER_TOKEN) -> int:
     """Estimated peak bytes one row token costs in a pass (KV with its past, activations, logits)."""
     config = model.config.get_text_config()
     width = config.hidden_size
@@ -47,5 +59,5 @@ def bytes_per_token(model: PreTrainedModel) -> int:
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     head_dim = getattr(config, "head_dim", None) or width // heads
     element = torch.finfo(model.dtype).bits // 8
-    kv = 2 * config.num_hidden_layers * kv_heads * head_dim * element * (1 + PAST_PER_TOKEN)
+    kv = 2 * config.num_hidden_layers * kv_heads * head_dim * element * (1 + past_per_token)
     return kv + ACTIVATION_WIDTHS * width * element + 4 * config.vocab_size

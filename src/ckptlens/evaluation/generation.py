@@ -17,14 +17,15 @@ inner whitespace count), scored by the task's metrics from
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
-from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.scoring import boundary_token, max_positions
+from ckptlens.evaluation.shared_prefix import SharedPrefix, row_attention_on
 from ckptlens.evaluation.tree_batch import PAD_ID, cache_argument, supports_logits_to_keep
 from ckptlens.tasks.metrics import ANSWER_RULES, score_examples
 from ckptlens.tasks.task import Example, Task
@@ -64,12 +65,13 @@ def generate_greedy(
     outputs = [""] * len(examples)
     decoder = _Decoder(tokenizer, tuple(stop))
     with torch.inference_mode():
-        prefix = _SharedPrefix.of(model, contexts)
-        for chunk in _batches(order, contexts, max_new_tokens, batch_size, batch_tokens):
-            rows = [contexts[i][prefix.length :] for i in chunk]
-            texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens)
-            for i, text in zip(chunk, texts, strict=True):
-                outputs[i] = text
+        prefix = SharedPrefix.of(model, contexts)
+        with row_attention_on(model) if prefix.in_place(model) else nullcontext():
+            for chunk in _batches(order, contexts, max_new_tokens, batch_size, batch_tokens):
+                rows = [contexts[i][prefix.length :] for i in chunk]
+                texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens)
+                for i, text in zip(chunk, texts, strict=True):
+                    outputs[i] = text
     return outputs
 
 
@@ -143,49 +145,6 @@ def _check_lengths(examples: Sequence[Example], contexts, max_new_tokens: int, l
             )
 
 
-class _SharedPrefix:
-    """The token prefix every context shares (a task's fixed few-shot demonstrations), run once per call.
-
-    Each batch starts from a copy of its cache, repeated per row; a row's own tokens follow it, so its keys,
-    values and positions are those of its whole context.
-    """
-
-    MIN_TOKENS = 8  # shorter prefixes are not worth a separate pass
-
-    def __init__(self, length: int, cache: DynamicCache | None):
-        self.length, self.cache = length, cache
-
-    @classmethod
-    def of(cls, model, contexts: list[list[int]]) -> _SharedPrefix:
-        length = _common_length(contexts)
-        length = min(length, min(len(c) for c in contexts) - 1) if contexts else 0  # every row keeps one token
-        if length < cls.MIN_TOKENS:
-            return cls(0, None)
-        cache = DynamicCache(config=model.config)
-        ids = torch.tensor([contexts[0][:length]], device=model.device)
-        options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
-        model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **options)
-        return cls(length, cache)
-
-    def for_rows(self, model, n: int) -> DynamicCache:
-        if self.cache is None:
-            return DynamicCache(config=model.config)
-        cache = copy.deepcopy(self.cache)
-        cache.batch_repeat_interleave(n)
-        return cache
-
-
-def _common_length(contexts: list[list[int]]) -> int:
-    if not contexts:
-        return 0
-    first, n = contexts[0], min(len(c) for c in contexts)
-    for other in contexts[1:]:
-        n = next((k for k in range(n) if other[k] != first[k]), n)
-        if n == 0:
-            break
-    return n
-
-
 class _Decoder:
     """Each row's text, checked for stop sequences on its newly decoded tokens only.
 
@@ -222,17 +181,22 @@ def _left_padded(contexts: list[list[int]], device: torch.device) -> tuple[torch
     return ids.to(device), mask.to(device)
 
 
-def _generate_batch(model, decoder: _Decoder, prefix: _SharedPrefix, rows: list[list[int]],
+def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[list[int]],
                     max_new_tokens: int) -> list[str]:
     """Greedy decoding of one batch after the shared prefix; a finished row leaves the batch and its cache."""
     ids, mask = _left_padded(rows, model.device)
     positions = (prefix.length + mask.cumsum(-1) - 1).clamp(min=prefix.length)
-    mask = torch.cat([mask.new_ones((len(rows), prefix.length)), mask], dim=-1)
-    cache = prefix.for_rows(model, len(rows))
+    if prefix.in_place(model):  # the mask covers the rows' own tokens; the prefix is in the cache, once
+        cache = prefix.row_cache(model, mask, ids.shape[1] + max_new_tokens)
+        extra = {"row_cache": cache}
+    else:
+        mask = torch.cat([mask.new_ones((len(rows), prefix.length)), mask], dim=-1)
+        cache, extra = prefix.plain_cache(model, len(rows)), {}
     generated: list[list[int]] = [[] for _ in rows]
     texts: list[str | None] = [None] * len(rows)
     live = list(range(len(rows)))  # the rows still in the batch, in batch order
-    options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
+    options = {cache_argument(model): cache, **extra,
+               **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
     for _ in range(max_new_tokens):
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **options).logits
         next_ids = logits[:, -1, :].argmax(-1)

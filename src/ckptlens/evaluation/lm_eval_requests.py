@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.budget import device_batch_tokens, generation_batch_tokens
 from ckptlens.evaluation.generation import generate_greedy
 from ckptlens.evaluation.perplexity import text_loss
 from ckptlens.evaluation.scoring import score_multiple_choice
@@ -52,7 +53,8 @@ def evaluate_lm_eval_task(
 ) -> list[dict]:
     """One record row per document of ``task`` (an lm-eval task), without run/checkpoint keys or prompt hash.
 
-    ``batch_tokens`` caps the tokens of one log-likelihood pass, as for ckptlens's own tasks (None: no cap).
+    ``batch_tokens`` caps the tokens of one log-likelihood pass and of one generation batch, as for ckptlens's own
+    tasks (None: the device's budgets, ``evaluation.budget``).
     """
     source: LmEvalTask = task.lm_eval
     doc_ids = [int(e.id) for e in task.examples]
@@ -61,8 +63,9 @@ def evaluate_lm_eval_task(
     by_type: dict[str, list] = defaultdict(list)
     for request in requests:
         by_type[request.request_type].append(request)
-    tokens = _loglikelihood(model, tokenizer, by_type["loglikelihood"], batch_size, batch_tokens)
-    _generate(model, tokenizer, by_type["generate_until"], batch_size, batch_tokens)
+    tokens = _loglikelihood(model, tokenizer, by_type["loglikelihood"], batch_size,
+                            batch_tokens or device_batch_tokens(model))
+    _generate(model, tokenizer, by_type["generate_until"], batch_size, batch_tokens or generation_batch_tokens(model))
     tokens.update(_rolling(model, tokenizer, by_type["loglikelihood_rolling"], batch_size))
     for ensemble in getattr(source.task, "_filters", ()):
         ensemble.apply(requests)

@@ -17,7 +17,7 @@ import hashlib
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ckptlens.evaluation.budget import device_batch_tokens
+from ckptlens.evaluation.budget import device_batch_tokens, generation_batch_tokens
 from ckptlens.evaluation.context_states import ContextStates, context_tokens
 from ckptlens.evaluation.generation import generate_greedy, generation_rows
 from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
@@ -40,11 +40,12 @@ def evaluate_task(
     """One record row per example of ``task`` (without run/checkpoint keys), in example order; ``states``, when
     given (not for perplexity), collects the hidden states of each example's context.
 
-    ``batch_tokens`` None picks the device's budget (``device_batch_tokens``: 2048 on CPU, free memory on CUDA).
+    ``batch_tokens`` None picks the device's budget (``evaluation.budget``: for scoring passes 2048 tokens on CPU,
+    for generation none on CPU; from the free memory on CUDA).
     """
     dtype = str(model.dtype).removeprefix("torch.")
     if task.lm_eval is not None:
-        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size, batch_tokens or device_batch_tokens(model))
+        rows = evaluate_lm_eval_task(model, tokenizer, task, batch_size, batch_tokens)
     elif task.kind == "multiple_choice":
         encoded = (encodings or Encodings()).get(tokenizer, task.name, task.examples)
         batching = Batching(batch_size, batch_tokens or device_batch_tokens(model))
@@ -55,7 +56,7 @@ def evaluate_task(
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size,
-                                  batch_tokens=batch_tokens)
+                                  batch_tokens=batch_tokens or generation_batch_tokens(model))
         rows = generation_rows(task, task.examples, outputs)
     if states is not None and (task.lm_eval is not None or task.kind != "multiple_choice"):
         limit = max_positions(model)  # a longer prompt keeps its last tokens, as generation and lm-eval truncate

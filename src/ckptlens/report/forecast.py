@@ -10,13 +10,15 @@ from rich.table import Table
 
 from ckptlens.analysis.curves import Curve
 from ckptlens.analysis.forecast import (
+    NOT_IDENTIFIED,
     ForecastConfig,
     TooFewCheckpoints,
     backtest,
     backtest_summary,
+    curve_until,
     forecast_curve,
+    forecast_horizon,
     matrix_inputs,
-    planned_last_step,
     siblings_of,
     store_curves,
     store_losses,
@@ -71,13 +73,25 @@ def summary_line(summary: dict) -> str:
         return "n/a" if value is None else f"{value:.2f}"
 
     return (f"{summary['pairs']} (run, task) pairs above chance: MAE {pts(summary['mae'])} points "
-            f"({', '.join(summary['methods'])}), coverage {summary['coverage']:.0%}; last value "
-            f"{pts(summary['mae_last_value'])}; within-run fit {pts(summary['mae_within'])} vs this forecast "
-            f"{pts(summary['mae_on_within_pairs'])} on the {summary['within_pairs']} pairs it can fit")
+            f"({', '.join(summary['methods'])}), coverage {summary['coverage']:.0%}{_unidentified(summary)}; "
+            f"last value {pts(summary['mae_last_value'])}; within-run fit {pts(summary['mae_within'])} vs this "
+            f"forecast {pts(summary['mae_on_within_pairs'])} on the {summary['within_pairs']} pairs it can fit")
+
+
+def _unidentified(summary: dict) -> str:
+    """How many intervals reach the ceiling because the asymptote was not identified, and the rest's figures."""
+    count = summary["unidentified"]
+    if not count:
+        return ""
+    rest = summary["pairs"] - count
+    known = (f"; on the other {rest}: MAE {summary['mae_identified']:.2f}, coverage "
+             f"{summary['coverage_identified']:.0%}") if rest else ""
+    return f" ({count} of {summary['pairs']} asymptote(s) not identified at the cut: interval up to 1{known})"
 
 
 def forecast_section(page: Page, data: ReportData) -> None:
-    """Per base run: the forecast to its planned end (or twice its last step), the backtest, the health flags."""
+    """Per base run: the forecast to its planned end (or twice its last step; a run that reached its planned end
+    shows the forecast of it from its first 30% instead), the backtest, the health flags."""
     config = ForecastConfig(metric=data.config.stability.metric)
     curves, sizes, losses = matrix_inputs(data.store, data.matrices, config)
     if not curves:
@@ -90,11 +104,42 @@ def forecast_section(page: Page, data: ReportData) -> None:
 
 def _run_part(section, data: ReportData, run: str, inputs: tuple, config: ForecastConfig) -> None:
     curves, sizes, losses = inputs
+    last = max(int(c.steps[-1]) for c in curves if c.run == run)
+    horizon = forecast_horizon(data.store, run, last)
+    if horizon is None:
+        _finished_part(section, data, run, last, inputs, config)
+    else:
+        _ahead_part(section, data, run, horizon, inputs, config)
+        _backtest_part(section, backtest(curves, sizes, BACKTEST_CUT, config, [run], losses))
+    flags = run_health(run, curves, data.matrices)
+    if flags:
+        section.table(("task", "step", "drop", "p_value", "test"), flags)
+    else:
+        section.text("Health: no checkpoint drops below the run's trend by more than its noise.")
+
+
+def _finished_part(section, data: ReportData, run: str, last: int, inputs: tuple, config: ForecastConfig) -> None:
+    """A run at its planned last step: its final scores are stored, so show how well its first 30% foresaw them."""
+    curves, sizes, losses = inputs
+    rows = backtest(curves, sizes, BACKTEST_CUT, config, [run], losses)
+    section.heading(f"{run}: reached its planned last step {last}; its final scores forecast from its first "
+                    f"{BACKTEST_CUT:.0%}", level=3)
+    own = {c.task: c for c in curves if c.run == run}
+    drawn = sorted((r for r in rows if r["predicted"] is not None),
+                   key=lambda r: -(r["truth"] - (own[r["task"]].chance or 0)))
+    for r in drawn[:MAX_FIGURES]:
+        curve = own[r["task"]]
+        path = _figure(curve_until(curve, r["cut_step"]), last, inputs, config,
+                       data.figures / f"forecast-{run}-{curve.task}.png", later=curve)
+        section.figure(path, f"{run} {curve.task}: scores up to step {r['cut_step']}, the forecast band from there to "
+                             f"step {last}, and the scores observed after the cut")
+    section.table(("task", "cut_step", "truth", "predicted", "lo", "hi", "covered", "method", "note"), rows)
+    _backtest_part(section, rows)
+
+
+def _ahead_part(section, data: ReportData, run: str, horizon: int, inputs: tuple, config: ForecastConfig) -> None:
+    curves, sizes, losses = inputs
     own = [c for c in curves if c.run == run]
-    last = max(int(c.steps[-1]) for c in own)
-    horizon = planned_last_step(data.store, run) or 2 * last
-    if horizon <= last:
-        horizon = 2 * last
     rows, drawn = [], []
     for curve in own:
         try:
@@ -110,17 +155,9 @@ def _run_part(section, data: ReportData, run: str, inputs: tuple, config: Foreca
         path = _figure(curve, horizon, inputs, config, data.figures / f"forecast-{run}-{curve.task}.png")
         section.figure(path, f"{run} {curve.task}: observed scores, fitted path and forecast band to step {horizon}")
     section.table(("task", "predicted", "lo", "hi", "method", "n_points", "note"), rows)
-    _backtest_part(section, run, inputs, config)
-    flags = run_health(run, curves, data.matrices)
-    if flags:
-        section.table(("task", "step", "drop", "p_value", "test"), flags)
-    else:
-        section.text("Health: no checkpoint drops below the run's trend by more than its noise.")
 
 
-def _backtest_part(section, run: str, inputs: tuple, config: ForecastConfig) -> None:
-    curves, sizes, losses = inputs
-    rows = backtest(curves, sizes, BACKTEST_CUT, config, [run], losses)
+def _backtest_part(section, rows: list[dict]) -> None:
     if not rows:
         return
     summary = backtest_summary(rows)
@@ -130,7 +167,10 @@ def _backtest_part(section, run: str, inputs: tuple, config: ForecastConfig) -> 
                  + summary_line(summary) + why)
 
 
-def _figure(curve: Curve, horizon: int, inputs: tuple, config: ForecastConfig, path: Path) -> Path:
+def _figure(curve: Curve, horizon: int, inputs: tuple, config: ForecastConfig, path: Path,
+            later: Curve | None = None) -> Path:
+    """``curve``'s points, fitted law and forecast band to ``horizon``; ``later``: the whole run, whose points
+    after ``curve``'s last are drawn hollow (a backtest's truth)."""
     curves, sizes, losses = inputs
     siblings = siblings_of(curve, curves, config.ladder)
     grid = np.unique(np.geomspace(curve.steps[-1] + 1, horizon, PATH_POINTS).astype(int))
@@ -140,6 +180,10 @@ def _figure(curve: Curve, horizon: int, inputs: tuple, config: ForecastConfig, p
     for sibling in siblings:
         ax.plot(sibling.steps, sibling.scores, color="grey", alpha=0.25, lw=1)
     ax.plot(curve.steps, curve.scores, "o", ms=3, color="C0", label="observed")
+    if later is not None:
+        after = later.steps > curve.steps[-1]
+        ax.plot(later.steps[after], later.scores[after], "o", ms=3, mfc="none", color="C0",
+                label="observed after the cut")
     ax.plot([curve.steps[-1], *grid], [curve.scores[-1], *(r["predicted"] for r in path_rows)], color="C1",
             label=f"forecast ({path_rows[-1]['method']})")
     ax.fill_between(grid, [r["lo"] for r in path_rows], [r["hi"] for r in path_rows], color="C1", alpha=0.2,
@@ -174,8 +218,9 @@ def watch_lines(store, run: str, step: int, metric: str | None = None) -> list[s
     if not own:
         return lines
     last = max(int(c.steps[-1]) for c in own)
-    planned = planned_last_step(store, run)
-    horizon = planned if planned and planned > last else 2 * last
+    horizon = forecast_horizon(store, run, last)
+    if horizon is None:
+        return [*lines, f"forecast: {run} reached its planned last step {last}; its final scores are stored"]
     parts, losses = [], store_losses(store, curves, config)
     for curve in own:
         try:
@@ -183,7 +228,8 @@ def watch_lines(store, run: str, step: int, metric: str | None = None) -> list[s
                                task_losses(curve, losses))
         except TooFewCheckpoints:
             continue
-        parts.append(f"{curve.task} {r['predicted']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]")
+        unknown = " (asymptote not identified)" if NOT_IDENTIFIED in (r["note"] or "") else ""
+        parts.append(f"{curve.task} {r['predicted']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]{unknown}")
     waiting = len(own) - len(parts)
     if parts or waiting:
         more = f" ({waiting} task(s) wait for {config.min_points} checkpoints)" if waiting else ""
