@@ -137,7 +137,8 @@ def read_states(store: Store, run: str, task: str) -> States:
         raise CkptlensError(f"the representations of {run}/{task} were stored with different settings ({described}); "
                             "record them again with one setting")
     parts.sort(key=lambda p: int(p.steps[0]))
-    ids = [i for i in parts[0].example_ids if all(i in set(p.example_ids) for p in parts[1:])]
+    common = set.intersection(*(set(p.example_ids) for p in parts))
+    ids = [i for i in parts[0].example_ids if i in common]
     rows = [[{e: k for k, e in enumerate(p.example_ids)}[i] for i in ids] for p in parts]
     return States(np.array([int(p.steps[0]) for p in parts]), np.array(ids), parts[0].layers,
                   np.stack([p.mean[:, r] for p, r in zip(parts, rows, strict=True)]),
