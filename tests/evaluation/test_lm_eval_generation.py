@@ -34,3 +34,21 @@ def test_a_context_longer_than_lm_evals_room_is_cut_on_the_left_as_lm_eval_cuts_
     rows = evaluate_task(model, tokenizer, task, batch_size=2)
     assert {r["example_id"]: r["output"] for r in rows} == expected
     assert any(len(tokenizer(text)["input_ids"]) > 20 for text in expected.values())  # long generations
+
+
+def test_generation_on_cpu_is_not_cut_to_scorings_pass_size(tiny_series, long_include, monkeypatch):
+    """Scoring's CPU budget (2,048 tokens a pass) would make rows of 1,000-token contexts one per batch."""
+    from ckptlens.evaluation import lm_eval_requests
+    from ckptlens.evaluation.budget import CPU_BATCH_TOKENS, bytes_per_token, generation_batch_tokens
+
+    model, tokenizer = load_model(tiny_series / "step000010", device="cpu")
+    budgets = []
+    real = lm_eval_requests.generate_greedy
+    monkeypatch.setattr(lm_eval_requests, "generate_greedy",
+                        lambda *args, batch_tokens, **kw: budgets.append(batch_tokens) or real(*args, **kw))
+    (task,) = build_lm_eval_tasks(["gsm8k_long"], LmEvalOptions(long_include, limit=1))
+    evaluate_task(model, tokenizer, task, batch_size=2)
+    evaluate_task(model, tokenizer, task, batch_size=2, batch_tokens=CPU_BATCH_TOKENS)
+    assert budgets == [None, CPU_BATCH_TOKENS]  # no cap unless asked for
+    assert generation_batch_tokens(model) is None
+    assert bytes_per_token(model, past_per_token=0) < bytes_per_token(model)  # CUDA: no room for a per-row past

@@ -1,11 +1,12 @@
 """Generation tasks: batched greedy decoding and the reference-based scores.
 
-Decoding is a hand-rolled greedy loop over a KV cache: the token prefix all
-contexts share (fixed few-shot demonstrations) runs once and each batch starts
-from its cache; the rest of each context is left-padded with an attention mask
-and explicit position ids, so a row's tokens and positions are the same
-whatever else shares its batch, and the output does not depend on
-``batch_size``. A row stops at end-of-text or when its newly decoded tokens
+Decoding is a hand-rolled greedy loop over a KV cache
+(:mod:`ckptlens.evaluation.shared_prefix`): the token prefix all contexts share
+(fixed few-shot demonstrations) runs once and is kept once; each row's own keys
+and values are written in place. The rest of each context is left-padded, with
+its real tokens marked and explicit position ids, so a row's tokens and
+positions are the same whatever else shares its batch, and the output does not
+depend on ``batch_size``. A row stops at end-of-text or when its newly decoded tokens
 complete a stop sequence, and then leaves the batch (its cache rows too); the
 batch stops when every row has.
 
@@ -25,7 +26,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.scoring import boundary_token, max_positions
-from ckptlens.evaluation.shared_prefix import SharedPrefix, row_attention_on
+from ckptlens.evaluation.shared_prefix import SharedPrefix, rows_attending
 from ckptlens.evaluation.tree_batch import PAD_ID, cache_argument, supports_logits_to_keep
 from ckptlens.tasks.metrics import ANSWER_RULES, score_examples
 from ckptlens.tasks.task import Example, Task
@@ -66,12 +67,11 @@ def generate_greedy(
     decoder = _Decoder(tokenizer, tuple(stop))
     with torch.inference_mode():
         prefix = SharedPrefix.of(model, contexts)
-        with row_attention_on(model) if prefix.in_place(model) else nullcontext():
-            for chunk in _batches(order, contexts, max_new_tokens, batch_size, batch_tokens):
-                rows = [contexts[i][prefix.length :] for i in chunk]
-                texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens)
-                for i, text in zip(chunk, texts, strict=True):
-                    outputs[i] = text
+        for chunk in _batches(order, contexts, max_new_tokens, batch_size, batch_tokens):
+            rows = [contexts[i][prefix.length :] for i in chunk]
+            texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens)
+            for i, text in zip(chunk, texts, strict=True):
+                outputs[i] = text
     return outputs
 
 
@@ -186,17 +186,24 @@ def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[l
     """Greedy decoding of one batch after the shared prefix; a finished row leaves the batch and its cache."""
     ids, mask = _left_padded(rows, model.device)
     positions = (prefix.length + mask.cumsum(-1) - 1).clamp(min=prefix.length)
-    if prefix.in_place(model):  # the mask covers the rows' own tokens; the prefix is in the cache, once
+    if prefix.in_place(model):  # the cache holds the prefix once and knows which of the rows' tokens are real
         cache = prefix.row_cache(model, mask, ids.shape[1] + max_new_tokens)
-        extra = {"row_cache": cache}
+        mask, attending = None, rows_attending(model, cache)
     else:
         mask = torch.cat([mask.new_ones((len(rows), prefix.length)), mask], dim=-1)
-        cache, extra = prefix.plain_cache(model, len(rows)), {}
-    generated: list[list[int]] = [[] for _ in rows]
-    texts: list[str | None] = [None] * len(rows)
-    live = list(range(len(rows)))  # the rows still in the batch, in batch order
-    options = {cache_argument(model): cache, **extra,
-               **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
+        cache, attending = prefix.plain_cache(model, len(rows)), nullcontext()
+    with attending:
+        return _decode(model, decoder, cache, ids, mask, positions, max_new_tokens)
+
+
+def _decode(model, decoder: _Decoder, cache, ids: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor,
+            max_new_tokens: int) -> list[str]:
+    """The greedy loop: each step's tokens, each row's stop check, finished rows out of the batch and cache."""
+    rows = ids.shape[0]
+    generated: list[list[int]] = [[] for _ in range(rows)]
+    texts: list[str | None] = [None] * rows
+    live = list(range(rows))  # the rows still in the batch, in batch order
+    options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
     for _ in range(max_new_tokens):
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **options).logits
         next_ids = logits[:, -1, :].argmax(-1)
@@ -211,9 +218,10 @@ def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[l
         if len(keep) < len(live):
             index = torch.tensor(keep, device=ids.device)
             cache.batch_select_indices(index)
-            next_ids, mask, positions = next_ids[index], mask[index], positions[index]
+            next_ids, positions = next_ids[index], positions[index]
+            mask = None if mask is None else mask[index]
             live = [live[b] for b in keep]
         ids = next_ids[:, None]
-        mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
+        mask = None if mask is None else torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
         positions = positions[:, -1:] + 1
     return [decoder.text(g) if t is None else t for g, t in zip(generated, texts, strict=True)]

@@ -21,13 +21,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from transformers import AttentionInterface, DynamicCache, PreTrainedModel
 
+from ckptlens.evaluation.attention import attending_with
 from ckptlens.evaluation.tree_batch import cache_argument, supports_logits_to_keep
 
-ATTENTION_NAME = "ckptlens_shared_prefix"
+ROW_ATTENTION = "ckptlens_rows"
 
 
 class SharedPrefix:
@@ -52,7 +54,7 @@ class SharedPrefix:
 
     @staticmethod
     def in_place(model: PreTrainedModel) -> bool:
-        """Whether the model's attention can be swapped for :func:`row_attention` (transformers' interface)."""
+        """Whether the model's layers take their attention from transformers' interface (:func:`row_attention`)."""
         return getattr(model, "_supports_attention_backend", False)
 
     def plain_cache(self, model: PreTrainedModel, rows: int) -> DynamicCache:
@@ -85,12 +87,15 @@ def common_length(contexts: list[list[int]]) -> int:
     return n
 
 
+_ROWS: ContextVar[RowCache] = ContextVar("ckptlens_rows")
+
+
 class RowCache:
     """The KV cache of one decoding batch: each row's own keys and values in a buffer of ``capacity`` positions,
     written in place, and the shared prefix's keys and values (if any) once per layer.
 
     It is the cache object a model's attention layers call ``update`` on; :func:`row_attention` reads the prefix
-    and which positions are real tokens from it (the forward call passes it as ``row_cache``).
+    and which positions are real tokens from it (:func:`rows_attending`).
     """
 
     def __init__(self, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None, layers: int, padding: torch.Tensor,
@@ -123,17 +128,25 @@ class RowCache:
 
 
 def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                  attention_mask: None, scaling: float, dropout: float = 0.0,
-                  row_cache: RowCache | None = None, **kwargs) -> tuple[torch.Tensor, None]:
-    """Attention of the rows' queries over the shared prefix (one copy) and their own keys, one softmax over both.
+                  attention_mask: None, scaling: float, **kwargs) -> tuple[torch.Tensor, None]:
+    """Attention of the rows' queries over the shared prefix and their own keys, one softmax over both.
 
-    ``key``/``value`` are the rows' own (from :meth:`RowCache.update`). transformers builds no mask for an
-    attention it does not know (``attention_mask`` is None): the mask is the cache's real tokens and the causal
-    rule among the queries.
+    A decode step (one query a row) reads the prefix once for all rows; a batch's first pass, whose queries are
+    the rows' own context tokens and whose arithmetic outweighs the copy, runs one fused attention over the prefix
+    copied per row and the rows' keys. ``key``/``value`` are the rows' own (from :meth:`RowCache.update`).
+    transformers builds no mask for an attention it does not know (``attention_mask`` is None): the mask is the
+    cache's real tokens and the causal rule among the queries.
     """
-    mask = _own_mask(row_cache.real[:, : key.shape[-2]], query.shape[-2])
-    groups = query.shape[1] // key.shape[1]  # grouped-query attention: each key head serves `groups` query heads
-    if row_cache.prefix is None:
+    row_cache = _ROWS.get()
+    rows, heads, queries, _ = query.shape
+    mask = _own_mask(row_cache.real[:, : key.shape[-2]], queries)
+    groups = heads // key.shape[1]  # grouped-query attention: each key head serves `groups` query heads
+    if row_cache.prefix is not None and queries > 1:  # a batch's first pass: the prefix copied for it alone
+        prefix_keys, prefix_values = (t.expand(rows, -1, -1, -1) for t in row_cache.prefix[module.layer_idx])
+        key, value = torch.cat([prefix_keys, key], dim=-2), torch.cat([prefix_values, value], dim=-2)
+        mask = torch.cat([mask.new_ones((rows, 1, queries, prefix_keys.shape[-2])), mask.expand(-1, -1, queries, -1)],
+                         dim=-1)
+    if row_cache.prefix is None or queries > 1:
         output = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling,
                                                                   enable_gqa=groups > 1)
         return output.transpose(1, 2).contiguous(), None
@@ -141,7 +154,6 @@ def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.T
     if groups > 1:
         key, value, prefix_keys, prefix_values = (t.repeat_interleave(groups, dim=1)
                                                   for t in (key, value, prefix_keys, prefix_values))
-    rows, heads, queries, _ = query.shape
     stacked = query.transpose(0, 1).reshape(1, heads, rows * queries, -1)  # every row's queries, one product
     prefix_scores = (stacked @ prefix_keys.transpose(-1, -2)).view(heads, rows, queries, -1).transpose(0, 1)
     own_scores = (query @ key.transpose(-1, -2)).masked_fill(~mask, float("-inf"))
@@ -163,13 +175,15 @@ def _own_mask(real: torch.Tensor, queries: int) -> torch.Tensor:
     return real[:, None, None, :] & causal[None, None]
 
 
+AttentionInterface.register(ROW_ATTENTION, row_attention)
+
+
 @contextmanager
-def row_attention_on(model: PreTrainedModel) -> Iterator[None]:
-    """The model's attention layers run :func:`row_attention` inside the block, their own after it."""
-    AttentionInterface.register(ATTENTION_NAME, row_attention)
-    previous = model.config._attn_implementation
-    model.set_attn_implementation(ATTENTION_NAME)
+def rows_attending(model: PreTrainedModel, cache: RowCache) -> Iterator[None]:
+    """The model's layers attend with :func:`row_attention` over ``cache`` inside the block, their own after it."""
+    token = _ROWS.set(cache)
     try:
-        yield
+        with attending_with(model, ROW_ATTENTION):
+            yield
     finally:
-        model.set_attn_implementation(previous)
+        _ROWS.reset(token)

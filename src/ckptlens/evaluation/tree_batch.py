@@ -37,6 +37,7 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.attention import attending_with
 from ckptlens.evaluation.prefix_tree import Node
 
 PAD_ID = 0  # padding is masked and never scored, so any valid token id will do
@@ -270,16 +271,11 @@ def _past_groups(rows: list[Row], caches: NodeCaches, device: torch.device) -> l
 @contextmanager
 def _tree_attention(model: PreTrainedModel, state: _Pass) -> Iterator[None]:
     """The model attends with ``tree_attention`` for one pass, then with its own implementation again."""
-    config = model.config
-    own = {"": config._attn_implementation}
-    own |= {name: getattr(config, name)._attn_implementation for name in getattr(config, "sub_configs", {})
-            if getattr(config, name, None) is not None}  # fmt: skip
     token = _PASS.set(state)
-    config._attn_implementation = TREE_ATTENTION
     try:
-        yield
+        with attending_with(model, TREE_ATTENTION):
+            yield
     finally:
-        config._attn_implementation = own
         _PASS.reset(token)
 
 
