@@ -160,3 +160,30 @@ def test_reevaluating_a_changed_task_replaces_its_states(tiny_series, tmp_path, 
     with pytest.raises(CkptlensError, match="representation_seed"):
         evaluate(tiny_series, [CHOICE], store, "tiny", replace(config, representations=StateSettings(seed=1)),
                  series=series)
+
+
+def test_eval_with_representations_killed_anywhere_then_rerun(tiny_series, tmp_path, one_thread):
+    """Every stored unit has its states, nothing half-written is left, and a rerun ends with the uninterrupted
+    run's records and states (npz files carry write times, so their arrays are compared)."""
+    from ckptlens.evaluation.evaluate import SeriesOptions, evaluate
+    from tests.robustness.test_kill import files, killed_at, leftovers, timed
+
+    def make(folder):
+        return lambda: evaluate(tiny_series, [CHOICE, ECHO], Store(folder), "run",
+                                EvalConfig(batch_size=4, representations=StateSettings()),
+                                series=SeriesOptions(steps="10,20,30"))  # fmt: skip
+
+    seconds = timed(make(tmp_path / "ref"))
+    reference = Store(tmp_path / "ref")
+    for seed in range(4):
+        store = Store(tmp_path / f"seed{seed}")
+        killed_at(seed, seconds, make(store.root))
+        for unit in store.root.glob("records/run/*/*.parquet"):  # a stored unit always has its states
+            assert (store.root / "representations" / "run" / unit.parent.name / f"{unit.stem}.npz").is_file()
+        make(store.root)()
+        assert files(store.root, (".parquet",)) == files(reference.root, (".parquet",)) and leftovers(store.root) == []
+        for task in ("choice", "echo"):
+            ours, theirs = read_states(store, "run", task), read_states(reference, "run", task)
+            assert list(ours.steps) == list(theirs.steps) == [10, 20, 30]
+            np.testing.assert_array_equal(ours.mean, theirs.mean)
+            np.testing.assert_array_equal(ours.last, theirs.last)
