@@ -6,12 +6,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ckptlens.diagnostics.representations import (
-    context_states,
     cosine_change,
     default_layers,
     linear_cka,
     project,
 )
+from ckptlens.evaluation.context_states import prompt_states
 
 CONTEXTS = ["the capital of Paris is", "what is one plus two ?", "the cat sleeps and the dog runs",
             "Q : red or blue ? A :", "two plus two equals four", "the bird is green", "Oslo is a city",
@@ -43,14 +43,15 @@ def test_per_layer_cka_equals_a_direct_computation_from_output_hidden_states(tin
     models = [AutoModelForCausalLM.from_pretrained(f) for f in folders]
     layers = default_layers(models[0].config.num_hidden_layers)
     assert layers == (1, 2)
-    stored = [{k: tuple(project(s) for s in v) for k, v in context_states(m, tokenizer, CONTEXTS, layers,
-                                                                              batch_size=4).items()} for m in models]
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in CONTEXTS]
+    stored = [{k: tuple(project(s) for s in v) for k, v in prompt_states(m, ids, layers, batch_size=4).items()}
+              for m in models]
     direct = []
     for model in models:  # one context at a time, no padding: transformers' own hidden states
         per_layer = {layer: [] for layer in layers}
         for text in CONTEXTS:
             with torch.no_grad():
-                out = model(**tokenizer(text, return_tensors="pt"), output_hidden_states=True)
+                out = model(**tokenizer(text, return_tensors="pt", add_special_tokens=False), output_hidden_states=True)
             for layer in layers:
                 per_layer[layer].append(out.hidden_states[layer][0].mean(dim=0).numpy())
         direct.append({layer: np.array(v, dtype=np.float64) for layer, v in per_layer.items()})

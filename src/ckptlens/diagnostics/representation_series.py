@@ -1,11 +1,12 @@
 """``ckptlens representations``: hidden states of each task's prompts at every checkpoint of a series, stored
 compactly in the store, then compared between neighbouring checkpoints (``diagnostics.representations``).
 
-Stored per (run, task) as ``<store>/representations/<run>/<task>.npz``: ``steps`` (m,), ``example_ids`` (E,),
-``layers`` (L,), ``mean`` and ``last`` (m, L, E, d) float16 after the seeded projection, and ``seed`` and
-``dims``, so later analysis needs no model. Rows: per neighbouring pair and layer, linear CKA of the mean-pooled
-states; per pair, the Spearman correlation of each example's cosine change of its last-layer state with whether
-its correctness flips at the same step (when the store holds the run's records of the task).
+The states are stored per (run, task, checkpoint) by ``store.representations`` (float16 after the seeded
+projection, with their layers, dims and seed), either here (``record_series``: one prompt-only pass per checkpoint)
+or by ``ckptlens eval --representations`` from its scoring passes; both keep the same thing, so
+``representation_rows`` reads either without a model. Rows: per neighbouring pair and layer, linear CKA of the
+mean-pooled states; per pair, the Spearman correlation of each example's cosine change of its last-layer state with
+whether its correctness flips at the same step (when the store holds the run's records of the task).
 """
 
 from __future__ import annotations
@@ -19,18 +20,12 @@ from scipy.stats import spearmanr
 from ckptlens.analysis.matrix import store_matrix
 from ckptlens.checkpoints import discover_series
 from ckptlens.checkpoints.loading import load_model
-from ckptlens.diagnostics.representations import (
-    PROJECTION_DIMS,
-    PROJECTION_SEED,
-    context_states,
-    cosine_change,
-    default_layers,
-    linear_cka,
-    project,
-)
+from ckptlens.diagnostics.representations import cosine_change, linear_cka
 from ckptlens.errors import CkptlensError
-from ckptlens.files import atomic_path
+from ckptlens.evaluation.context_states import context_tokens, prompt_states
 from ckptlens.store import Store
+from ckptlens.store.representations import StateSettings, compress, read_states, runs_and_tasks, write_states
+from ckptlens.tasks.resolve import resolve_tasks
 from ckptlens.tasks.task import Task
 
 
@@ -49,54 +44,52 @@ class RepresentationRow:
         return asdict(self)
 
 
-def stored_path(store: Store, run: str, task: str) -> Path:
-    return Path(store.root) / "representations" / run / f"{task}.npz"
-
-
-def record_series(series: str | Path, tasks: list[Task], store: Store, run: str, layers: tuple[int, ...] | None = None,
-                  dims: int = PROJECTION_DIMS, seed: int = PROJECTION_SEED, device: str | None = None) -> list[Path]:
-    """Run each checkpoint once per task's prompts; write each task's projected states to the store."""
-    checkpoints = discover_series(series)
-    found: dict[str, dict] = {t.name: {"mean": [], "last": []} for t in tasks}
-    for checkpoint in checkpoints:
+def record_series(series: str | Path, tasks: list[Task], store: Store, run: str,
+                  settings: StateSettings = StateSettings(), device: str | None = None) -> None:
+    """Run each checkpoint once on each task's prompts; write each (task, checkpoint)'s projected states."""
+    for checkpoint in discover_series(series):
         model, tokenizer = load_model(checkpoint.path, device="cpu" if device is None else device)
-        chosen = layers or default_layers(model.config.num_hidden_layers)
-        if max(chosen) > model.config.num_hidden_layers:
-            raise CkptlensError(f"--layers {max(chosen)}: the model has {model.config.num_hidden_layers} blocks "
-                                "(0 is the embeddings)")
+        layers = settings.resolve(model.config.get_text_config().num_hidden_layers)
         for task in tasks:
-            states = context_states(model, tokenizer, [e.context for e in task.examples], chosen)
-            found[task.name]["mean"].append(np.stack([project(states[k][0], dims, seed) for k in chosen]))
-            found[task.name]["last"].append(np.stack([project(states[k][1], dims, seed) for k in chosen]))
-    written = []
-    for task in tasks:
-        path = stored_path(store, run, task.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as partial, partial.open("wb") as handle:
-            np.savez(handle, steps=np.array([c.step for c in checkpoints]), layers=np.array(chosen),
-                     example_ids=np.array([e.id for e in task.examples]), mean=np.stack(found[task.name]["mean"]),
-                     last=np.stack(found[task.name]["last"]), seed=seed, dims=dims)
-        written.append(path)
-    return written
+            states = prompt_states(model, context_tokens(tokenizer, task), layers)
+            write_states(store, run, task.name, checkpoint.name,
+                         compress(checkpoint.step, [e.id for e in task.examples], layers, states, settings))
+
+
+def representations_of(store: Store, series: str | Path | None, tasks: list[str], run: str | None = None,
+                       settings: StateSettings = StateSettings()) -> list[RepresentationRow]:
+    """``ckptlens representations``: with ``series``, record its states on ``tasks`` (run: the folder's name), then
+    compare them; without, compare the states already stored (every run and task unless named)."""
+    if series is not None:
+        if not tasks:
+            raise CkptlensError("name the tasks whose prompts to run: --tasks a,b")
+        resolved = [t for t in resolve_tasks(tasks, series) if t.kind != "perplexity"]
+        run = run or Path(series).resolve().name
+        record_series(series, resolved, store, run, settings)
+        pairs = [(run, t.name) for t in resolved]
+    else:
+        pairs = [(r, t) for r, t in runs_and_tasks(store) if run in (None, r) and (not tasks or t in tasks)]
+        if not pairs:
+            where = f"{store.root}{f' for run {run!r}' if run else ''}"
+            raise CkptlensError(f"no stored representations in {where}: run `ckptlens eval --representations` or "
+                                "`ckptlens representations SERIES --tasks ...`")
+    return [row for name, task in pairs for row in representation_rows(store, name, task)]
 
 
 def representation_rows(store: Store, run: str, task: str) -> list[RepresentationRow]:
     """CKA per layer for neighbouring checkpoints, and the cosine change's rank correlation with flips."""
-    path = stored_path(store, run, task)
-    if not path.is_file():
-        raise CkptlensError(f"no representations of {run}/{task} in {store.root}: run `ckptlens representations`")
-    data = np.load(path)
-    steps, layers, ids = data["steps"], data["layers"], data["example_ids"].astype(str)
+    data = read_states(store, run, task)
+    steps, layers, ids = data.steps, data.layers, data.example_ids
     flips = _flips(store, run, task, steps, ids)
     rows = []
     for t in range(len(steps) - 1):
         for j, layer in enumerate(layers):
-            change = cosine_change(data["last"][t, j], data["last"][t + 1, j])
+            change = cosine_change(data.last[t, j], data.last[t + 1, j])
             rho = None
             if flips is not None and not np.isnan(flips[:, t]).any() and np.ptp(change) > 0 and np.ptp(flips[:, t]) > 0:
                 rho = float(spearmanr(change, flips[:, t]).statistic)
             rows.append(RepresentationRow(run, task, int(steps[t]), int(steps[t + 1]), int(layer),
-                                          linear_cka(data["mean"][t, j], data["mean"][t + 1, j]),
+                                          linear_cka(data.mean[t, j], data.mean[t + 1, j]),
                                           float(change.mean()), rho))
     return rows
 

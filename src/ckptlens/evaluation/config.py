@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ckptlens.errors import CkptlensError
+from ckptlens.store.representations import StateSettings
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class EvalConfig:
     reevaluate: bool = False  # replace stored units whose task prompts changed (else a changed task is an error)
     batch_tokens: int | None = None  # multiple choice: rows x padded length per pass, at most (None: by device)
     prefetch: bool = True  # load checkpoint t+1 while t is scored (two models in memory at once)
+    representations: StateSettings | None = None  # keep the prompts' hidden states from the scoring passes
 
     def __post_init__(self) -> None:
         from ckptlens.checkpoints.loading import resolve_dtype  # torch: imported once a config is made

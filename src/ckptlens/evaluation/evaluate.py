@@ -87,4 +87,13 @@ def request_of(
         dtype=config.dtype, allow_pickle=config.allow_pickle, shard_size=config.shard_size,
         reevaluate=config.reevaluate, executor="local" if cluster is None else "ray",
         address=cluster and cluster.address, max_retries=cluster and cluster.max_retries,
+        **_representation_fields(config),
     )  # fmt: skip
+
+
+def _representation_fields(config: EvalConfig) -> dict:
+    states = config.representations
+    if states is None:
+        return {}
+    return {"representations": True, "representation_layers": states.layers or (), "representation_dims": states.dims,
+            "representation_seed": states.seed}

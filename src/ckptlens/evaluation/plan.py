@@ -25,6 +25,7 @@ from ckptlens.evaluation.request import EvalRequest
 from ckptlens.evaluation.scoring import encode_example
 from ckptlens.evaluation.units import Loader, check_unique_names
 from ckptlens.store import Store
+from ckptlens.store.representations import StateSettings
 from ckptlens.tasks.llm_jp_eval import LlmJpEvalOptions
 from ckptlens.tasks.lm_eval_index import LmEvalOptions
 from ckptlens.tasks.resolve import default_tasks, resolve_tasks
@@ -63,6 +64,7 @@ def extend(plan: Plan, checkpoints: Sequence[Checkpoint]) -> tuple[Plan, Plan]:
     """``plan`` with ``checkpoints`` added and the run's record updated; also the plan of those alone."""
     if not plan.checkpoints:
         validate_tasks(plan.tasks, checkpoints[0])
+        check_layers(plan.config.representations, checkpoints[0])
     grown = replace(plan, checkpoints=(*plan.checkpoints, *checkpoints))
     request = plan.request
     info = source_info(request.series, list(grown.checkpoints), request.average_window)
@@ -75,8 +77,10 @@ def extend(plan: Plan, checkpoints: Sequence[Checkpoint]) -> tuple[Plan, Plan]:
 
 
 def eval_config(request: EvalRequest) -> EvalConfig:
+    states = StateSettings(request.representation_layers or None, request.representation_dims,
+                           request.representation_seed) if request.representations else None  # fmt: skip
     return EvalConfig(request.batch_size, request.device, request.dtype, request.allow_pickle, request.shard_size,
-                      request.reevaluate, request.batch_tokens)  # fmt: skip
+                      request.reevaluate, request.batch_tokens, representations=states)  # fmt: skip
 
 
 def run_name(request: EvalRequest) -> str:
@@ -126,6 +130,15 @@ def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:
                 encode_example(tokenizer, example)
             except CkptlensError as err:
                 raise CkptlensError(f"task {task.name!r}: {err}") from None
+
+
+def check_layers(settings: StateSettings | None, first: Checkpoint) -> None:
+    """``--representation-layers`` against the series' model, before the run is recorded."""
+    if settings is not None:
+        from transformers import AutoConfig
+
+        settings.resolve(AutoConfig.from_pretrained(first.path).get_text_config().num_hidden_layers,
+                         "--representation-layers")  # fmt: skip
 
 
 def _llm_jp_eval_options(request: EvalRequest, specs: Sequence[str]) -> LlmJpEvalOptions:

@@ -18,9 +18,10 @@ from pathlib import Path
 from ckptlens.checkpoints import Checkpoint, is_hub_spec, series_id
 from ckptlens.checkpoints.fingerprint import fingerprint
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.request import RESULT_FIELDS, EvalRequest, differing_fields
+from ckptlens.evaluation.request import REPRESENTATION_DEFAULTS, RESULT_FIELDS, EvalRequest, differing_fields
 from ckptlens.evaluation.rows import prompt_hash
 from ckptlens.store import Store, prompt_changes
+from ckptlens.store.representations import remove_states
 from ckptlens.tasks.resolve import manifest_source, series_manifest
 from ckptlens.tasks.task import Task
 
@@ -65,6 +66,7 @@ def open_run(store: Store, run: str, tasks: Sequence[Task], info: dict, request:
     for change in changes:
         for checkpoint in change.checkpoints:
             store.remove_unit(run, checkpoint, change.task)
+            remove_states(store, run, change.task, checkpoint)
 
 
 def relink(store: Store, run: str, stored: dict, info: dict) -> None:
@@ -127,7 +129,7 @@ def _check_same_request(run: str, stored: dict | None, request: EvalRequest) -> 
     """Refuse a request whose results-defining fields differ from the one the run was evaluated with."""
     fields = differing_fields(stored or {}, request.to_dict())
     if fields:
-        was = ", ".join(f"{f}={stored.get(f)!r}" for f in fields)
+        was = ", ".join(f"{f}={stored.get(f, REPRESENTATION_DEFAULTS.get(f))!r}" for f in fields)
         now = ", ".join(f"{f}={getattr(request, f)!r}" for f in fields)
         raise CkptlensError(f"run {run!r} was evaluated with {was}; this request has {now} (fields that define "
                             f"results: {', '.join(RESULT_FIELDS)}); use the same settings or another --run")

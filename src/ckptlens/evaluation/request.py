@@ -13,7 +13,10 @@ number stored for an example already in the run. The precision and the prompts'
 options do (``dtype``, the lm-eval and llm-jp-eval options). Fields that only choose
 *which* units run (``steps``, ``last``, ``tasks``: a run may grow), *how* or *where*
 they run (batching, device, executor, sharding, watch options; batching does not
-change results) do not. A second evaluation under one run name that differs in a
+change results) do not. The hidden states ``--representations`` keeps, and how
+(``representation_layers``, ``_dims``, ``_seed``), are result fields too: a run keeps
+one kind of states or none, and an older run's request without them counts as
+evaluated without. A second evaluation under one run name that differs in a
 result field is an error naming the fields (``differing_fields``).
 
 >>> request = EvalRequest(series="runs/no-such-series", tasks=("facts",), batch_size=0, dtype="float8")
@@ -24,6 +27,8 @@ series folder not found: runs/no-such-series
 --dtype 'float8': use one of float32, bfloat16, float16
 >>> differing_fields({"dtype": "float32", "steps": "10"}, {"dtype": "bfloat16", "steps": "20"})
 ['dtype']
+>>> differing_fields({"dtype": "float32"}, {"dtype": "float32", "representations": True})
+['representations']
 """
 
 from __future__ import annotations
@@ -42,8 +47,11 @@ DTYPES = ("float32", "bfloat16", "float16")
 EXECUTORS = ("local", "ray")
 SPLITS = ("dev", "test")
 DEFAULT_FEWSHOT_SEED = 1234  # lm_eval's --fewshot_random_seed default (tasks.lm_eval_index imports lm-eval's stack)
+# The states --representations keeps: absent from an older run's request means not kept.
+REPRESENTATION_DEFAULTS = {"representations": False, "representation_layers": [], "representation_dims": 256,
+                           "representation_seed": 0}  # fmt: skip
 RESULT_FIELDS = ("dtype", "average_window", "num_fewshot", "limit", "fewshot_seed", "apply_chat_template", "split",
-                 "comet_model")  # fmt: skip
+                 "comet_model", *REPRESENTATION_DEFAULTS)  # fmt: skip
 WATCH_ONLY = ("watch_timeout", "complete_marker", "report")
 
 
@@ -83,6 +91,10 @@ class EvalRequest:
     apply_chat_template: bool = False
     split: str = "dev"  # llm-jp-eval: dev or test
     comet_model: str | None = None  # llm-jp-eval MT: a local COMET model
+    representations: bool = False  # also keep each prompt's hidden states, from the scoring passes
+    representation_layers: tuple[int, ...] = ()  # () = the middle and last block; 0 is the embeddings
+    representation_dims: int = 256  # features kept per layer (a fixed random projection above)
+    representation_seed: int = 0  # seed of that projection
     extra: dict = field(default_factory=dict, compare=False, repr=False)  # unknown keys (a problem)
 
     @classmethod
@@ -134,8 +146,12 @@ class EvalRequest:
 
 def differing_fields(stored: dict, new: dict) -> list[str]:
     """The ``RESULT_FIELDS`` on which two requests (``to_dict`` forms) disagree; fields absent from ``stored`` (an
-    older store) are not compared."""
-    return [name for name in RESULT_FIELDS if name in stored and stored.get(name) != new.get(name)]
+    older store) are not compared, but for the representation fields (absent: no states kept)."""
+    if not stored:
+        return []
+    default = REPRESENTATION_DEFAULTS.get
+    return [name for name in RESULT_FIELDS if (name in stored or name in REPRESENTATION_DEFAULTS)
+            and stored.get(name, default(name)) != new.get(name, default(name))]  # fmt: skip
 
 
 def parse_size(text: str | int | None) -> int | None:
@@ -179,7 +195,22 @@ def _normalised(values: dict) -> dict:
         out["size"] = parse_size(out["size"])
     if out.get("last") is not None:
         out["last"] = parse_fraction(out["last"])
+    if "representation_layers" in out:
+        out["representation_layers"] = parse_layers(out["representation_layers"])
     return out
+
+
+def parse_layers(value: str | int | tuple | None) -> tuple[int, ...]:
+    """``--representation-layers``: ``"2,4"``, a YAML list, or nothing (the default layers).
+
+    >>> parse_layers("2,4"), parse_layers(("0", "3")), parse_layers(None)
+    ((2, 4), (0, 3), ())
+    """
+    items = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else value or ()
+    try:
+        return tuple(int(x) for x in items if str(x).strip())
+    except ValueError:
+        raise CkptlensError(f"--representation-layers takes comma-separated integers, got {value!r}") from None
 
 
 def _series(r: EvalRequest) -> list[str]:
@@ -255,6 +286,17 @@ def _options(r: EvalRequest) -> list[str]:
                      "lm_eval itself for chat templates and `ckptlens import lm-eval` its samples")
     if r.watch and r.relink:
         found.append("--relink re-points a run at a moved series once; run it without --watch")
+    return found + _representation_options(r)
+
+
+def _representation_options(r: EvalRequest) -> list[str]:
+    given = r.representation_layers or (r.representation_dims, r.representation_seed) != (256, 0)
+    if given and not r.representations:
+        return ["--representation-layers, --representation-dims and --representation-seed need --representations"]
+    dims = r.representation_dims
+    found = [f"--representation-dims must be at least 1, got {dims}"] if dims < 1 else []
+    if any(layer < 0 for layer in r.representation_layers):
+        found.append(f"--representation-layers {list(r.representation_layers)}: layers count from 0 (the embeddings)")
     return found
 
 

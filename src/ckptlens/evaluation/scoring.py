@@ -28,6 +28,9 @@ Four things make it fast without changing the numbers:
   masked);
 - a series tokenises a task once (``encode_examples`` then ``score_encoded``).
 
+With ``states`` (``eval --representations``), the same passes also return the model's hidden states, from which
+``context_states.ContextStates`` keeps each context's mean-pooled and last-token state per layer.
+
 Results do not depend on the batching beyond float noise (tests pin 1e-4 in
 float32): a spurious flip would be reported as instability.
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -44,6 +48,9 @@ from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.prefix_tree import needed_tokens, plan_prefixes
 from ckptlens.evaluation.tree_batch import NodeCaches, Row, TokenCount, batches, forward, node_segments
 from ckptlens.tasks.task import Example
+
+if TYPE_CHECKING:
+    from ckptlens.evaluation.context_states import ContextStates  # which imports this module's encoding
 
 Encoded = tuple[list[int], list[list[int]]]  # an example's context tokens, each choice's continuation tokens
 
@@ -112,8 +119,10 @@ def score_encoded(
     encoded: Sequence[Encoded],
     batching: Batching = Batching(),
     count: TokenCount | None = None,
+    states: ContextStates | None = None,
 ) -> list[ChoiceScores]:
-    """``score_multiple_choice`` on examples already encoded with the model's tokenizer."""
+    """``score_multiple_choice`` on examples already encoded with the model's tokenizer; ``states`` collects the
+    contexts' hidden states from the same passes."""
     _check_lengths(examples, encoded, max_positions(model))
     contexts = [ctx for ctx, _ in encoded]
     plan = plan_prefixes(contexts, batching.share_prefix)
@@ -123,9 +132,9 @@ def score_encoded(
     logliks = [[0.0] * len(conts) for _, conts in encoded]
     greedy = [[True] * len(conts) for _, conts in encoded]
     with torch.inference_mode():
-        _run_nodes(model, caches, batching, count)
+        _run_nodes(model, caches, batching, count, states)
         for batch in batches(sorted(leaves, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
-            for (i, j), (value, is_greedy) in _score_rows(model, batch, caches, count).items():
+            for (i, j), (value, is_greedy) in _score_rows(model, batch, caches, count, states).items():
                 logliks[i][j], greedy[i][j] = value, is_greedy
             for row in batch:
                 caches.release(row.past)
@@ -134,6 +143,23 @@ def score_encoded(
     return [
         ChoiceScores(ll, [len(c) for c in conts], g) for ll, g, (_, conts) in zip(logliks, greedy, encoded, strict=True)
     ]
+
+
+def run_contexts(model: PreTrainedModel, contexts: Sequence[list[int]], batching: Batching,
+                 states: ContextStates) -> None:  # fmt: skip
+    """Run contexts with no choices through the prefix tree only to fill ``states`` (generation's prompts under
+    ``eval --representations``): shared prefixes run once, as in scoring."""
+    plan = plan_prefixes(contexts, batching.share_prefix)
+    caches = NodeCaches(plan.nodes)
+    leaves = [Row(i, plan.leaf_parent[i], plan.leaf_start[i], list(ctx[plan.leaf_start[i] :]))
+              for i, ctx in enumerate(contexts)]  # fmt: skip
+    with torch.inference_mode():
+        _run_nodes(model, caches, batching, None, states)
+        for batch in batches(sorted(leaves, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
+            packed, _, _, hidden = forward(model, batch, caches, None, hidden=True)
+            states.add_leaves(batch, packed, hidden)
+            for row in batch:
+                caches.release(row.past)
 
 
 def split_boundary(context: str, continuation: str) -> tuple[str, str]:
@@ -212,7 +238,8 @@ def _check_lengths(examples: Sequence[Example], encoded, limit: int | None) -> N
             )
 
 
-def _run_nodes(model: PreTrainedModel, caches: NodeCaches, batching: Batching, count: TokenCount | None) -> None:
+def _run_nodes(model: PreTrainedModel, caches: NodeCaches, batching: Batching, count: TokenCount | None,
+               states: ContextStates | None) -> None:
     """Run every shared node once, a tree level per round (a node needs its parent's cache), batched like leaves."""
     nodes = caches.nodes
     depth: list[int] = []
@@ -221,13 +248,18 @@ def _run_nodes(model: PreTrainedModel, caches: NodeCaches, batching: Batching, c
     for level in range(max(depth, default=-1) + 1):
         rows = [Row(k, n.parent, n.start, n.tokens) for k, n in enumerate(nodes) if depth[k] == level]
         for batch in batches(sorted(rows, key=lambda r: -r.length), batching.batch_size, batching.batch_tokens):
-            _, _, computed = forward(model, batch, caches, count)
+            packed, _, computed, hidden = forward(model, batch, caches, count, states is not None)
             caches.segments.update(node_segments(batch, computed))
+            if states is not None:
+                states.add_nodes(batch, packed, hidden)
 
 
-def _score_rows(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None) -> dict:
+def _score_rows(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None,
+                states: ContextStates | None) -> dict:
     """{(example, choice): (summed loglik, is-greedy)} for rows of examples, in one forward pass."""
-    packed, logits, _ = forward(model, rows, caches, count)
+    packed, logits, _, hidden = forward(model, rows, caches, count, states is not None)
+    if states is not None:
+        states.add_leaves(rows, packed, hidden)
     device = logits.device
     index, columns, tokens, examples, choices = (list(v) for v in zip(*packed.scored, strict=True))
     picked = logits[torch.tensor(index, device=device), torch.tensor(columns, device=device)].float()

@@ -180,9 +180,11 @@ def tree_mask(packed: Packed, pasts: list[int], boolean: bool, dtype: torch.dtyp
     return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
 
 
-def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None):
-    """Run ``rows`` over their pasts; the pass's packing, the logits of its kept columns, and for a pass of node
-    rows, per layer, the keys and values of its own columns (what the rows below a node continue from)."""
+def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: TokenCount | None,
+            hidden: bool = False):  # fmt: skip
+    """Run ``rows`` over their pasts; the pass's packing, the logits of its kept columns, for a pass of node
+    rows, per layer, the keys and values of its own columns (what the rows below a node continue from), and with
+    ``hidden`` the model's ``hidden_states`` of the pass (else None)."""
     packed = pack(rows)
     device = model.device
     pasts = [r.start for r in rows]
@@ -195,10 +197,10 @@ def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: 
         inputs["logits_to_keep"] = packed.kept
     state = _Pass(_past_groups(rows, caches, device), max(pasts), not rows[0].continuations, _own_attention(model))
     with _tree_attention(model, state):
-        output = model(**inputs, use_cache=False)
+        output = model(**inputs, use_cache=False, **({"output_hidden_states": True} if hidden else {}))
     if count is not None:
         count.run += packed.ids.numel()
-    return packed, output.logits[:, -packed.kept :], state.computed
+    return packed, output.logits[:, -packed.kept :], state.computed, output.hidden_states if hidden else None
 
 
 def node_segments(rows: list[Row], computed: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> dict[int, KV]:

@@ -4,7 +4,9 @@ A unit is a (checkpoint, task) pair of a run; a *piece* is a unit, or one shard
 of it when the task has more than ``EvalConfig.shard_size`` examples. Writers
 sharing a store (two ``ckptlens eval`` processes, Ray workers, a watch) claim a
 piece before evaluating it, write it atomically, merge a sharded unit once all
-its shards are stored (the merge is claimed too) and release the claim. The
+its shards are stored (the merge is claimed too) and release the claim. With
+``EvalConfig.representations``, a piece's hidden states (``store.representations``)
+are written just before its records, so a stored unit always has its states. The
 local executor (``runner``), the Ray executor (``ray_executor``) and watch mode
 differ only in where the model comes from and which thread writes.
 """
@@ -25,9 +27,11 @@ from ckptlens.checkpoints.loading import load_model
 from ckptlens.checkpoints.series import Checkpoint
 from ckptlens.errors import CkptlensError
 from ckptlens.evaluation.config import EvalConfig, EvalSummary
+from ckptlens.evaluation.context_states import ContextStates
 from ckptlens.evaluation.pipeline import Encodings
 from ckptlens.evaluation.rows import evaluate_task
 from ckptlens.store import Claim, Shard, Store, records_table
+from ckptlens.store.representations import States, StateSettings, compress, write_states
 from ckptlens.tasks.task import Task
 
 Loader = Callable[[Checkpoint], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
@@ -71,20 +75,24 @@ def run_unit(
     ``on_stored(checkpoint, task)`` once the unit is whole, and releases the claim, also on failure.
     """
     try:
-        table = evaluate_piece(model, tokenizer, piece, job.run, job.config, encodings)
+        table, states = evaluate_piece(model, tokenizer, piece, job.run, job.config, encodings)
     except BaseException:
         claim.release()
         raise
-    write = partial(store_piece, job, piece, table, claim, on_stored)
+    write = partial(store_piece, job, piece, table, claim, on_stored, states)
     if submit is None:
         write()
     else:
         submit(write)
 
 
-def store_piece(job: UnitJob, piece: Piece, table: pa.Table, claim: Claim, on_stored: OnUnit | None = None) -> None:
-    """Write a piece atomically, merge its unit when complete, release its claim."""
+def store_piece(job: UnitJob, piece: Piece, table: pa.Table, claim: Claim, on_stored: OnUnit | None = None,
+                states: States | None = None) -> None:  # fmt: skip
+    """Write a piece atomically (its hidden states first, when kept), merge its unit when complete, release its
+    claim."""
     try:
+        if states is not None:
+            write_states(job.store, job.run, piece.task.name, piece.checkpoint.name, states, piece.shard)
         write_piece(job.store, job.run, piece, table)
         complete = piece.shard is None or merge_if_complete(job.store, job.run, piece.checkpoint, piece.task,
                                                             job.config.shard_size)  # fmt: skip
@@ -130,12 +138,25 @@ def evaluate_piece(
     run: str,
     config: EvalConfig,
     encodings: Encodings | None = None,
-) -> pa.Table:
-    """The records of one piece, with their run/checkpoint/task keys (``encodings``: reuse a series' token ids)."""
+) -> tuple[pa.Table, States | None]:
+    """The records of one piece, with their run/checkpoint/task keys (``encodings``: reuse a series' token ids),
+    and its contexts' hidden states as stored when ``config.representations`` asks for them (None otherwise)."""
     task = piece.examples_task(config.shard_size)
-    rows = evaluate_task(model, tokenizer, task, config.batch_size, config.batch_tokens, encodings)
+    collector = state_collector(model, task, config.representations)
+    rows = evaluate_task(model, tokenizer, task, config.batch_size, config.batch_tokens, encodings, collector)
     check_finite(rows, piece)
-    return records_table(_with_unit_keys(rows, run, piece.checkpoint, piece.task))
+    states = None if collector is None else compress(piece.checkpoint.step, [e.id for e in task.examples],
+                                                      collector.layers, collector.result(), config.representations)
+    return records_table(_with_unit_keys(rows, run, piece.checkpoint, piece.task)), states
+
+
+def state_collector(model: PreTrainedModel, task: Task, settings: StateSettings | None) -> ContextStates | None:
+    """A collector of the task's context states at the layers ``settings`` asks for (None: not asked, or a
+    perplexity task, which has no prompts)."""
+    if settings is None or task.kind == "perplexity":
+        return None
+    layers = settings.resolve(model.config.get_text_config().num_hidden_layers, "--representation-layers")
+    return ContextStates(layers, len(task.examples))
 
 
 def check_finite(rows: list[dict], piece: Piece) -> None:

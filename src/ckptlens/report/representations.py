@@ -7,17 +7,18 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from ckptlens.diagnostics.drift import WHOLE_MODEL
-from ckptlens.diagnostics.representation_series import RepresentationRow, representation_rows, stored_path
+from ckptlens.diagnostics.representation_series import RepresentationRow, representation_rows
 from ckptlens.report.data import ReportData
 from ckptlens.report.figures import save_figure
 from ckptlens.report.html import Page
 from ckptlens.report.tables import field_names, write_csv
+from ckptlens.store.representations import has_states
 
 
 def stored_rows(data: ReportData) -> list[RepresentationRow]:
     """Rows of every (base run, task) whose representations the store holds."""
     return [r for run in sorted(data.base_runs) for (r_run, task) in sorted(data.matrices) if r_run == run
-            and stored_path(data.store, run, task).is_file() for r in representation_rows(data.store, run, task)]
+            and has_states(data.store, run, task) for r in representation_rows(data.store, run, task)]
 
 
 def cka_figure(rows: list[RepresentationRow], drift: list[dict], path: Path, title: str) -> Path:

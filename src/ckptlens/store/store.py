@@ -56,7 +56,7 @@ class Shard:
         return f"{self.index + 1:05d}-of-{self.count:05d}.parquet"
 
 
-FOLDERS = ("records", "aggregates", "runs", "drift")
+FOLDERS = ("records", "aggregates", "runs", "drift", "representations")
 
 
 class Store:
