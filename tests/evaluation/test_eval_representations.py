@@ -32,6 +32,11 @@ CHOICE = Task(  # two levels of shared prefixes (the demonstrations, then a grou
     examples=tuple(Example(f"q{i}", SHARED + GROUPS[i % 2] + f"Q : what is {' the ' * (i % 3)}{WORDS[i % 7]} ? A :"
                            + (" " if i == 3 else ""), (" yes", " no one", " red"), gold=i % 3) for i in range(14)),
 )  # fmt: skip
+SHOTS = Task(  # generation behind the same demonstrations: the shared prefix runs once, its states count for all
+    name="shots", kind="generation", category="copying", stop=(".",), max_new_tokens=3,
+    examples=tuple(Example(f"s{i}", SHARED + f"Q : what is {' the ' * (i % 2)}{WORDS[i % 7]} ? A :", target="blue")
+                   for i in range(7)),
+)  # fmt: skip
 ALL_LAYERS = StateSettings(layers=(0, 1, 2))
 
 
@@ -42,14 +47,14 @@ def stores(tiny_series, tmp_path_factory, one_thread):
     root = tmp_path_factory.mktemp("reps")
     series = discover_series(tiny_series)[:2]
     plain, kept, alone = Store(root / "plain"), Store(root / "kept"), Store(root / "alone")
-    evaluate_series(series, [CHOICE, ECHO], plain, "tiny", EvalConfig(device="cpu", batch_size=3))
+    evaluate_series(series, [CHOICE, ECHO, SHOTS], plain, "tiny", EvalConfig(device="cpu", batch_size=3))
     config = EvalConfig(device="cpu", batch_size=3, batch_tokens=200, representations=ALL_LAYERS)
-    evaluate_series(series, [CHOICE, ECHO], kept, "tiny", config)
+    evaluate_series(series, [CHOICE, ECHO, SHOTS], kept, "tiny", config)
     steps = root / "two"
     steps.mkdir()
     for checkpoint in series:
         (steps / checkpoint.name).symlink_to(checkpoint.path)
-    record_series(steps, [CHOICE, ECHO], alone, "tiny", ALL_LAYERS)
+    record_series(steps, [CHOICE, ECHO, SHOTS], alone, "tiny", ALL_LAYERS)
     return plain, kept, alone
 
 
@@ -67,7 +72,7 @@ def test_records_are_the_same_with_and_without_representations(stores):
 
 def test_states_from_the_scoring_passes_equal_a_plain_prompt_pass(stores):
     _, kept, alone = stores
-    for task in ("choice", "echo"):
+    for task in ("choice", "echo", "shots"):
         ours, theirs = read_states(kept, "tiny", task), read_states(alone, "tiny", task)
         assert list(ours.steps) == list(theirs.steps) == [10, 20] and list(ours.layers) == [0, 1, 2]
         assert list(ours.example_ids) == list(theirs.example_ids) and ours.mean.dtype == np.float16

@@ -4,10 +4,11 @@ The context is the one the engine runs: for multiple choice the context the opti
 lm-evaluation-harness splits it (``scoring.encode_choices``), for other tasks the prompt as generation encodes it;
 no special tokens are added, as in scoring. Two ways to get the same numbers:
 
-- ``ContextStates`` collects them from the prefix-tree passes (``scoring.score_encoded(..., states=)`` while
-  scoring; ``scoring.run_contexts`` for prompts without options: generation, lm-eval's tasks): a shared node's
-  tokens run once, so its per-layer sum is kept and added to the sum of each context below it; the last token is
-  always the example's own (a leaf keeps at least one token);
+- ``ContextStates`` collects them from the passes that score or generate: the prefix-tree passes of multiple
+  choice (``scoring.score_encoded(..., states=)``), generation's shared-prefix pass and each batch's first pass
+  (``generation.generate_greedy(..., states=)``), and for lm-eval's tasks a prompt-only pass through the prefix
+  tree (``scoring.run_contexts``). A shared prefix's tokens run once, so its per-layer sum is kept and added to
+  the sum of each context after it; the last token is always the example's own (a leaf keeps at least one);
 - ``prompt_states`` runs the contexts alone, right-padded, with ``output_hidden_states`` (``ckptlens
   representations``: the plain reference).
 
@@ -46,6 +47,8 @@ class ContextStates:
         self._node_parents: dict[int, int | None] = {}
         self._mean: list[torch.Tensor | None] = [None] * n_examples
         self._last: list[torch.Tensor | None] = [None] * n_examples
+        self._prefix_sum: torch.Tensor | float = 0.0  # generation's shared prefix: (L, hidden), and its length
+        self._prefix_length = 0
 
     def add_nodes(self, rows: list[Row], packed: Packed, hidden: tuple[torch.Tensor, ...]) -> None:
         """A pass of shared prefix nodes (``row.key`` the node, ``row.past`` its parent): keep each node's
@@ -62,6 +65,22 @@ class ContextStates:
             total = sums[:, i] + self._path_sum(row.past)
             self._mean[row.key] = total / (row.start + len(row.context))
             self._last[row.key] = last[:, i]
+
+    def add_shared_prefix(self, hidden: tuple[torch.Tensor, ...]) -> None:
+        """Generation's shared-prefix pass (one row): its per-layer sum, part of every prompt after it."""
+        self._prefix_sum = torch.stack([hidden[k][0].float().sum(dim=0) for k in self.layers]).cpu()
+        self._prefix_length = hidden[0].shape[1]
+
+    def add_prompts(self, examples: Sequence[int], hidden: tuple[torch.Tensor, ...], real: torch.Tensor) -> None:
+        """A generation batch's first pass: rows ``examples``, left-padded, ``real`` marking each row's own tokens
+        (those after the shared prefix); its last column is every row's last token."""
+        weights = real.to(hidden[0].device, torch.float32).unsqueeze(-1)
+        sums = torch.stack([(hidden[k].float() * weights).sum(dim=1) for k in self.layers]).cpu()
+        last = torch.stack([hidden[k][:, -1].float() for k in self.layers]).cpu()
+        lengths = real.sum(dim=1).tolist()
+        for i, example in enumerate(examples):
+            self._mean[example] = (sums[:, i] + self._prefix_sum) / (self._prefix_length + lengths[i])
+            self._last[example] = last[:, i]
 
     def result(self) -> LayerStates:
         mean = torch.stack(self._mean, dim=1).numpy()  # (L, E, hidden)

@@ -18,8 +18,10 @@ inner whitespace count), scored by the task's metrics from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -30,6 +32,9 @@ from ckptlens.evaluation.shared_prefix import SharedPrefix, rows_attending
 from ckptlens.evaluation.tree_batch import PAD_ID, cache_argument, supports_logits_to_keep
 from ckptlens.tasks.metrics import ANSWER_RULES, score_examples
 from ckptlens.tasks.task import Example, Task
+
+if TYPE_CHECKING:
+    from ckptlens.evaluation.context_states import ContextStates  # which imports this module's encoding
 
 
 def generate_greedy(
@@ -42,12 +47,13 @@ def generate_greedy(
     *,
     batch_tokens: int | None = None,
     max_context: int | None = None,
+    states: ContextStates | None = None,
 ) -> list[str]:
     """The greedy continuation of each example's context, cut before the first stop sequence.
 
     ``batch_tokens`` caps a batch's rows x (context + new tokens), the KV cache it holds (None: no cap);
     ``max_context`` keeps each context's last tokens, as lm-eval left-truncates (None: a too-long context is
-    an error).
+    an error); ``states``, when given, collects each context's hidden states from the same passes.
 
     ``model`` and ``tokenizer`` here are a tiny random checkpoint (the doctest workspace), so the text is noise:
 
@@ -66,10 +72,11 @@ def generate_greedy(
     outputs = [""] * len(examples)
     decoder = _Decoder(tokenizer, tuple(stop))
     with torch.inference_mode():
-        prefix = SharedPrefix.of(model, contexts)
+        prefix = SharedPrefix.of(model, contexts, states)
         for chunk in _batches(order, contexts, max_new_tokens, batch_size, batch_tokens):
             rows = [contexts[i][prefix.length :] for i in chunk]
-            texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens)
+            prompts = None if states is None else functools.partial(states.add_prompts, chunk)
+            texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens, prompts)
             for i, text in zip(chunk, texts, strict=True):
                 outputs[i] = text
     return outputs
@@ -181,10 +188,12 @@ def _left_padded(contexts: list[list[int]], device: torch.device) -> tuple[torch
     return ids.to(device), mask.to(device)
 
 
-def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[list[int]],
-                    max_new_tokens: int) -> list[str]:
-    """Greedy decoding of one batch after the shared prefix; a finished row leaves the batch and its cache."""
+def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[list[int]], max_new_tokens: int,
+                    prompts: Callable | None) -> list[str]:
+    """Greedy decoding of one batch after the shared prefix; a finished row leaves the batch and its cache.
+    ``prompts`` (if any) gets the first pass's hidden states and the rows' real tokens."""
     ids, mask = _left_padded(rows, model.device)
+    seen = None if prompts is None else functools.partial(prompts, real=mask)
     positions = (prefix.length + mask.cumsum(-1) - 1).clamp(min=prefix.length)
     if prefix.in_place(model):  # the cache holds the prefix once and knows which of the rows' tokens are real
         cache = prefix.row_cache(model, mask, ids.shape[1] + max_new_tokens)
@@ -193,20 +202,25 @@ def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[l
         mask = torch.cat([mask.new_ones((len(rows), prefix.length)), mask], dim=-1)
         cache, attending = prefix.plain_cache(model, len(rows)), nullcontext()
     with attending:
-        return _decode(model, decoder, cache, ids, mask, positions, max_new_tokens)
+        return _decode(model, decoder, cache, ids, mask, positions, max_new_tokens, seen)
 
 
 def _decode(model, decoder: _Decoder, cache, ids: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor,
-            max_new_tokens: int) -> list[str]:
-    """The greedy loop: each step's tokens, each row's stop check, finished rows out of the batch and cache."""
+            max_new_tokens: int, seen: Callable | None) -> list[str]:
+    """The greedy loop: each step's tokens, each row's stop check, finished rows out of the batch and cache;
+    ``seen`` (if any) gets the first pass's hidden states."""
     rows = ids.shape[0]
     generated: list[list[int]] = [[] for _ in range(rows)]
     texts: list[str | None] = [None] * rows
     live = list(range(rows))  # the rows still in the batch, in batch order
     options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
-    for _ in range(max_new_tokens):
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **options).logits
-        next_ids = logits[:, -1, :].argmax(-1)
+    for step in range(max_new_tokens):
+        hidden = step == 0 and seen is not None
+        output = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                       output_hidden_states=hidden, **options)
+        if hidden:
+            seen(output.hidden_states)
+        next_ids = output.logits[:, -1, :].argmax(-1)
         keep = []
         for b, token in enumerate(next_ids.tolist()):
             row = live[b]

@@ -56,9 +56,9 @@ def evaluate_task(
         rows = [_perplexity_row(e, loss) for e, loss in zip(task.examples, losses, strict=True)]
     else:
         outputs = generate_greedy(model, tokenizer, task.examples, task.stop, task.max_new_tokens, batch_size,
-                                  batch_tokens=batch_tokens or generation_batch_tokens(model))
+                                  batch_tokens=batch_tokens or generation_batch_tokens(model), states=states)
         rows = generation_rows(task, task.examples, outputs)
-    if states is not None and (task.lm_eval is not None or task.kind != "multiple_choice"):
+    if states is not None and task.lm_eval is not None:  # lm-eval's requests: one prompt-only pass
         limit = max_positions(model)  # a longer prompt keeps its last tokens, as generation and lm-eval truncate
         contexts = [c[-limit:] if limit else c for c in context_tokens(tokenizer, task)]
         run_contexts(model, contexts, Batching(batch_size, batch_tokens or device_batch_tokens(model)), states)

@@ -22,12 +22,16 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import AttentionInterface, DynamicCache, PreTrainedModel
 
 from ckptlens.evaluation.attention import attending_with
 from ckptlens.evaluation.tree_batch import cache_argument, supports_logits_to_keep
+
+if TYPE_CHECKING:
+    from ckptlens.evaluation.context_states import ContextStates  # which imports generation, which imports this
 
 ROW_ATTENTION = "ckptlens_rows"
 
@@ -41,7 +45,9 @@ class SharedPrefix:
         self.length, self.cache = length, cache
 
     @classmethod
-    def of(cls, model: PreTrainedModel, contexts: list[list[int]]) -> SharedPrefix:
+    def of(cls, model: PreTrainedModel, contexts: list[list[int]],
+           states: ContextStates | None = None) -> SharedPrefix:
+        """Run the contexts' shared prefix, if it is long enough; ``states`` gets its hidden states."""
         length = common_length(contexts)
         length = min(length, min(len(c) for c in contexts) - 1) if contexts else 0  # every row keeps one token
         if length < cls.MIN_TOKENS:
@@ -49,7 +55,10 @@ class SharedPrefix:
         cache = DynamicCache(config=model.config)
         ids = torch.tensor([contexts[0][:length]], device=model.device)
         options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
-        model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **options)
+        output = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True,
+                       output_hidden_states=states is not None, **options)
+        if states is not None:
+            states.add_shared_prefix(output.hidden_states)
         return cls(length, cache)
 
     @staticmethod
