@@ -94,15 +94,15 @@ def test_eval_records_the_request_and_refuses_a_rerun_with_other_states(tiny_ser
     request = json.loads((store / "runs" / "tiny.json").read_text())["request"]
     assert (request["representations"], request["representation_layers"], request["representation_seed"]) == (
         True, [], 0)
-    code, _, err = cli(*args, "--representations", "--representation-layers", "1")
+    code, _, err = cli(*args, "--representations", "--layers", "1")
     assert code == 2 and "representation_layers=[]" in err and "another --run" in err
     code, _, err = cli(*args)
     assert code == 2 and "representations=True" in err
     code, _, err = cli("eval", tiny_series, "--tasks", task, "--store", store, "--run", "other", "--representations",
-                       "--representation-layers", "3")
-    assert code == 2 and "--representation-layers 3: the model has 2 blocks" in err
+                       "--layers", "3")
+    assert code == 2 and "--layers 3: the model has 2 blocks" in err
     assert not (store / "runs" / "other.json").exists()  # refused before the run is recorded
-    code, _, err = cli(*args, "--representation-seed", "3")
+    code, _, err = cli(*args, "--projection-seed", "3")
     assert code == 2 and "need --representations" in err
     code, out, err = cli("representations", "--store", store, "--format", "json")  # no model: the stored states
     assert code == 0, err

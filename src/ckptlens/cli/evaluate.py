@@ -78,12 +78,16 @@ FLAGS: list[tuple[str, object, object]] = [  # (EvalRequest field, typer annotat
     ("split", Annotated[str, Opt(help="llm-jp-eval tasks: dev or test.")], "dev"),
     ("comet_model", CometModelOpt, None),
     ("size", SizeOpt, None),
-    ("representations", Annotated[bool, Opt(help="Also store each prompt's hidden states from the scoring passes "
-                                                 "(for `ckptlens representations --store`).")], False),
+    ("representations", Annotated[bool, Opt(
+        "--representations", help="Also store each prompt's hidden states from the scoring and generation passes "
+        "(for `ckptlens representations --store`).")], False),
     ("representation_layers", Annotated[str | None, Opt(
-        help="With --representations: layers, comma-separated (0: embeddings; default: the middle and last).")], None),
-    ("representation_dims", Annotated[int, Opt(help="With --representations: features kept per layer.")], 256),
-    ("representation_seed", Annotated[int, Opt(help="With --representations: seed of the projection.")], 0),
+        "--layers", help="With --representations: layers, comma-separated (0: embeddings; default: the middle and "
+        "last).")], None),
+    ("representation_dims", Annotated[int, Opt("--projection-dims", help="With --representations: features kept "
+                                                                           "per layer.")], 256),
+    ("representation_seed", Annotated[int, Opt("--projection-seed", help="With --representations: seed of the "
+                                                                           "projection.")], 0),
 ]  # fmt: skip
 DEFAULTS = {name: default for name, _, default in FLAGS}
 

@@ -133,12 +133,12 @@ def validate_tasks(tasks: Sequence[Task], first: Checkpoint) -> None:
 
 
 def check_layers(settings: StateSettings | None, first: Checkpoint) -> None:
-    """``--representation-layers`` against the series' model, before the run is recorded."""
+    """``--layers`` against the series' model, before the run is recorded."""
     if settings is not None:
         from transformers import AutoConfig
 
         settings.resolve(AutoConfig.from_pretrained(first.path).get_text_config().num_hidden_layers,
-                         "--representation-layers")  # fmt: skip
+                         "--layers")  # fmt: skip
 
 
 def _llm_jp_eval_options(request: EvalRequest, specs: Sequence[str]) -> LlmJpEvalOptions:

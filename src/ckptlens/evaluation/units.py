@@ -155,7 +155,7 @@ def state_collector(model: PreTrainedModel, task: Task, settings: StateSettings 
     perplexity task, which has no prompts)."""
     if settings is None or task.kind == "perplexity":
         return None
-    layers = settings.resolve(model.config.get_text_config().num_hidden_layers, "--representation-layers")
+    layers = settings.resolve(model.config.get_text_config().num_hidden_layers, "--layers")
     return ContextStates(layers, len(task.examples))
 
 
