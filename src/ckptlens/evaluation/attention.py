@@ -3,21 +3,27 @@
 Scoring's prefix tree (``tree_batch.tree_attention``) and generation's row cache
 (``shared_prefix.row_attention``) are attention functions registered with
 transformers' ``AttentionInterface``; a model whose layers take their attention
-from that interface runs them while its config names them.
+from that interface runs them while its config names them. Each reads what it
+needs for the pass (pasts, a cache) from its context variable, set for the block.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
 
 from transformers import PreTrainedModel
 
+T = TypeVar("T")
+
 
 @contextmanager
-def attending_with(model: PreTrainedModel, name: str) -> Iterator[None]:
-    """The model attends with the registered attention ``name`` inside the block, with its own after it (sub-models'
-    configs included)."""
+def attending_with(model: PreTrainedModel, name: str, state: ContextVar[T], value: T) -> Iterator[None]:
+    """The model attends with the registered attention ``name``, ``state`` set to ``value``, inside the block; with
+    its own attention after it (sub-models' configs included)."""
+    token = state.set(value)
     config = model.config
     own = {"": config._attn_implementation}
     own |= {key: getattr(config, key)._attn_implementation for key in getattr(config, "sub_configs", {})
@@ -27,3 +33,4 @@ def attending_with(model: PreTrainedModel, name: str) -> Iterator[None]:
         yield
     finally:
         config._attn_implementation = own
+        state.reset(token)

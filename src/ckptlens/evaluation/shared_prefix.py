@@ -19,8 +19,7 @@ Models outside the interface keep the plain cache (:meth:`SharedPrefix.plain_cac
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -187,12 +186,6 @@ def _own_mask(real: torch.Tensor, queries: int) -> torch.Tensor:
 AttentionInterface.register(ROW_ATTENTION, row_attention)
 
 
-@contextmanager
-def rows_attending(model: PreTrainedModel, cache: RowCache) -> Iterator[None]:
+def rows_attending(model: PreTrainedModel, cache: RowCache) -> AbstractContextManager[None]:
     """The model's layers attend with :func:`row_attention` over ``cache`` inside the block, their own after it."""
-    token = _ROWS.set(cache)
-    try:
-        with attending_with(model, ROW_ATTENTION):
-            yield
-    finally:
-        _ROWS.reset(token)
+    return attending_with(model, ROW_ATTENTION, _ROWS, cache)

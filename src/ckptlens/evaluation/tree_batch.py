@@ -28,7 +28,6 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -196,7 +195,7 @@ def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: 
     if supports_logits_to_keep(model):
         inputs["logits_to_keep"] = packed.kept
     state = _Pass(_past_groups(rows, caches, device), max(pasts), not rows[0].continuations, _own_attention(model))
-    with _tree_attention(model, state):
+    with attending_with(model, TREE_ATTENTION, _PASS, state):  # the model's own attention again after it
         output = model(**inputs, use_cache=False, **({"output_hidden_states": True} if hidden else {}))
     if count is not None:
         count.run += packed.ids.numel()
@@ -268,15 +267,7 @@ def _past_groups(rows: list[Row], caches: NodeCaches, device: torch.device) -> l
     return [(torch.tensor(index, device=device), caches.path(node)) for node, index in by_node.items()]
 
 
-@contextmanager
-def _tree_attention(model: PreTrainedModel, state: _Pass) -> Iterator[None]:
-    """The model attends with ``tree_attention`` for one pass, then with its own implementation again."""
-    token = _PASS.set(state)
-    try:
-        with attending_with(model, TREE_ATTENTION):
-            yield
-    finally:
-        _PASS.reset(token)
+
 
 
 def _own_attention(model: PreTrainedModel) -> Callable:
