@@ -79,3 +79,15 @@ def test_a_row_that_stops_leaves_the_row_cache(tokenizer, one_thread):
     expected = [text.split(stop)[0] for text in full]
     assert len({len(text) for text in expected}) > 1
     assert generate_greedy(model, tokenizer, examples, stop=(stop,), max_new_tokens=8, batch_size=6) == expected
+
+
+def test_sliding_window_models_keep_their_own_masks(tokenizer):
+    """Row attention attends to the whole context; a sliding-window layer must not run it."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                           sliding_window=4096)
+    assert not SharedPrefix.in_place(MistralForCausalLM(config))
+    config.sliding_window = None
+    assert SharedPrefix.in_place(MistralForCausalLM(config))

@@ -62,8 +62,12 @@ class SharedPrefix:
 
     @staticmethod
     def in_place(model: PreTrainedModel) -> bool:
-        """Whether the model's layers take their attention from transformers' interface (:func:`row_attention`)."""
-        return getattr(model, "_supports_attention_backend", False)
+        """Whether the model's layers take their attention from transformers' interface (:func:`row_attention`)
+        and attend to the whole context: a sliding-window layer keeps the model's own masks (the plain cache)."""
+        config = model.config.get_text_config()
+        sliding = getattr(config, "sliding_window", None) is not None or "sliding_attention" in (
+            getattr(config, "layer_types", None) or ())
+        return getattr(model, "_supports_attention_backend", False) and not sliding
 
     def plain_cache(self, model: PreTrainedModel, rows: int) -> DynamicCache:
         """A copy of the prefix's cache per row, for models outside the attention interface."""
@@ -136,7 +140,7 @@ class RowCache:
 
 
 def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                  attention_mask: None, scaling: float, **kwargs) -> tuple[torch.Tensor, None]:
+                  attention_mask: None, scaling: float | None = None, **kwargs) -> tuple[torch.Tensor, None]:
     """Attention of the rows' queries over the shared prefix and their own keys, one softmax over both.
 
     A decode step (one query a row) reads the prefix once for all rows; a batch's first pass, whose queries are
@@ -146,7 +150,8 @@ def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.T
     cache's real tokens and the causal rule among the queries.
     """
     row_cache = _ROWS.get()
-    rows, heads, queries, _ = query.shape
+    rows, heads, queries, dim = query.shape
+    scaling = dim**-0.5 if scaling is None else scaling
     mask = _own_mask(row_cache.real[:, : key.shape[-2]], queries)
     groups = heads // key.shape[1]  # grouped-query attention: each key head serves `groups` query heads
     if row_cache.prefix is not None and queries > 1:  # a batch's first pass: the prefix copied for it alone
