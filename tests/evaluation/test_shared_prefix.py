@@ -81,13 +81,18 @@ def test_a_row_that_stops_leaves_the_row_cache(tokenizer, one_thread):
     assert generate_greedy(model, tokenizer, examples, stop=(stop,), max_new_tokens=8, batch_size=6) == expected
 
 
-def test_sliding_window_models_keep_their_own_masks(tokenizer):
-    """Row attention attends to the whole context; a sliding-window layer must not run it."""
+def test_sliding_window_models_keep_their_own_masks(tokenizer, one_thread):
+    """Row attention attends to the whole context, and transformers counts a window in cache slots: a model with a
+    window shorter than its contexts runs the plain cache with no shared prefix, and still gives the naive text."""
     from transformers import MistralConfig, MistralForCausalLM
 
     config = MistralConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                           sliding_window=4096)
-    assert not SharedPrefix.in_place(MistralForCausalLM(config))
+                           sliding_window=4, eos_token_id=1, bos_token_id=1)
+    model = _lively(MistralForCausalLM(config))
+    assert not SharedPrefix.in_place(model)
+    examples = _shots(5)
+    outputs = generate_greedy(model, tokenizer, examples, stop=(), max_new_tokens=6, batch_size=3)
+    assert outputs == [_naive_greedy(model, tokenizer, e.context, 6) for e in examples]
     config.sliding_window = None
     assert SharedPrefix.in_place(MistralForCausalLM(config))

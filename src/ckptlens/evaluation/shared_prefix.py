@@ -49,7 +49,7 @@ class SharedPrefix:
         """Run the contexts' shared prefix, if it is long enough; ``states`` gets its hidden states."""
         length = common_length(contexts)
         length = min(length, min(len(c) for c in contexts) - 1) if contexts else 0  # every row keeps one token
-        if length < cls.MIN_TOKENS:
+        if length < cls.MIN_TOKENS or slides(model):  # a window counts cache slots: no padding after a prefix
             return cls(0, None)
         cache = DynamicCache(config=model.config)
         ids = torch.tensor([contexts[0][:length]], device=model.device)
@@ -64,10 +64,7 @@ class SharedPrefix:
     def in_place(model: PreTrainedModel) -> bool:
         """Whether the model's layers take their attention from transformers' interface (:func:`row_attention`)
         and attend to the whole context: a sliding-window layer keeps the model's own masks (the plain cache)."""
-        config = model.config.get_text_config()
-        sliding = getattr(config, "sliding_window", None) is not None or "sliding_attention" in (
-            getattr(config, "layer_types", None) or ())
-        return getattr(model, "_supports_attention_backend", False) and not sliding
+        return getattr(model, "_supports_attention_backend", False) and not slides(model)
 
     def plain_cache(self, model: PreTrainedModel, rows: int) -> DynamicCache:
         """A copy of the prefix's cache per row, for models outside the attention interface."""
@@ -81,6 +78,14 @@ class SharedPrefix:
         """A :class:`RowCache` for rows whose own tokens' padding mask is ``padding`` (1 = a real token)."""
         prefix = None if self.cache is None else [(layer.keys, layer.values) for layer in self.cache.layers]
         return RowCache(prefix, model.config.get_text_config().num_hidden_layers, padding, capacity)
+
+
+def slides(model: PreTrainedModel) -> bool:
+    """Whether some layer attends over a sliding window. transformers measures the window in cache slots, so a
+    row's padding must come before all its tokens (left padding), never between a shared prefix and the row."""
+    config = model.config.get_text_config()
+    return getattr(config, "sliding_window", None) is not None or "sliding_attention" in (
+        getattr(config, "layer_types", None) or ())
 
 
 def common_length(contexts: list[list[int]]) -> int:
