@@ -192,3 +192,26 @@ def test_tokenizer_without_pad_token(model_and_tokenizer):
     examples = _examples(6)
     with_pad = score_multiple_choice(model, tok, examples, batch_size=4)
     assert _max_difference(score_multiple_choice(model, no_pad, examples, batch_size=4), with_pad) < 1e-6
+
+
+@pytest.mark.parametrize("layer_types", [None, ["sliding_attention", "full_attention"]], ids=["all", "mixed"])
+def test_sliding_window_layers_score_as_the_model_does(layer_types, one_thread):
+    """A 4-token window: the prefix tree's mask keeps it on the sliding layers only (contexts far longer than it,
+    shared demonstrations, several options)."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from tests.conftest import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=256,
+                         use_sliding_window=True, sliding_window=4, max_window_layers=0, layer_types=layer_types)
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(config).eval()
+    shots = "what is red ? blue . what is the cat ? a dog . what is one ? two . "
+    examples = [Example(f"w{i}", shots + f"what is {word} ?", choices=(" red", " the cat dog", " one two"), gold=0)
+                for i, word in enumerate(["the dog", "one", "blue cat", "red"])]
+    for example, scores in zip(examples, score_multiple_choice(model, tokenizer, examples, batch_size=3),
+                               strict=True):
+        assert scores.logliks == pytest.approx(direct_logliks(model, tokenizer, example), abs=1e-4)

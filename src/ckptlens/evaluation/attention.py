@@ -34,3 +34,23 @@ def attending_with(model: PreTrainedModel, name: str, state: ContextVar[T], valu
     finally:
         config._attn_implementation = own
         state.reset(token)
+
+
+def sliding_window(model: PreTrainedModel) -> tuple[int, frozenset[int]] | None:
+    """The window some layers attend over and which layers (transformers' ``layer_types``, else all of them), or
+    None when every layer sees the whole context. A key is in a query's window when their positions differ by less
+    than the window, as transformers' masks count it.
+
+    >>> from transformers import MistralConfig, MistralForCausalLM
+    >>> small = dict(vocab_size=32, hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2)
+    >>> sliding_window(MistralForCausalLM(MistralConfig(sliding_window=4, **small)))
+    (4, frozenset({0, 1}))
+    """
+    config = model.config.get_text_config()
+    window = getattr(config, "sliding_window", None)
+    if window is None:
+        return None
+    types = getattr(config, "layer_types", None)
+    layers = frozenset(i for i, kind in enumerate(types) if kind == "sliding_attention") if types else frozenset(
+        range(config.num_hidden_layers))
+    return (window, layers) if layers else None

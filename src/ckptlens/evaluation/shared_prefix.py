@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 from transformers import AttentionInterface, DynamicCache, PreTrainedModel
 
-from ckptlens.evaluation.attention import attending_with
+from ckptlens.evaluation.attention import attending_with, sliding_window
 from ckptlens.evaluation.tree_batch import cache_argument, supports_logits_to_keep
 
 if TYPE_CHECKING:
@@ -83,9 +83,7 @@ class SharedPrefix:
 def slides(model: PreTrainedModel) -> bool:
     """Whether some layer attends over a sliding window. transformers measures the window in cache slots, so a
     row's padding must come before all its tokens (left padding), never between a shared prefix and the row."""
-    config = model.config.get_text_config()
-    return getattr(config, "sliding_window", None) is not None or "sliding_attention" in (
-        getattr(config, "layer_types", None) or ())
+    return sliding_window(model) is not None
 
 
 def common_length(contexts: list[list[int]]) -> int:

@@ -36,7 +36,7 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from ckptlens.errors import CkptlensError
-from ckptlens.evaluation.attention import attending_with
+from ckptlens.evaluation.attention import attending_with, sliding_window
 from ckptlens.evaluation.prefix_tree import Node
 
 PAD_ID = 0  # padding is masked and never scored, so any valid token id will do
@@ -161,8 +161,10 @@ def pack(rows: list[Row]) -> Packed:
     return Packed(ids, positions, segments, kept, scored)
 
 
-def tree_mask(packed: Packed, pasts: list[int], boolean: bool, dtype: torch.dtype) -> torch.Tensor:
-    """(rows, 1, length, max past + length): a row sees its own past, causal context, a choice itself; pads nothing.
+def tree_mask(packed: Packed, pasts: list[int], boolean: bool, dtype: torch.dtype,
+              window: int | None = None) -> torch.Tensor:
+    """(rows, 1, length, max past + length): a row sees its own past, causal context, a choice itself; pads nothing;
+    with a ``window``, only keys whose position is less than ``window`` before the query's (a sliding layer's).
 
     Every query keeps its own position, so no row is fully masked (no NaN).
     """
@@ -174,6 +176,9 @@ def tree_mask(packed: Packed, pasts: list[int], boolean: bool, dtype: torch.dtyp
     allowed |= torch.eye(length, dtype=torch.bool)
     past = torch.arange(max(pasts, default=0))[None, :] < torch.tensor(pasts)[:, None]  # (rows, max past)
     allowed = torch.cat([past[:, None, :].expand(-1, length, -1), allowed], dim=-1)[:, None]
+    if window is not None:  # a past column's position is its index: a row's past is its path from position 0
+        keys = torch.cat([torch.arange(max(pasts, default=0)).expand(len(pasts), -1), packed.positions], dim=-1)
+        allowed &= (packed.positions[:, :, None] - keys[:, None, :] < window)[:, None]
     if boolean:
         return allowed
     return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
@@ -195,6 +200,9 @@ def forward(model: PreTrainedModel, rows: list[Row], caches: NodeCaches, count: 
     if supports_logits_to_keep(model):
         inputs["logits_to_keep"] = packed.kept
     state = _Pass(_past_groups(rows, caches, device), max(pasts), not rows[0].continuations, _own_attention(model))
+    if (sliding := sliding_window(model)) is not None:
+        window, state.sliding_layers = sliding
+        state.sliding_mask = tree_mask(packed, pasts, uses_sdpa(model), model.dtype, window).to(device)
     with attending_with(model, TREE_ATTENTION, _PASS, state):  # the model's own attention again after it
         output = model(**inputs, use_cache=False, **({"output_hidden_states": True} if hidden else {}))
     if count is not None:
@@ -222,6 +230,8 @@ class _Pass:
     keep: bool  # a node pass: keep each layer's keys and values (a leaf pass lets them go layer by layer)
     attend: Callable  # the model's own attention (SDPA or eager), called with the pasts in place
     computed: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    sliding_layers: frozenset[int] = frozenset()  # layers that attend over a sliding window, with this mask
+    sliding_mask: torch.Tensor | None = None
 
 
 _PASS: ContextVar[_Pass] = ContextVar("ckptlens_tree_pass")
@@ -232,6 +242,8 @@ def tree_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tens
                    attention_mask: torch.Tensor | None, **kwargs):  # fmt: skip
     """A layer's attention during a pass: its new keys and values kept, the rows' pasts put in front of them."""
     state = _PASS.get()
+    if module.layer_idx in state.sliding_layers:
+        attention_mask = state.sliding_mask
     if state.keep:
         state.computed[module.layer_idx] = (key, value)
     if state.longest:
