@@ -53,14 +53,14 @@ class ContextStates:
     def add_nodes(self, rows: list[Row], packed: Packed, hidden: tuple[torch.Tensor, ...]) -> None:
         """A pass of shared prefix nodes (``row.key`` the node, ``row.past`` its parent): keep each node's
         per-layer sum over its own tokens."""
-        sums, _ = self._pooled(packed, hidden)
+        sums, _ = self._pooled(hidden, packed.segments == CONTEXT)
         for i, row in enumerate(rows):
             self._node_sums[row.key] = sums[:, i]
             self._node_parents[row.key] = row.past
 
     def add_leaves(self, rows: list[Row], packed: Packed, hidden: tuple[torch.Tensor, ...]) -> None:
         """A pass of examples: their context's own tokens, plus the sums of the nodes above them."""
-        sums, last = self._pooled(packed, hidden)
+        sums, last = self._pooled(hidden, packed.segments == CONTEXT)
         for i, row in enumerate(rows):
             total = sums[:, i] + self._path_sum(row.past)
             self._mean[row.key] = total / (row.start + len(row.context))
@@ -68,15 +68,13 @@ class ContextStates:
 
     def add_shared_prefix(self, hidden: tuple[torch.Tensor, ...]) -> None:
         """Generation's shared-prefix pass (one row): its per-layer sum, part of every prompt after it."""
-        self._prefix_sum = torch.stack([hidden[k][0].float().sum(dim=0) for k in self.layers]).cpu()
-        self._prefix_length = hidden[0].shape[1]
+        sums, _ = self._pooled(hidden, torch.ones(hidden[0].shape[:2], dtype=torch.bool))
+        self._prefix_sum, self._prefix_length = sums[:, 0], hidden[0].shape[1]
 
     def add_prompts(self, examples: Sequence[int], hidden: tuple[torch.Tensor, ...], real: torch.Tensor) -> None:
         """A generation batch's first pass: rows ``examples``, left-padded, ``real`` marking each row's own tokens
-        (those after the shared prefix); its last column is every row's last token."""
-        weights = real.to(hidden[0].device, torch.float32).unsqueeze(-1)
-        sums = torch.stack([(hidden[k].float() * weights).sum(dim=1) for k in self.layers]).cpu()
-        last = torch.stack([hidden[k][:, -1].float() for k in self.layers]).cpu()
+        (those after the shared prefix)."""
+        sums, last = self._pooled(hidden, real.bool())
         lengths = real.sum(dim=1).tolist()
         for i, example in enumerate(examples):
             self._mean[example] = (sums[:, i] + self._prefix_sum) / (self._prefix_length + lengths[i])
@@ -87,12 +85,13 @@ class ContextStates:
         last = torch.stack(self._last, dim=1).numpy()
         return {layer: (mean[j], last[j]) for j, layer in enumerate(self.layers)}
 
-    def _pooled(self, packed: Packed, hidden: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(L, rows, hidden) float32 on the CPU: each row's sum over its context columns, and its last one's."""
+    def _pooled(self, hidden: tuple[torch.Tensor, ...], columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L, rows, hidden) float32 on the CPU: each row's sum over its ``columns`` (rows, length), and its last
+        such column's state."""
         device = hidden[0].device
-        context = (packed.segments == CONTEXT).to(device)
-        ends = context.shape[1] - 1 - context.int().flip(1).argmax(dim=1)  # a row's last context column
-        weights = context.to(torch.float32).unsqueeze(-1)
+        columns = columns.to(device)
+        ends = columns.shape[1] - 1 - columns.int().flip(1).argmax(dim=1)  # a row's last such column
+        weights = columns.to(torch.float32).unsqueeze(-1)
         rows = torch.arange(len(ends), device=device)
         sums = torch.stack([(hidden[k].float() * weights).sum(dim=1) for k in self.layers]).cpu()
         last = torch.stack([hidden[k][rows, ends].float() for k in self.layers]).cpu()
