@@ -1,13 +1,14 @@
-"""The decoding cache: rows' own keys written in place, a shared prefix kept once (cascade attention).
+"""The decoding cache: rows' own keys written in place, a shared prefix kept once (cascade attention), drafted
+tokens checked in one pass (rows then hold different counts).
 
 Every architecture and path must give the naive loop's text (whole sequence, no cache, one row at a time).
 """
 
 import pytest
 import torch
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
+from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
 
-from ckptlens.evaluation.generation import generate_greedy
+from ckptlens.evaluation.generation import cut_at_stop, generate_greedy
 from ckptlens.evaluation.shared_prefix import RowCache, SharedPrefix
 from ckptlens.evaluation.tree_batch import cache_argument
 from tests.conftest import build_tokenizer
@@ -96,3 +97,59 @@ def test_sliding_window_models_keep_their_own_masks(tokenizer, one_thread):
     assert outputs == [_naive_greedy(model, tokenizer, e.context, 6) for e in examples]
     config.sliding_window = None
     assert SharedPrefix.in_place(MistralForCausalLM(config))
+
+
+def _looping_gpt2(vocab: int, positions: int):
+    """Small random weights: GPT-2 then repeats itself (as early checkpoints do), so drafted tokens hold. Its
+    positions are learned: one past the last is an error, not a wrong number."""
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=positions, eos_token_id=1,
+                        bos_token_id=1)
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.mark.parametrize("examples", [_examples(7), _shots(7)], ids=["no-shared-prefix", "shared-prefix"])
+def test_drafted_tokens_give_the_naive_text_in_fewer_passes(examples, tokenizer, one_thread, monkeypatch):
+    new_tokens = 20
+    longest = max(len(tokenizer(e.context, add_special_tokens=False)["input_ids"]) for e in examples)
+    model = _looping_gpt2(len(tokenizer), longest + new_tokens)  # the longest row ends on the last position
+    passes, reorders = [], []
+    keep = RowCache.keep
+    monkeypatch.setattr(RowCache, "keep", lambda self, kept: reorders.append(keep(self, kept)) or reorders[-1])
+    hook = model.register_forward_pre_hook(lambda *_: passes.append(1))
+    try:
+        outputs = generate_greedy(model, tokenizer, examples, stop=(), max_new_tokens=new_tokens, batch_size=4)
+    finally:
+        hook.remove()
+    assert outputs == [_naive_greedy(model, tokenizer, e.context, new_tokens) for e in examples]
+    assert len(passes) < 2 * new_tokens * 0.75  # two batches: far fewer passes than tokens
+    assert any(order != list(range(len(order))) for order in reorders)  # a row left before a later one
+    assert len(set(outputs)) > 3
+
+
+def test_drafted_tokens_stop_where_the_text_stops(tokenizer, one_thread):
+    """A stop sequence or the token limit inside a run of accepted drafts ends the row there."""
+    model = _looping_gpt2(len(tokenizer), 128)
+    examples = _shots(6)
+    full = generate_greedy(model, tokenizer, examples, stop=(), max_new_tokens=24)
+    assert full == [_naive_greedy(model, tokenizer, e.context, 24) for e in examples]
+    repeated = next(word for word in full[0].split(" ")[3:] if word)  # a word the loop repeats
+    expected = [cut_at_stop(text, (f"{repeated} {repeated}",))[0] for text in full]
+    assert generate_greedy(model, tokenizer, examples, stop=(f"{repeated} {repeated}",), max_new_tokens=24) \
+        == expected
+    assert generate_greedy(model, tokenizer, examples, stop=(), max_new_tokens=7) == \
+        [_naive_greedy(model, tokenizer, e.context, 7) for e in examples]
+
+
+def test_a_row_leaving_mid_batch_hands_its_place_to_a_later_row(tokenizer, one_thread, monkeypatch):
+    """The last row moves into a leaving row's place with its keys: its text is still the naive one."""
+    model = _llama_gqa(len(tokenizer))
+    examples = _examples(6)
+    full = [_naive_greedy(model, tokenizer, e.context, 12) for e in examples]
+    moves = []
+    keep = RowCache.keep
+    monkeypatch.setattr(RowCache, "keep", lambda self, kept: moves.append(keep(self, kept)) or moves[-1])
+    for stop in {text.split(" ")[1] for text in full if text.count(" ") > 2}:
+        outputs = generate_greedy(model, tokenizer, examples, stop=(stop,), max_new_tokens=12, batch_size=6)
+        assert outputs == [cut_at_stop(text, (stop,))[0] for text in full]
+    assert any(order != list(range(len(order))) for order in moves)  # a later row did move

@@ -21,14 +21,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ckptlens.errors import CkptlensError
+from ckptlens.evaluation.prompt_lookup import LONGEST, PromptLookup
 from ckptlens.evaluation.scoring import boundary_token, max_positions
-from ckptlens.evaluation.shared_prefix import SharedPrefix, rows_attending
+from ckptlens.evaluation.shared_prefix import RowCache, SharedPrefix, rows_attending
 from ckptlens.evaluation.tree_batch import PAD_ID, cache_argument, supports_logits_to_keep
 from ckptlens.tasks.metrics import ANSWER_RULES, score_examples
 from ckptlens.tasks.task import Example, Task
@@ -74,9 +75,8 @@ def generate_greedy(
     with torch.inference_mode():
         prefix = SharedPrefix.of(model, contexts, states)
         for chunk in _batches(order, contexts, max_new_tokens, batch_size, batch_tokens):
-            rows = [contexts[i][prefix.length :] for i in chunk]
             prompts = None if states is None else functools.partial(states.add_prompts, chunk)
-            texts = _generate_batch(model, decoder, prefix, rows, max_new_tokens, prompts)
+            texts = _generate_batch(model, decoder, prefix, [contexts[i] for i in chunk], max_new_tokens, prompts)
             for i, text in zip(chunk, texts, strict=True):
                 outputs[i] = text
     return outputs
@@ -188,54 +188,155 @@ def _left_padded(contexts: list[list[int]], device: torch.device) -> tuple[torch
     return ids.to(device), mask.to(device)
 
 
-def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, rows: list[list[int]], max_new_tokens: int,
-                    prompts: Callable | None) -> list[str]:
+def _generate_batch(model, decoder: _Decoder, prefix: SharedPrefix, contexts: list[list[int]],
+                    max_new_tokens: int, prompts: Callable | None) -> list[str]:
     """Greedy decoding of one batch after the shared prefix; a finished row leaves the batch and its cache.
     ``prompts`` (if any) gets the first pass's hidden states and the rows' real tokens."""
+    rows = [c[prefix.length :] for c in contexts]
     ids, mask = _left_padded(rows, model.device)
     seen = None if prompts is None else functools.partial(prompts, real=mask)
     positions = (prefix.length + mask.cumsum(-1) - 1).clamp(min=prefix.length)
     if prefix.in_place(model):  # the cache holds the prefix once and knows which of the rows' tokens are real
-        cache = prefix.row_cache(model, mask, ids.shape[1] + max_new_tokens)
-        mask, attending = None, rows_attending(model, cache)
+        cache = prefix.row_cache(model, mask, ids.shape[1] + max_new_tokens + LONGEST)
+        steps: _Steps = _DraftedSteps(cache, PromptLookup(contexts))
+        attending = rows_attending(model, cache)
     else:
         mask = torch.cat([mask.new_ones((len(rows), prefix.length)), mask], dim=-1)
-        cache, attending = prefix.plain_cache(model, len(rows)), nullcontext()
+        steps, attending = _PlainSteps(prefix.plain_cache(model, len(rows)), mask), nullcontext()
     with attending:
-        return _decode(model, decoder, cache, ids, mask, positions, max_new_tokens, seen)
+        return _decode(model, decoder, steps, ids, positions, max_new_tokens, seen)
 
 
-def _decode(model, decoder: _Decoder, cache, ids: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor,
+def _decode(model, decoder: _Decoder, steps: _Steps, ids: torch.Tensor, positions: torch.Tensor,
             max_new_tokens: int, seen: Callable | None) -> list[str]:
-    """The greedy loop: each step's tokens, each row's stop check, finished rows out of the batch and cache;
-    ``seen`` (if any) gets the first pass's hidden states."""
+    """The greedy loop: each pass's tokens (the model's argmax after each query, as far as a row's drafted tokens
+    agree with it), each row's stop check, finished rows out of the batch and cache; ``seen`` (if any) gets the
+    first pass's hidden states."""
     rows = ids.shape[0]
+    if max_new_tokens < 1:
+        return [""] * rows
     generated: list[list[int]] = [[] for _ in range(rows)]
     texts: list[str | None] = [None] * rows
+    counts = [0] * rows  # tokens decoded per row, an end-of-text included
     live = list(range(rows))  # the rows still in the batch, in batch order
-    options = {cache_argument(model): cache, **({"logits_to_keep": 1} if supports_logits_to_keep(model) else {})}
-    for step in range(max_new_tokens):
-        hidden = step == 0 and seen is not None
-        output = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                       output_hidden_states=hidden, **options)
-        if hidden:
+    drafts: list[list[int]] = [[] for _ in live]
+    limit = (max_positions(model) or 2**62) - 1  # a padding query may run past it: its keys are never kept
+    options = {cache_argument(model): steps.cache}
+    first = True
+    while True:
+        if supports_logits_to_keep(model):
+            options["logits_to_keep"] = 1 if first else ids.shape[1]
+        output = model(input_ids=ids, attention_mask=steps.mask, position_ids=positions.clamp(max=limit),
+                       use_cache=True, output_hidden_states=first and seen is not None, **options)
+        if first and seen is not None:
             seen(output.hidden_states)
-        next_ids = output.logits[:, -1, :].argmax(-1)
-        keep = []
-        for b, token in enumerate(next_ids.tolist()):
-            row = live[b]
-            texts[row], done = decoder.step(generated[row], token)
-            if not done:
-                keep.append(b)
-        if not keep:
+        predicted = output.logits[:, -(1 if first else ids.shape[1]) :, :].argmax(-1).tolist()
+        kept, accepted = [], []
+        for b, row in enumerate(live):
+            tokens = _agreed(drafts[b], predicted[b])
+            steps.record(row, len(drafts[b]), len(tokens) - 1)
+            accepted.append(ids.shape[1] if first else len(tokens))
+            for token in tokens:
+                texts[row], done = decoder.step(generated[row], token)
+                counts[row] += 1
+                if done or counts[row] == max_new_tokens:
+                    break
+            else:
+                kept.append(b)
+        steps.advance(accepted)
+        if not kept:
             break
-        if len(keep) < len(live):
-            index = torch.tensor(keep, device=ids.device)
-            cache.batch_select_indices(index)
-            next_ids, positions = next_ids[index], positions[index]
-            mask = None if mask is None else mask[index]
-            live = [live[b] for b in keep]
-        ids = next_ids[:, None]
-        mask = None if mask is None else torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
-        positions = positions[:, -1:] + 1
+        if len(kept) < len(live):
+            kept = steps.keep(kept)
+            live = [live[b] for b in kept]
+        moved = torch.tensor([1 if first else accepted[b] for b in kept], device=ids.device)
+        after = positions[kept, -1 if first else 0] + moved  # the position of each row's next query
+        drafts = [steps.draft(row, generated[row], max_new_tokens - counts[row] - 1) for row in live]
+        ids, positions = _next_queries(generated, live, drafts, after)
+        first = False
     return [decoder.text(g) if t is None else t for g, t in zip(generated, texts, strict=True)]
+
+
+def _agreed(draft: list[int], predicted: list[int]) -> list[int]:
+    """The tokens a pass decoded for a row: the model's first, then each next as long as the previous one is the
+    drafted token there (so it was the input the next prediction saw).
+
+    >>> _agreed([7, 8, 9], [7, 8, 5, 4])
+    [7, 8, 5]
+    """
+    taken = 0
+    while taken < len(draft) and draft[taken] == predicted[taken]:
+        taken += 1
+    return predicted[: taken + 1]
+
+
+def _next_queries(generated: list[list[int]], live: list[int], drafts: list[list[int]],
+                  after: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's last token and its draft, padded to the longest draft with the last token (whose keys are
+    written after the row's kept positions and never kept), and their positions from ``after``."""
+    width = 1 + max(len(d) for d in drafts)
+    queries = [[generated[row][-1], *draft] + [generated[row][-1]] * (width - 1 - len(draft))
+               for row, draft in zip(live, drafts, strict=True)]
+    ids = torch.tensor(queries, device=after.device)
+    return ids, after[:, None] + torch.arange(width, device=after.device)
+
+
+class _Steps(Protocol):
+    """What the greedy loop asks of its cache: the plain one (:class:`_PlainSteps`) or the row cache with drafted
+    tokens (:class:`_DraftedSteps`)."""
+
+    cache: object
+    mask: torch.Tensor | None
+
+    def draft(self, row: int, generated: list[int], room: int) -> list[int]: ...
+
+    def record(self, row: int, drafted: int, accepted: int) -> None: ...
+
+    def advance(self, accepted: list[int]) -> None: ...
+
+    def keep(self, kept: list[int]) -> list[int]:
+        """Keep the rows at ``kept``; their order in the batch from now on."""
+
+
+class _PlainSteps:
+    """transformers' own cache, which appends each pass whole: one token a row and step, a growing padding mask."""
+
+    def __init__(self, cache: DynamicCache, mask: torch.Tensor):
+        self.cache, self.mask = cache, mask
+
+    def draft(self, row: int, generated: list[int], room: int) -> list[int]:
+        return []
+
+    def record(self, row: int, drafted: int, accepted: int) -> None:
+        pass
+
+    def advance(self, accepted: list[int]) -> None:
+        self.mask = torch.cat([self.mask, self.mask.new_ones((self.mask.shape[0], 1))], dim=-1)
+
+    def keep(self, kept: list[int]) -> list[int]:
+        index = torch.tensor(kept, device=self.mask.device)
+        self.cache.batch_select_indices(index)
+        self.mask = self.mask[index]
+        return kept
+
+
+class _DraftedSteps:
+    """The row cache, which keeps what each row accepted of a pass, and each row's drafted tokens
+    (:mod:`ckptlens.evaluation.prompt_lookup`); the cache holds the mask."""
+
+    mask = None
+
+    def __init__(self, cache: RowCache, lookup: PromptLookup):
+        self.cache, self.lookup = cache, lookup
+
+    def draft(self, row: int, generated: list[int], room: int) -> list[int]:
+        return self.lookup.draft(row, generated, room)
+
+    def record(self, row: int, drafted: int, accepted: int) -> None:
+        self.lookup.record(row, drafted, accepted)
+
+    def advance(self, accepted: list[int]) -> None:
+        self.cache.advance(accepted)
+
+    def keep(self, kept: list[int]) -> list[int]:
+        return self.cache.keep(kept)

@@ -110,59 +110,116 @@ class RowCache:
     written in place, and the shared prefix's keys and values (if any) once per layer.
 
     It is the cache object a model's attention layers call ``update`` on; :func:`row_attention` reads the prefix
-    and which positions are real tokens from it (:func:`rows_attending`).
+    and the pass's mask from it (:func:`rows_attending`). A pass's queries (its first pass: the rows' contexts; a
+    decode step: each row's last token and any drafted ones, ``prompt_lookup``) are written after the row's kept
+    positions; :meth:`advance` then keeps as many of them as the row accepted, so rows may hold different counts.
     """
 
     def __init__(self, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None, layers: int, padding: torch.Tensor,
                  capacity: int):
-        self.prefix, self.rows, self.capacity = prefix, padding.shape[0], capacity
-        self.real = padding.new_ones((self.rows, capacity), dtype=torch.bool)  # generated tokens are all real
+        self.prefix, self.capacity = prefix, capacity
+        self.real = padding.new_ones((padding.shape[0], capacity), dtype=torch.bool)  # generated tokens are real
         self.real[:, : padding.shape[1]] = padding.bool()
         self.keys: list[torch.Tensor | None] = [None] * layers
         self.values: list[torch.Tensor | None] = [None] * layers
-        self.lengths = [0] * layers
+        self.lengths = [0] * padding.shape[0]  # each row's positions written and kept
+        self._pass: _Pass | None = None
+
+    @property
+    def first_pass(self) -> bool:
+        return not any(self.lengths)
 
     def update(self, keys: torch.Tensor, values: torch.Tensor, layer_idx: int, *args, **kwargs):
-        """Write this step's keys and values after the row's earlier ones; the row's keys and values so far."""
+        """Write this pass's keys and values after each row's kept ones; the rows' keys and values so far."""
         if self.keys[layer_idx] is None:
-            shape = (self.rows, keys.shape[1], self.capacity, keys.shape[3])
-            self.keys[layer_idx] = keys.new_empty(shape)
-            self.values[layer_idx] = values.new_empty(shape)
-        start, end = self.lengths[layer_idx], self.lengths[layer_idx] + keys.shape[-2]
-        self.keys[layer_idx][:, :, start:end] = keys
-        self.values[layer_idx][:, :, start:end] = values
-        self.lengths[layer_idx] = end
-        return self.keys[layer_idx][:, :, :end], self.values[layer_idx][:, :, :end]
+            shape = (len(self.lengths), keys.shape[1], self.capacity, keys.shape[3])
+            # zeros: a row that kept fewer positions than another reads (masked) slots nobody wrote, and a masked
+            # weight of 0 times an uninitialised NaN would still be NaN
+            self.keys[layer_idx] = keys.new_zeros(shape)
+            self.values[layer_idx] = values.new_zeros(shape)
+        slots = self.pass_slots(keys.shape[-2])
+        for buffer, new in ((self.keys[layer_idx], keys), (self.values[layer_idx], values)):
+            if slots.start is not None:
+                buffer[:, :, slots.start : slots.start + keys.shape[-2]] = new
+            else:
+                buffer.scatter_(2, slots.index.expand(-1, new.shape[1], -1, new.shape[3]), new)
+        return self.keys[layer_idx][:, :, : slots.end], self.values[layer_idx][:, :, : slots.end]
 
-    def batch_select_indices(self, index: torch.Tensor) -> None:
-        """Keep only the rows at ``index`` (rows that finished leave the batch)."""
-        self.keys = [k.index_select(0, index) for k in self.keys]
-        self.values = [v.index_select(0, index) for v in self.values]
-        self.real = self.real.index_select(0, index)
-        self.rows = len(index)
+    def pass_slots(self, queries: int) -> _Pass:
+        """Where this pass writes each row's ``queries`` positions, and its mask; computed once a pass."""
+        if self._pass is None:
+            self._pass = _Pass(self.lengths, queries, self.real)
+        return self._pass
+
+    def advance(self, accepted: list[int]) -> None:
+        """Keep each row's first ``accepted`` positions of this pass."""
+        self.lengths = [k + a for k, a in zip(self.lengths, accepted, strict=True)]
+        self._pass = None
+
+    def keep(self, kept: list[int]) -> list[int]:
+        """Keep only the rows at ``kept`` (rows that finished leave the batch); the kept rows' new order.
+
+        Each kept row past the new row count moves into a leaving row's place, its written positions only, and the
+        buffers are used up to the new count: no copy of the whole cache each time a row finishes.
+        """
+        rows = len(kept)
+        holes = sorted(set(range(rows)) - set(kept))
+        movers = [row for row in kept if row >= rows]
+        end = max(self.lengths)
+        for buffer in (*self.keys, *self.values):
+            for hole, mover in zip(holes, movers, strict=True):
+                buffer[hole, :, :end] = buffer[mover, :, :end]
+        order = list(range(rows))
+        for hole, mover in zip(holes, movers, strict=True):
+            self.real[hole] = self.real[mover]
+            order[hole] = mover
+        self.keys = [k[:rows] for k in self.keys]
+        self.values = [v[:rows] for v in self.values]
+        self.real = self.real[:rows]
+        self.lengths = [self.lengths[row] for row in order]
+        self._pass = None
+        return order
+
+
+class _Pass:
+    """One pass's write positions and mask (rows, 1, queries, keys): a query sees its row's real tokens up to
+    its own position. When all rows hold the same count (no drafts, or all accepted alike) the writes are one
+    slice."""
+
+    def __init__(self, kept: list[int], queries: int, real: torch.Tensor):
+        self.end = max(kept) + queries
+        self.start = kept[0] if min(kept) == max(kept) else None
+        starts = torch.tensor(kept, device=real.device)
+        self.index = (starts[:, None] + torch.arange(queries, device=real.device))[:, None, :, None]
+        if self.start is not None and queries == 1:
+            self.mask = real[:, None, None, : self.end]
+            return
+        slots = torch.arange(self.end, device=real.device)
+        self.mask = real[:, None, None, : self.end] & (slots <= self.index[:, :, :, 0, None])
 
 
 def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                   attention_mask: None, scaling: float | None = None, **kwargs) -> tuple[torch.Tensor, None]:
     """Attention of the rows' queries over the shared prefix and their own keys, one softmax over both.
 
-    A decode step (one query a row) reads the prefix once for all rows; a batch's first pass, whose queries are
+    A decode step (a few queries a row) reads the prefix once for all rows; a batch's first pass, whose queries are
     the rows' own context tokens and whose arithmetic outweighs the copy, runs one fused attention over the prefix
     copied per row and the rows' keys. ``key``/``value`` are the rows' own (from :meth:`RowCache.update`).
     transformers builds no mask for an attention it does not know (``attention_mask`` is None): the mask is the
-    cache's real tokens and the causal rule among the queries.
+    pass's (:class:`_Pass`), from the cache's real tokens and each query's position.
     """
     row_cache = _ROWS.get()
     rows, heads, queries, dim = query.shape
     scaling = dim**-0.5 if scaling is None else scaling
-    mask = _own_mask(row_cache.real[:, : key.shape[-2]], queries)
+    mask = row_cache.pass_slots(queries).mask
     groups = heads // key.shape[1]  # grouped-query attention: each key head serves `groups` query heads
-    if row_cache.prefix is not None and queries > 1:  # a batch's first pass: the prefix copied for it alone
+    first = row_cache.first_pass
+    if row_cache.prefix is not None and first:  # the prefix copied for this pass alone
         prefix_keys, prefix_values = (t.expand(rows, -1, -1, -1) for t in row_cache.prefix[module.layer_idx])
         key, value = torch.cat([prefix_keys, key], dim=-2), torch.cat([prefix_values, value], dim=-2)
         mask = torch.cat([mask.new_ones((rows, 1, queries, prefix_keys.shape[-2])), mask.expand(-1, -1, queries, -1)],
                          dim=-1)
-    if row_cache.prefix is None or queries > 1:
+    if row_cache.prefix is None or first:
         output = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling,
                                                                   enable_gqa=groups > 1)
         return output.transpose(1, 2).contiguous(), None
@@ -179,16 +236,6 @@ def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.T
     output = (prefix_weights @ prefix_values).view(heads, rows, queries, -1).transpose(0, 1)
     output = output + weights[..., prefix_length:] @ value
     return output.transpose(1, 2).contiguous(), None
-
-
-def _own_mask(real: torch.Tensor, queries: int) -> torch.Tensor:
-    """(rows, 1, queries, keys): a query sees the row's real tokens up to its own position."""
-    keys = real.shape[-1]
-    if queries == 1:
-        return real[:, None, None, :]
-    causal = torch.arange(keys, device=real.device)[None, :] <= torch.arange(keys - queries, keys,
-                                                                             device=real.device)[:, None]
-    return real[:, None, None, :] & causal[None, None]
 
 
 AttentionInterface.register(ROW_ATTENTION, row_attention)
