@@ -20,7 +20,8 @@ whole command timed; ``--pairs N`` repeats the two back to back and reports
 the median ratio; the generated texts are compared. Then, in process:
 ckptlens's generated tokens/s on the first checkpoint against the model's
 forward throughput (tokens/s of one full forward pass of the same batch of
-contexts, as scoring runs it).
+contexts, as scoring runs it); with ``--draft-cost``, generation on that
+checkpoint with drafted tokens, without, and with every draft wrong.
 
 ``llm-jp-eval``: a 4-shot llm-jp-eval dataset of 100 samples (preprocessed
 layout, ``output_length`` 32) evaluated by ``ckptlens eval --tasks
@@ -59,6 +60,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--shots", choices=["random", "fixed"], default="random")
     parser.add_argument("--pairs", type=int, default=1, help="back-to-back repeats of both whole commands")
+    parser.add_argument("--draft-cost", action="store_true",
+                        help="also time generation in process with drafts, without, and with every draft wrong")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ckptlens-generation-"))
     series = build_series(work / "series", args.model, 2)
@@ -94,6 +97,8 @@ def lm_eval_bench(work: Path, series: list[Path], args) -> None:
               f"generated texts equal to lm-eval's: {same} of {total}; loadavg {loadavg()}")
     print(f"median ratio over {len(ratios)} pairs ({args.shots} shots): {statistics.median(ratios):.2f}x")
     throughput(series[0], include, args.batch_size)
+    if args.draft_cost:
+        draft_cost(series[0], include, args.batch_size)
 
 
 def write_gsm8k(folder: Path, n: int, shots: str = "random") -> Path:
@@ -158,6 +163,46 @@ def throughput(checkpoint: Path, include: Path, batch_size: int) -> None:
           f"({len(rows)} documents, prompts included); forward pass of {batch.shape[0]} x {width} tokens: "
           f"{batch.numel() / forward:.0f} tokens/s; generated / forward = "
           f"{generated / seconds * forward / batch.numel():.3f}")
+
+
+def draft_cost(checkpoint: Path, include: Path, batch_size: int) -> None:
+    """Generation on the first checkpoint, in process, three ways: drafted tokens as ckptlens drafts them; no drafts
+    (one token a row and pass, the engine before drafting); every draft wrong (each drafted token shifted by one:
+    the same drafts' count and lengths, none accepted, so the passes carry dead weight): what drafting gains on
+    this shape and what it costs where drafts never hold."""
+    from ckptlens.checkpoints.loading import load_model
+    from ckptlens.evaluation import prompt_lookup
+    from ckptlens.evaluation.lm_eval_requests import evaluate_lm_eval_task
+    from ckptlens.tasks.lm_eval_index import LmEvalOptions, build_lm_eval_tasks
+
+    model, tokenizer = load_model(checkpoint, device="cpu")
+    (task,) = build_lm_eval_tasks(["gsm8k"], LmEvalOptions((str(include),)))
+    own, record, vocab = prompt_lookup.PromptLookup.draft, prompt_lookup.PromptLookup.record, len(tokenizer)
+    ways = {"no drafts": lambda *args: [], "drafts": own,
+            "every draft wrong": lambda *args: [(t + 1) % vocab for t in own(*args)]}
+    counts = {"passes": 0, "drafted": 0, "accepted": 0}
+
+    def counted(self, row: int, drafted: int, accepted: int) -> None:
+        counts["drafted"] += drafted
+        counts["accepted"] += accepted
+        record(self, row, drafted, accepted)
+
+    hook = model.register_forward_pre_hook(lambda *_: counts.__setitem__("passes", counts["passes"] + 1))
+    outputs = {}
+    try:
+        prompt_lookup.PromptLookup.record = counted
+        for way, draft in ways.items():
+            prompt_lookup.PromptLookup.draft = draft
+            counts.update(passes=0, drafted=0, accepted=0)
+            start = time.perf_counter()
+            outputs[way] = [r["output"] for r in evaluate_lm_eval_task(model, tokenizer, task, batch_size)]
+            same = sum(map(str.__eq__, outputs[way], outputs["no drafts"]))
+            print(f"{way:17s}: {time.perf_counter() - start:6.1f} s, {counts['passes']} passes, "
+                  f"{counts['accepted']} of {counts['drafted']} drafted tokens accepted; "
+                  f"outputs equal to no drafts': {same} of {len(outputs[way])}")
+    finally:
+        prompt_lookup.PromptLookup.draft, prompt_lookup.PromptLookup.record = own, record
+        hook.remove()
 
 
 def llm_jp_eval_bench(work: Path, series: list[Path], args) -> None:

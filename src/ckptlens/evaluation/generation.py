@@ -6,9 +6,12 @@ Decoding is a hand-rolled greedy loop over a KV cache
 and values are written in place. The rest of each context is left-padded, with
 its real tokens marked and explicit position ids, so a row's tokens and
 positions are the same whatever else shares its batch, and the output does not
-depend on ``batch_size``. A row stops at end-of-text or when its newly decoded tokens
-complete a stop sequence, and then leaves the batch (its cache rows too); the
-batch stops when every row has.
+depend on ``batch_size``. Where the row cache serves, each pass after the first
+also runs tokens drafted from the row's own text
+(:mod:`ckptlens.evaluation.prompt_lookup`) and keeps those the model's argmax
+agrees with: the same tokens in fewer passes. A row stops at end-of-text or when
+its newly decoded tokens complete a stop sequence, or at ``max_new_tokens``, and
+then leaves the batch (its cache rows too); the batch stops when every row has.
 
 The stored output is the prediction the task's answer rule reads from the
 generated text (by default: stripped, so ``" 17"`` matches ``"17\\n"``; case and
