@@ -36,7 +36,7 @@ class PromptLookup:
         for n in MATCH:
             start = _latest_match(text, n)
             if start is not None:
-                return _copied(text.tolist(), start + n, limit)
+                return _copied(text, start + n, limit)
         return []
 
     def record(self, row: int, drafted: int, accepted: int) -> None:
@@ -45,17 +45,17 @@ class PromptLookup:
             self.lengths[row] = min(LONGEST, drafted + 1 if accepted == drafted else accepted + 1)
 
 
-def _copied(text: list[int], source: int, count: int) -> list[int]:
+def _copied(text: np.ndarray, source: int, count: int) -> list[int]:
     """``count`` tokens copied from ``source`` on, reading on into the copy itself past the text's end (a loop
     of period 2 found one period back goes on for as long as asked).
 
-    >>> _copied([4, 5, 4, 5], 2, 5)
+    >>> _copied(np.array([4, 5, 4, 5]), 2, 5)
     [4, 5, 4, 5, 4]
     """
     copy: list[int] = []
     while len(copy) < count:
         at = source + len(copy)
-        copy.append(text[at] if at < len(text) else copy[at - len(text)])
+        copy.append(int(text[at]) if at < len(text) else copy[at - len(text)])
     return copy
 
 

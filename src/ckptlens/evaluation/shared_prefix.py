@@ -186,16 +186,15 @@ class _Pass:
     its own position. When all rows hold the same count (no drafts, or all accepted alike) the writes are one
     slice."""
 
-    def __init__(self, kept: list[int], queries: int, real: torch.Tensor):
-        self.end = max(kept) + queries
-        self.start = kept[0] if min(kept) == max(kept) else None
-        starts = torch.tensor(kept, device=real.device)
+    def __init__(self, lengths: list[int], queries: int, real: torch.Tensor):
+        self.end = max(lengths) + queries
+        self.start = lengths[0] if min(lengths) == max(lengths) else None
+        starts = torch.tensor(lengths, device=real.device)
         self.index = (starts[:, None] + torch.arange(queries, device=real.device))[:, None, :, None]
         if self.start is not None and queries == 1:
             self.mask = real[:, None, None, : self.end]
             return
-        slots = torch.arange(self.end, device=real.device)
-        self.mask = real[:, None, None, : self.end] & (slots <= self.index[:, :, :, 0, None])
+        self.mask = real[:, None, None, : self.end] & (torch.arange(self.end, device=real.device) <= self.index)
 
 
 def row_attention(module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
