@@ -225,9 +225,10 @@ def _decode(model, decoder: _Decoder, steps: _Steps, ids: torch.Tensor, position
     drafts: list[list[int]] = [[] for _ in live]
     limit = (max_positions(model) or 2**62) - 1  # a padding query may run past it: its keys are never kept
     options = {cache_argument(model): steps.cache}
+    keeps_logits = supports_logits_to_keep(model)
     first = True
     while True:
-        if supports_logits_to_keep(model):
+        if keeps_logits:
             options["logits_to_keep"] = 1 if first else ids.shape[1]
         output = model(input_ids=ids, attention_mask=steps.mask, position_ids=positions.clamp(max=limit),
                        use_cache=True, output_hidden_states=first and seen is not None, **options)
@@ -239,12 +240,8 @@ def _decode(model, decoder: _Decoder, steps: _Steps, ids: torch.Tensor, position
             tokens = _agreed(drafts[b], predicted[b])
             steps.record(row, len(drafts[b]), len(tokens) - 1)
             accepted.append(ids.shape[1] if first else len(tokens))
-            for token in tokens:
-                texts[row], done = decoder.step(generated[row], token)
-                counts[row] += 1
-                if done or counts[row] == max_new_tokens:
-                    break
-            else:
+            texts[row], counts[row], done = _take(decoder, generated[row], tokens, counts[row], max_new_tokens)
+            if not done:
                 kept.append(b)
         steps.advance(accepted)
         if not kept:
@@ -271,6 +268,18 @@ def _agreed(draft: list[int], predicted: list[int]) -> list[int]:
     while taken < len(draft) and draft[taken] == predicted[taken]:
         taken += 1
     return predicted[: taken + 1]
+
+
+def _take(decoder: _Decoder, generated: list[int], tokens: list[int], count: int,
+          max_new_tokens: int) -> tuple[str | None, int, bool]:
+    """A row's tokens from one pass, in order, up to where the row ends (a stop, end-of-text or the token limit):
+    its final text (None while it goes on), its count of decoded tokens, whether it ended."""
+    for token in tokens:
+        text, done = decoder.step(generated, token)
+        count += 1
+        if done or count == max_new_tokens:
+            return text, count, True
+    return None, count, False
 
 
 def _next_queries(generated: list[list[int]], live: list[int], drafts: list[list[int]],
